@@ -1,0 +1,3 @@
+//! Integration tests, one binary to save link time.
+
+mod layout;

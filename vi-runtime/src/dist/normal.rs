@@ -1,0 +1,131 @@
+//! Normal(mu, sigma).
+
+use super::{
+    acc, at, broadcast_len, check_each, finite, positive, ArgError, Cdf, LogDensity, Support,
+};
+use crate::error::DistError;
+use crate::math::LN_SQRT_2PI;
+use rand::Rng;
+
+const NAME: &str = "Normal";
+
+/// The normal distribution with mean `mu` and standard deviation `sigma`.
+///
+/// ```
+/// use vi_runtime::dist::{LogDensity, Normal};
+/// let n = Normal::new(1.0, 2.0)?;
+/// // scipy.stats.norm(1, 2).logpdf(0) = -1.737085713764618
+/// assert!((n.ln_density(0.0) + 1.737_085_713_764_618).abs() < 1e-12);
+/// assert!(Normal::new(0.0, -1.0).is_err());
+/// # Ok::<(), vi_runtime::DistError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Normal {
+    mu: f64,
+    sigma: f64,
+}
+
+impl Normal {
+    /// A normal distribution.
+    ///
+    /// # Errors
+    /// [`DistError::NotFinite`] for a non-finite `mu` or `sigma`, [`DistError::NotPositive`]
+    /// for `sigma <= 0`.
+    pub fn new(mu: f64, sigma: f64) -> Result<Self, DistError> {
+        finite(NAME, "mu", mu)?;
+        positive(NAME, "sigma", sigma)?;
+        Ok(Normal { mu, sigma })
+    }
+
+    /// The mean.
+    pub fn mu(&self) -> f64 {
+        self.mu
+    }
+
+    /// The standard deviation.
+    pub fn sigma(&self) -> f64 {
+        self.sigma
+    }
+}
+
+impl LogDensity for Normal {
+    fn ln_density(&self, x: f64) -> f64 {
+        let z = (x - self.mu) / self.sigma;
+        -0.5 * z * z - self.sigma.ln() - LN_SQRT_2PI
+    }
+
+    fn support(&self) -> Support {
+        Support::Real
+    }
+}
+
+impl Cdf for Normal {
+    fn cdf(&self, x: f64) -> f64 {
+        0.5 * libm::erfc(-(x - self.mu) / (self.sigma * std::f64::consts::SQRT_2))
+    }
+}
+
+impl rand::distr::Distribution<f64> for Normal {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        let z: f64 = rng.sample(rand_distr::StandardNormal);
+        self.mu + self.sigma * z
+    }
+}
+
+/// Sum over the broadcast elements of ln Normal(y | mu, sigma), adding partials into the
+/// given buffers. Returns NaN when the lengths do not broadcast.
+pub fn lpdf(
+    y: &[f64],
+    mu: &[f64],
+    sigma: &[f64],
+    mut dy: Option<&mut [f64]>,
+    mut dmu: Option<&mut [f64]>,
+    mut dsigma: Option<&mut [f64]>,
+) -> f64 {
+    let Some(n) = broadcast_len(&[y.len(), mu.len(), sigma.len()]) else {
+        return f64::NAN;
+    };
+    let mut lp = 0.0;
+    if sigma.len() == 1 && dy.is_none() && dsigma.is_none() {
+        // Common case: one scale, partials for the location only.
+        let s = sigma[0];
+        let inv = 1.0 / s;
+        let mut ss = 0.0;
+        for i in 0..n {
+            let z = (at(y, i) - at(mu, i)) * inv;
+            ss += z * z;
+            acc(&mut dmu, i, z * inv);
+        }
+        return -0.5 * ss - n as f64 * (s.ln() + LN_SQRT_2PI);
+    }
+    for i in 0..n {
+        let s = at(sigma, i);
+        let inv = 1.0 / s;
+        let z = (at(y, i) - at(mu, i)) * inv;
+        lp += -0.5 * z * z - s.ln() - LN_SQRT_2PI;
+        acc(&mut dy, i, -z * inv);
+        acc(&mut dmu, i, z * inv);
+        acc(&mut dsigma, i, (z * z - 1.0) * inv);
+    }
+    lp
+}
+
+/// Validates the data arguments (`None` for arguments that depend on a latent).
+///
+/// # Errors
+/// The first non-finite observation or location, or non-positive scale.
+pub fn check(y: Option<&[f64]>, mu: Option<&[f64]>, sigma: Option<&[f64]>) -> Result<(), ArgError> {
+    check_each(0, y, |v| finite(NAME, "y", v))?;
+    check_each(1, mu, |v| finite(NAME, "mu", v))?;
+    check_each(2, sigma, |v| positive(NAME, "sigma", v))
+}
+
+/// `n` draws with broadcast parameters (each of length 1 or `n`).
+pub fn sample<R: Rng + ?Sized>(rng: &mut R, mu: &[f64], sigma: &[f64], n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            let z: f64 = rng.sample(rand_distr::StandardNormal);
+            at(mu, i) + at(sigma, i) * z
+        })
+        .collect()
+}

@@ -1,0 +1,216 @@
+//! [`Posterior`]: the one result type of every engine.
+
+use crate::error::UnknownName;
+use crate::infer::laplace::LaplaceDiagnostics;
+use crate::infer::nuts::NutsDiagnostics;
+use crate::infer::vi::ViDiagnostics;
+use crate::model::ParamLayout;
+
+/// The draws of one chain (one for VI and Laplace; one per chain for NUTS).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chain {
+    /// Draws on the constrained scale, one row of `dim` values per draw, in layout order
+    /// (matrices row-major).
+    pub draws: Vec<f64>,
+    /// The log density (unconstrained, Jacobian included) at each draw: CmdStan's `lp__`.
+    pub lp: Vec<f64>,
+}
+
+impl Chain {
+    /// The number of draws in the chain given the parameter dimension.
+    pub fn len(&self) -> usize {
+        self.lp.len()
+    }
+
+    /// Whether the chain holds no draws.
+    pub fn is_empty(&self) -> bool {
+        self.lp.is_empty()
+    }
+}
+
+/// What the method has to say about its own fit.
+#[derive(Debug, Clone)]
+pub enum Diagnostics {
+    /// Mean-field variational inference.
+    Vi(ViDiagnostics),
+    /// Laplace approximation.
+    Laplace(LaplaceDiagnostics),
+    /// NUTS MCMC.
+    Nuts(NutsDiagnostics),
+}
+
+impl Diagnostics {
+    /// The method's name: `"VI"`, `"Laplace"` or `"NUTS"`.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Diagnostics::Vi(_) => "VI",
+            Diagnostics::Laplace(_) => "Laplace",
+            Diagnostics::Nuts(_) => "NUTS",
+        }
+    }
+}
+
+/// Draws from a posterior (or its approximation), by parameter name, on the constrained scale.
+///
+/// Values of a vector or matrix parameter are flattened, row-major for matrices.
+#[derive(Debug, Clone)]
+pub struct Posterior {
+    layout: ParamLayout,
+    chains: Vec<Chain>,
+    diagnostics: Diagnostics,
+}
+
+impl Posterior {
+    /// Builds a posterior from the draws of each chain. Every chain's `draws` must hold
+    /// `lp.len() * layout.dim()` values.
+    pub fn new(layout: ParamLayout, chains: Vec<Chain>, diagnostics: Diagnostics) -> Self {
+        debug_assert!(chains
+            .iter()
+            .all(|c| c.draws.len() == c.lp.len() * layout.dim()));
+        Posterior {
+            layout,
+            chains,
+            diagnostics,
+        }
+    }
+
+    /// The parameter layout of the model that was fitted.
+    pub fn layout(&self) -> &ParamLayout {
+        &self.layout
+    }
+
+    /// The chains, each with its draws and `lp__`.
+    pub fn chains(&self) -> &[Chain] {
+        &self.chains
+    }
+
+    /// The method's diagnostics.
+    pub fn diagnostics(&self) -> &Diagnostics {
+        &self.diagnostics
+    }
+
+    /// The method's name: `"VI"`, `"Laplace"` or `"NUTS"`.
+    pub fn method(&self) -> &'static str {
+        self.diagnostics.method()
+    }
+
+    /// The total number of draws over all chains.
+    pub fn num_draws(&self) -> usize {
+        self.chains.iter().map(Chain::len).sum()
+    }
+
+    /// All draws of flat element `i` (see [`ParamLayout::flat_names`]), chains concatenated.
+    pub fn flat_draws(&self, i: usize) -> Vec<f64> {
+        let d = self.layout.dim();
+        self.chains
+            .iter()
+            .flat_map(|c| c.draws.iter().skip(i).step_by(d).copied())
+            .collect()
+    }
+
+    /// The draws of flat element `i`, one `Vec` per chain.
+    pub fn flat_draws_by_chain(&self, i: usize) -> Vec<Vec<f64>> {
+        let d = self.layout.dim();
+        self.chains
+            .iter()
+            .map(|c| c.draws.iter().skip(i).step_by(d).copied().collect())
+            .collect()
+    }
+
+    /// Every draw of parameter `name`, one flattened `Vec` per draw, chains concatenated.
+    ///
+    /// # Errors
+    /// [`UnknownName`], listing the known names, if there is no such parameter.
+    pub fn draws(&self, name: &str) -> Result<Vec<Vec<f64>>, UnknownName> {
+        let p = self.layout.get(name)?;
+        let d = self.layout.dim();
+        let r = p.range();
+        Ok(self
+            .chains
+            .iter()
+            .flat_map(|c| {
+                c.draws
+                    .chunks_exact(d.max(1))
+                    .map(|row| row[r.clone()].to_vec())
+            })
+            .collect())
+    }
+
+    fn per_element(
+        &self,
+        name: &str,
+        f: impl Fn(&mut Vec<f64>) -> f64,
+    ) -> Result<Vec<f64>, UnknownName> {
+        let p = self.layout.get(name)?;
+        Ok(p.range()
+            .map(|i| {
+                let mut xs = self.flat_draws(i);
+                f(&mut xs)
+            })
+            .collect())
+    }
+
+    /// The posterior mean of each element of `name`.
+    ///
+    /// # Errors
+    /// [`UnknownName`] if there is no such parameter.
+    pub fn mean(&self, name: &str) -> Result<Vec<f64>, UnknownName> {
+        self.per_element(name, |xs| mean(xs))
+    }
+
+    /// The posterior standard deviation of each element of `name` (divisor n - 1).
+    ///
+    /// # Errors
+    /// [`UnknownName`] if there is no such parameter.
+    pub fn sd(&self, name: &str) -> Result<Vec<f64>, UnknownName> {
+        self.per_element(name, |xs| sd(xs))
+    }
+
+    /// The `q`-quantile (0 <= q <= 1) of each element of `name`, by linear interpolation
+    /// between order statistics (NumPy's default, as ArviZ uses).
+    ///
+    /// # Errors
+    /// [`UnknownName`] if there is no such parameter.
+    pub fn quantile(&self, name: &str, q: f64) -> Result<Vec<f64>, UnknownName> {
+        self.per_element(name, |xs| quantile(xs, q))
+    }
+}
+
+/// The arithmetic mean; NaN for an empty slice.
+pub(crate) fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len() as f64
+}
+
+/// The sample standard deviation (divisor n - 1); NaN for fewer than two values.
+pub(crate) fn sd(xs: &[f64]) -> f64 {
+    let m = mean(xs);
+    (xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() as f64 - 1.0)).sqrt()
+}
+
+/// Linear-interpolation quantile (type 7); sorts `xs` in place. NaN for an empty slice.
+pub(crate) fn quantile(xs: &mut [f64], q: f64) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(f64::total_cmp);
+    let h = (xs.len() - 1) as f64 * q.clamp(0.0, 1.0);
+    let lo = h.floor() as usize;
+    let hi = h.ceil() as usize;
+    xs[lo] + (h - lo as f64) * (xs[hi] - xs[lo])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_matches_numpy() {
+        // numpy.quantile([3, 1, 4, 1, 5], [0.05, 0.5, 0.9]) = [1.0, 3.0, 4.6]
+        let xs = [3.0, 1.0, 4.0, 1.0, 5.0];
+        assert!((quantile(&mut xs.to_vec(), 0.05) - 1.0).abs() < 1e-12);
+        assert!((quantile(&mut xs.to_vec(), 0.5) - 3.0).abs() < 1e-12);
+        assert!((quantile(&mut xs.to_vec(), 0.9) - 4.6).abs() < 1e-12);
+        // numpy.std([3, 1, 4, 1, 5], ddof=1) = 1.7888543819998317
+        assert!((sd(&xs) - 1.788_854_381_999_831_7).abs() < 1e-12);
+    }
+}

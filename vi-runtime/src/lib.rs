@@ -1,0 +1,19 @@
+//! Runtime of [`vi`](https://docs.rs/vi): the [`Model`] trait, distributions, constraint
+//! transforms, differentiation rules, inference engines and the [`Posterior`] they return.
+//!
+//! Most users reach this crate through the `vi` facade and its `model!` macro.
+#![warn(missing_docs)]
+
+pub mod ad;
+pub mod check;
+pub mod dist;
+mod error;
+pub mod infer;
+pub mod math;
+mod model;
+mod transform;
+
+pub use error::{DistError, FitError, ModelError, UnknownName};
+pub use infer::posterior::{Chain, Diagnostics, Posterior};
+pub use model::{Model, Param, ParamLayout};
+pub use transform::{OutsideSupport, Transform};

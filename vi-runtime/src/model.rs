@@ -1,0 +1,316 @@
+//! The [`Model`] trait every engine drives, and the parameter layout it describes.
+
+use crate::error::UnknownName;
+use crate::transform::{OutsideSupport, Transform};
+
+/// One named parameter: a block of the unconstrained vector with a shape and a transform.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    /// The parameter's name as written in the model (`w`, `sigma`).
+    pub name: String,
+    /// Its shape: `[]` for a scalar, `[n]` for a vector, `[r, c]` for a matrix.
+    pub shape: Vec<usize>,
+    /// Where its first element sits in the unconstrained vector.
+    pub offset: usize,
+    /// How its support maps to the real line (the same for every element).
+    pub transform: Transform,
+}
+
+impl Param {
+    /// The number of scalar elements.
+    pub fn size(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// The range of this parameter's elements in the flat vector.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.offset..self.offset + self.size()
+    }
+
+    /// CmdStan-style names of the elements, row-major, 1-based: `sigma`, `w.1`, `w.2`,
+    /// `m.1.1`, `m.1.2`, ...
+    pub fn flat_names(&self) -> Vec<String> {
+        match self.shape.as_slice() {
+            [] => vec![self.name.clone()],
+            [n] => (1..=*n).map(|i| format!("{}.{i}", self.name)).collect(),
+            dims => {
+                let mut out = Vec::with_capacity(self.size());
+                let mut idx = vec![0usize; dims.len()];
+                for _ in 0..self.size() {
+                    let parts: Vec<String> = idx.iter().map(|i| (i + 1).to_string()).collect();
+                    out.push(format!("{}.{}", self.name, parts.join(".")));
+                    for d in (0..dims.len()).rev() {
+                        idx[d] += 1;
+                        if idx[d] < dims[d] {
+                            break;
+                        }
+                        idx[d] = 0;
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// The parameters of a model, in the order of the unconstrained vector.
+///
+/// Matrices are stored row-major in the flat vector, as in CmdStan's output.
+///
+/// ```
+/// use vi_runtime::{ParamLayout, Transform};
+/// let mut layout = ParamLayout::new();
+/// layout.push("w", vec![3], Transform::Identity);
+/// layout.push("sigma", vec![], Transform::POSITIVE);
+/// assert_eq!(layout.dim(), 4);
+/// assert_eq!(layout.flat_names(), ["w.1", "w.2", "w.3", "sigma"]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ParamLayout {
+    params: Vec<Param>,
+    dim: usize,
+}
+
+impl ParamLayout {
+    /// An empty layout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a parameter and returns its offset.
+    pub fn push(
+        &mut self,
+        name: impl Into<String>,
+        shape: Vec<usize>,
+        transform: Transform,
+    ) -> usize {
+        let offset = self.dim;
+        let p = Param {
+            name: name.into(),
+            shape,
+            offset,
+            transform,
+        };
+        self.dim += p.size();
+        self.params.push(p);
+        offset
+    }
+
+    /// The total number of unconstrained scalars.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The parameters in order.
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    /// The names of the parameters in order.
+    pub fn names(&self) -> Vec<String> {
+        self.params.iter().map(|p| p.name.clone()).collect()
+    }
+
+    /// The parameter called `name`.
+    ///
+    /// # Errors
+    /// [`UnknownName`], listing the known names, when there is none.
+    pub fn get(&self, name: &str) -> Result<&Param, UnknownName> {
+        self.params
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| UnknownName {
+                name: name.to_string(),
+                known: self.names(),
+            })
+    }
+
+    /// CmdStan-style names of every scalar, in flat order.
+    pub fn flat_names(&self) -> Vec<String> {
+        self.params.iter().flat_map(|p| p.flat_names()).collect()
+    }
+
+    /// The transform that applies to flat element `i`.
+    pub fn transform_of(&self, i: usize) -> Option<Transform> {
+        self.params
+            .iter()
+            .find(|p| p.range().contains(&i))
+            .map(|p| p.transform)
+    }
+
+    /// Maps an unconstrained vector to the constrained scale, element by element.
+    pub fn constrain(&self, theta: &[f64], out: &mut [f64]) {
+        for p in &self.params {
+            for i in p.range() {
+                out[i] = p.transform.constrain(theta[i]);
+            }
+        }
+    }
+
+    /// Maps a constrained vector to the unconstrained scale.
+    ///
+    /// # Errors
+    /// The first element outside its parameter's support.
+    pub fn unconstrain(&self, x: &[f64], out: &mut [f64]) -> Result<(), OutsideSupport> {
+        for p in &self.params {
+            for i in p.range() {
+                out[i] = p.transform.unconstrain(x[i])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The total log-Jacobian of [`ParamLayout::constrain`] at `theta`.
+    pub fn log_jacobian(&self, theta: &[f64]) -> f64 {
+        self.params
+            .iter()
+            .map(|p| {
+                p.range()
+                    .map(|i| p.transform.log_jacobian(theta[i]))
+                    .sum::<f64>()
+            })
+            .sum()
+    }
+}
+
+/// A differentiable log density on an unconstrained space: what every engine drives.
+///
+/// `theta` is the unconstrained parameter vector of length [`Model::dim`], laid out as
+/// [`Model::layout`] says. The log density includes the log-Jacobian of the constraining
+/// transforms unless asked otherwise. A non-finite value means "outside the model": engines
+/// treat it as a rejected point, never as a crash. Models are `Sync`, so parallel chains can
+/// share one.
+///
+/// Models written with `model!` implement this trait; any hand-written density can too:
+///
+/// ```
+/// use vi_runtime::{Model, ParamLayout, Transform};
+///
+/// /// A standard normal in two dimensions.
+/// struct StdNormal2(ParamLayout);
+///
+/// impl Model for StdNormal2 {
+///     fn layout(&self) -> &ParamLayout { &self.0 }
+///     fn log_density_grad_jac(&self, theta: &[f64], grad: &mut [f64], _jacobian: bool) -> f64 {
+///         for (g, t) in grad.iter_mut().zip(theta) { *g = -t; }
+///         -0.5 * theta.iter().map(|t| t * t).sum::<f64>()
+///     }
+/// }
+///
+/// let mut layout = ParamLayout::new();
+/// layout.push("z", vec![2], Transform::Identity);
+/// let m = StdNormal2(layout);
+/// let mut g = [0.0; 2];
+/// assert_eq!(m.log_density_grad(&[1.0, 2.0], &mut g), -2.5);
+/// assert_eq!(g, [-1.0, -2.0]);
+/// assert_eq!(m.log_density(&[1.0, 2.0]), -2.5);
+/// ```
+pub trait Model: Sync {
+    /// The parameters: names, shapes, offsets and transforms.
+    fn layout(&self) -> &ParamLayout;
+
+    /// The log density at `theta` and its gradient written into `grad` (overwritten, length
+    /// [`Model::dim`]), with the log-Jacobian of the transforms when `jacobian` is set.
+    fn log_density_grad_jac(&self, theta: &[f64], grad: &mut [f64], jacobian: bool) -> f64;
+
+    /// The log density alone. The default runs the gradient into a scratch buffer; models
+    /// written with `model!` override it with the forward pass alone.
+    fn log_density_jac(&self, theta: &[f64], jacobian: bool) -> f64 {
+        let mut g = vec![0.0; self.dim()];
+        self.log_density_grad_jac(theta, &mut g, jacobian)
+    }
+
+    /// The number of unconstrained scalars.
+    fn dim(&self) -> usize {
+        self.layout().dim()
+    }
+
+    /// The log density on the unconstrained space, Jacobian included.
+    fn log_density(&self, theta: &[f64]) -> f64 {
+        self.log_density_jac(theta, true)
+    }
+
+    /// The log density and its gradient on the unconstrained space, Jacobian included.
+    fn log_density_grad(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
+        self.log_density_grad_jac(theta, grad, true)
+    }
+
+    /// Each statement's contribution to the log density at `theta`, as (source text, value),
+    /// so an engine can say which term is not finite. Models that cannot tell return an
+    /// empty list (the default).
+    fn log_density_terms(&self, theta: &[f64]) -> Vec<(String, f64)> {
+        let _ = theta;
+        Vec::new()
+    }
+
+    /// Maps `theta` to the constrained scale.
+    fn constrain(&self, theta: &[f64], out: &mut [f64]) {
+        self.layout().constrain(theta, out)
+    }
+
+    /// Maps constrained values to `theta`.
+    ///
+    /// # Errors
+    /// The first value outside its parameter's support.
+    fn unconstrain(&self, x: &[f64], out: &mut [f64]) -> Result<(), OutsideSupport> {
+        self.layout().unconstrain(x, out)
+    }
+}
+
+impl<M: Model + ?Sized> Model for &M {
+    fn layout(&self) -> &ParamLayout {
+        (**self).layout()
+    }
+    fn log_density_grad_jac(&self, theta: &[f64], grad: &mut [f64], jacobian: bool) -> f64 {
+        (**self).log_density_grad_jac(theta, grad, jacobian)
+    }
+    fn log_density_jac(&self, theta: &[f64], jacobian: bool) -> f64 {
+        (**self).log_density_jac(theta, jacobian)
+    }
+    fn log_density_terms(&self, theta: &[f64]) -> Vec<(String, f64)> {
+        (**self).log_density_terms(theta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_offsets_and_names() {
+        let mut l = ParamLayout::new();
+        assert_eq!(l.push("a", vec![], Transform::Identity), 0);
+        assert_eq!(l.push("m", vec![2, 3], Transform::POSITIVE), 1);
+        assert_eq!(l.push("b", vec![2], Transform::UNIT), 7);
+        assert_eq!(l.dim(), 9);
+        assert_eq!(
+            l.flat_names(),
+            ["a", "m.1.1", "m.1.2", "m.1.3", "m.2.1", "m.2.2", "m.2.3", "b.1", "b.2"]
+        );
+        assert_eq!(l.transform_of(3), Some(Transform::POSITIVE));
+        assert_eq!(l.transform_of(8), Some(Transform::UNIT));
+        let e = l.get("c").unwrap_err();
+        assert_eq!(e.known, ["a", "m", "b"]);
+        assert!(e.to_string().contains("known parameters: a, m, b"));
+    }
+
+    #[test]
+    fn layout_constrain_round_trip_and_jacobian() {
+        let mut l = ParamLayout::new();
+        l.push("s", vec![2], Transform::POSITIVE);
+        l.push("p", vec![], Transform::UNIT);
+        let theta = [0.3, -1.2, 0.5];
+        let mut x = [0.0; 3];
+        l.constrain(&theta, &mut x);
+        assert!((x[0] - 0.3f64.exp()).abs() < 1e-15);
+        let mut back = [0.0; 3];
+        l.unconstrain(&x, &mut back).unwrap();
+        for i in 0..3 {
+            assert!((back[i] - theta[i]).abs() < 1e-12);
+        }
+        // log-Jacobian: y for the log transform; ln s(1-s) for the logit.
+        let s = 1.0 / (1.0 + (-0.5f64).exp());
+        let expect = 0.3 - 1.2 + (s * (1.0 - s)).ln();
+        assert!((l.log_jacobian(&theta) - expect).abs() < 1e-12);
+    }
+}
