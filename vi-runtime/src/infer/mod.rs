@@ -1,5 +1,6 @@
 //! Inference engines and their one result type.
 
+pub mod init;
 pub mod laplace;
 pub mod nuts;
 pub mod posterior;

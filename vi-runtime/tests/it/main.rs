@@ -1,0 +1,3 @@
+//! Integration tests of the runtime, one binary to save link time.
+
+mod models;
