@@ -95,8 +95,16 @@ fn report(name: &str, post: &Posterior) {
         unreachable!("a NUTS fit")
     };
     let secs = d.elapsed.as_secs_f64();
-    let bulk = d.params.iter().map(|p| p.ess_bulk).fold(f64::INFINITY, f64::min);
-    let tail = d.params.iter().map(|p| p.ess_tail).fold(f64::INFINITY, f64::min);
+    let bulk = d
+        .params
+        .iter()
+        .map(|p| p.ess_bulk)
+        .fold(f64::INFINITY, f64::min);
+    let tail = d
+        .params
+        .iter()
+        .map(|p| p.ess_tail)
+        .fold(f64::INFINITY, f64::min);
     let grads: usize = d
         .chains
         .iter()
@@ -122,7 +130,10 @@ fn bench(c: &mut Criterion) {
     let coin = CoinToss(coin_layout);
 
     let nuts = Nuts::default().seed(1);
-    report("linreg N=1000 D=5, 4 chains", &nuts.clone().fit(&linreg).unwrap());
+    report(
+        "linreg N=1000 D=5, 4 chains",
+        &nuts.clone().fit(&linreg).unwrap(),
+    );
     report(
         "linreg N=1000 D=5, 4 chains, 1 thread",
         &nuts.clone().threads(1).fit(&linreg).unwrap(),
