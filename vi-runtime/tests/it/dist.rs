@@ -27,13 +27,16 @@ mod tol {
 }
 
 type Buf<'a> = Option<&'a mut [f64]>;
+type Fn1 = fn(&[f64], &[f64], Buf, Buf) -> f64;
+type Fn2 = fn(&[f64], &[f64], &[f64], Buf, Buf, Buf) -> f64;
+type Fn3 = fn(&[f64], &[f64], &[f64], &[f64], Buf, Buf, Buf, Buf) -> f64;
 
 /// A kernel of any arity (the observation plus 1, 2 or 3 parameters).
 #[derive(Clone, Copy)]
 enum Kernel {
-    K1(fn(&[f64], &[f64], Buf, Buf) -> f64),
-    K2(fn(&[f64], &[f64], &[f64], Buf, Buf, Buf) -> f64),
-    K3(fn(&[f64], &[f64], &[f64], &[f64], Buf, Buf, Buf, Buf) -> f64),
+    K1(Fn1),
+    K2(Fn2),
+    K3(Fn3),
 }
 
 /// The value type behind a `dyn`: density, support, CDF and one draw.
@@ -51,6 +54,7 @@ fn bx<T: Value + 'static>(r: Result<T, DistError>) -> Result<Box<dyn Value>, Dis
     r.map(|v| Box::new(v) as Box<dyn Value>)
 }
 
+type MakeValue = fn(&[f64]) -> Result<Box<dyn Value>, DistError>;
 type Check = fn(&[Option<&[f64]>]) -> Result<(), ArgError>;
 
 /// One distribution, as the tests drive it.
@@ -64,7 +68,7 @@ struct Spec {
     /// A random observation in the support, given the parameters.
     obs: fn(&mut Rng, &[f64]) -> f64,
     /// The value type for scalar parameters.
-    value: fn(&[f64]) -> Result<Box<dyn Value>, DistError>,
+    value: MakeValue,
     /// The kernel's sampler: parameters of length 1 or n, n draws.
     sample: fn(&mut Rng, &[&[f64]], usize) -> Vec<f64>,
     /// The kernel's data check, one optional slice per argument.
@@ -977,7 +981,8 @@ fn outside_support(dist: &'static str, value: f64, support: &'static str) -> Dis
 #[test]
 fn checks_name_the_bad_value_and_where() {
     let err = |arg, index, error| Err(ArgError { arg, index, error });
-    let cases: Vec<(&str, Vec<(usize, Vec<f64>)>, Result<(), ArgError>)> = vec![
+    type Case = (&'static str, Vec<(usize, Vec<f64>)>, Result<(), ArgError>);
+    let cases: Vec<Case> = vec![
         (
             "Bernoulli",
             vec![(0, vec![0.0, 1.0, 2.0])],
