@@ -139,6 +139,7 @@ pub fn lpdf(
         }
     });
     let ln_sigma = Hoisted::new(sigma, f64::ln);
+    let inv_sqrt_nu = Hoisted::new(nu, |v: f64| 1.0 / v.sqrt());
     let mut lp = 0.0;
     for i in 0..n {
         let (v, s) = (at(nu, i), at(sigma, i));
@@ -148,7 +149,7 @@ pub fn lpdf(
         let inv = 1.0 / s;
         let z = (at(y, i) - at(mu, i)) * inv;
         // ln(1 + z^2 / nu) and w = r / (1 + r), without overflow for huge |z|.
-        let l1p = ln1p_sq(z / v.sqrt());
+        let l1p = ln1p_sq(z * inv_sqrt_nu.get(v));
         let w = 1.0 / (1.0 + v / (z * z));
         lp += norm.get(v) - ln_sigma.get(s) - 0.5 * (v + 1.0) * l1p;
         // d/dy of -(nu + 1)/2 ln(1 + z^2 / nu) = -(nu + 1) z / (nu sigma (1 + r)).
