@@ -3,7 +3,7 @@
 //! Each distribution comes in two forms:
 //!
 //! * a **value type** (`Normal`, `Beta`, ...) built by a validating constructor that
-//!   returns [`DistError`](crate::DistError) carrying the bad value, with a log density
+//!   returns [`DistError`] carrying the bad value, with a log density
 //!   ([`LogDensity`]), its [`Support`], its CDF where it has a closed form, and sampling
 //!   through [`rand::distr::Distribution`];
 //! * a **vectorised kernel** in the distribution's module (`dist::normal::lpdf`, ...), which
@@ -28,6 +28,31 @@
 //! Where a density is finite at the edge of its support (0 for the half distributions and
 //! `Exponential`, the bounds of `Uniform`), observing that edge is allowed; [`Support`] still
 //! reports the open set, which is what a latent's constraint transform needs.
+//!
+//! | Distribution | kernel `lpdf(y, ..)` arguments | partials | support |
+//! |---|---|---|---|
+//! | [`Normal`] | `y, mu, sigma` | all | real |
+//! | [`HalfNormal`] | `y, sigma` | all | `(0, inf)` |
+//! | [`LogNormal`] | `y, mu, sigma` | all | `(0, inf)` |
+//! | [`StudentT`] | `y, nu, mu, sigma` | all | real |
+//! | [`HalfStudentT`] | `y, nu, sigma` | all | `(0, inf)` |
+//! | [`Cauchy`] | `y, mu, sigma` | all | real |
+//! | [`HalfCauchy`] | `y, sigma` | all | `(0, inf)` |
+//! | [`Laplace`] | `y, mu, b` | all | real |
+//! | [`Exponential`] | `y, rate` | all | `(0, inf)` |
+//! | [`Gamma`] | `y, shape, rate` | all | `(0, inf)` |
+//! | [`InverseGamma`] | `y, shape, scale` | all | `(0, inf)` |
+//! | [`Beta`] | `y, a, b` | all | `(0, 1)` |
+//! | [`Uniform`] | `y, lower, upper` | all (`y`'s is 0) | `(lower, upper)` |
+//! | [`Bernoulli`] | `y, p` | `p` | `{0, 1}` |
+//! | [`BernoulliLogit`] | `y, logit` | `logit` | `{0, 1}` |
+//! | [`Binomial`] | `y, n, p` | `p` | `{0, ..., n}` |
+//! | [`BinomialLogit`] | `y, n, logit` | `logit` | `{0, ..., n}` |
+//! | [`Poisson`] | `y, rate` | `rate` | `{0, 1, ...}` |
+//! | [`PoissonLog`] | `y, log_rate` | `log_rate` | `{0, 1, ...}` |
+//!
+//! Each module also has `check(..)` (one `Option<&[f64]>` per kernel argument) and
+//! `sample(rng, params.., n)`.
 //!
 //! Special functions come from `libm` (`lgamma`, `erf`) and `statrs` (digamma, regularised
 //! incomplete beta and gamma functions for the CDFs).
