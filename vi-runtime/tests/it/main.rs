@@ -1,3 +1,4 @@
 //! Integration tests of the runtime, one binary to save link time.
 
+mod ad;
 mod models;
