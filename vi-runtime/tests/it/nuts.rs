@@ -395,3 +395,35 @@ fn summary_and_csv_of_single_chain_methods() {
         assert_eq!(rows.len(), 5);
     }
 }
+
+#[test]
+fn thinning_and_no_warmup() {
+    let m = NormalMean::new(vec![0.5, 1.5], 1.0, 0.0, 1.0);
+    let post = Nuts::default()
+        .seed(1)
+        .chains(2)
+        .warmup(100)
+        .draws(101)
+        .thin(5)
+        .fit(&m)
+        .unwrap();
+    // Iterations 0, 5, ..., 100 are kept: ceil(101 / 5) = 21 per chain.
+    assert_eq!(post.num_draws(), 42);
+    assert_eq!(nuts_diag(&post).chains[0].sampler.len(), 21);
+    // Without warmup the step size is Stan's heuristic from the initial step size, and the
+    // metric stays the identity.
+    let post = Nuts::default()
+        .seed(1)
+        .chains(1)
+        .warmup(0)
+        .draws(50)
+        .fit(&m)
+        .unwrap();
+    let d = nuts_diag(&post);
+    assert_eq!(d.chains[0].inv_metric, [1.0]);
+    assert!(d.chains[0]
+        .sampler
+        .iter()
+        .all(|s| s.step_size == d.chains[0].step_size));
+    assert!(d.params[0].rhat.is_nan(), "R-hat needs two chains");
+}
