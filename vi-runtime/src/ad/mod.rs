@@ -197,6 +197,16 @@ impl Operand for [f64] {
     }
 }
 
+/// A reference to data (`&&DVector<f64>` when generated code borrows a field that is
+/// itself a reference) is the operand it points to; it is never given an adjoint.
+impl<T: Operand + ?Sized> Operand for &T {
+    type Kind = T::Kind;
+    #[inline]
+    fn dims(&self) -> (usize, usize) {
+        (**self).dims()
+    }
+}
+
 /// A value the rules compute with and return: `f64`, `DVector<f64>`, `RowDVector<f64>`,
 /// `DMatrix<f64>`.
 pub trait Value: Operand + Zeros + Clone {
