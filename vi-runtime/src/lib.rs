@@ -14,6 +14,9 @@ mod model;
 mod transform;
 
 pub use error::{DistError, FitError, ModelError, UnknownName};
+pub use infer::laplace::{Laplace, LaplaceDiagnostics};
 pub use infer::posterior::{Chain, Diagnostics, Posterior};
+pub use infer::psis::{pareto_k, Reliability};
+pub use infer::vi::{Vi, ViDiagnostics};
 pub use model::{Model, Param, ParamLayout};
 pub use transform::{OutsideSupport, Transform};

@@ -2,8 +2,10 @@
 
 pub mod init;
 pub mod laplace;
+mod lbfgs;
 pub mod nuts;
 pub mod posterior;
+pub mod psis;
 pub mod vi;
 
 use rand::SeedableRng;
