@@ -1,11 +1,13 @@
 //! Inference engines and their one result type.
 
+pub mod diagnostics;
 pub mod init;
 pub mod laplace;
 mod lbfgs;
 pub mod nuts;
 pub mod posterior;
 pub mod psis;
+pub mod summary;
 pub mod vi;
 
 use rand::SeedableRng;

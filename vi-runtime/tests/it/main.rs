@@ -1,6 +1,11 @@
 //! Integration tests of the runtime, one binary to save link time.
 
+mod ad;
+mod diagnostics;
+mod dist;
 mod laplace;
+mod lecture;
 mod models;
+mod nuts;
 mod psis;
 mod vi;
