@@ -9,11 +9,14 @@ pub mod check;
 pub mod dist;
 mod error;
 pub mod infer;
+pub mod lecture;
 pub mod math;
 mod model;
 mod transform;
 
 pub use error::{DistError, FitError, ModelError, UnknownName};
+pub use infer::nuts::{ChainDiagnostics, Nuts, NutsDiagnostics, ParamDiagnostics, SamplerStats};
 pub use infer::posterior::{Chain, Diagnostics, Posterior};
+pub use infer::summary::{Summary, SummaryRow};
 pub use model::{Model, Param, ParamLayout};
 pub use transform::{OutsideSupport, Transform};

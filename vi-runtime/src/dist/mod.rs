@@ -3,7 +3,7 @@
 //! Each distribution comes in two forms:
 //!
 //! * a **value type** (`Normal`, `Beta`, ...) built by a validating constructor that
-//!   returns [`DistError`](crate::DistError) carrying the bad value, with a log density
+//!   returns [`DistError`] carrying the bad value, with a log density
 //!   ([`LogDensity`]), its [`Support`], its CDF where it has a closed form, and sampling
 //!   through [`rand::distr::Distribution`];
 //! * a **vectorised kernel** in the distribution's module (`dist::normal::lpdf`, ...), which
@@ -15,11 +15,90 @@
 //!   construction, so the kernel itself never has to.
 //!
 //! Kernels return a non-finite value (never panic) for points outside the support or for
-//! argument lengths that do not broadcast.
+//! argument lengths that do not broadcast: `-inf` for an observation outside the support,
+//! NaN for an invalid parameter or lengths that do not broadcast.
+//!
+//! Every kernel is named `lpdf`, the discrete ones included (there it is the log mass), and
+//! takes one partial buffer per argument, so the generated code can call all of them the same
+//! way. Integer-valued arguments (the observation of a discrete distribution, Binomial's `n`)
+//! have no derivative: their buffers are accepted for uniformity and left untouched.
+//!
+//! Half distributions (`HalfNormal`, `HalfStudentT`, `HalfCauchy`) are the location-0
+//! distribution folded onto `(0, inf)` and normalised there (twice the unfolded density).
+//! Where a density is finite at the edge of its support (0 for the half distributions and
+//! `Exponential`, the bounds of `Uniform`), observing that edge is allowed; [`Support`] still
+//! reports the open set, which is what a latent's constraint transform needs.
+//!
+//! | Distribution | kernel `lpdf(y, ..)` arguments | partials | support |
+//! |---|---|---|---|
+//! | [`Normal`] | `y, mu, sigma` | all | real |
+//! | [`HalfNormal`] | `y, sigma` | all | `(0, inf)` |
+//! | [`LogNormal`] | `y, mu, sigma` | all | `(0, inf)` |
+//! | [`StudentT`] | `y, nu, mu, sigma` | all | real |
+//! | [`HalfStudentT`] | `y, nu, sigma` | all | `(0, inf)` |
+//! | [`Cauchy`] | `y, mu, sigma` | all | real |
+//! | [`HalfCauchy`] | `y, sigma` | all | `(0, inf)` |
+//! | [`Laplace`] | `y, mu, b` | all | real |
+//! | [`Exponential`] | `y, rate` | all | `(0, inf)` |
+//! | [`Gamma`] | `y, shape, rate` | all | `(0, inf)` |
+//! | [`InverseGamma`] | `y, shape, scale` | all | `(0, inf)` |
+//! | [`Beta`] | `y, a, b` | all | `(0, 1)` |
+//! | [`Uniform`] | `y, lower, upper` | all (`y`'s is 0) | `(lower, upper)` |
+//! | [`Bernoulli`] | `y, p` | `p` | `{0, 1}` |
+//! | [`BernoulliLogit`] | `y, logit` | `logit` | `{0, 1}` |
+//! | [`Binomial`] | `y, n, p` | `p` | `{0, ..., n}` |
+//! | [`BinomialLogit`] | `y, n, logit` | `logit` | `{0, ..., n}` |
+//! | [`Poisson`] | `y, rate` | `rate` | `{0, 1, ...}` |
+//! | [`PoissonLog`] | `y, log_rate` | `log_rate` | `{0, 1, ...}` |
+//!
+//! Each module also has `check(..)` (one `Option<&[f64]>` per kernel argument) and
+//! `sample(rng, params.., n)`.
+//!
+//! Special functions come from `libm` (`lgamma`, `erf`) and `statrs` (digamma, regularised
+//! incomplete beta and gamma functions for the CDFs).
 
+// `!(x > 0.0)` is how the kernels reject NaN together with out-of-range values, on purpose.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+pub mod bernoulli;
+pub mod bernoulli_logit;
+pub mod beta;
+pub mod binomial;
+pub mod binomial_logit;
+pub mod cauchy;
+pub mod exponential;
+pub mod gamma;
+pub mod half_cauchy;
+pub mod half_normal;
+pub mod half_student_t;
+pub mod inverse_gamma;
+pub mod laplace;
+pub mod log_normal;
 pub mod normal;
+pub mod poisson;
+pub mod poisson_log;
+pub mod student_t;
+pub mod uniform;
 
+pub use bernoulli::Bernoulli;
+pub use bernoulli_logit::BernoulliLogit;
+pub use beta::Beta;
+pub use binomial::Binomial;
+pub use binomial_logit::BinomialLogit;
+pub use cauchy::Cauchy;
+pub use exponential::Exponential;
+pub use gamma::Gamma;
+pub use half_cauchy::HalfCauchy;
+pub use half_normal::HalfNormal;
+pub use half_student_t::HalfStudentT;
+pub use inverse_gamma::InverseGamma;
+pub use laplace::Laplace;
+pub use log_normal::LogNormal;
 pub use normal::Normal;
+pub use poisson::Poisson;
+pub use poisson_log::PoissonLog;
+pub use student_t::StudentT;
+pub use uniform::Uniform;
 
 use crate::error::DistError;
 
@@ -177,15 +256,27 @@ pub(crate) fn finite(dist: &'static str, param: &'static str, x: f64) -> Result<
     }
 }
 
-/// `Ok` when `x` lies in `support`, else [`DistError::OutsideSupport`].
-#[allow(dead_code)] // used by the discrete kernels
+/// `Ok` when the observation `x` lies in `support`, else [`DistError::NotFinite`] for NaN
+/// or infinity and [`DistError::OutsideSupport`] otherwise.
 pub(crate) fn in_support(
     dist: &'static str,
     support: Support,
     words: &'static str,
     x: f64,
 ) -> Result<(), DistError> {
-    if support.contains(x) {
+    observed(dist, words, x, |x| support.contains(x))
+}
+
+/// `Ok` when the observation `x` is finite and `ok(x)` holds, else
+/// [`DistError::NotFinite`] or [`DistError::OutsideSupport`] (with the support in `words`).
+pub(crate) fn observed(
+    dist: &'static str,
+    words: &'static str,
+    x: f64,
+    ok: impl Fn(f64) -> bool,
+) -> Result<(), DistError> {
+    finite(dist, "y", x)?;
+    if ok(x) {
         Ok(())
     } else {
         Err(DistError::OutsideSupport {
@@ -194,4 +285,200 @@ pub(crate) fn in_support(
             support: words,
         })
     }
+}
+
+/// `Ok` when `x` is a probability in `[0, 1]`.
+pub(crate) fn probability(
+    dist: &'static str,
+    param: &'static str,
+    x: f64,
+) -> Result<(), DistError> {
+    finite(dist, param, x)?;
+    if (0.0..=1.0).contains(&x) {
+        Ok(())
+    } else {
+        Err(DistError::OutOfRange {
+            dist,
+            param,
+            value: x,
+            range: "[0, 1]",
+        })
+    }
+}
+
+/// `Ok` when the parameter `x` is a count: a non-negative integer.
+pub(crate) fn count(dist: &'static str, param: &'static str, x: f64) -> Result<(), DistError> {
+    finite(dist, param, x)?;
+    if is_count(x) {
+        Ok(())
+    } else {
+        Err(DistError::OutOfRange {
+            dist,
+            param,
+            value: x,
+            range: "{0, 1, 2, ...}",
+        })
+    }
+}
+
+/// Whether `x` is a non-negative integer (and finite).
+#[inline]
+pub(crate) fn is_count(x: f64) -> bool {
+    x >= 0.0 && x.is_finite() && x.fract() == 0.0
+}
+
+/// Whether `n` draws can take their parameters from arguments of these lengths (each 1 or
+/// `n`).
+#[inline]
+pub(crate) fn sample_lens_ok(n: usize, lens: &[usize]) -> bool {
+    lens.iter().all(|&l| l == 1 || l == n)
+}
+
+/// ln Gamma(x).
+#[inline]
+pub(crate) fn lgamma(x: f64) -> f64 {
+    libm::lgamma(x)
+}
+
+/// The digamma function, d/dx ln Gamma(x).
+#[inline]
+pub(crate) fn digamma(x: f64) -> f64 {
+    statrs::function::gamma::digamma(x)
+}
+
+/// ln (n choose k) for counts `0 <= k <= n`, exactly 0 at both ends.
+#[inline]
+pub(crate) fn lchoose(n: f64, k: f64) -> f64 {
+    if k == 0.0 || k == n {
+        0.0
+    } else {
+        lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0)
+    }
+}
+
+/// `f(xs[0])` computed once when `xs` is a broadcast scalar, else `f` per element: keeps
+/// `ln`, `lgamma` and `digamma` of a shared parameter out of the loop over N.
+pub(crate) struct Hoisted<F> {
+    first: f64,
+    scalar: bool,
+    f: F,
+}
+
+impl<F: Fn(f64) -> f64> Hoisted<F> {
+    /// Precomputes `f(xs[0])` when `xs` has length 1 (`xs` must not be empty).
+    #[inline]
+    pub(crate) fn new(xs: &[f64], f: F) -> Self {
+        let scalar = xs.len() == 1;
+        let first = if scalar { f(xs[0]) } else { 0.0 };
+        Hoisted { first, scalar, f }
+    }
+
+    /// `f(x)` where `x` is element `i`'s value of the argument.
+    #[inline(always)]
+    pub(crate) fn get(&self, x: f64) -> f64 {
+        if self.scalar {
+            self.first
+        } else {
+            (self.f)(x)
+        }
+    }
+}
+
+/// `Ok` when `x` is finite and `>= 0` (a Poisson rate, as in Stan).
+pub(crate) fn nonnegative(
+    dist: &'static str,
+    param: &'static str,
+    x: f64,
+) -> Result<(), DistError> {
+    finite(dist, param, x)?;
+    if x >= 0.0 {
+        Ok(())
+    } else {
+        Err(DistError::OutOfRange {
+            dist,
+            param,
+            value: x,
+            range: "[0, inf)",
+        })
+    }
+}
+
+/// `0` or `1` for an observation in `{0, 1}`, `None` otherwise.
+#[inline]
+pub(crate) fn as_bool(y: f64) -> Option<bool> {
+    if y == 1.0 {
+        Some(true)
+    } else if y == 0.0 {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The value a kernel returns for an observation outside the support: `-inf`, or NaN when
+/// the observation itself is NaN.
+#[inline]
+pub(crate) fn outside(y: f64) -> f64 {
+    if y.is_nan() {
+        f64::NAN
+    } else {
+        f64::NEG_INFINITY
+    }
+}
+
+/// Whether `x` is finite and `> 0` (a valid scale or shape for a sampler).
+#[inline]
+pub(crate) fn is_positive(x: f64) -> bool {
+    x > 0.0 && x.is_finite()
+}
+
+/// ln(1 + x^2) without overflow: `2 ln|x| + ln(1 + 1/x^2)` once `x^2` would overflow.
+#[inline]
+pub(crate) fn ln1p_sq(x: f64) -> f64 {
+    let a = x.abs();
+    if a < 1e150 {
+        (a * a).ln_1p()
+    } else {
+        2.0 * a.ln() + (1.0 / a).powi(2).ln_1p()
+    }
+}
+
+/// The regularised lower incomplete gamma function P(a, t), for the gamma-family CDFs.
+/// statrs' `gamma_lr` rounds arguments below ~1e-15 to 0 (wrong for small shapes, where
+/// P(0.1, 1e-16) is 0.026), so small `t` uses the series
+/// `t^a e^-t / Gamma(a + 1) * sum_n t^n / ((a + 1) ... (a + n))`.
+pub(crate) fn gamma_p(a: f64, t: f64) -> f64 {
+    if a.is_nan() || t.is_nan() {
+        return f64::NAN;
+    }
+    if t <= 0.0 {
+        return 0.0;
+    }
+    if t == f64::INFINITY {
+        return 1.0;
+    }
+    if t < 1e-3 {
+        let (mut term, mut sum, mut k) = (1.0, 1.0, 1.0);
+        while term > 1e-17 * sum {
+            term *= t / (a + k);
+            sum += term;
+            k += 1.0;
+        }
+        return (a * t.ln() - t - lgamma(a + 1.0)).exp() * sum;
+    }
+    statrs::function::gamma::checked_gamma_lr(a, t).unwrap_or(f64::NAN)
+}
+
+/// The regularised upper incomplete gamma function Q(a, t) = 1 - P(a, t).
+pub(crate) fn gamma_q(a: f64, t: f64) -> f64 {
+    if a.is_nan() || t.is_nan() {
+        return f64::NAN;
+    }
+    if t < 1e-3 {
+        return 1.0 - gamma_p(a, t);
+    }
+    if t == f64::INFINITY {
+        return 0.0;
+    }
+    statrs::function::gamma::checked_gamma_ur(a, t).unwrap_or(f64::NAN)
 }
