@@ -1,3 +1,5 @@
 //! Integration tests, one binary to save link time.
 
 mod layout;
+mod macro_models;
+mod support;

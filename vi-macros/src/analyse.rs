@@ -1505,6 +1505,8 @@ impl Analyser {
         all.extend_from_slice(args);
         let name = match name {
             "log" => "ln",
+            "ln_1p" => "log1p",
+            "exp_m1" => "expm1",
             "column" => "col",
             n => n,
         };
