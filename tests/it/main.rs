@@ -2,4 +2,5 @@
 
 mod layout;
 mod macro_models;
+mod macro_validation;
 mod support;
