@@ -169,7 +169,7 @@ mod tests {
         // A valid model with tokens deleted, duplicated or replaced.
         let tokens: Vec<String> = VALID
             .parse::<TokenStream>()
-            .map(|ts| flatten(ts))
+            .map(flatten)
             .unwrap_or_default();
         for _ in 0..400 {
             let mut t = tokens.clone();
