@@ -1,5 +1,6 @@
 //! Integration tests, one binary to save link time.
 
+mod engines;
 mod layout;
 mod macro_coverage;
 mod macro_models;
