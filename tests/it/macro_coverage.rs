@@ -634,3 +634,299 @@ fn running_sums_element_writes_and_branches_over_data() {
     check_model(&m, 1.0, 111, reference);
     check_model(&m, 0.3, 112, reference);
 }
+
+// --- Compound assignment, shadowing, whole-vector state, `else if`, a data base to a latent power
+
+model! {
+    fn cov_compound(x: &[f64], xp: &DVector<f64>) {
+        let a ~ Normal(0.0, 1.0);
+        let v ~ Normal(0.0, 1.0).iid(x.len());
+        let s ~ LogNormal(0.0, 0.5);
+        let z = a * 2.0;
+        let z = z + s;
+        let mut t = s;
+        t -= a;
+        t *= z;
+        t /= s + 1.0;
+        t += 1.0;
+        let mut u = v.clone();
+        for i in 0..x.len() {
+            u[i] += x[i] * a;
+            u[i] -= s;
+            u[i] *= 0.5;
+        }
+        let mut w = -v;
+        for _ in 0..3 {
+            w = w * a.tanh() + 1.0 / (v.powi(2) + s);
+        }
+        if x.len() > 10 {
+            target += a;
+        } else if x.len() > 2 {
+            target += t;
+        } else {
+            target += z;
+        }
+        target += sum(u.powi(2)) * -0.5 + sum(w) / 5.0 + dot(w, u) / 10.0;
+        target += sum(powf(xp, a)) + mean(xp.powf(z));
+        x ~ Normal(u, s);
+    }
+}
+
+#[test]
+fn compound_assignment_shadowing_and_vector_state() {
+    let x = [0.5, -1.0, 2.0, 0.1];
+    let xp = DVector::from_vec(vec![0.5, 1.2, 2.0]);
+    let m = cov_compound(&x, &xp).unwrap();
+    let reference = |th: &[f64], jac: bool| {
+        let mut r = Reader::new(th);
+        let a = r.real();
+        let v = r.reals(4);
+        let s = r.positive();
+        r.done();
+        let mut lp = normal(a, 0.0, 1.0) + v.iter().map(|&z| normal(z, 0.0, 1.0)).sum::<f64>();
+        lp += log_normal(s, 0.0, 0.5);
+        let z = 2.0 * a + s;
+        let t = (s - a) * z / (s + 1.0) + 1.0;
+        let u: Vec<f64> = (0..4).map(|i| (v[i] + x[i] * a - s) * 0.5).collect();
+        let mut w: Vec<f64> = v.iter().map(|z| -z).collect();
+        for _ in 0..3 {
+            for i in 0..4 {
+                w[i] = w[i] * a.tanh() + 1.0 / (v[i] * v[i] + s);
+            }
+        }
+        lp += t;
+        lp += -0.5 * u.iter().map(|z| z * z).sum::<f64>() + w.iter().sum::<f64>() / 5.0;
+        lp += (0..4).map(|i| w[i] * u[i]).sum::<f64>() / 10.0;
+        lp += xp.iter().map(|b| b.powf(a)).sum::<f64>()
+            + xp.iter().map(|b| b.powf(z)).sum::<f64>() / 3.0;
+        for i in 0..4 {
+            lp += normal(x[i], u[i], s);
+        }
+        lp + if jac { r.jac } else { 0.0 }
+    };
+    check_model(&m, 1.0, 114, reference);
+    check_model(&m, 0.3, 115, reference);
+}
+
+// --- Rows of a latent matrix in a loop, `let` and observations inside branches ---------------
+
+model! {
+    fn cov_rows(x: &DMatrix<f64>, y: &DVector<f64>, kind: &[usize]) {
+        let w ~ Normal(0.0, 1.0).iid((x.ncols(), 2));
+        let b ~ Normal(0.0, 1.0).iid(2);
+        let s ~ HalfCauchy(1.0);
+        let h = (x * w + b.transpose()).tanh();
+        let mut total = 0.0;
+        for i in 0..x.nrows() {
+            let hi = h.row(i);
+            if kind[i] == 0 {
+                let e = hi[0] - hi[1];
+                total += e * e;
+                y[i] ~ Normal(hi[0], s);
+            } else {
+                y[i] ~ StudentT(3.0, sum(hi), s);
+            }
+        }
+        target += -total + mean(w) - sum(h.column(1));
+    }
+}
+
+#[test]
+fn rows_of_a_latent_matrix_and_branch_local_lets() {
+    let x = DMatrix::from_row_slice(
+        4,
+        3,
+        &[
+            0.5, -0.2, 1.3, 0.7, 0.1, -0.9, -1.1, 0.4, 0.0, 0.3, 0.8, -0.6,
+        ],
+    );
+    let y = DVector::from_vec(vec![0.2, -0.4, 1.1, 0.6]);
+    let kind = [0usize, 1, 0, 1];
+    let m = cov_rows(&x, &y, &kind).unwrap();
+    check_model(&m, 1.0, 116, |th, jac| {
+        let mut r = Reader::new(th);
+        let w = r.reals(6); // 3x2 row-major
+        let b = r.reals(2);
+        let s = r.positive();
+        r.done();
+        let mut lp = w
+            .iter()
+            .chain(&b)
+            .map(|&z| normal(z, 0.0, 1.0))
+            .sum::<f64>();
+        lp += half_cauchy(s, 1.0);
+        let mut total = 0.0;
+        let mut col1 = 0.0;
+        for i in 0..4 {
+            let h: Vec<f64> = (0..2)
+                .map(|k| ((0..3).map(|j| x[(i, j)] * w[j * 2 + k]).sum::<f64>() + b[k]).tanh())
+                .collect();
+            col1 += h[1];
+            if kind[i] == 0 {
+                total += (h[0] - h[1]).powi(2);
+                lp += normal(y[i], h[0], s);
+            } else {
+                lp += student_t(y[i], 3.0, h[0] + h[1], s);
+            }
+        }
+        lp += -total + w.iter().sum::<f64>() / 6.0 - col1;
+        lp + if jac { r.jac } else { 0.0 }
+    });
+}
+
+// --- Scalar observations of every data type, observed data expressions, literal counts ------
+
+model! {
+    fn cov_scalar_observations(
+        y0: f64,
+        k0: i64,
+        n0: i64,
+        b0: bool,
+        c0: u32,
+        ys: &DVector<f64>,
+        xm: &DMatrix<f64>,
+        ks: &[i32],
+    ) {
+        let mu ~ Normal(0.0, 1.0);
+        let s ~ HalfNormal(1.0);
+        let p ~ Beta(2.0, 2.0);
+        let q ~ Beta(1.5, 2.5).iid((2, ys.len() - 1));
+        y0 ~ Normal(mu, s);
+        y0 * 2.0 ~ Laplace(mu, s);
+        y0.exp() ~ Gamma(s + 1.0, p);
+        k0 ~ Binomial(n0, p);
+        k0 ~ Binomial(10, q[(1, 0)]);
+        b0 ~ Bernoulli(p);
+        c0 ~ Poisson(s * 3.0);
+        ks ~ PoissonLog(mu);
+        xm.column(0).clone_owned() ~ Normal(mu, s);
+        for i in 0..ys.len() {
+            ys[i] - 1.0 ~ Normal(mu * (i as f64), s);
+        }
+        target += sum(q.ln());
+    }
+}
+
+#[test]
+fn scalar_observations_and_observed_data_expressions() {
+    let ys = DVector::from_vec(vec![0.3, 1.4, -0.2]);
+    let xm = DMatrix::from_row_slice(2, 2, &[0.5, -0.2, 1.3, 0.7]);
+    let ks = [2i32, 0, 5];
+    let m = cov_scalar_observations(0.4, 3, 7, true, 4, &ys, &xm, &ks).unwrap();
+    assert_eq!(m.layout().get("q").unwrap().shape, [2, 2]);
+    assert_eq!(m.layout().get("q").unwrap().transform, Transform::UNIT);
+    check_model(&m, 1.5, 117, |th, jac| {
+        let mut r = Reader::new(th);
+        let mu = r.real();
+        let s = r.positive();
+        let p = r.unit();
+        let q: Vec<f64> = (0..4).map(|_| r.unit()).collect(); // row-major 2x2
+        r.done();
+        let mut lp = normal(mu, 0.0, 1.0) + half_normal(s, 1.0) + beta(p, 2.0, 2.0);
+        lp += q.iter().map(|&z| beta(z, 1.5, 2.5) + z.ln()).sum::<f64>();
+        lp += normal(0.4, mu, s) + laplace(0.8, mu, s) + gamma(0.4f64.exp(), s + 1.0, p);
+        lp += binomial(3.0, 7.0, p) + binomial(3.0, 10.0, q[2]) + bernoulli(1.0, p);
+        lp += poisson(4.0, s * 3.0);
+        lp += ks
+            .iter()
+            .map(|&k| poisson_log(f64::from(k), mu))
+            .sum::<f64>();
+        lp += normal(0.5, mu, s) + normal(1.3, mu, s);
+        for i in 0..3 {
+            lp += normal(ys[i] - 1.0, mu * i as f64, s);
+        }
+        lp + if jac { r.jac } else { 0.0 }
+    });
+}
+
+// --- Elements overwritten repeatedly, state reset per iteration, conditional updates -------
+
+model! {
+    fn cov_overwrites(x: &[f64], on: &[bool]) {
+        let a ~ Normal(0.0, 1.0);
+        let v ~ Normal(0.0, 1.0).iid(x.len());
+        let s ~ Exponential(1.0);
+        let mut u = DVector::zeros(x.len());
+        for t in 0..3 {
+            for i in 0..x.len() {
+                u[i] = u[i] * a.tanh() + v[i] * (t as f64 + 1.0);
+            }
+        }
+        let mut pair = DVector::zeros(2);
+        for i in 0..x.len() {
+            pair[i % 2] = pair[i % 2] * 0.5 + u[i] * s;
+        }
+        let mut acc = a;
+        for i in 0..x.len() {
+            let mut local = v[i];
+            local *= s;
+            if on[i] {
+                acc = acc * 0.9 + local;
+            }
+        }
+        let mut hm = DMatrix::zeros(2, 2);
+        for i in 0..2 {
+            hm[(i, i)] = v[i] + a;
+            hm[(i, 1 - i)] = s;
+        }
+        let mut hs = hm.clone();
+        for _ in 0..2 {
+            hs = (hs * 0.5).tanh() + hm;
+        }
+        target += -0.5 * sum(u.powi(2)) / 10.0 + sum(pair) - acc.powi(2) + sum(hs);
+        for &xi in x.iter() {
+            target += -0.5 * (xi - a).powi(2);
+        }
+        x ~ Normal(v, s);
+    }
+}
+
+#[test]
+fn elements_overwritten_state_reset_and_conditional_updates() {
+    let x = [0.5, -1.0, 2.0, 0.1, -0.7];
+    let on = [true, false, true, true, false];
+    let m = cov_overwrites(&x, &on).unwrap();
+    let reference = |th: &[f64], jac: bool| {
+        let mut r = Reader::new(th);
+        let a = r.real();
+        let v = r.reals(5);
+        let s = r.positive();
+        r.done();
+        let mut lp = normal(a, 0.0, 1.0) + v.iter().map(|&z| normal(z, 0.0, 1.0)).sum::<f64>();
+        lp += exponential(s, 1.0);
+        let mut u = [0.0; 5];
+        for t in 0..3 {
+            for i in 0..5 {
+                u[i] = u[i] * a.tanh() + v[i] * (t as f64 + 1.0);
+            }
+        }
+        let mut pair = [0.0; 2];
+        for i in 0..5 {
+            pair[i % 2] = pair[i % 2] * 0.5 + u[i] * s;
+        }
+        let mut acc = a;
+        for i in 0..5 {
+            if on[i] {
+                acc = acc * 0.9 + v[i] * s;
+            }
+        }
+        let hm = [[v[0] + a, s], [s, v[1] + a]];
+        let mut hs = hm;
+        for _ in 0..2 {
+            for i in 0..2 {
+                for j in 0..2 {
+                    hs[i][j] = (hs[i][j] * 0.5).tanh() + hm[i][j];
+                }
+            }
+        }
+        let hsum: f64 = hs.iter().flatten().sum();
+        lp += -0.05 * u.iter().map(|z| z * z).sum::<f64>() + pair[0] + pair[1] - acc * acc + hsum;
+        lp += x.iter().map(|xi| -0.5 * (xi - a).powi(2)).sum::<f64>();
+        for i in 0..5 {
+            lp += normal(x[i], v[i], s);
+        }
+        lp + if jac { r.jac } else { 0.0 }
+    };
+    check_model(&m, 1.0, 118, reference);
+    check_model(&m, 0.4, 119, reference);
+}
