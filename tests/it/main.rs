@@ -1,3 +1,6 @@
 //! Integration tests, one binary to save link time.
 
 mod layout;
+mod macro_models;
+mod macro_validation;
+mod support;
