@@ -5,6 +5,9 @@
 //!
 //! `cargo bench --bench gradient -- --warm-up-time 1 --measurement-time 3`
 
+// Hand-written code indexes like the formulas it implements.
+#![allow(clippy::needless_range_loop)]
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use nalgebra::{DMatrix, DVector};
 use vi::prelude::*;
@@ -175,7 +178,7 @@ fn bnn_hand(x: &DMatrix<f64>, y: &DVector<f64>, h: usize, th: &[f64], g: &mut [f
 }
 
 fn data(n: usize, d: usize) -> (DMatrix<f64>, DVector<f64>) {
-    let x = DMatrix::from_fn(n, d, |i, j| (((i * 31 + j * 17) % 97) as f64 / 48.0 - 1.0));
+    let x = DMatrix::from_fn(n, d, |i, j| ((i * 31 + j * 17) % 97) as f64 / 48.0 - 1.0);
     let y = DVector::from_fn(n, |i, _| ((i * 13) % 29) as f64 / 10.0 - 1.4);
     (x, y)
 }
