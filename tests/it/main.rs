@@ -2,5 +2,6 @@
 
 mod layout;
 mod macro_models;
+mod macro_simulate;
 mod macro_validation;
 mod support;
