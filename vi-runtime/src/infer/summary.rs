@@ -4,10 +4,8 @@ use std::fmt;
 use std::io::{self, Write};
 
 use super::diagnostics;
-use super::laplace::LaplaceDiagnostics;
 use super::nuts::NutsDiagnostics;
 use super::posterior::{mean, quantile, sd, Diagnostics, Posterior};
-use super::vi::ViDiagnostics;
 
 /// One row of a [`Summary`]: the statistics of one flat parameter element.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,28 +111,6 @@ impl fmt::Display for Diagnostics {
     }
 }
 
-// Minimal verdicts for the VI and Laplace diagnostics until their owners' fuller `Display`
-// impls land (the lead reconciles these at merge; keep whichever is richer).
-impl fmt::Display for ViDiagnostics {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VI: {} iterations", self.elbo_trace.len())?;
-        if let Some(e) = self.elbo_trace.last() {
-            write!(f, ", final ELBO {e:.3}")?;
-        }
-        write!(f, ".")
-    }
-}
-
-impl fmt::Display for LaplaceDiagnostics {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Laplace: log evidence estimate {:.3}.",
-            self.log_evidence
-        )
-    }
-}
-
 impl Posterior {
     /// The summary table: mean, sd, 5%, 50%, 95% of every flat parameter element and, for
     /// NUTS, the MCSE of the mean, bulk and tail ESS and R-hat; then the method's verdict.
@@ -221,7 +197,14 @@ impl Posterior {
     /// Columns: `lp__`, then for NUTS `accept_stat__, stepsize__, treedepth__,
     /// n_leapfrog__, divergent__, energy__`, then the flat parameter names (`w.1`, `w.2`,
     /// `sigma`) on the constrained scale. Comment lines (`#`) carry the configuration as
-    /// CmdStan writes it.
+    /// CmdStan writes it (`method`, `num_samples`, `num_warmup`, `thin`, `id`, the adapted
+    /// step size and inverse metric, the elapsed times), which ArviZ's `from_cmdstan` and
+    /// cmdstanr's `read_cmdstan_csv` parse.
+    ///
+    /// VI and Laplace files hold draws only, under `method = variational` / `laplace`. CmdStan
+    /// writes the guide's mean as the first row of a variational file and cmdstanr drops that
+    /// row, so in R read these files with `posterior::as_draws_df(read.csv(f, comment.char =
+    /// "#"))` rather than `read_cmdstan_csv`.
     ///
     /// # Errors
     /// Any error of the writer.
