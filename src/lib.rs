@@ -4,6 +4,9 @@
 pub use vi_macros::model;
 pub use vi_runtime::*;
 
+#[cfg(feature = "plot")]
+pub mod plot;
+
 /// Everything a model file needs: `use vi::prelude::*;`.
 pub mod prelude {
     pub use crate::model;
