@@ -14,6 +14,8 @@ mod model;
 mod transform;
 
 pub use error::{DistError, FitError, ModelError, UnknownName};
+pub use infer::nuts::{ChainDiagnostics, Nuts, NutsDiagnostics, ParamDiagnostics, SamplerStats};
 pub use infer::posterior::{Chain, Diagnostics, Posterior};
+pub use infer::summary::{Summary, SummaryRow};
 pub use model::{Model, Param, ParamLayout};
 pub use transform::{OutsideSupport, Transform};

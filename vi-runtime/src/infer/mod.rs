@@ -1,9 +1,11 @@
 //! Inference engines and their one result type.
 
+pub mod diagnostics;
 pub mod init;
 pub mod laplace;
 pub mod nuts;
 pub mod posterior;
+pub mod summary;
 pub mod vi;
 
 use rand::SeedableRng;
