@@ -15,11 +15,65 @@
 //!   construction, so the kernel itself never has to.
 //!
 //! Kernels return a non-finite value (never panic) for points outside the support or for
-//! argument lengths that do not broadcast.
+//! argument lengths that do not broadcast: `-inf` for an observation outside the support,
+//! NaN for an invalid parameter or lengths that do not broadcast.
+//!
+//! Every kernel is named `lpdf`, the discrete ones included (there it is the log mass), and
+//! takes one partial buffer per argument, so the generated code can call all of them the same
+//! way. Integer-valued arguments (the observation of a discrete distribution, Binomial's `n`)
+//! have no derivative: their buffers are accepted for uniformity and left untouched.
+//!
+//! Half distributions (`HalfNormal`, `HalfStudentT`, `HalfCauchy`) are the location-0
+//! distribution folded onto `(0, inf)` and normalised there (twice the unfolded density).
+//! Where a density is finite at the edge of its support (0 for the half distributions and
+//! `Exponential`, the bounds of `Uniform`), observing that edge is allowed; [`Support`] still
+//! reports the open set, which is what a latent's constraint transform needs.
+//!
+//! Special functions come from `libm` (`lgamma`, `erf`) and `statrs` (digamma, regularised
+//! incomplete beta and gamma functions for the CDFs).
 
+// `!(x > 0.0)` is how the kernels reject NaN together with out-of-range values, on purpose.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+pub mod bernoulli;
+pub mod bernoulli_logit;
+pub mod beta;
+pub mod binomial;
+pub mod binomial_logit;
+pub mod cauchy;
+pub mod exponential;
+pub mod gamma;
+pub mod half_cauchy;
+pub mod half_normal;
+pub mod half_student_t;
+pub mod inverse_gamma;
+pub mod laplace;
+pub mod log_normal;
 pub mod normal;
+pub mod poisson;
+pub mod poisson_log;
+pub mod student_t;
+pub mod uniform;
 
+pub use bernoulli::Bernoulli;
+pub use bernoulli_logit::BernoulliLogit;
+pub use beta::Beta;
+pub use binomial::Binomial;
+pub use binomial_logit::BinomialLogit;
+pub use cauchy::Cauchy;
+pub use exponential::Exponential;
+pub use gamma::Gamma;
+pub use half_cauchy::HalfCauchy;
+pub use half_normal::HalfNormal;
+pub use half_student_t::HalfStudentT;
+pub use inverse_gamma::InverseGamma;
+pub use laplace::Laplace;
+pub use log_normal::LogNormal;
 pub use normal::Normal;
+pub use poisson::Poisson;
+pub use poisson_log::PoissonLog;
+pub use student_t::StudentT;
+pub use uniform::Uniform;
 
 use crate::error::DistError;
 
@@ -178,7 +232,6 @@ pub(crate) fn finite(dist: &'static str, param: &'static str, x: f64) -> Result<
 }
 
 /// `Ok` when `x` lies in `support`, else [`DistError::OutsideSupport`].
-#[allow(dead_code)] // used by the discrete kernels
 pub(crate) fn in_support(
     dist: &'static str,
     support: Support,
@@ -194,4 +247,169 @@ pub(crate) fn in_support(
             support: words,
         })
     }
+}
+
+/// `Ok` when the observation `x` is finite and `ok(x)` holds, else
+/// [`DistError::NotFinite`] or [`DistError::OutsideSupport`] (with the support in `words`).
+pub(crate) fn observed(
+    dist: &'static str,
+    words: &'static str,
+    x: f64,
+    ok: impl Fn(f64) -> bool,
+) -> Result<(), DistError> {
+    finite(dist, "y", x)?;
+    if ok(x) {
+        Ok(())
+    } else {
+        Err(DistError::OutsideSupport {
+            dist,
+            value: x,
+            support: words,
+        })
+    }
+}
+
+/// `Ok` when `x` is a probability in `[0, 1]`.
+pub(crate) fn probability(
+    dist: &'static str,
+    param: &'static str,
+    x: f64,
+) -> Result<(), DistError> {
+    finite(dist, param, x)?;
+    if (0.0..=1.0).contains(&x) {
+        Ok(())
+    } else {
+        Err(DistError::OutOfRange {
+            dist,
+            param,
+            value: x,
+            range: "[0, 1]",
+        })
+    }
+}
+
+/// `Ok` when the parameter `x` is a count: a non-negative integer.
+pub(crate) fn count(dist: &'static str, param: &'static str, x: f64) -> Result<(), DistError> {
+    finite(dist, param, x)?;
+    if is_count(x) {
+        Ok(())
+    } else {
+        Err(DistError::OutOfRange {
+            dist,
+            param,
+            value: x,
+            range: "{0, 1, 2, ...}",
+        })
+    }
+}
+
+/// Whether `x` is a non-negative integer (and finite).
+#[inline]
+pub(crate) fn is_count(x: f64) -> bool {
+    x >= 0.0 && x.is_finite() && x.fract() == 0.0
+}
+
+/// Whether `n` draws can take their parameters from arguments of these lengths (each 1 or
+/// `n`).
+#[inline]
+pub(crate) fn sample_lens_ok(n: usize, lens: &[usize]) -> bool {
+    lens.iter().all(|&l| l == 1 || l == n)
+}
+
+/// ln Gamma(x).
+#[inline]
+pub(crate) fn lgamma(x: f64) -> f64 {
+    libm::lgamma(x)
+}
+
+/// The digamma function, d/dx ln Gamma(x).
+#[inline]
+pub(crate) fn digamma(x: f64) -> f64 {
+    statrs::function::gamma::digamma(x)
+}
+
+/// ln (n choose k) for counts `0 <= k <= n`, exactly 0 at both ends.
+#[inline]
+pub(crate) fn lchoose(n: f64, k: f64) -> f64 {
+    if k == 0.0 || k == n {
+        0.0
+    } else {
+        lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0)
+    }
+}
+
+/// `f(xs[0])` computed once when `xs` is a broadcast scalar, else `f` per element: keeps
+/// `ln`, `lgamma` and `digamma` of a shared parameter out of the loop over N.
+pub(crate) struct Hoisted<F> {
+    first: f64,
+    scalar: bool,
+    f: F,
+}
+
+impl<F: Fn(f64) -> f64> Hoisted<F> {
+    /// Precomputes `f(xs[0])` when `xs` has length 1 (`xs` must not be empty).
+    #[inline]
+    pub(crate) fn new(xs: &[f64], f: F) -> Self {
+        let scalar = xs.len() == 1;
+        let first = if scalar { f(xs[0]) } else { 0.0 };
+        Hoisted { first, scalar, f }
+    }
+
+    /// `f(x)` where `x` is element `i`'s value of the argument.
+    #[inline(always)]
+    pub(crate) fn get(&self, x: f64) -> f64 {
+        if self.scalar {
+            self.first
+        } else {
+            (self.f)(x)
+        }
+    }
+}
+
+/// `Ok` when `x` is finite and `>= 0` (a Poisson rate, as in Stan).
+pub(crate) fn nonnegative(
+    dist: &'static str,
+    param: &'static str,
+    x: f64,
+) -> Result<(), DistError> {
+    finite(dist, param, x)?;
+    if x >= 0.0 {
+        Ok(())
+    } else {
+        Err(DistError::OutOfRange {
+            dist,
+            param,
+            value: x,
+            range: "[0, inf)",
+        })
+    }
+}
+
+/// `0` or `1` for an observation in `{0, 1}`, `None` otherwise.
+#[inline]
+pub(crate) fn as_bool(y: f64) -> Option<bool> {
+    if y == 1.0 {
+        Some(true)
+    } else if y == 0.0 {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The value a kernel returns for an observation outside the support: `-inf`, or NaN when
+/// the observation itself is NaN.
+#[inline]
+pub(crate) fn outside(y: f64) -> f64 {
+    if y.is_nan() {
+        f64::NAN
+    } else {
+        f64::NEG_INFINITY
+    }
+}
+
+/// Whether `x` is finite and `> 0` (a valid scale or shape for a sampler).
+#[inline]
+pub(crate) fn is_positive(x: f64) -> bool {
+    x > 0.0 && x.is_finite()
 }

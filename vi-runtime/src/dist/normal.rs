@@ -1,7 +1,8 @@
 //! Normal(mu, sigma).
 
 use super::{
-    acc, at, broadcast_len, check_each, finite, positive, ArgError, Cdf, LogDensity, Support,
+    acc, at, broadcast_len, check_each, finite, positive, sample_lens_ok, ArgError, Cdf, Hoisted,
+    LogDensity, Support,
 };
 use crate::error::DistError;
 use crate::math::LN_SQRT_2PI;
@@ -73,7 +74,7 @@ impl rand::distr::Distribution<f64> for Normal {
 }
 
 /// Sum over the broadcast elements of ln Normal(y | mu, sigma), adding partials into the
-/// given buffers. Returns NaN when the lengths do not broadcast.
+/// given buffers. Returns NaN when the lengths do not broadcast or a `sigma` is not positive.
 pub fn lpdf(
     y: &[f64],
     mu: &[f64],
@@ -89,6 +90,9 @@ pub fn lpdf(
     if sigma.len() == 1 && dy.is_none() && dsigma.is_none() {
         // Common case: one scale, partials for the location only.
         let s = sigma[0];
+        if !(s > 0.0) {
+            return f64::NAN;
+        }
         let inv = 1.0 / s;
         let mut ss = 0.0;
         for i in 0..n {
@@ -98,11 +102,15 @@ pub fn lpdf(
         }
         return -0.5 * ss - n as f64 * (s.ln() + LN_SQRT_2PI);
     }
+    let ln_sigma = Hoisted::new(sigma, f64::ln);
     for i in 0..n {
         let s = at(sigma, i);
+        if !(s > 0.0) {
+            return f64::NAN;
+        }
         let inv = 1.0 / s;
         let z = (at(y, i) - at(mu, i)) * inv;
-        lp += -0.5 * z * z - s.ln() - LN_SQRT_2PI;
+        lp += -0.5 * z * z - ln_sigma.get(s) - LN_SQRT_2PI;
         acc(&mut dy, i, -z * inv);
         acc(&mut dmu, i, z * inv);
         acc(&mut dsigma, i, (z * z - 1.0) * inv);
@@ -120,12 +128,21 @@ pub fn check(y: Option<&[f64]>, mu: Option<&[f64]>, sigma: Option<&[f64]>) -> Re
     check_each(2, sigma, |v| positive(NAME, "sigma", v))
 }
 
-/// `n` draws with broadcast parameters (each of length 1 or `n`).
+/// `n` draws with broadcast parameters (each of length 1 or `n`); NaN for a draw whose
+/// parameters are invalid, all NaN when the lengths do not broadcast to `n`.
 pub fn sample<R: Rng + ?Sized>(rng: &mut R, mu: &[f64], sigma: &[f64], n: usize) -> Vec<f64> {
+    if !sample_lens_ok(n, &[mu.len(), sigma.len()]) {
+        return vec![f64::NAN; n];
+    }
     (0..n)
         .map(|i| {
             let z: f64 = rng.sample(rand_distr::StandardNormal);
-            at(mu, i) + at(sigma, i) * z
+            let s = at(sigma, i);
+            if s > 0.0 {
+                at(mu, i) + s * z
+            } else {
+                f64::NAN
+            }
         })
         .collect()
 }

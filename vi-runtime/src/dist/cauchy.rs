@@ -1,0 +1,132 @@
+//! Cauchy(mu, sigma).
+
+use super::{
+    acc, at, broadcast_len, check_each, finite, positive, sample_lens_ok, ArgError, Cdf, Hoisted,
+    LogDensity, Support,
+};
+use crate::error::DistError;
+use crate::math::LN_PI;
+use rand::Rng;
+use std::f64::consts::PI;
+
+const NAME: &str = "Cauchy";
+
+/// The Cauchy distribution with location `mu` and scale `sigma`.
+///
+/// ```
+/// use vi_runtime::dist::{Cauchy, LogDensity};
+/// let d = Cauchy::new(-1.0, 0.5)?;
+/// // scipy.stats.cauchy(loc=-1, scale=0.5).logpdf(0.0) = -2.061020617723555
+/// assert!((d.ln_density(0.0) + 2.061_020_617_723_555).abs() < 1e-12);
+/// assert!(Cauchy::new(0.0, 0.0).is_err());
+/// # Ok::<(), vi_runtime::DistError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cauchy {
+    mu: f64,
+    sigma: f64,
+}
+
+impl Cauchy {
+    /// A Cauchy distribution.
+    ///
+    /// # Errors
+    /// [`DistError::NotFinite`] for a non-finite `mu` or `sigma`, [`DistError::NotPositive`]
+    /// for `sigma <= 0`.
+    pub fn new(mu: f64, sigma: f64) -> Result<Self, DistError> {
+        finite(NAME, "mu", mu)?;
+        positive(NAME, "sigma", sigma)?;
+        Ok(Cauchy { mu, sigma })
+    }
+
+    /// The location (median).
+    pub fn mu(&self) -> f64 {
+        self.mu
+    }
+
+    /// The scale (half the interquartile range).
+    pub fn sigma(&self) -> f64 {
+        self.sigma
+    }
+}
+
+impl LogDensity for Cauchy {
+    fn ln_density(&self, x: f64) -> f64 {
+        lpdf(&[x], &[self.mu], &[self.sigma], None, None, None)
+    }
+
+    fn support(&self) -> Support {
+        Support::Real
+    }
+}
+
+impl Cdf for Cauchy {
+    fn cdf(&self, x: f64) -> f64 {
+        0.5 + ((x - self.mu) / self.sigma).atan() / PI
+    }
+}
+
+impl rand::distr::Distribution<f64> for Cauchy {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        match rand_distr::Cauchy::new(self.mu, self.sigma) {
+            Ok(d) => rng.sample(d),
+            Err(_) => f64::NAN,
+        }
+    }
+}
+
+/// Sum over the broadcast elements of ln Cauchy(y | mu, sigma), adding partials into the
+/// given buffers. NaN when the lengths do not broadcast or a `sigma` is not positive.
+pub fn lpdf(
+    y: &[f64],
+    mu: &[f64],
+    sigma: &[f64],
+    mut dy: Option<&mut [f64]>,
+    mut dmu: Option<&mut [f64]>,
+    mut dsigma: Option<&mut [f64]>,
+) -> f64 {
+    let Some(n) = broadcast_len(&[y.len(), mu.len(), sigma.len()]) else {
+        return f64::NAN;
+    };
+    let ln_sigma = Hoisted::new(sigma, f64::ln);
+    let mut lp = 0.0;
+    for i in 0..n {
+        let s = at(sigma, i);
+        if !(s > 0.0) {
+            return f64::NAN;
+        }
+        let inv = 1.0 / s;
+        let z = (at(y, i) - at(mu, i)) * inv;
+        let z2 = z * z;
+        lp += -LN_PI - ln_sigma.get(s) - z2.ln_1p();
+        let g = 2.0 * z * inv / (1.0 + z2);
+        acc(&mut dy, i, -g);
+        acc(&mut dmu, i, g);
+        acc(&mut dsigma, i, -inv + g * z);
+    }
+    lp
+}
+
+/// Validates the data arguments (`None` for arguments that depend on a latent).
+///
+/// # Errors
+/// The first non-finite observation or location, or non-positive scale.
+pub fn check(y: Option<&[f64]>, mu: Option<&[f64]>, sigma: Option<&[f64]>) -> Result<(), ArgError> {
+    check_each(0, y, |v| finite(NAME, "y", v))?;
+    check_each(1, mu, |v| finite(NAME, "mu", v))?;
+    check_each(2, sigma, |v| positive(NAME, "sigma", v))
+}
+
+/// `n` draws with broadcast parameters (each of length 1 or `n`); NaN for a draw whose
+/// parameters are invalid, all NaN when the lengths do not broadcast to `n`.
+pub fn sample<R: Rng + ?Sized>(rng: &mut R, mu: &[f64], sigma: &[f64], n: usize) -> Vec<f64> {
+    if !sample_lens_ok(n, &[mu.len(), sigma.len()]) {
+        return vec![f64::NAN; n];
+    }
+    (0..n)
+        .map(|i| match rand_distr::Cauchy::new(at(mu, i), at(sigma, i)) {
+            Ok(d) if at(sigma, i) > 0.0 => rng.sample(d),
+            _ => f64::NAN,
+        })
+        .collect()
+}

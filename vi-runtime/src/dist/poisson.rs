@@ -1,0 +1,148 @@
+//! Poisson(rate).
+
+use super::{
+    acc, at, broadcast_len, check_each, in_support, is_count, lgamma, nonnegative, outside,
+    sample_lens_ok, ArgError, Cdf, Hoisted, LogDensity, Support,
+};
+use crate::error::DistError;
+use rand::Rng;
+
+const NAME: &str = "Poisson";
+
+/// The Poisson distribution with mean `rate` (`rate >= 0`, as in Stan; a rate of 0 puts all
+/// mass on 0).
+///
+/// ```
+/// use vi_runtime::dist::{LogDensity, Poisson};
+/// let d = Poisson::new(3.5)?;
+/// // scipy.stats.poisson(mu=3.5).logpmf(4) = -1.6670019563664735
+/// assert!((d.ln_density(4.0) + 1.667_001_956_366_473_5).abs() < 1e-12);
+/// assert_eq!(d.ln_density(2.5), f64::NEG_INFINITY);
+/// assert!(Poisson::new(-1.0).is_err());
+/// # Ok::<(), vi_runtime::DistError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Poisson {
+    rate: f64,
+}
+
+impl Poisson {
+    /// A Poisson distribution.
+    ///
+    /// # Errors
+    /// [`DistError::NotFinite`] for a non-finite `rate`, [`DistError::OutOfRange`] for a
+    /// negative one.
+    pub fn new(rate: f64) -> Result<Self, DistError> {
+        nonnegative(NAME, "rate", rate)?;
+        Ok(Poisson { rate })
+    }
+
+    /// The rate (mean).
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+}
+
+impl LogDensity for Poisson {
+    fn ln_density(&self, x: f64) -> f64 {
+        lpdf(&[x], &[self.rate], None, None)
+    }
+
+    fn support(&self) -> Support {
+        Support::NonNegativeInteger
+    }
+}
+
+/// P(X <= x) for X ~ Poisson(rate): the regularised upper incomplete gamma function
+/// `Q(floor(x) + 1, rate)`.
+pub(crate) fn cdf_at(rate: f64, x: f64) -> f64 {
+    if x.is_nan() || rate.is_nan() {
+        return f64::NAN;
+    }
+    if x < 0.0 {
+        return 0.0;
+    }
+    if rate == 0.0 || x.is_infinite() {
+        return 1.0;
+    }
+    statrs::function::gamma::checked_gamma_ur(x.floor() + 1.0, rate).unwrap_or(f64::NAN)
+}
+
+impl Cdf for Poisson {
+    fn cdf(&self, x: f64) -> f64 {
+        cdf_at(self.rate, x)
+    }
+}
+
+/// One draw from Poisson(rate) as f64, NaN for an invalid rate.
+pub(crate) fn draw<R: Rng + ?Sized>(rng: &mut R, rate: f64) -> f64 {
+    if rate == 0.0 {
+        return 0.0;
+    }
+    match rand_distr::Poisson::new(rate) {
+        Ok(d) => rng.sample(d),
+        Err(_) => f64::NAN,
+    }
+}
+
+impl rand::distr::Distribution<f64> for Poisson {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        draw(rng, self.rate)
+    }
+}
+
+/// Sum over the broadcast elements of ln Poisson(y | rate) (a log mass), adding the partial
+/// in `rate` into `drate`. `dy` is accepted for uniformity and ignored (`y` is a count).
+/// `-inf` when a `y` is not a non-negative integer; NaN when the lengths do not broadcast or
+/// a `rate` is negative or NaN.
+pub fn lpdf(
+    y: &[f64],
+    rate: &[f64],
+    _dy: Option<&mut [f64]>,
+    mut drate: Option<&mut [f64]>,
+) -> f64 {
+    let Some(n) = broadcast_len(&[y.len(), rate.len()]) else {
+        return f64::NAN;
+    };
+    let ln_rate = Hoisted::new(rate, f64::ln);
+    let mut lp = 0.0;
+    for i in 0..n {
+        let (k, r) = (at(y, i), at(rate, i));
+        if !(r >= 0.0) {
+            return f64::NAN;
+        }
+        if !is_count(k) {
+            return outside(k);
+        }
+        lp -= r + lgamma(k + 1.0);
+        let mut g = -1.0;
+        // Skipped for k = 0, so a rate of 0 gives exactly ln P(0) = 0.
+        if k > 0.0 {
+            lp += k * ln_rate.get(r);
+            g += k / r;
+        }
+        acc(&mut drate, i, g);
+    }
+    lp
+}
+
+/// Validates the data arguments (`None` for arguments that depend on a latent).
+///
+/// # Errors
+/// The first observation that is not a non-negative integer, or negative or non-finite
+/// rate.
+pub fn check(y: Option<&[f64]>, rate: Option<&[f64]>) -> Result<(), ArgError> {
+    check_each(0, y, |v| {
+        in_support(NAME, Support::NonNegativeInteger, "{0, 1, 2, ...}", v)
+    })?;
+    check_each(1, rate, |v| nonnegative(NAME, "rate", v))
+}
+
+/// `n` draws with a broadcast rate (length 1 or `n`); NaN for a draw whose rate is invalid,
+/// all NaN when the length does not broadcast to `n`.
+pub fn sample<R: Rng + ?Sized>(rng: &mut R, rate: &[f64], n: usize) -> Vec<f64> {
+    if !sample_lens_ok(n, &[rate.len()]) {
+        return vec![f64::NAN; n];
+    }
+    (0..n).map(|i| draw(rng, at(rate, i))).collect()
+}
