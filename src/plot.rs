@@ -175,7 +175,7 @@ struct Series {
 ///
 /// Series are drawn in the order they were added; each takes the next colour of a
 /// colour-blind-safe palette, except [`Figure::reference`] curves, which are black and
-/// dashed. Points with a non-finite coordinate (or a non-positive one on a log axis) are
+/// dashed. A series with an empty name has no legend entry. Points with a non-finite coordinate (or a non-positive one on a log axis) are
 /// left out. Build it with the chained methods, then [`Figure::save`] it.
 #[derive(Debug, Clone)]
 pub struct Figure {
@@ -289,21 +289,21 @@ impl Figure {
         self.push(name, Kind::Band, x, lower, upper)
     }
 
-    /// A mean line and its band in one colour, named `"{name} mean"` and
-    /// `"{name} {band_label}"`.
-    pub fn mean_and_band(
+    /// A line and a band around it in one colour, with legend entries `line_name` and
+    /// `band_name`.
+    pub fn line_and_band(
         mut self,
-        name: &str,
-        band_label: &str,
+        line_name: &str,
+        band_name: &str,
         x: &[f64],
-        mean: &[f64],
+        y: &[f64],
         lower: &[f64],
         upper: &[f64],
     ) -> Self {
         let colour = Some(self.next_colour);
         self.next_colour += 1;
         self.series.push(Series {
-            name: format!("{name} {band_label}"),
+            name: band_name.to_string(),
             kind: Kind::Band,
             x: x.to_vec(),
             y: lower.to_vec(),
@@ -311,10 +311,10 @@ impl Figure {
             colour,
         });
         self.series.push(Series {
-            name: format!("{name} mean"),
+            name: line_name.to_string(),
             kind: Kind::Line,
             x: x.to_vec(),
-            y: mean.to_vec(),
+            y: y.to_vec(),
             upper: Vec::new(),
             colour,
         });
@@ -537,6 +537,9 @@ where
                     .map_err(draw_err)?
             }
         };
+        if s.name.is_empty() {
+            continue;
+        }
         any_legend = true;
         let kind = s.kind;
         anno.label(s.name.as_str())
@@ -863,7 +866,14 @@ pub fn predictive_bands(
                 found: mean.len(),
             });
         }
-        fig = fig.mean_and_band(name, &band_label, grid, &mean, &lo, &hi);
+        fig = fig.line_and_band(
+            &format!("{name} mean"),
+            &format!("{name} {band_label}"),
+            grid,
+            &mean,
+            &lo,
+            &hi,
+        );
     }
     fig.points("data", data.0, data.1).save(path)
 }
