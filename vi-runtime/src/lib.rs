@@ -9,6 +9,7 @@ pub mod check;
 pub mod dist;
 mod error;
 pub mod infer;
+pub mod lecture;
 pub mod math;
 mod model;
 mod transform;

@@ -26,10 +26,211 @@
 //!
 //! [`Flat`] views any value as a flat slice for the distributions' vectorised log densities;
 //! [`ToF64s`] turns observed data of any element type (integers, `bool`) into `f64`s.
+//!
+//! # The rules (extensions of the contract are marked *extension*)
+//!
+//! Every forward rule is `#[inline]` and returns `Result<_, ShapeError>`; every backward rule
+//! *adds* into the adjoints it is given. `out` is the forward rule's output, `g` its adjoint.
+//!
+//! * Adjoint initialisation: [`zeros_like`]`(&v) -> V` (trait [`Zeros`]).
+//! * Binary, broadcasting ([`Broadcast`], [`MulRule`]): [`add`], [`sub`], [`mul`], [`div`]
+//!   and [`powf`] (`x^p`, both sides may be active) as `op(&a, &b) -> Result<Out, _>` and
+//!   `op_back(&a, &b, &out, &g, ga: Option<&mut A>, gb: Option<&mut B>)`. Any of `f64`,
+//!   `DVector`, `RowDVector`, `DMatrix`, `Vec<f64>`, `[f64]` against any other (data types on
+//!   either side, adjoints of data are never needed but are accepted), plus `i32`, `i64`,
+//!   `usize` on either side against a value type (their adjoint is ignored). The output
+//!   type is the broadcast of the operand types: a scalar takes the other's type, a column
+//!   against a row or a matrix is a matrix, and so on; [`mul`] of `DMatrix * DVector`,
+//!   `DMatrix * DMatrix` and `RowDVector * DMatrix` (and `DMatrix * Vec<f64>`/`[f64]`) is
+//!   the matrix product instead.
+//! * Unary, elementwise on `f64`, `DVector`, `RowDVector`, `DMatrix` (trait [`Value`]):
+//!   [`neg`], [`exp`], [`ln`], [`log1p`], [`expm1`], [`sqrt`], [`tanh`], [`sigmoid`],
+//!   [`softplus`], [`log_sigmoid`], [`sin`], [`cos`], [`abs`] as `op(&x) -> Result<X, _>` and
+//!   `op_back(&x, &out, &g, &mut gx)`; [`powi`]`(&x, n)` and
+//!   `powi_back(&x, n, &out, &g, &mut gx)` for an integer power `n: i32`.
+//! * Reductions and structure: [`sum`], [`mean`] of any value (`-> f64`), [`dot`] of two
+//!   vectors (columns, rows, or data `Vec<f64>`/`[f64]`, in any pairing; `-> f64`),
+//!   [`transpose`] (`DVector <-> RowDVector`, `DMatrix -> DMatrix`, `f64 -> f64`), with
+//!   `sum_back(&x, &out, &g, &mut gx)`, `dot_back(&a, &b, &out, &g, ga, gb)` (options as
+//!   for binary rules) and so on. `mean` of an empty value is a `ShapeError`.
+//! * Indexing, checked (out of bounds is a `ShapeError`): [`index`]`(&v, i) -> f64` for
+//!   `DVector`/`RowDVector`, [`index2`]`(&m, i, j)`, [`row`]`(&m, i) -> RowDVector`,
+//!   [`col`]`(&m, j) -> DVector`, each with `op_back(&v, i.., &out, &g, &mut gv)`.
+//!   *Extension*, for vectors written in a loop: [`set`]`(&mut v, i, x) -> Result<(), _>`
+//!   writes `v[i] = x`; its backward rule [`set_back`]`(&mut gv, i, &mut gx)` moves the
+//!   adjoint of the overwritten element into `x`'s adjoint (`gx += gv[i]; gv[i] = 0`).
+//!
+//! Integer indices are `usize`.
+
+mod binary;
+mod index;
+mod reduce;
+mod unary;
+
+pub use binary::{
+    add, add_back, div, div_back, kind, mul, mul_back, powf, powf_back, sub, sub_back, Broadcast,
+    ElemOp, MulKind, MulRule,
+};
+pub use index::{
+    col, col_back, index, index2, index2_back, index_back, row, row_back, set, set_back,
+};
+pub use reduce::{
+    dot, dot_back, mean, mean_back, sum, sum_back, transpose, transpose_back, Transpose,
+};
+pub use unary::{
+    abs, abs_back, cos, cos_back, exp, exp_back, expm1, expm1_back, ln, ln_back, log1p, log1p_back,
+    log_sigmoid, log_sigmoid_back, neg, neg_back, powi, powi_back, sigmoid, sigmoid_back, sin,
+    sin_back, softplus, softplus_back, sqrt, sqrt_back, tanh, tanh_back,
+};
 
 use nalgebra::{DMatrix, DVector, RowDVector};
 use std::borrow::Cow;
 use std::fmt;
+
+/// A fresh adjoint: zeros of a value's shape.
+pub trait Zeros {
+    /// Zeros shaped like `self`.
+    fn zeros_like(&self) -> Self;
+}
+
+impl Zeros for f64 {
+    #[inline]
+    fn zeros_like(&self) -> Self {
+        0.0
+    }
+}
+
+impl Zeros for DVector<f64> {
+    #[inline]
+    fn zeros_like(&self) -> Self {
+        DVector::zeros(self.len())
+    }
+}
+
+impl Zeros for RowDVector<f64> {
+    #[inline]
+    fn zeros_like(&self) -> Self {
+        RowDVector::zeros(self.len())
+    }
+}
+
+impl Zeros for DMatrix<f64> {
+    #[inline]
+    fn zeros_like(&self) -> Self {
+        DMatrix::zeros(self.nrows(), self.ncols())
+    }
+}
+
+impl Zeros for Vec<f64> {
+    #[inline]
+    fn zeros_like(&self) -> Self {
+        vec![0.0; self.len()]
+    }
+}
+
+/// Free-function form of [`Zeros::zeros_like`]: `let mut __gw = ad::zeros_like(&w);`.
+///
+/// ```
+/// use vi_runtime::ad;
+/// let w = nalgebra::DVector::from_vec(vec![1.0, 2.0]);
+/// assert_eq!(ad::zeros_like(&w), nalgebra::DVector::zeros(2));
+/// ```
+#[inline]
+pub fn zeros_like<V: Zeros>(v: &V) -> V {
+    v.zeros_like()
+}
+
+/// An operand of a binary rule: a value or data seen as a (rows, columns) array with a kind
+/// that says along which axes it broadcasts.
+pub trait Operand: Flat {
+    /// [`kind::Scalar`], [`kind::Col`], [`kind::Row`] or [`kind::Mat`].
+    type Kind: kind::Kind;
+    /// (rows, columns); a scalar is (1, 1), a column of n is (n, 1), a row (1, n).
+    fn dims(&self) -> (usize, usize);
+}
+
+impl Operand for f64 {
+    type Kind = kind::Scalar;
+    #[inline]
+    fn dims(&self) -> (usize, usize) {
+        (1, 1)
+    }
+}
+
+impl Operand for DVector<f64> {
+    type Kind = kind::Col;
+    #[inline]
+    fn dims(&self) -> (usize, usize) {
+        (self.len(), 1)
+    }
+}
+
+impl Operand for RowDVector<f64> {
+    type Kind = kind::Row;
+    #[inline]
+    fn dims(&self) -> (usize, usize) {
+        (1, self.len())
+    }
+}
+
+impl Operand for DMatrix<f64> {
+    type Kind = kind::Mat;
+    #[inline]
+    fn dims(&self) -> (usize, usize) {
+        (self.nrows(), self.ncols())
+    }
+}
+
+impl Operand for Vec<f64> {
+    type Kind = kind::Col;
+    #[inline]
+    fn dims(&self) -> (usize, usize) {
+        (self.len(), 1)
+    }
+}
+
+impl Operand for [f64] {
+    type Kind = kind::Col;
+    #[inline]
+    fn dims(&self) -> (usize, usize) {
+        (self.len(), 1)
+    }
+}
+
+/// A value the rules compute with and return: `f64`, `DVector<f64>`, `RowDVector<f64>`,
+/// `DMatrix<f64>`.
+pub trait Value: Operand + Zeros + Clone {
+    /// Zeros of shape (rows, columns) (which must fit the type: (1, 1) for a scalar).
+    fn zeros_shaped(rows: usize, cols: usize) -> Self;
+}
+
+impl Value for f64 {
+    #[inline]
+    fn zeros_shaped(_: usize, _: usize) -> Self {
+        0.0
+    }
+}
+
+impl Value for DVector<f64> {
+    #[inline]
+    fn zeros_shaped(rows: usize, _: usize) -> Self {
+        DVector::zeros(rows)
+    }
+}
+
+impl Value for RowDVector<f64> {
+    #[inline]
+    fn zeros_shaped(_: usize, cols: usize) -> Self {
+        RowDVector::zeros(cols)
+    }
+}
+
+impl Value for DMatrix<f64> {
+    #[inline]
+    fn zeros_shaped(rows: usize, cols: usize) -> Self {
+        DMatrix::zeros(rows, cols)
+    }
+}
 
 /// Operands whose shapes do not fit an operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
