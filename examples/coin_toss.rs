@@ -200,11 +200,7 @@ pub fn figures(
 ) -> Result<Vec<std::path::PathBuf>, vi::plot::PlotError> {
     let beta = exact();
     let density = |p: f64| beta.ln_density(p).exp();
-    let fits: Vec<(&str, &Posterior)> = report
-        .fits
-        .iter()
-        .map(|fit| (fit.method(), fit))
-        .collect();
+    let fits: Vec<(&str, &Posterior)> = report.fits.iter().map(|fit| (fit.method(), fit)).collect();
     let path = dir.join("densities.svg");
     vi::plot::posterior_densities(&fits, "p", 0, Some(&density), &path)?;
     let trace = dir.join("nuts_trace.svg");

@@ -249,7 +249,11 @@ pub fn figures(
         .y_label("nats")
         .line("ELBO(q)", &grid, &elbo)
         .line("ELBO(q) + KL(q || posterior)", &grid, &sum)
-        .reference("log evidence", &grid, &vec![report.log_evidence; grid.len()])
+        .reference(
+            "log evidence",
+            &grid,
+            &vec![report.log_evidence; grid.len()],
+        )
         .save(&identity)?;
     Ok(vec![trace, identity])
 }

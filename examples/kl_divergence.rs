@@ -84,11 +84,7 @@ pub fn run(small: bool) -> Result<Report, Box<dyn std::error::Error>> {
 
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "q = N({}, {}), p = N({}, {})",
-            Q.0, Q.1, P.0, P.1
-        )?;
+        writeln!(f, "q = N({}, {}), p = N({}, {})", Q.0, Q.1, P.0, P.1)?;
         writeln!(f, "KL(q || p) closed form: {:.6}", self.kl_qp)?;
         writeln!(
             f,
@@ -96,7 +92,10 @@ impl std::fmt::Display for Report {
             self.kl_pq
         )?;
         writeln!(f)?;
-        writeln!(f, "Monte Carlo estimate of KL(q || p) = E_q[ln q(x) - ln p(x)]")?;
+        writeln!(
+            f,
+            "Monte Carlo estimate of KL(q || p) = E_q[ln q(x) - ln p(x)]"
+        )?;
         writeln!(
             f,
             "{:>9} {:>10} {:>10} {:>10}",

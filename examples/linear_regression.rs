@@ -144,11 +144,7 @@ const Z975: f64 = 1.959_963_984_540_054;
 
 /// Posterior predictive draws `y* = b + w x* + SIGMA e` at each grid point, one row per
 /// posterior draw.
-fn predictive(
-    fit: &Posterior,
-    grid: &[f64],
-    seed: u64,
-) -> Result<Vec<Vec<f64>>, vi::UnknownName> {
+fn predictive(fit: &Posterior, grid: &[f64], seed: u64) -> Result<Vec<Vec<f64>>, vi::UnknownName> {
     let w = fit.draws("w")?;
     let b = fit.draws("b")?;
     let noise = Normal::new(0.0, SIGMA).expect("valid scale");
@@ -290,11 +286,18 @@ impl std::fmt::Display for Report {
             )?;
             for (m, mean, sd, mcse) in &p.fits {
                 let mcse = mcse.map_or("-".to_string(), |v| format!("{v:.4}"));
-                writeln!(f, "{:<6} {:<8} {:>9.4} {:>9.4} {:>9}", "", m, mean, sd, mcse)?;
+                writeln!(
+                    f,
+                    "{:<6} {:<8} {:>9.4} {:>9.4} {:>9}",
+                    "", m, mean, sd, mcse
+                )?;
             }
         }
         writeln!(f)?;
-        writeln!(f, "Posterior predictive at x = -4, 0, 4: mean [2.5%, 97.5%]")?;
+        writeln!(
+            f,
+            "Posterior predictive at x = -4, 0, 4: mean [2.5%, 97.5%]"
+        )?;
         for b in &self.bands {
             write!(f, "{:<8}", b.method)?;
             for j in [0, self.grid.len() / 2, self.grid.len() - 1] {

@@ -64,16 +64,13 @@ pub fn run(small: bool) -> Result<Report, Box<dyn std::error::Error>> {
         }
         // d/dx of -ln p(x) is (x - P_MU) / P_SIGMA^2; the entropy ln sigma + const adds
         // -1/sigma to d/dsigma.
-        let g = reparam_gradient(
-            &q,
-            |x| (x - P.0) / (P.1 * P.1),
-            DRAWS_PER_STEP,
-            &mut rng,
-        )?;
+        let g = reparam_gradient(&q, |x| (x - P.0) / (P.1 * P.1), DRAWS_PER_STEP, &mut rng)?;
         let (g_mu, g_sigma) = (g.mu.mean, g.sigma.mean - 1.0 / sigma);
-        mu -= LEARNING_RATE * g_mu;
-        // Chain rule to ln sigma, with the step scaled down where the gradient is large.
-        ln_sigma -= LEARNING_RATE * (sigma * g_sigma).clamp(-10.0, 10.0);
+        // A decaying step (Robbins-Monro) lets the noisy gradient settle.
+        let rate = LEARNING_RATE / (1.0 + step as f64 / 50.0);
+        mu -= rate * g_mu;
+        // Chain rule to ln sigma, the step clipped while the gradient is large.
+        ln_sigma -= rate * (sigma * g_sigma).clamp(-10.0, 10.0);
     }
     Ok(Report { steps })
 }
@@ -87,9 +84,13 @@ impl std::fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "({DRAWS_PER_STEP} reparameterised draws per step, learning rate {LEARNING_RATE})"
+            "({DRAWS_PER_STEP} reparameterised draws per step, learning rate {LEARNING_RATE} / (1 + step / 50))"
         )?;
-        writeln!(f, "{:>6} {:>9} {:>9} {:>12}", "step", "mu", "sigma", "KL(q || p)")?;
+        writeln!(
+            f,
+            "{:>6} {:>9} {:>9} {:>12}",
+            "step", "mu", "sigma", "KL(q || p)"
+        )?;
         let last = self.steps.len() - 1;
         for s in self
             .steps
@@ -122,9 +123,13 @@ pub fn figures(
         .x_label("x")
         .y_label("density");
     let last = report.steps.len() - 1;
-    for k in [0, 5, 20, 50, last] {
+    for k in [0, 3, 8, 20, last] {
         let s = report.steps[k.min(last)];
-        fig = fig.line(&format!("q after {} steps", s.step), &x, &density(s.mu, s.sigma));
+        fig = fig.line(
+            &format!("q after {} steps", s.step),
+            &x,
+            &density(s.mu, s.sigma),
+        );
     }
     let approach = dir.join("q_approaching_p.svg");
     fig.reference("target p", &x, &density(P.0, P.1))

@@ -70,7 +70,7 @@ impl std::fmt::Display for Report {
             "{:>9} {:>22} {:>22} {:>22} {:>22}",
             "n", "reparam d/dmu", "score d/dmu", "reparam d/dsigma", "score d/dsigma"
         )?;
-        let cell = |e: &vi::lecture::Estimate| format!("{:>9.4} +/- {:<8.4}", e.mean, e.std_error());
+        let cell = |e: &vi::lecture::Estimate| format!("{:.4} +/- {:.4}", e.mean, e.std_error());
         for r in &self.rows {
             writeln!(
                 f,

@@ -321,6 +321,16 @@ impl Figure {
         self
     }
 
+    /// Gives the series added last palette colour `index` (0 to 9, wrapping), so that
+    /// related series can share a colour; later series continue after it.
+    pub fn colour(mut self, index: usize) -> Self {
+        if let Some(s) = self.series.last_mut() {
+            s.colour = Some(index);
+            self.next_colour = index + 1;
+        }
+        self
+    }
+
     /// A black dashed reference curve (an exact answer, a closed form).
     pub fn reference(mut self, name: &str, x: &[f64], y: &[f64]) -> Self {
         self.series.push(Series {
@@ -499,7 +509,10 @@ where
         .draw()
         .map_err(draw_err)?;
     let mut any_legend = false;
-    for s in &fig.series {
+    // Bands first, so that no band hides a line or a point.
+    let bands = fig.series.iter().filter(|s| s.kind == Kind::Band);
+    let others = fig.series.iter().filter(|s| s.kind != Kind::Band);
+    for s in bands.chain(others) {
         let pts = fig.finite_points(s);
         if pts.is_empty() {
             continue;

@@ -1,3 +1,4 @@
 //! Integration tests, one binary to save link time.
 
+mod examples;
 mod layout;
