@@ -40,6 +40,9 @@ pub struct Report {
     pub slopes: Vec<f64>,
 }
 
+/// A function whose expectation is estimated.
+type Integrand = fn(f64) -> f64;
+
 /// Least-squares slope of `y` against `x`.
 fn slope(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len() as f64;
@@ -61,7 +64,7 @@ pub fn run(small: bool) -> Result<Report, Box<dyn std::error::Error>> {
     let tail = 0.158_655_253_931_457_07;
     // Var(x^2) = 4 mu^2 sigma^2 + 2 sigma^4 for x ~ N(mu, sigma); Var(1{x > 3}) = p (1 - p).
     let var_sq = 4.0 * MU * MU * SIGMA * SIGMA + 2.0 * SIGMA.powi(4);
-    let functions: [(&'static str, f64, f64, fn(f64) -> f64); 2] = [
+    let functions: [(&str, f64, f64, Integrand); 2] = [
         ("E[x^2]", MU * MU + SIGMA * SIGMA, var_sq.sqrt(), |x| x * x),
         ("P(x > 3)", tail, (tail * (1.0 - tail)).sqrt(), |x| {
             if x > 3.0 {
