@@ -1,8 +1,8 @@
 //! Cauchy(mu, sigma).
 
 use super::{
-    acc, at, broadcast_len, check_each, finite, positive, sample_lens_ok, ArgError, Cdf, Hoisted,
-    LogDensity, Support,
+    acc, at, broadcast_len, check_each, finite, ln1p_sq, positive, sample_lens_ok, ArgError, Cdf,
+    Hoisted, LogDensity, Support,
 };
 use crate::error::DistError;
 use crate::math::LN_PI;
@@ -97,9 +97,9 @@ pub fn lpdf(
         }
         let inv = 1.0 / s;
         let z = (at(y, i) - at(mu, i)) * inv;
-        let z2 = z * z;
-        lp += -LN_PI - ln_sigma.get(s) - z2.ln_1p();
-        let g = 2.0 * z * inv / (1.0 + z2);
+        lp += -LN_PI - ln_sigma.get(s) - ln1p_sq(z);
+        // 2 z / (1 + z^2), without overflow for huge |z| (0 at z = 0: 1 / 0 = inf).
+        let g = 2.0 * inv / (z + 1.0 / z);
         acc(&mut dy, i, -g);
         acc(&mut dmu, i, g);
         acc(&mut dsigma, i, -inv + g * z);

@@ -1,7 +1,7 @@
 //! HalfStudentT(nu, sigma): a zero-location Student's t folded onto `(0, inf)`.
 
 use super::{
-    acc, at, broadcast_len, check_each, digamma, is_positive, lgamma, observed, positive,
+    acc, at, broadcast_len, check_each, digamma, is_positive, lgamma, ln1p_sq, observed, positive,
     sample_lens_ok, ArgError, Cdf, Hoisted, LogDensity, Support,
 };
 use crate::error::DistError;
@@ -111,6 +111,7 @@ pub fn lpdf(
         }
     });
     let ln_sigma = Hoisted::new(sigma, f64::ln);
+    let inv_sqrt_nu = Hoisted::new(nu, |v: f64| 1.0 / v.sqrt());
     let mut lp = 0.0;
     for i in 0..n {
         let (yi, v, s) = (at(y, i), at(nu, i), at(sigma, i));
@@ -122,17 +123,18 @@ pub fn lpdf(
         }
         let inv = 1.0 / s;
         let z = yi * inv;
-        let r = z * z / v;
-        let l1p = r.ln_1p();
+        // ln(1 + z^2 / nu) and w = r / (1 + r), without overflow for huge |z|.
+        let l1p = ln1p_sq(z * inv_sqrt_nu.get(v));
+        let w = 1.0 / (1.0 + v / (z * z));
         lp += norm.get(v) - ln_sigma.get(s) - 0.5 * (v + 1.0) * l1p;
-        let g = (v + 1.0) * z / (v * s * (1.0 + r));
+        let g = (v + 1.0) / (s * (v / z + z));
         acc(&mut dy, i, -g);
         acc(&mut dsigma, i, -inv + g * z);
         if want_dnu {
             acc(
                 &mut dnu,
                 i,
-                dnorm.get(v) - 0.5 * l1p + 0.5 * (v + 1.0) * r / (v * (1.0 + r)),
+                dnorm.get(v) - 0.5 * l1p + 0.5 * (v + 1.0) * w / v,
             );
         }
     }

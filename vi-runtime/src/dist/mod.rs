@@ -231,22 +231,15 @@ pub(crate) fn finite(dist: &'static str, param: &'static str, x: f64) -> Result<
     }
 }
 
-/// `Ok` when `x` lies in `support`, else [`DistError::OutsideSupport`].
+/// `Ok` when the observation `x` lies in `support`, else [`DistError::NotFinite`] for NaN
+/// or infinity and [`DistError::OutsideSupport`] otherwise.
 pub(crate) fn in_support(
     dist: &'static str,
     support: Support,
     words: &'static str,
     x: f64,
 ) -> Result<(), DistError> {
-    if support.contains(x) {
-        Ok(())
-    } else {
-        Err(DistError::OutsideSupport {
-            dist,
-            value: x,
-            support: words,
-        })
-    }
+    observed(dist, words, x, |x| support.contains(x))
 }
 
 /// `Ok` when the observation `x` is finite and `ok(x)` holds, else
@@ -412,4 +405,15 @@ pub(crate) fn outside(y: f64) -> f64 {
 #[inline]
 pub(crate) fn is_positive(x: f64) -> bool {
     x > 0.0 && x.is_finite()
+}
+
+/// ln(1 + x^2) without overflow: `2 ln|x| + ln(1 + 1/x^2)` once `x^2` would overflow.
+#[inline]
+pub(crate) fn ln1p_sq(x: f64) -> f64 {
+    let a = x.abs();
+    if a < 1e150 {
+        (a * a).ln_1p()
+    } else {
+        2.0 * a.ln() + (1.0 / a).powi(2).ln_1p()
+    }
 }

@@ -1,7 +1,7 @@
 //! StudentT(nu, mu, sigma).
 
 use super::{
-    acc, at, broadcast_len, check_each, digamma, finite, is_positive, lgamma, positive,
+    acc, at, broadcast_len, check_each, digamma, finite, is_positive, lgamma, ln1p_sq, positive,
     sample_lens_ok, ArgError, Cdf, Hoisted, LogDensity, Support,
 };
 use crate::error::DistError;
@@ -139,6 +139,7 @@ pub fn lpdf(
         }
     });
     let ln_sigma = Hoisted::new(sigma, f64::ln);
+    let inv_sqrt_nu = Hoisted::new(nu, |v: f64| 1.0 / v.sqrt());
     let mut lp = 0.0;
     for i in 0..n {
         let (v, s) = (at(nu, i), at(sigma, i));
@@ -147,11 +148,12 @@ pub fn lpdf(
         }
         let inv = 1.0 / s;
         let z = (at(y, i) - at(mu, i)) * inv;
-        let r = z * z / v;
-        let l1p = r.ln_1p();
+        // ln(1 + z^2 / nu) and w = r / (1 + r), without overflow for huge |z|.
+        let l1p = ln1p_sq(z * inv_sqrt_nu.get(v));
+        let w = 1.0 / (1.0 + v / (z * z));
         lp += norm.get(v) - ln_sigma.get(s) - 0.5 * (v + 1.0) * l1p;
         // d/dy of -(nu + 1)/2 ln(1 + z^2 / nu) = -(nu + 1) z / (nu sigma (1 + r)).
-        let g = (v + 1.0) * z / (v * s * (1.0 + r));
+        let g = (v + 1.0) / (s * (v / z + z));
         acc(&mut dy, i, -g);
         acc(&mut dmu, i, g);
         acc(&mut dsigma, i, -inv + g * z);
@@ -159,7 +161,7 @@ pub fn lpdf(
             acc(
                 &mut dnu,
                 i,
-                dnorm.get(v) - 0.5 * l1p + 0.5 * (v + 1.0) * r / (v * (1.0 + r)),
+                dnorm.get(v) - 0.5 * l1p + 0.5 * (v + 1.0) * w / v,
             );
         }
     }

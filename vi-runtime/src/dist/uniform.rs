@@ -127,7 +127,8 @@ pub fn lpdf(
 /// too it must lie inside it.
 ///
 /// # Errors
-/// The first non-finite value, [`DistError::EmptyInterval`] for `lower >= upper`, or
+/// The first non-finite value, [`DistError::EmptyInterval`] for `lower >= upper` (reported
+/// at `upper`, argument 2, unless only `lower` is a vector), or
 /// [`DistError::OutsideSupport`] for an observation outside `[lower, upper]`.
 pub fn check(
     y: Option<&[f64]>,

@@ -353,6 +353,8 @@ impl Nuts {
                     step_size: r.step_size,
                     inv_metric: r.inv_metric,
                     sampler: r.stats,
+                    warmup_time: r.warmup_time,
+                    sampling_time: r.sampling_time,
                 })
                 .collect(),
             params,
@@ -369,6 +371,7 @@ impl Nuts {
 
     /// Warmup and sampling of chain `chain`, with its own generator.
     fn run_chain<M: Model + ?Sized>(&self, model: &M, chain: usize) -> Result<ChainRun, FitError> {
+        let warmup_start = Instant::now();
         let mut rng = rng_for(self.seed, chain as u64);
         let (q, lp, grad) = initial_point(model, &mut rng, self.init_radius)?;
         let d = q.len();
@@ -408,6 +411,8 @@ impl Nuts {
             s.eps = dual.x_bar.exp();
         }
 
+        let warmup_time = warmup_start.elapsed();
+        let sampling_start = Instant::now();
         let kept = self.draws.div_ceil(self.thin);
         let mut draws = Vec::with_capacity(kept * d);
         let mut lps = Vec::with_capacity(kept);
@@ -429,6 +434,8 @@ impl Nuts {
             step_size: s.eps,
             inv_metric: s.inv_metric,
             warmup_divergences,
+            warmup_time,
+            sampling_time: sampling_start.elapsed(),
         })
     }
 }
@@ -441,6 +448,8 @@ struct ChainRun {
     step_size: f64,
     inv_metric: Vec<f64>,
     warmup_divergences: usize,
+    warmup_time: Duration,
+    sampling_time: Duration,
 }
 
 /// CmdStan's sampler parameters of one draw.
@@ -1026,7 +1035,7 @@ pub struct NutsDiagnostics {
 }
 
 /// What one NUTS chain reports about itself.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct ChainDiagnostics {
     /// Divergent transitions during warmup (expected while adapting; not a warning).
     pub warmup_divergences: usize,
@@ -1038,6 +1047,10 @@ pub struct ChainDiagnostics {
     pub inv_metric: Vec<f64>,
     /// CmdStan's sampler parameters of each kept draw.
     pub sampler: Vec<SamplerStats>,
+    /// Wall time of the warmup (initialisation included).
+    pub warmup_time: Duration,
+    /// Wall time of the sampling iterations.
+    pub sampling_time: Duration,
 }
 
 /// The convergence diagnostics of one flat parameter element, on the constrained scale.

@@ -272,15 +272,18 @@ impl Posterior {
             None => (0..self.chains().len()).collect(),
         };
         // The configuration, as CmdStan writes it (readers parse `key = value` comments).
+        // cmdstanr compares `model` across files; the posterior does not know the model's
+        // name, so every file carries the same placeholder.
+        writeln!(w, "# model = vi_model")?;
         writeln!(w, "# method = {}", csv_method(self.method()))?;
         if let Some(d) = nuts {
             writeln!(w, "#   sample")?;
             writeln!(w, "#     num_samples = {}", d.draws)?;
             writeln!(w, "#     num_warmup = {}", d.warmup)?;
-            writeln!(w, "#     save_warmup = false")?;
+            writeln!(w, "#     save_warmup = 0")?;
             writeln!(w, "#     thin = {}", d.thin)?;
             writeln!(w, "#     adapt")?;
-            writeln!(w, "#       engaged = true")?;
+            writeln!(w, "#       engaged = 1")?;
             writeln!(w, "#       delta = {}", f64_str(d.target_accept))?;
             writeln!(w, "#     algorithm = hmc")?;
             writeln!(w, "#       engine = nuts")?;
@@ -288,9 +291,7 @@ impl Posterior {
             writeln!(w, "#       metric = diag_e")?;
             writeln!(w, "# seed = {}", d.seed)?;
         }
-        if let Some(c) = only {
-            writeln!(w, "# id = {}", c + 1)?;
-        }
+        writeln!(w, "# id = {}", only.map_or(1, |c| c + 1))?;
         let mut header = vec!["lp__".to_string()];
         if nuts.is_some() {
             header.extend(
@@ -345,13 +346,20 @@ impl Posterior {
                 writeln!(w, "{line}")?;
             }
         }
+        // CmdStan's timing block: three lines, the first with the "Elapsed Time:" label.
         if let Some(nd) = nuts {
+            let (warm, samp) = match only.and_then(|c| nd.chains.get(c)) {
+                Some(cd) => (cd.warmup_time, cd.sampling_time),
+                None => (
+                    nd.chains.iter().map(|c| c.warmup_time).sum(),
+                    nd.chains.iter().map(|c| c.sampling_time).sum(),
+                ),
+            };
+            let secs = |d: std::time::Duration| format!("{:.6}", d.as_secs_f64());
             writeln!(w, "# ")?;
-            writeln!(
-                w,
-                "#  Elapsed Time: {} seconds (Total)",
-                f64_str(nd.elapsed.as_secs_f64())
-            )?;
+            writeln!(w, "#  Elapsed Time: {} seconds (Warm-up)", secs(warm))?;
+            writeln!(w, "#                {} seconds (Sampling)", secs(samp))?;
+            writeln!(w, "#                {} seconds (Total)", secs(warm + samp))?;
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 mod ad;
 mod diagnostics;
+mod dist;
 mod lecture;
 mod models;
 mod nuts;
