@@ -319,27 +319,36 @@ pub fn figures(
     report: &Report,
     dir: &std::path::Path,
 ) -> Result<Vec<std::path::PathBuf>, vi::plot::PlotError> {
+    use vi::plot::{Corner, Figure};
     let mut paths = Vec::new();
+    // One panel per method: its predictive mean and 95% band against the exact band.
     let exact = &report.bands[0];
-    let mut fig = vi::plot::Figure::new("Posterior predictive, 95% bands")
-        .x_label("x")
-        .y_label("y")
-        .reference("exact mean", &report.grid, &exact.mean)
-        .reference("exact 95%", &report.grid, &exact.lower)
-        .reference("", &report.grid, &exact.upper);
-    for b in &report.bands[1..] {
-        fig = fig.line_and_band(
-            &format!("{} mean", b.method),
-            &format!("{} 95% band", b.method),
-            &report.grid,
-            &b.mean,
-            &b.lower,
-            &b.upper,
-        );
-    }
+    let panels: Vec<Figure> = report.bands[1..]
+        .iter()
+        .enumerate()
+        .map(|(k, b)| {
+            Figure::new(format!("{} posterior predictive", b.method))
+                .x_label("x")
+                .y_label("y")
+                .legend(Corner::UpperLeft)
+                .line_and_band(
+                    &format!("{} mean", b.method),
+                    &format!("{} 95% band", b.method),
+                    &report.grid,
+                    &b.mean,
+                    &b.lower,
+                    &b.upper,
+                )
+                .colour(k)
+                .reference("exact mean and 95% band", &report.grid, &exact.mean)
+                .reference("", &report.grid, &exact.lower)
+                .reference("", &report.grid, &exact.upper)
+                .points("data", &report.data.0, &report.data.1)
+                .colour(3)
+        })
+        .collect();
     let path = dir.join("predictive.svg");
-    fig.points("data", &report.data.0, &report.data.1)
-        .save(&path)?;
+    vi::plot::save_stacked(&panels, &path)?;
     paths.push(path);
 
     let fits: Vec<(&str, &Posterior)> = report.fits.iter().map(|f| (f.method(), f)).collect();

@@ -150,6 +150,20 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
+/// Where a figure's legend sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Corner {
+    /// Top left.
+    UpperLeft,
+    /// Top right (the default).
+    #[default]
+    UpperRight,
+    /// Bottom left.
+    LowerLeft,
+    /// Bottom right.
+    LowerRight,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     Line,
@@ -168,6 +182,8 @@ struct Series {
     upper: Vec<f64>,
     /// `None`: black (reference curves).
     colour: Option<usize>,
+    /// Series added by one call share a group (a line and its band).
+    group: usize,
 }
 
 /// A line, scatter and band plot with a legend: several named series on one pair of axes,
@@ -187,6 +203,7 @@ pub struct Figure {
     x_range: Option<(f64, f64)>,
     y_range: Option<(f64, f64)>,
     size: (u32, u32),
+    legend: Corner,
     series: Vec<Series>,
     next_colour: usize,
 }
@@ -203,6 +220,7 @@ impl Figure {
             x_range: None,
             y_range: None,
             size: (800, 500),
+            legend: Corner::UpperRight,
             series: Vec::new(),
             next_colour: 0,
         }
@@ -249,6 +267,12 @@ impl Figure {
         self
     }
 
+    /// Where the legend sits (default: upper right).
+    pub fn legend(mut self, corner: Corner) -> Self {
+        self.legend = corner;
+        self
+    }
+
     /// The size in pixels (default 800 x 500).
     pub fn size(mut self, width: u32, height: u32) -> Self {
         self.size = (width.max(100), height.max(100));
@@ -265,6 +289,7 @@ impl Figure {
             y: y.to_vec(),
             upper: upper.to_vec(),
             colour,
+            group: self.series.len(),
         });
         self
     }
@@ -302,6 +327,7 @@ impl Figure {
     ) -> Self {
         let colour = Some(self.next_colour);
         self.next_colour += 1;
+        let group = self.series.len();
         self.series.push(Series {
             name: band_name.to_string(),
             kind: Kind::Band,
@@ -309,6 +335,7 @@ impl Figure {
             y: lower.to_vec(),
             upper: upper.to_vec(),
             colour,
+            group,
         });
         self.series.push(Series {
             name: line_name.to_string(),
@@ -317,15 +344,19 @@ impl Figure {
             y: y.to_vec(),
             upper: Vec::new(),
             colour,
+            group,
         });
         self
     }
 
-    /// Gives the series added last palette colour `index` (0 to 9, wrapping), so that
-    /// related series can share a colour; later series continue after it.
+    /// Gives the series added by the last call (both parts of a [`Figure::line_and_band`])
+    /// palette colour `index` (0 to 9, wrapping), so that related series can share a
+    /// colour; later series continue after it.
     pub fn colour(mut self, index: usize) -> Self {
-        if let Some(s) = self.series.last_mut() {
-            s.colour = Some(index);
+        if let Some(group) = self.series.last().map(|s| s.group) {
+            for s in self.series.iter_mut().filter(|s| s.group == group) {
+                s.colour = Some(index);
+            }
             self.next_colour = index + 1;
         }
         self
@@ -340,6 +371,7 @@ impl Figure {
             y: y.to_vec(),
             upper: Vec::new(),
             colour: None,
+            group: self.series.len(),
         });
         self
     }
@@ -578,7 +610,12 @@ where
     if any_legend {
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(match fig.legend {
+                Corner::UpperLeft => SeriesLabelPosition::UpperLeft,
+                Corner::UpperRight => SeriesLabelPosition::UpperRight,
+                Corner::LowerLeft => SeriesLabelPosition::LowerLeft,
+                Corner::LowerRight => SeriesLabelPosition::LowerRight,
+            })
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
             .label_font(("sans-serif", 14))
