@@ -15,8 +15,11 @@ mod model;
 mod transform;
 
 pub use error::{DistError, FitError, ModelError, UnknownName};
+pub use infer::laplace::{Laplace, LaplaceDiagnostics};
 pub use infer::nuts::{ChainDiagnostics, Nuts, NutsDiagnostics, ParamDiagnostics, SamplerStats};
 pub use infer::posterior::{Chain, Diagnostics, Posterior};
+pub use infer::psis::{pareto_k, Reliability};
 pub use infer::summary::{Summary, SummaryRow};
+pub use infer::vi::{Vi, ViDiagnostics};
 pub use model::{Model, Param, ParamLayout};
 pub use transform::{OutsideSupport, Transform};

@@ -3,8 +3,10 @@
 pub mod diagnostics;
 pub mod init;
 pub mod laplace;
+mod lbfgs;
 pub mod nuts;
 pub mod posterior;
+pub mod psis;
 pub mod summary;
 pub mod vi;
 

@@ -4,10 +4,8 @@ use std::fmt;
 use std::io::{self, Write};
 
 use super::diagnostics;
-use super::laplace::LaplaceDiagnostics;
 use super::nuts::NutsDiagnostics;
 use super::posterior::{mean, quantile, sd, Diagnostics, Posterior};
-use super::vi::ViDiagnostics;
 
 /// One row of a [`Summary`]: the statistics of one flat parameter element.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,28 +108,6 @@ impl fmt::Display for Diagnostics {
             Diagnostics::Laplace(d) => fmt::Display::fmt(d, f),
             Diagnostics::Nuts(d) => fmt::Display::fmt(d, f),
         }
-    }
-}
-
-// Minimal verdicts for the VI and Laplace diagnostics until their owners' fuller `Display`
-// impls land (the lead reconciles these at merge; keep whichever is richer).
-impl fmt::Display for ViDiagnostics {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VI: {} iterations", self.elbo_trace.len())?;
-        if let Some(e) = self.elbo_trace.last() {
-            write!(f, ", final ELBO {e:.3}")?;
-        }
-        write!(f, ".")
-    }
-}
-
-impl fmt::Display for LaplaceDiagnostics {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Laplace: log evidence estimate {:.3}.",
-            self.log_evidence
-        )
     }
 }
 

@@ -3,6 +3,9 @@
 mod ad;
 mod diagnostics;
 mod dist;
+mod laplace;
 mod lecture;
 mod models;
 mod nuts;
+mod psis;
+mod vi;
