@@ -10,7 +10,7 @@
 //! ```
 //! Figures go to `target/plots/coin_toss/`.
 
-use vi::dist::{Beta, Cdf, LogDensity};
+use vi::dist::{Beta, Cdf};
 use vi::{Laplace, Model, Nuts, ParamLayout, Posterior, Transform, Vi};
 
 /// Prior Beta(A, B).
@@ -198,6 +198,7 @@ pub fn figures(
     report: &Report,
     dir: &std::path::Path,
 ) -> Result<Vec<std::path::PathBuf>, vi::plot::PlotError> {
+    use vi::dist::LogDensity;
     let beta = exact();
     let density = |p: f64| beta.ln_density(p).exp();
     let fits: Vec<(&str, &Posterior)> = report.fits.iter().map(|fit| (fit.method(), fit)).collect();

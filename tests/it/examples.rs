@@ -2,8 +2,17 @@
 //! is compiled into this test binary as a module; its `main` is unused here.
 
 #[allow(dead_code)]
+#[path = "../../examples/coin_toss.rs"]
+mod coin_toss;
+#[allow(dead_code)]
+#[path = "../../examples/elbo.rs"]
+mod elbo;
+#[allow(dead_code)]
 #[path = "../../examples/kl_divergence.rs"]
 mod kl_divergence;
+#[allow(dead_code)]
+#[path = "../../examples/linear_regression.rs"]
+mod linear_regression;
 #[allow(dead_code)]
 #[path = "../../examples/monte_carlo.rs"]
 mod monte_carlo;
@@ -156,4 +165,181 @@ fn optimizing_kl_reaches_the_target() {
 
     #[cfg(feature = "plot")]
     check_figures(&optimizing_kl::figures(&r, &scratch("okl")).unwrap());
+}
+
+#[test]
+fn elbo_plus_kl_is_the_log_evidence() {
+    let r = elbo::run(true).unwrap();
+    // scipy.stats.multivariate_normal(zeros(10), 1.0**2 * eye(10) + 2.0**2 * ones((10, 10)))
+    //     .logpdf(Y)
+    let log_evidence = -13.760_927_462_959_86;
+    assert!((r.log_evidence - log_evidence).abs() < 1e-10);
+    // scipy.integrate.quad of q.pdf * (sum(norm(t, 1).logpdf(Y)) + norm(0, 2).logpdf(t)
+    // - q.logpdf(t)) for q = N(0, 1) and q = N(m, 2 s), (m, s) the exact posterior.
+    let quad = [(1, -26.112_532_512_606_677), (3, -14.567_780_282_399_909)];
+    for (k, want) in quad {
+        assert!(
+            (r.candidates[k].elbo - want).abs() < 1e-8,
+            "{:?}",
+            r.candidates[k]
+        );
+    }
+    for c in &r.candidates {
+        assert!((c.elbo + c.kl - log_evidence).abs() < 1e-10, "{c:?}");
+        assert!(c.kl >= 0.0);
+        let se = c.elbo_mc.std_error();
+        assert!((c.elbo_mc.mean - c.elbo).abs() <= 4.0 * se + 1e-9, "{c:?}");
+    }
+    // q = the posterior: KL 0 and ln p(y, theta) - ln q(theta) constant, so no variance.
+    assert!(r.candidates[0].kl.abs() < 1e-12);
+    assert!(r.candidates[0].elbo_mc.variance < 1e-20);
+    // VI finds the posterior N(1.3170731707317076, 0.31234752377721214) (numpy closed form)
+    // and its ELBO climbs to the log evidence.
+    let (m, s) = (1.317_073_170_731_707_6, 0.312_347_523_777_212_14);
+    assert!((r.vi.0 - m).abs() < 0.1 * s, "{:?}", r.vi);
+    assert!((r.vi.1 / s - 1.0).abs() < 0.1, "{:?}", r.vi);
+    assert!(r.vi_final_elbo <= log_evidence + 0.05);
+    assert!(r.vi_final_elbo > log_evidence - 0.1, "{}", r.vi_final_elbo);
+
+    #[cfg(feature = "plot")]
+    check_figures(&elbo::figures(&r, &scratch("elbo")).unwrap());
+}
+
+#[test]
+fn coin_toss_matches_the_beta_posterior() {
+    let report = coin_toss::run(true).unwrap();
+    // scipy.stats.beta(16, 8): .mean(), .std(), .ppf(0.05), .ppf(0.95)
+    let exact = report.row("exact").unwrap();
+    assert!((exact.mean - 0.666_666_666_666_666_6).abs() < 1e-12);
+    assert!((exact.sd - 0.094_280_904_158_206_34).abs() < 1e-12);
+    assert!((exact.q5 - 0.503_564_916_285_937_2).abs() < 1e-9);
+    assert!((exact.q95 - 0.813_656_196_782_889_1).abs() < 1e-9);
+
+    let draws = |method: &str| {
+        report
+            .fits
+            .iter()
+            .find(|f| f.method() == method)
+            .unwrap()
+            .num_draws() as f64
+    };
+    // Laplace on the logit scale: z ~ N(logit(16/24), 1/(24 p (1 - p))). Mean and sd of
+    // p = sigmoid(z) by 200-point Gauss-Hermite quadrature (/tmp script: numpy
+    // hermegauss(200), scipy.special.expit): 0.6602151819156373, 0.09374775399675109.
+    let lap = report.row("Laplace").unwrap();
+    let mc = 4.0 * 0.0937 / draws("Laplace").sqrt();
+    assert!((lap.mean - 0.660_215_181_915_637_3).abs() < mc, "{lap:?}");
+    assert!(
+        (lap.sd / 0.093_747_753_996_751_09 - 1.0).abs() < 0.1,
+        "{lap:?}"
+    );
+
+    // The mean-field optimum on the logit scale, z ~ N(0.72443, 0.44203) (minimising
+    // KL(q || p) by Nelder-Mead over the same quadrature): p has mean 0.6666666691751196
+    // and sd 0.09472970561814877. VI is stochastic: Monte Carlo error plus 0.01.
+    let vi = report.row("VI").unwrap();
+    let mc = 4.0 * 0.0947 / draws("VI").sqrt();
+    assert!(
+        (vi.mean - 0.666_666_669_175_119_6).abs() < mc + 0.01,
+        "{vi:?}"
+    );
+    assert!(
+        (vi.sd / 0.094_729_705_618_148_77 - 1.0).abs() < 0.15,
+        "{vi:?}"
+    );
+
+    // NUTS targets the exact posterior: mean within 4 MCSE, sd within 10%.
+    let nuts = report.row("NUTS").unwrap();
+    let mcse = nuts.mcse.unwrap();
+    assert!((nuts.mean - exact.mean).abs() < 4.0 * mcse, "{nuts:?}");
+    assert!((nuts.sd / exact.sd - 1.0).abs() < 0.1, "{nuts:?}");
+
+    #[cfg(feature = "plot")]
+    check_figures(&coin_toss::figures(&report, &scratch("coin_toss")).unwrap());
+}
+
+#[test]
+fn linear_regression_exact_posterior_matches_numpy() {
+    use nalgebra::{DMatrix, DVector};
+    let x = DMatrix::from_column_slice(3, 1, &[-1.0, 0.0, 2.0]);
+    let y = DVector::from_column_slice(&[0.5, -0.2, 1.1]);
+    let (mean, cov) = linear_regression::exact_posterior(&x, &y);
+    // numpy: Phi = [x 1]; P = Phi.T @ Phi / 0.5**2 + diag([1, 1/100]); C = inv(P);
+    // m = C @ Phi.T @ y / 0.5**2
+    let m = [0.250_912_32, 0.382_710_3];
+    let c = [[0.050_844_59, -0.016_934_08], [-0.016_934_08, 0.088_903_94]];
+    for i in 0..2 {
+        assert!((mean[i] - m[i]).abs() < 1e-7);
+        for j in 0..2 {
+            assert!((cov[(i, j)] - c[i][j]).abs() < 1e-7);
+        }
+    }
+}
+
+#[test]
+fn linear_regression_matches_the_exact_posterior() {
+    let report = linear_regression::run(true).unwrap();
+    let n_draws = |method: &str| {
+        report
+            .fits
+            .iter()
+            .find(|f| f.method() == method)
+            .unwrap()
+            .num_draws() as f64
+    };
+    for p in &report.params {
+        for &(method, mean, sd, mcse) in &p.fits {
+            let ctx = format!("{} {method}: mean {mean} sd {sd}, exact {p:?}", p.name);
+            match method {
+                // Gaussian posterior: Laplace is exact up to the Monte Carlo error of its draws.
+                "Laplace" => {
+                    let mc = 4.0 * p.exact_sd / n_draws(method).sqrt();
+                    assert!((mean - p.exact_mean).abs() < mc, "{ctx}");
+                    assert!((sd / p.exact_sd - 1.0).abs() < 0.1, "{ctx}");
+                }
+                // Mean-field VI: the exact means, sds 1 / sqrt(precision_jj).
+                "VI" => {
+                    let mc = 4.0 * p.mean_field_sd / n_draws(method).sqrt();
+                    assert!(
+                        (mean - p.exact_mean).abs() < mc + 0.05 * p.exact_sd,
+                        "{ctx}"
+                    );
+                    assert!((sd / p.mean_field_sd - 1.0).abs() < 0.1, "{ctx}");
+                }
+                "NUTS" => {
+                    assert!((mean - p.exact_mean).abs() < 4.0 * mcse.unwrap(), "{ctx}");
+                    assert!((sd / p.exact_sd - 1.0).abs() < 0.1, "{ctx}");
+                }
+                other => panic!("unexpected method {other}"),
+            }
+        }
+    }
+    // Predictive bands of Laplace and NUTS against the exact Gaussian band, at every
+    // tenth grid point. Band width about 2; the Monte Carlo error of a 2.5% quantile from
+    // 1000 draws is about 0.05 and of the mean about 0.02, so: quantiles within 12% of the
+    // width, means within 5%.
+    let exact = &report.bands[0];
+    for band in &report.bands[1..] {
+        if band.method == "VI" {
+            continue; // mean-field: its band is not the exact one by design
+        }
+        for j in (0..report.grid.len()).step_by(10) {
+            let width = exact.upper[j] - exact.lower[j];
+            for (what, got, want, tol) in [
+                ("mean", band.mean[j], exact.mean[j], 0.05),
+                ("2.5%", band.lower[j], exact.lower[j], 0.12),
+                ("97.5%", band.upper[j], exact.upper[j], 0.12),
+            ] {
+                assert!(
+                    (got - want).abs() < tol * width,
+                    "{} {what} at x = {}: {got} vs {want}",
+                    band.method,
+                    report.grid[j]
+                );
+            }
+        }
+    }
+
+    #[cfg(feature = "plot")]
+    check_figures(&linear_regression::figures(&report, &scratch("linreg")).unwrap());
 }
