@@ -53,7 +53,9 @@ impl LogDensity for Bernoulli {
 
 impl Cdf for Bernoulli {
     fn cdf(&self, x: f64) -> f64 {
-        if x < 0.0 {
+        if x.is_nan() {
+            f64::NAN
+        } else if x < 0.0 {
             0.0
         } else if x < 1.0 {
             1.0 - self.p

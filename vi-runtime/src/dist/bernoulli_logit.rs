@@ -54,7 +54,9 @@ impl LogDensity for BernoulliLogit {
 
 impl Cdf for BernoulliLogit {
     fn cdf(&self, x: f64) -> f64 {
-        if x < 0.0 {
+        if x.is_nan() {
+            f64::NAN
+        } else if x < 0.0 {
             0.0
         } else if x < 1.0 {
             sigmoid(-self.logit)

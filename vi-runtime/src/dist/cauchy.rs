@@ -62,7 +62,13 @@ impl LogDensity for Cauchy {
 
 impl Cdf for Cauchy {
     fn cdf(&self, x: f64) -> f64 {
-        0.5 + ((x - self.mu) / self.sigma).atan() / PI
+        // 1/2 + atan(z)/pi loses the lower tail to cancellation; atan(-1/z)/pi keeps it.
+        let z = (x - self.mu) / self.sigma;
+        if z < 0.0 {
+            (-1.0 / z).atan() / PI
+        } else {
+            0.5 + z.atan() / PI
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Gamma(shape, rate).
 
 use super::{
-    acc, at, broadcast_len, check_each, digamma, is_positive, lgamma, observed, positive,
+    acc, at, broadcast_len, check_each, digamma, gamma_p, is_positive, lgamma, observed, positive,
     sample_lens_ok, ArgError, Cdf, Hoisted, LogDensity, Support,
 };
 use crate::error::DistError;
@@ -62,12 +62,10 @@ impl LogDensity for Gamma {
 impl Cdf for Gamma {
     fn cdf(&self, x: f64) -> f64 {
         if x <= 0.0 {
-            return 0.0;
+            0.0
+        } else {
+            gamma_p(self.shape, self.rate * x)
         }
-        if x.is_infinite() {
-            return 1.0;
-        }
-        statrs::function::gamma::checked_gamma_lr(self.shape, self.rate * x).unwrap_or(f64::NAN)
     }
 }
 

@@ -1,7 +1,7 @@
 //! InverseGamma(shape, scale).
 
 use super::{
-    acc, at, broadcast_len, check_each, digamma, is_positive, lgamma, observed, positive,
+    acc, at, broadcast_len, check_each, digamma, gamma_q, is_positive, lgamma, observed, positive,
     sample_lens_ok, ArgError, Cdf, Hoisted, LogDensity, Support,
 };
 use crate::error::DistError;
@@ -63,12 +63,10 @@ impl LogDensity for InverseGamma {
 impl Cdf for InverseGamma {
     fn cdf(&self, x: f64) -> f64 {
         if x <= 0.0 {
-            return 0.0;
+            0.0
+        } else {
+            gamma_q(self.shape, self.scale / x)
         }
-        if x.is_infinite() {
-            return 1.0;
-        }
-        statrs::function::gamma::checked_gamma_ur(self.shape, self.scale / x).unwrap_or(f64::NAN)
     }
 }
 

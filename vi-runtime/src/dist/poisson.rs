@@ -1,8 +1,8 @@
 //! Poisson(rate).
 
 use super::{
-    acc, at, broadcast_len, check_each, in_support, is_count, lgamma, nonnegative, outside,
-    sample_lens_ok, ArgError, Cdf, Hoisted, LogDensity, Support,
+    acc, at, broadcast_len, check_each, gamma_q, in_support, is_count, lgamma, nonnegative,
+    outside, sample_lens_ok, ArgError, Cdf, Hoisted, LogDensity, Support,
 };
 use crate::error::DistError;
 use rand::Rng;
@@ -65,7 +65,7 @@ pub(crate) fn cdf_at(rate: f64, x: f64) -> f64 {
     if rate == 0.0 || x.is_infinite() {
         return 1.0;
     }
-    statrs::function::gamma::checked_gamma_ur(x.floor() + 1.0, rate).unwrap_or(f64::NAN)
+    gamma_q(x.floor() + 1.0, rate)
 }
 
 impl Cdf for Poisson {

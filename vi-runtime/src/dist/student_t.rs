@@ -148,16 +148,18 @@ pub fn lpdf(
         }
         let inv = 1.0 / s;
         let z = (at(y, i) - at(mu, i)) * inv;
-        // ln(1 + z^2 / nu) and w = r / (1 + r), without overflow for huge |z|.
+        // ln(1 + r), r = z^2 / nu, without overflow for huge |z|.
         let l1p = ln1p_sq(z * inv_sqrt_nu.get(v));
-        let w = 1.0 / (1.0 + v / (z * z));
         lp += norm.get(v) - ln_sigma.get(s) - 0.5 * (v + 1.0) * l1p;
-        // d/dy of -(nu + 1)/2 ln(1 + z^2 / nu) = -(nu + 1) z / (nu sigma (1 + r)).
+        // d/dy of -(nu + 1)/2 ln(1 + r) is -(nu + 1) z / (nu sigma (1 + r)), written so
+        // that neither z = 0 nor a huge z overflows.
         let g = (v + 1.0) / (s * (v / z + z));
         acc(&mut dy, i, -g);
         acc(&mut dmu, i, g);
         acc(&mut dsigma, i, -inv + g * z);
         if want_dnu {
+            // r / (1 + r), again without overflow.
+            let w = 1.0 / (1.0 + v / (z * z));
             acc(
                 &mut dnu,
                 i,

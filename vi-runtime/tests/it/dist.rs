@@ -12,7 +12,8 @@ use vi_runtime::DistError;
 mod tol {
     /// Relative error of a log density against scipy.
     pub const LPDF: f64 = 1e-12;
-    /// Absolute error of a CDF against scipy (statrs' continued fractions, libm's erf).
+    /// Relative error of a CDF against scipy (statrs' continued fractions, libm's erf): the
+    /// lower tail to 1e-12 of its value, values near 1 to 1e-12 absolute.
     pub const CDF: f64 = 1e-12;
     /// Analytic partial against the central finite difference, relative to max(1, |fd|)
     /// (the harness's step is 1e-6, so the difference itself is good to ~1e-9).
@@ -445,6 +446,16 @@ const LPDF_REF: &[(&str, &[f64], f64, f64)] = &[
     ("PoissonLog", &[-20.0], 2.0, -40.693147182621104), // scipy.stats.poisson(mu=np.exp(-20.0)).logpmf(2)
 ];
 const CDF_REF: &[(&str, &[f64], f64, f64)] = &[
+    // Tails.
+    ("StudentT", &[3.0, 1.0, 2.0], -1e4, 8.818615207611516e-12), // scipy.stats.t(df=3, loc=1, scale=2).cdf(-1e4)
+    ("StudentT", &[3.0, 1.0, 2.0], 1e4, 0.9999999999911761), // scipy.stats.t(df=3, loc=1, scale=2).cdf(1e4)
+    ("Beta", &[2.5, 0.7], 1e-6, 5.618975127135476e-16), // scipy.stats.beta(a=2.5, b=0.7).cdf(1e-6)
+    ("Beta", &[2.5, 0.7], 0.999999999, 0.9999989942293076), // scipy.stats.beta(a=2.5, b=0.7).cdf(1-1e-9)
+    ("Binomial", &[1000.0, 0.01], 30.0, 0.999999935800714), // scipy.stats.binom(n=1000, p=0.01).cdf(30)
+    ("LogNormal", &[0.5, 0.8], 1e-3, 1.0250936527460275e-20), // scipy.stats.lognorm(s=0.8, scale=np.exp(0.5)).cdf(1e-3)
+    ("Normal", &[1.0, 2.0], -30.0, 1.7344607917938203e-54), // scipy.stats.norm(loc=1, scale=2).cdf(-30)
+    ("HalfNormal", &[1.5], 1e-9, 5.319230405352436e-10), // scipy.stats.halfnorm(scale=1.5).cdf(1e-9)
+    ("Cauchy", &[-1.0, 0.5], -1e6, 1.5915510224698432e-07), // scipy.stats.cauchy(loc=-1, scale=0.5).cdf(-1e6)
     ("Normal", &[1.0, 2.0], -1.0, 0.15865525393145707), // scipy.stats.norm(loc=1, scale=2).cdf(-1.0)
     ("Normal", &[1.0, 2.0], 2.5, 0.7733726476231317),   // scipy.stats.norm(loc=1, scale=2).cdf(2.5)
     ("HalfNormal", &[1.5], 0.5, 0.26111731963647267),   // scipy.stats.halfnorm(scale=1.5).cdf(0.5)
@@ -466,15 +477,20 @@ const CDF_REF: &[(&str, &[f64], f64, f64)] = &[
     ("Exponential", &[2.5], 1.0, 0.9179150013761012),  // scipy.stats.expon(scale=1/2.5).cdf(1.0)
     ("Gamma", &[2.5, 1.5], 0.5, 0.08693018545560456), // scipy.stats.gamma(a=2.5, scale=1/1.5).cdf(0.5)
     ("Gamma", &[2.5, 1.5], 3.0, 0.8909358420502275), // scipy.stats.gamma(a=2.5, scale=1/1.5).cdf(3.0)
+    ("Gamma", &[0.1, 1.0], 1e-16, 0.02640336783309775), // scipy.stats.gamma(a=0.1).cdf(1e-16)
+    ("Gamma", &[0.5, 2.0], 1e-5, 0.005046231402475212), // scipy.stats.gamma(a=0.5, scale=1/2).cdf(1e-5)
+    ("Gamma", &[2.0, 10.0], 1e308, 1.0), // scipy.stats.gamma(a=2, scale=1/10).cdf(1e308)
     ("InverseGamma", &[3.0, 2.0], 0.5, 0.23810330555354436), // scipy.stats.invgamma(a=3, scale=2).cdf(0.5)
     ("InverseGamma", &[3.0, 2.0], 2.0, 0.9196986029286058), // scipy.stats.invgamma(a=3, scale=2).cdf(2.0)
+    ("InverseGamma", &[0.1, 1.0], 1e16, 0.9735966321669023), // scipy.stats.invgamma(a=0.1, scale=1).cdf(1e16)
+    ("InverseGamma", &[3.0, 2.0], 1e-308, 0.0), // scipy.stats.invgamma(a=3, scale=2).cdf(1e-308)
     ("Beta", &[2.5, 0.7], 0.3, 0.029814024845250465), // scipy.stats.beta(a=2.5, b=0.7).cdf(0.3)
-    ("Beta", &[2.5, 0.7], 0.9, 0.6239321729007935),   // scipy.stats.beta(a=2.5, b=0.7).cdf(0.9)
-    ("Uniform", &[-1.0, 3.0], 0.0, 0.25), // scipy.stats.uniform(loc=-1, scale=4).cdf(0.0)
-    ("Uniform", &[-1.0, 3.0], 2.9, 0.975), // scipy.stats.uniform(loc=-1, scale=4).cdf(2.9)
-    ("Bernoulli", &[0.3], 0.0, 0.7),      // scipy.stats.bernoulli(p=0.3).cdf(0.0)
-    ("Bernoulli", &[0.3], 0.5, 0.7),      // scipy.stats.bernoulli(p=0.3).cdf(0.5)
-    ("Bernoulli", &[0.3], 1.0, 1.0),      // scipy.stats.bernoulli(p=0.3).cdf(1.0)
+    ("Beta", &[2.5, 0.7], 0.9, 0.6239321729007935), // scipy.stats.beta(a=2.5, b=0.7).cdf(0.9)
+    ("Uniform", &[-1.0, 3.0], 0.0, 0.25),       // scipy.stats.uniform(loc=-1, scale=4).cdf(0.0)
+    ("Uniform", &[-1.0, 3.0], 2.9, 0.975),      // scipy.stats.uniform(loc=-1, scale=4).cdf(2.9)
+    ("Bernoulli", &[0.3], 0.0, 0.7),            // scipy.stats.bernoulli(p=0.3).cdf(0.0)
+    ("Bernoulli", &[0.3], 0.5, 0.7),            // scipy.stats.bernoulli(p=0.3).cdf(0.5)
+    ("Bernoulli", &[0.3], 1.0, 1.0),            // scipy.stats.bernoulli(p=0.3).cdf(1.0)
     ("BernoulliLogit", &[2.0], 0.0, 0.11920292202211769), // scipy.stats.bernoulli(p=scipy.special.expit(2.0)).cdf(0.0)
     ("Binomial", &[20.0, 0.3], 3.0, 0.10708680450373087), // scipy.stats.binom(n=20, p=0.3).cdf(3.0)
     ("Binomial", &[20.0, 0.3], 6.0, 0.6080098122009244),  // scipy.stats.binom(n=20, p=0.3).cdf(6.0)
@@ -485,6 +501,7 @@ const CDF_REF: &[(&str, &[f64], f64, f64)] = &[
     ("Poisson", &[3.5], 0.0, 0.0301973834223185), // scipy.stats.poisson(mu=3.5).cdf(0.0)
     ("Poisson", &[3.5], 2.0, 0.32084719886213414), // scipy.stats.poisson(mu=3.5).cdf(2.0)
     ("Poisson", &[3.5], 7.0, 0.9732610779086803), // scipy.stats.poisson(mu=3.5).cdf(7.0)
+    ("Poisson", &[1e-5], 0.0, 0.9999900000499998), // scipy.stats.poisson(mu=1e-5).cdf(0)
     ("PoissonLog", &[1.2], 1.0, 0.15616619981855429), // scipy.stats.poisson(mu=np.exp(1.2)).cdf(1.0)
     ("PoissonLog", &[1.2], 4.0, 0.7589162798129552), // scipy.stats.poisson(mu=np.exp(1.2)).cdf(4.0)
 ];
@@ -560,7 +577,7 @@ fn cdfs_match_scipy() {
     for &(name, params, y, expected) in CDF_REF {
         let got = (spec(name).value)(params).unwrap().cdf(y);
         assert!(
-            (got - expected).abs() <= tol::CDF,
+            rel_close(got, expected, tol::CDF),
             "{name}{params:?} cdf at {y}: {got} vs scipy {expected}"
         );
     }
@@ -1346,4 +1363,35 @@ fn tails_are_stable() {
     // mpmath, 50 digits: log(2/pi) - log(2) - log1p((1e300/2)^2) = -1381.3094913211569
     let lp = dist::half_cauchy::lpdf(&[1e300], &[2.0], None, None);
     assert!(rel_close(lp, -1_381.309_491_321_156_9, tol::LPDF), "{lp}");
+}
+
+/// NaN in, NaN out: no value type panics or invents a number for a NaN point.
+#[test]
+fn nan_points_give_nan() {
+    for s in specs() {
+        let v = (s.value)(s.ks_params).unwrap();
+        assert!(
+            v.ln_density(f64::NAN).is_nan(),
+            "{} ln_density(NaN)",
+            s.name
+        );
+        assert!(v.cdf(f64::NAN).is_nan(), "{} cdf(NaN)", s.name);
+        let mut args = vec![vec![f64::NAN]];
+        args.extend(s.ks_params.iter().map(|&p| vec![p]));
+        assert!(
+            eval(s.kernel, &args, &vec![true; args.len()]).0.is_nan(),
+            "{}",
+            s.name
+        );
+        for j in 1..args.len() {
+            let mut a = args.clone();
+            a[0] = vec![(s.obs)(&mut rng_for(1, 0), s.ks_params)];
+            a[j] = vec![f64::NAN];
+            assert!(
+                eval(s.kernel, &a, &vec![true; a.len()]).0.is_nan(),
+                "{} arg {j}",
+                s.name
+            );
+        }
+    }
 }

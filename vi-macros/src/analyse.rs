@@ -1,0 +1,1764 @@
+//! The syntax tree -> the analysed model: names and scopes, latent vs observed vs
+//! deterministic vs data, which values are active (depend on a latent), shapes of latents,
+//! constraints from the priors' supports, and every mistake reported at the user's token.
+//!
+//! Assignments to active `let mut` state are put in SSA form: each assignment makes a new
+//! version of the variable, and a `for` or `if` that assigns state declared outside it
+//! makes one new version at its exit ([`Carried`]). The differentiation stage relies on
+//! this: every active value is written once.
+
+use std::collections::{HashMap, HashSet};
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::visit::Visit;
+use syn::{Expr, Ident, Pat, Type};
+
+use crate::ctxt::Ctxt;
+use crate::parse::{self, AssignOp, ModelDef};
+
+// ---------------------------------------------------------------------------------------
+// The distribution table
+// ---------------------------------------------------------------------------------------
+
+/// How a latent's support maps to the real line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Support {
+    /// All reals: no transform.
+    Real,
+    /// `(0, inf)`: log transform.
+    Positive,
+    /// `(0, 1)`: logit transform.
+    Unit,
+    /// `(lower, upper)` from the arguments (Uniform).
+    Bounds,
+    /// A discrete support: cannot be a latent's prior.
+    Discrete,
+}
+
+/// One distribution the DSL knows.
+#[derive(Debug)]
+pub struct DistInfo {
+    /// The name as written in a model, `HalfNormal`.
+    pub name: &'static str,
+    /// The runtime module, `half_normal`.
+    pub module: &'static str,
+    /// The parameters' names, in order.
+    pub params: &'static [&'static str],
+    /// The support of the distribution.
+    pub support: Support,
+    /// Parameters that must be data (the number of trials of a Binomial).
+    pub data_params: &'static [usize],
+}
+
+macro_rules! dists {
+    ($($name:literal $module:literal [$($p:literal),*] $support:ident [$($d:literal),*];)*) => {
+        /// Every distribution the DSL knows.
+        pub static DISTS: &[DistInfo] = &[$(DistInfo {
+            name: $name,
+            module: $module,
+            params: &[$($p),*],
+            support: Support::$support,
+            data_params: &[$($d),*],
+        }),*];
+    };
+}
+
+dists! {
+    "Normal" "normal" ["mu", "sigma"] Real [];
+    "HalfNormal" "half_normal" ["sigma"] Positive [];
+    "LogNormal" "log_normal" ["mu", "sigma"] Positive [];
+    "StudentT" "student_t" ["nu", "mu", "sigma"] Real [];
+    "HalfStudentT" "half_student_t" ["nu", "sigma"] Positive [];
+    "Cauchy" "cauchy" ["mu", "sigma"] Real [];
+    "HalfCauchy" "half_cauchy" ["sigma"] Positive [];
+    "Laplace" "laplace" ["mu", "b"] Real [];
+    "Exponential" "exponential" ["rate"] Positive [];
+    "Gamma" "gamma" ["shape", "rate"] Positive [];
+    "InverseGamma" "inverse_gamma" ["shape", "scale"] Positive [];
+    "Beta" "beta" ["alpha", "beta"] Unit [];
+    "Uniform" "uniform" ["lower", "upper"] Bounds [];
+    "Bernoulli" "bernoulli" ["p"] Discrete [];
+    "BernoulliLogit" "bernoulli_logit" ["alpha"] Discrete [];
+    "Binomial" "binomial" ["n", "p"] Discrete [0];
+    "BinomialLogit" "binomial_logit" ["n", "alpha"] Discrete [0];
+    "Poisson" "poisson" ["lambda"] Discrete [];
+    "PoissonLog" "poisson_log" ["alpha"] Discrete [];
+}
+
+/// The distribution called `name`.
+pub fn dist_named(name: &str) -> Option<&'static DistInfo> {
+    DISTS.iter().find(|d| d.name == name)
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The known distribution closest to `name`, if one is close.
+pub fn suggest_dist(name: &str) -> Option<&'static str> {
+    let lower = name.to_lowercase();
+    DISTS
+        .iter()
+        .map(|d| (edit_distance(&lower, &d.name.to_lowercase()), d.name))
+        .filter(|(dist, n)| *dist <= 2.max(n.len() / 3))
+        .min_by_key(|(dist, _)| *dist)
+        .map(|(_, n)| n)
+}
+
+// ---------------------------------------------------------------------------------------
+// Differentiable functions
+// ---------------------------------------------------------------------------------------
+
+/// A one-argument rule: `ad::name(&x)?`, `ad::name_back(&x, &y, &gy, &mut gx)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unary {
+    /// `-x`
+    Neg,
+    /// Elementwise and reductions, by their `ad` names.
+    Named(&'static str),
+    /// `x.clone()`, `x as f64`: the value itself.
+    Identity,
+}
+
+/// A two-argument rule: `ad::name(&a, &b)?`, `ad::name_back(&a, &b, &y, &gy, ga, gb)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binary {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `dot(a, b)`
+    Dot,
+    /// `x.powf(p)`
+    Powf,
+}
+
+impl Binary {
+    /// The rule's name in `ad`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Binary::Add => "add",
+            Binary::Sub => "sub",
+            Binary::Mul => "mul",
+            Binary::Div => "div",
+            Binary::Dot => "dot",
+            Binary::Powf => "powf",
+        }
+    }
+}
+
+/// A rule with data parameters: `ad::name(&x, p..)?`, `ad::name_back(&x, p.., &y, &gy, &mut gx)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WithData {
+    /// `x.powi(n)`
+    Powi,
+    /// `v[i]`
+    Index,
+    /// `m[(i, j)]`
+    Index2,
+    /// `m.row(i)`
+    Row,
+    /// `m.column(j)`
+    Col,
+}
+
+impl WithData {
+    /// The rule's name in `ad`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WithData::Powi => "powi",
+            WithData::Index => "index",
+            WithData::Index2 => "index2",
+            WithData::Row => "row",
+            WithData::Col => "col",
+        }
+    }
+}
+
+const UNARY_FNS: &[&str] = &[
+    "exp",
+    "ln",
+    "log1p",
+    "expm1",
+    "sqrt",
+    "tanh",
+    "sigmoid",
+    "softplus",
+    "log_sigmoid",
+    "sin",
+    "cos",
+    "abs",
+    "sum",
+    "mean",
+    "transpose",
+];
+
+/// Every function that may touch a latent, for messages.
+const KNOWN_FNS: &str = "arithmetic, exp, ln, log1p, expm1, sqrt, powi, powf, tanh, sigmoid, \
+    softplus, log_sigmoid, sin, cos, abs, sum, mean, dot, transpose, indexing, row, col";
+
+// ---------------------------------------------------------------------------------------
+// The analysed model
+// ---------------------------------------------------------------------------------------
+
+/// One version of an active value: `__v{id}_{name}` holds it, `__g{id}_{name}` its adjoint.
+#[derive(Clone, Debug)]
+pub struct Binding {
+    /// Unique in the model.
+    pub id: usize,
+    /// The user's name (and span).
+    pub name: Ident,
+}
+
+/// An expression on a latent's path, in terms of the differentiation rules.
+#[derive(Clone, Debug)]
+pub enum AExpr {
+    /// An active value.
+    Var(Binding),
+    /// A data-only operand (any Rust).
+    Data(Expr),
+    /// A one-argument rule.
+    Unary(Unary, Box<AExpr>, Span),
+    /// A two-argument rule (at least one side active).
+    Binary(Binary, Box<AExpr>, Box<AExpr>, Span),
+    /// A rule with data parameters.
+    WithData(WithData, Box<AExpr>, Vec<Expr>, Span),
+    /// `v` with the element at the data index replaced by a value: `v[i] = x`.
+    Set(Box<AExpr>, Vec<Expr>, Box<AExpr>, Span),
+}
+
+/// An argument: data (evaluated as written) or active.
+#[derive(Clone, Debug)]
+pub enum Operand {
+    /// Data only.
+    Data(Expr),
+    /// Depends on a latent.
+    Active(AExpr),
+}
+
+/// The shape of a latent.
+#[derive(Clone, Debug)]
+pub enum Shape {
+    /// No `.iid`.
+    Scalar,
+    /// `.iid(n)`.
+    Vector(Expr),
+    /// `.iid((r, c))`.
+    Matrix(Expr, Expr),
+}
+
+/// The constraint of a latent.
+#[derive(Clone, Debug)]
+pub enum Constraint {
+    /// All reals.
+    Identity,
+    /// `(0, inf)`.
+    Positive,
+    /// `(0, 1)`.
+    Unit,
+    /// `(a, b)` with data bounds.
+    Interval(Box<Expr>, Box<Expr>),
+}
+
+/// A latent variable.
+#[derive(Clone, Debug)]
+pub struct Latent {
+    /// Its value binding.
+    pub binding: Binding,
+    /// Its shape.
+    pub shape: Shape,
+    /// Its transform.
+    pub constraint: Constraint,
+}
+
+/// A variable a `for` loop carries across iterations.
+#[derive(Clone, Debug)]
+pub struct Carried {
+    /// The version before the loop.
+    pub outer: Binding,
+    /// The version at the start of each iteration.
+    pub entry: Binding,
+    /// The version at the end of the body.
+    pub last: Binding,
+    /// The version after the loop.
+    pub exit: Binding,
+}
+
+/// A variable an `if` assigns.
+#[derive(Clone, Debug)]
+pub struct Joined {
+    /// The version at the end of the `then` block.
+    pub then_last: Binding,
+    /// The version at the end of the `else` block (`outer` when it does not assign).
+    pub else_last: Binding,
+    /// The version after the `if`.
+    pub exit: Binding,
+}
+
+/// An analysed statement.
+#[derive(Clone, Debug)]
+pub enum Stmt {
+    /// A latent's prior: `latent` indexes [`Model::latents`].
+    Latent {
+        /// Which latent.
+        latent: usize,
+        /// The prior.
+        dist: &'static DistInfo,
+        /// The prior's arguments.
+        args: Vec<Operand>,
+        /// Index into [`Model::srcs`].
+        src: usize,
+    },
+    /// An observation.
+    Observe {
+        /// The observed data.
+        lhs: Expr,
+        /// The distribution.
+        dist: &'static DistInfo,
+        /// Its arguments.
+        args: Vec<Operand>,
+        /// Index into [`Model::srcs`].
+        src: usize,
+        /// Index into [`Model::observed`].
+        obs: usize,
+    },
+    /// `target += value;`
+    Target {
+        /// The term.
+        value: Operand,
+        /// Index into [`Model::srcs`].
+        src: usize,
+    },
+    /// A new active version: `let` with an active value, or an assignment to active state.
+    Let {
+        /// The version defined.
+        binding: Binding,
+        /// The user's type annotation.
+        ty: Option<Type>,
+        /// The value.
+        init: AExpr,
+        /// Index into [`Model::srcs`].
+        src: usize,
+    },
+    /// A data-only statement, emitted as written.
+    Data(TokenStream),
+    /// A `for` loop over data.
+    For {
+        /// The pattern.
+        pat: Pat,
+        /// What is iterated over.
+        iter: Expr,
+        /// The body.
+        body: Vec<Stmt>,
+        /// Active state carried across iterations.
+        carried: Vec<Carried>,
+        /// Data `let mut` variables declared outside and assigned inside.
+        data_carried: Vec<Ident>,
+        /// Index into [`Model::srcs`].
+        src: usize,
+    },
+    /// An `if` over data.
+    If {
+        /// The condition.
+        cond: Expr,
+        /// The `then` block.
+        then: Vec<Stmt>,
+        /// The `else` block (empty when absent).
+        els: Vec<Stmt>,
+        /// Active state assigned in a branch.
+        joined: Vec<Joined>,
+        /// Index into [`Model::srcs`].
+        src: usize,
+    },
+}
+
+/// How a data argument is stored in the model struct and bound inside its methods.
+#[derive(Clone, Debug)]
+pub enum Stored {
+    /// `x: &T`: stored as `<T as ToOwned>::Owned`, bound as `&T`.
+    Ref(Box<Type>),
+    /// A primitive (`usize`, `f64`, `bool`, ...): stored and bound by copy.
+    Copy,
+    /// Any other owned type: stored as is, bound as a reference.
+    Owned,
+}
+
+/// A data argument.
+#[derive(Clone, Debug)]
+pub struct Arg {
+    /// Its name.
+    pub name: Ident,
+    /// Its type as written.
+    pub ty: Type,
+    /// How it is stored.
+    pub stored: Stored,
+}
+
+/// The analysed model.
+pub struct Model {
+    /// Attributes and docs of the model.
+    pub attrs: Vec<syn::Attribute>,
+    /// Visibility.
+    pub vis: syn::Visibility,
+    /// The model's name.
+    pub name: Ident,
+    /// The data arguments.
+    pub args: Vec<Arg>,
+    /// The statements.
+    pub body: Vec<Stmt>,
+    /// The latents in declaration order (the layout's order).
+    pub latents: Vec<Latent>,
+    /// Source text of each statement, for errors and `log_density_terms`.
+    pub srcs: Vec<String>,
+    /// Source text of the observed expression of each observation, for `simulate`.
+    pub observed: Vec<String>,
+    /// Which `srcs` are density terms (latent, observation, `target +=`), in order.
+    pub terms: Vec<usize>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Scopes
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+enum Entry {
+    Data {
+        mutable: bool,
+        decl: usize,
+        arg: bool,
+    },
+    Active {
+        b: Binding,
+        mutable: bool,
+        decl: usize,
+        latent: bool,
+        decl_frame: usize,
+    },
+}
+
+#[derive(Default)]
+struct Frame {
+    names: HashMap<String, Entry>,
+    /// Active state declared outside this frame and assigned in it: (name, decl).
+    assigned: Vec<(String, usize)>,
+    /// Data `let mut` declared outside this frame and assigned in it.
+    data_assigned: Vec<Ident>,
+    data_decl_frame: HashMap<String, usize>,
+}
+
+struct Analyser {
+    errors: Vec<syn::Error>,
+    frames: Vec<Frame>,
+    next_id: usize,
+    next_decl: usize,
+    active_decls: HashSet<usize>,
+    changed: bool,
+    latents: Vec<Latent>,
+    latent_names: HashMap<String, Span>,
+    /// Latents declared anywhere at the top level, with their statement index, for
+    /// "used before declared".
+    all_latents: HashSet<String>,
+    srcs: Vec<String>,
+    observed: Vec<String>,
+    terms: Vec<usize>,
+    depth: usize,
+}
+
+/// Analyses a parsed model. Errors go to `cx`; the returned model is only meaningful when
+/// `cx` has none.
+pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
+    let args: Vec<Arg> = def
+        .args
+        .iter()
+        .map(|a| Arg {
+            name: a.name.clone(),
+            ty: a.ty.clone(),
+            stored: stored_of(&a.ty),
+        })
+        .collect();
+    let mut all_latents = HashSet::new();
+    for s in &def.body.stmts {
+        if let parse::Stmt::Latent(l) = s {
+            all_latents.insert(l.name.to_string());
+        }
+    }
+    let mut active_decls = HashSet::new();
+    // Activity of `let mut` state is a fixed point: an assignment later in the body (or in
+    // a later loop iteration) can make a variable active. Iterate until stable.
+    for round in 0..16 {
+        let mut a = Analyser {
+            errors: Vec::new(),
+            frames: vec![Frame::default()],
+            next_id: 0,
+            next_decl: 0,
+            active_decls: active_decls.clone(),
+            changed: false,
+            latents: Vec::new(),
+            latent_names: HashMap::new(),
+            all_latents: all_latents.clone(),
+            srcs: Vec::new(),
+            observed: Vec::new(),
+            terms: Vec::new(),
+            depth: 0,
+        };
+        for arg in &args {
+            let decl = a.new_decl();
+            if a.frames[0].names.contains_key(&arg.name.to_string()) {
+                a.err(
+                    arg.name.span(),
+                    format!("data argument `{}` is declared twice", arg.name),
+                );
+            }
+            a.frames[0].names.insert(
+                arg.name.to_string(),
+                Entry::Data {
+                    mutable: false,
+                    decl,
+                    arg: true,
+                },
+            );
+        }
+        let body = a.block(&def.body.stmts);
+        if a.changed && round < 15 {
+            active_decls = a.active_decls;
+            continue;
+        }
+        for e in a.errors {
+            cx.syn_error(e);
+        }
+        return Model {
+            attrs: def.attrs.clone(),
+            vis: def.vis.clone(),
+            name: def.name.clone(),
+            args,
+            body,
+            latents: a.latents,
+            srcs: a.srcs,
+            observed: a.observed,
+            terms: a.terms,
+        };
+    }
+    unreachable_model(cx, def, args)
+}
+
+fn unreachable_model(cx: &Ctxt, def: &ModelDef, args: Vec<Arg>) -> Model {
+    cx.error_at(
+        def.name.span(),
+        "the model's state does not settle (internal limit)",
+    );
+    Model {
+        attrs: def.attrs.clone(),
+        vis: def.vis.clone(),
+        name: def.name.clone(),
+        args,
+        body: Vec::new(),
+        latents: Vec::new(),
+        srcs: Vec::new(),
+        observed: Vec::new(),
+        terms: Vec::new(),
+    }
+}
+
+fn stored_of(ty: &Type) -> Stored {
+    match ty {
+        Type::Reference(r) => Stored::Ref(r.elem.clone()),
+        Type::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {
+            let id = p.path.segments[0].ident.to_string();
+            let prim = [
+                "f64", "f32", "usize", "isize", "u8", "u16", "u32", "u64", "i8", "i16", "i32",
+                "i64", "bool",
+            ];
+            if prim.contains(&id.as_str()) {
+                Stored::Copy
+            } else {
+                Stored::Owned
+            }
+        }
+        _ => Stored::Owned,
+    }
+}
+
+impl Analyser {
+    fn err(&mut self, span: Span, msg: impl std::fmt::Display) {
+        self.errors.push(syn::Error::new(span, msg));
+    }
+
+    fn err_spanned(&mut self, tokens: impl ToTokens, msg: impl std::fmt::Display) {
+        self.errors.push(syn::Error::new_spanned(tokens, msg));
+    }
+
+    fn new_decl(&mut self) -> usize {
+        self.next_decl += 1;
+        self.next_decl
+    }
+
+    fn binding(&mut self, name: &Ident) -> Binding {
+        self.next_id += 1;
+        Binding {
+            id: self.next_id,
+            name: name.clone(),
+        }
+    }
+
+    fn src(&mut self, s: &str) -> usize {
+        self.srcs.push(s.to_string());
+        self.srcs.len() - 1
+    }
+
+    fn lookup(&self, name: &str) -> Option<&Entry> {
+        self.frames.iter().rev().find_map(|f| f.names.get(name))
+    }
+
+    fn declare(&mut self, name: &Ident, entry: Entry) {
+        if let Some(f) = self.frames.last_mut() {
+            f.names.insert(name.to_string(), entry);
+        }
+    }
+
+    fn block(&mut self, stmts: &[parse::Stmt]) -> Vec<Stmt> {
+        let mut out = Vec::new();
+        for s in stmts {
+            self.stmt(s, &mut out);
+        }
+        out
+    }
+
+    fn stmt(&mut self, s: &parse::Stmt, out: &mut Vec<Stmt>) {
+        match s {
+            parse::Stmt::Error(e) => self.errors.push(e.clone()),
+            parse::Stmt::Latent(l) => self.latent(l, out),
+            parse::Stmt::Observe(o) => self.observe(o, out),
+            parse::Stmt::Let(l) => self.let_stmt(l, out),
+            parse::Stmt::Assign(a) => self.assign(a, out),
+            parse::Stmt::Target(t) => {
+                let src = self.src(&t.src);
+                self.terms.push(src);
+                let value = self.operand(&t.expr);
+                out.push(Stmt::Target { value, src });
+            }
+            parse::Stmt::For(f) => self.for_stmt(f, out),
+            parse::Stmt::If(i) => self.if_stmt(i, out),
+            parse::Stmt::Expr(e) => {
+                if let Some(name) = self.first_active(&e.expr) {
+                    self.err_spanned(
+                        &e.expr,
+                        format!(
+                            "this statement uses `{name}`, which depends on a latent variable, but adds \
+                             nothing to the density; use it in a `~` statement, a `let` or `target +=`"
+                        ),
+                    );
+                } else {
+                    self.check_names(&e.expr);
+                    let expr = &e.expr;
+                    let semi = e.semi.then(|| quote::quote!(;));
+                    out.push(Stmt::Data(quote::quote!(#expr #semi)));
+                }
+            }
+        }
+    }
+
+    fn dist(&mut self, call: &parse::DistCall) -> Option<&'static DistInfo> {
+        let name = call.name.to_string();
+        let Some(d) = dist_named(&name) else {
+            let msg = match suggest_dist(&name) {
+                Some(s) => format!("unknown distribution `{name}`, did you mean `{s}`?"),
+                None => format!(
+                    "unknown distribution `{name}`; known: {}",
+                    DISTS.iter().map(|d| d.name).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            self.err(call.name.span(), msg);
+            return None;
+        };
+        if call.args.len() != d.params.len() {
+            let plural = if d.params.len() == 1 { "" } else { "s" };
+            self.err(
+                call.paren_span,
+                format!(
+                    "`{}` takes {} argument{plural} ({}), found {}",
+                    d.name,
+                    d.params.len(),
+                    d.params.join(", "),
+                    call.args.len()
+                ),
+            );
+            return None;
+        }
+        Some(d)
+    }
+
+    fn dist_args(&mut self, d: &'static DistInfo, call: &parse::DistCall) -> Vec<Operand> {
+        let mut args = Vec::new();
+        for (k, a) in call.args.iter().enumerate() {
+            let op = self.operand(a);
+            if d.data_params.contains(&k) {
+                if let Operand::Active(_) = op {
+                    self.err_spanned(
+                        a,
+                        format!(
+                            "argument `{}` of `{}` must be data: it cannot depend on a latent variable",
+                            d.params[k], d.name
+                        ),
+                    );
+                }
+            }
+            args.push(op);
+        }
+        args
+    }
+
+    fn latent(&mut self, l: &parse::LatentStmt, out: &mut Vec<Stmt>) {
+        let src = self.src(&l.src);
+        self.terms.push(src);
+        let name = l.name.to_string();
+        if let Some(m) = &l.mutability {
+            self.err(
+                m.span,
+                format!("a latent variable cannot be `mut`: remove `mut` from `{name}`"),
+            );
+        }
+        if self.depth > 0 {
+            self.err(
+                l.name.span(),
+                format!(
+                    "latent `{name}` is declared inside a loop or `if`; declare latents at the top \
+                     level of the model, with `.iid(n)` for one per iteration"
+                ),
+            );
+        }
+        match self.lookup(&name) {
+            Some(Entry::Data { arg: true, .. }) => {
+                self.err(
+                    l.name.span(),
+                    format!("`{name}` is data and cannot be a latent variable"),
+                );
+            }
+            _ if self.latent_names.contains_key(&name) => {
+                self.err(l.name.span(), format!("latent `{name}` is declared twice"));
+            }
+            _ => {}
+        }
+        let dist = self.dist(&l.dist);
+        let args = match dist {
+            Some(d) => self.dist_args(d, &l.dist),
+            None => l.dist.args.iter().map(|a| self.operand(a)).collect(),
+        };
+        let shape = match &l.iid {
+            None => Shape::Scalar,
+            Some(e) => {
+                self.shape_expr(e);
+                match e {
+                    Expr::Tuple(t) if t.elems.len() == 2 => {
+                        Shape::Matrix(t.elems[0].clone(), t.elems[1].clone())
+                    }
+                    Expr::Tuple(t) => {
+                        self.err_spanned(
+                            t,
+                            "`.iid` takes `n` for a vector or `(rows, cols)` for a matrix",
+                        );
+                        Shape::Scalar
+                    }
+                    e => Shape::Vector(e.clone()),
+                }
+            }
+        };
+        let mut constraint = Constraint::Identity;
+        if let Some(d) = dist {
+            constraint = match d.support {
+                Support::Real => Constraint::Identity,
+                Support::Positive => Constraint::Positive,
+                Support::Unit => Constraint::Unit,
+                Support::Bounds => {
+                    match (&args[0], &args[1]) {
+                        (Operand::Data(a), Operand::Data(b)) => {
+                            Constraint::Interval(Box::new(a.clone()), Box::new(b.clone()))
+                        }
+                        _ => {
+                            self.err(
+                            l.dist.paren_span,
+                            format!("the bounds of the latent `{name}`'s `Uniform` prior must be data"),
+                        );
+                            Constraint::Identity
+                        }
+                    }
+                }
+                Support::Discrete => {
+                    self.err(
+                        l.dist.name.span(),
+                        format!(
+                            "`{}` is discrete: the latent `{name}` must be marginalised out (sum over its \
+                             values with `target += ...`); latent variables must be continuous",
+                            d.name
+                        ),
+                    );
+                    Constraint::Identity
+                }
+            };
+        }
+        let binding = self.binding(&l.name);
+        let decl = self.new_decl();
+        self.latent_names.insert(name, l.name.span());
+        let frame = self.frames.len() - 1;
+        self.declare(
+            &l.name,
+            Entry::Active {
+                b: binding.clone(),
+                mutable: false,
+                decl,
+                latent: true,
+                decl_frame: frame,
+            },
+        );
+        self.latents.push(Latent {
+            binding,
+            shape,
+            constraint,
+        });
+        if let Some(d) = dist {
+            out.push(Stmt::Latent {
+                latent: self.latents.len() - 1,
+                dist: d,
+                args,
+                src,
+            });
+        }
+    }
+
+    fn shape_expr(&mut self, e: &Expr) {
+        if let Some(name) = self.first_active(e) {
+            self.err_spanned(
+                e,
+                format!("a shape must be data, but this depends on the latent variable `{name}`"),
+            );
+        } else {
+            self.check_names(e);
+        }
+    }
+
+    fn observe(&mut self, o: &parse::ObserveStmt, out: &mut Vec<Stmt>) {
+        let src = self.src(&o.src);
+        self.terms.push(src);
+        if let Some(iid) = &o.iid {
+            self.err_spanned(iid, "`.iid` declares the shape of a latent; an observation takes its shape from the data");
+        }
+        if let Some(name) = self.first_active(&o.lhs) {
+            self.err_spanned(
+                &o.lhs,
+                format!(
+                    "cannot observe an expression that depends on the latent variable `{name}`: the \
+                     left of `~` must be data (to declare a latent, write `let name ~ ...`)"
+                ),
+            );
+        } else {
+            self.check_names(&o.lhs);
+        }
+        let dist = self.dist(&o.dist);
+        let args = match dist {
+            Some(d) => self.dist_args(d, &o.dist),
+            None => o.dist.args.iter().map(|a| self.operand(a)).collect(),
+        };
+        let text = parse::pretty(o.lhs.to_token_stream());
+        self.observed.push(text);
+        if let Some(d) = dist {
+            out.push(Stmt::Observe {
+                lhs: o.lhs.clone(),
+                dist: d,
+                args,
+                src,
+                obs: self.observed.len() - 1,
+            });
+        }
+    }
+
+    fn let_stmt(&mut self, l: &parse::LetStmt, out: &mut Vec<Stmt>) {
+        let src = self.src(&l.src);
+        let decl = self.new_decl();
+        let init = self.operand(&l.init);
+        let simple = match &l.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                Some((p.ident.clone(), p.mutability.is_some()))
+            }
+            _ => None,
+        };
+        let frame = self.frames.len() - 1;
+        match (init, simple) {
+            (Operand::Active(init), Some((name, mutable))) => {
+                let b = self.binding(&name);
+                self.declare(
+                    &name,
+                    Entry::Active {
+                        b: b.clone(),
+                        mutable,
+                        decl,
+                        latent: false,
+                        decl_frame: frame,
+                    },
+                );
+                out.push(Stmt::Let {
+                    binding: b,
+                    ty: l.ty.clone(),
+                    init,
+                    src,
+                });
+            }
+            (Operand::Active(_), None) => {
+                self.err_spanned(
+                    &l.pat,
+                    "a value that depends on a latent variable must be bound to a plain name",
+                );
+            }
+            (Operand::Data(init), Some((name, mutable)))
+                if mutable && self.active_decls.contains(&decl) =>
+            {
+                // State that becomes active later: its first version holds the data value.
+                let b = self.binding(&name);
+                self.declare(
+                    &name,
+                    Entry::Active {
+                        b: b.clone(),
+                        mutable,
+                        decl,
+                        latent: false,
+                        decl_frame: frame,
+                    },
+                );
+                out.push(Stmt::Let {
+                    binding: b,
+                    ty: l.ty.clone(),
+                    init: AExpr::Data(init),
+                    src,
+                });
+            }
+            (Operand::Data(init), _) => {
+                let mut names = Vec::new();
+                pat_names(&l.pat, &mut names);
+                let mutable = matches!(&l.pat, Pat::Ident(p) if p.mutability.is_some());
+                for n in &names {
+                    self.declare(
+                        n,
+                        Entry::Data {
+                            mutable,
+                            decl,
+                            arg: false,
+                        },
+                    );
+                    if let Some(f) = self.frames.last_mut() {
+                        f.data_decl_frame.insert(n.to_string(), frame);
+                    }
+                }
+                let pat = &l.pat;
+                let ty = l.ty.as_ref().map(|t| quote::quote!(: #t));
+                out.push(Stmt::Data(quote::quote!(let #pat #ty = #init;)));
+            }
+        }
+    }
+
+    fn assign(&mut self, a: &parse::AssignStmt, out: &mut Vec<Stmt>) {
+        let src = self.src(&a.src);
+        // The target: a name, or an element `v[i]` / `m[(i, j)]`.
+        let (name_ident, index) = match &a.lhs {
+            Expr::Path(p) if p.path.get_ident().is_some() => (p.path.get_ident().cloned(), None),
+            Expr::Index(ix) => match &*ix.expr {
+                Expr::Path(p) if p.path.get_ident().is_some() => {
+                    (p.path.get_ident().cloned(), Some(ix))
+                }
+                _ => (None, Some(ix)),
+            },
+            _ => (None, None),
+        };
+        let Some(name_ident) = name_ident else {
+            // A data place such as `v[i][j]` or a field: any Rust, provided it is data.
+            if let Some(n) = self
+                .first_active(&a.rhs)
+                .or_else(|| self.first_active(&a.lhs))
+            {
+                self.err_spanned(
+                    &a.lhs,
+                    format!("only a variable or one element `v[i]` can be assigned a value depending on `{n}`"),
+                );
+            } else {
+                self.check_names(&a.lhs);
+                self.check_names(&a.rhs);
+                let (l, r) = (&a.lhs, &a.rhs);
+                let op = assign_op_tokens(a.op, a.op_span);
+                out.push(Stmt::Data(quote::quote!(#l #op #r;)));
+            }
+            return;
+        };
+        let name = name_ident.to_string();
+        let entry = self.lookup(&name).cloned();
+        match entry {
+            None => {
+                if self.all_latents.contains(&name) {
+                    self.err(
+                        name_ident.span(),
+                        format!("`{name}` is a latent variable and cannot be assigned to"),
+                    );
+                } else {
+                    self.err(
+                        name_ident.span(),
+                        format!("cannot find `{name}` in this model"),
+                    );
+                }
+            }
+            Some(Entry::Data { arg: true, .. }) => {
+                self.err(
+                    name_ident.span(),
+                    format!("`{name}` is data and cannot be assigned to"),
+                );
+            }
+            Some(Entry::Active { latent: true, .. }) => {
+                self.err(
+                    name_ident.span(),
+                    format!("`{name}` is a latent variable and cannot be assigned to"),
+                );
+            }
+            Some(Entry::Data { mutable: false, .. })
+            | Some(Entry::Active { mutable: false, .. }) => {
+                self.err(
+                    name_ident.span(),
+                    format!("cannot assign twice to `{name}`: declare it with `let mut {name}`"),
+                );
+            }
+            Some(Entry::Data {
+                mutable: true,
+                decl,
+                ..
+            }) => {
+                let rhs_active = self.first_active(&a.rhs).is_some()
+                    || index.is_some_and(|ix| self.first_active(&ix.index).is_some());
+                if rhs_active {
+                    // Becomes active: analyse again with this variable active from the start.
+                    if self.active_decls.insert(decl) {
+                        self.changed = true;
+                    }
+                    // Report the problem with the index now if there is one.
+                    if let Some(ix) = index {
+                        self.index_expr(&ix.index);
+                    }
+                    return;
+                }
+                self.check_names(&a.lhs);
+                self.check_names(&a.rhs);
+                let cur = self.frames.len() - 1;
+                let decl_frame = self
+                    .frames
+                    .iter()
+                    .rposition(|f| f.data_decl_frame.contains_key(&name))
+                    .unwrap_or(0);
+                if decl_frame < cur {
+                    let f = &mut self.frames[cur];
+                    if !f.data_assigned.iter().any(|i| *i == name) {
+                        f.data_assigned.push(name_ident.clone());
+                    }
+                }
+                let (l, r) = (&a.lhs, &a.rhs);
+                let op = assign_op_tokens(a.op, a.op_span);
+                out.push(Stmt::Data(quote::quote!(#l #op #r;)));
+            }
+            Some(Entry::Active {
+                b,
+                mutable: true,
+                decl,
+                decl_frame,
+                ..
+            }) => {
+                let rhs = self.sub(&a.rhs);
+                let init = match index {
+                    None => compound_value(a.op, AExpr::Var(b.clone()), rhs, a.op_span),
+                    Some(ix) => {
+                        // `v[i] op= e`: a new version of `v` with one element replaced.
+                        self.index_expr(&ix.index);
+                        let span = ix.bracket_token.span.join();
+                        let old = index_of(AExpr::Var(b.clone()), &ix.index, span);
+                        let value = compound_value(a.op, old, rhs, a.op_span);
+                        let params = index_params(&ix.index);
+                        AExpr::Set(
+                            Box::new(AExpr::Var(b.clone())),
+                            params,
+                            Box::new(value),
+                            span,
+                        )
+                    }
+                };
+                let nb = self.binding(&name_ident);
+                let cur = self.frames.len() - 1;
+                if decl_frame < cur {
+                    let f = &mut self.frames[cur];
+                    if !f.assigned.iter().any(|(n, d)| *n == name && *d == decl) {
+                        f.assigned.push((name.clone(), decl));
+                    }
+                }
+                self.declare(
+                    &name_ident,
+                    Entry::Active {
+                        b: nb.clone(),
+                        mutable: true,
+                        decl,
+                        latent: false,
+                        decl_frame,
+                    },
+                );
+                out.push(Stmt::Let {
+                    binding: nb,
+                    ty: None,
+                    init,
+                    src,
+                });
+            }
+        }
+    }
+
+    fn index_expr(&mut self, e: &Expr) {
+        if let Some(name) = self.first_active(e) {
+            self.err_spanned(
+                e,
+                format!("an index must be data, but this depends on the latent variable `{name}`"),
+            );
+        } else {
+            self.check_names(e);
+        }
+    }
+
+    fn for_stmt(&mut self, f: &parse::ForStmt, out: &mut Vec<Stmt>) {
+        let src = self.src(&f.src);
+        if let Some(name) = self.first_active(&f.iter) {
+            self.err_spanned(
+                &f.iter,
+                format!("a loop range is a shape and must be data, but this depends on the latent variable `{name}`"),
+            );
+        } else {
+            self.check_names(&f.iter);
+        }
+        self.depth += 1;
+        self.frames.push(Frame::default());
+        let decl = self.new_decl();
+        let mut names = Vec::new();
+        pat_names(&f.pat, &mut names);
+        for n in &names {
+            self.declare(
+                n,
+                Entry::Data {
+                    mutable: false,
+                    decl,
+                    arg: false,
+                },
+            );
+        }
+        // State assigned in the body gets a fresh version at the start of each iteration.
+        let mut assigned = Vec::new();
+        assigned_names(&f.body.stmts, &mut assigned);
+        let mut entries: Vec<(Binding, Binding, usize, usize)> = Vec::new();
+        for name in assigned {
+            if let Some(Entry::Active {
+                b,
+                mutable: true,
+                decl,
+                decl_frame,
+                latent: false,
+            }) = self.lookup(&name).cloned()
+            {
+                let entry_b = self.binding(&b.name);
+                entries.push((b.clone(), entry_b.clone(), decl, decl_frame));
+                self.declare(
+                    &b.name,
+                    Entry::Active {
+                        b: entry_b,
+                        mutable: true,
+                        decl,
+                        latent: false,
+                        decl_frame,
+                    },
+                );
+            }
+        }
+        let body = self.block(&f.body.stmts);
+        let frame = self.frames.pop().unwrap_or_default();
+        self.depth -= 1;
+        let mut carried = Vec::new();
+        for (outer, entry_b, decl, decl_frame) in entries {
+            let last = match frame.names.get(&outer.name.to_string()) {
+                Some(Entry::Active { b, decl: d, .. }) if *d == decl => b.clone(),
+                _ => entry_b.clone(),
+            };
+            let exit = self.binding(&outer.name);
+            self.reassign(&outer.name, decl, decl_frame, exit.clone());
+            carried.push(Carried {
+                outer,
+                entry: entry_b,
+                last,
+                exit,
+            });
+        }
+        let data_carried = frame
+            .data_assigned
+            .iter()
+            .filter(|n| self.lookup(&n.to_string()).is_some())
+            .cloned()
+            .collect::<Vec<_>>();
+        for n in &data_carried {
+            let cur = self.frames.len() - 1;
+            let decl_frame = self
+                .frames
+                .iter()
+                .rposition(|f| f.data_decl_frame.contains_key(&n.to_string()))
+                .unwrap_or(0);
+            if decl_frame < cur {
+                let f = &mut self.frames[cur];
+                if !f.data_assigned.iter().any(|i| i == n) {
+                    f.data_assigned.push(n.clone());
+                }
+            }
+        }
+        out.push(Stmt::For {
+            pat: f.pat.clone(),
+            iter: f.iter.clone(),
+            body,
+            carried,
+            data_carried,
+            src,
+        });
+    }
+
+    /// Makes `b` the current version of state `decl` in the current frame.
+    fn reassign(&mut self, name: &Ident, decl: usize, decl_frame: usize, b: Binding) {
+        let cur = self.frames.len() - 1;
+        if decl_frame < cur {
+            let f = &mut self.frames[cur];
+            let key = name.to_string();
+            if !f.assigned.iter().any(|(n, d)| *n == key && *d == decl) {
+                f.assigned.push((key, decl));
+            }
+        }
+        self.declare(
+            name,
+            Entry::Active {
+                b,
+                mutable: true,
+                decl,
+                latent: false,
+                decl_frame,
+            },
+        );
+    }
+
+    fn if_stmt(&mut self, i: &parse::IfStmt, out: &mut Vec<Stmt>) {
+        let src = self.src(&i.src);
+        if let Some(name) = self.first_active(&i.cond) {
+            self.err_spanned(
+                &i.cond,
+                format!(
+                    "cannot branch on the latent variable `{name}`: an `if` condition must be data \
+                     (a density must be smooth in the latents)"
+                ),
+            );
+        } else {
+            self.check_names(&i.cond);
+        }
+        self.depth += 1;
+        self.frames.push(Frame::default());
+        let then = self.block(&i.then.stmts);
+        let then_frame = self.frames.pop().unwrap_or_default();
+        self.frames.push(Frame::default());
+        let els = match &i.els {
+            Some(b) => self.block(&b.stmts),
+            None => Vec::new(),
+        };
+        let else_frame = self.frames.pop().unwrap_or_default();
+        self.depth -= 1;
+        let mut joined = Vec::new();
+        let mut names: Vec<(String, usize)> = then_frame.assigned.clone();
+        for a in &else_frame.assigned {
+            if !names.contains(a) {
+                names.push(a.clone());
+            }
+        }
+        for (name, decl) in names {
+            let Some(Entry::Active {
+                b: outer,
+                decl_frame,
+                ..
+            }) = self.lookup(&name).cloned()
+            else {
+                continue;
+            };
+            let last_in = |f: &Frame| match f.names.get(&name) {
+                Some(Entry::Active { b, decl: d, .. }) if *d == decl => b.clone(),
+                _ => outer.clone(),
+            };
+            let then_last = last_in(&then_frame);
+            let else_last = last_in(&else_frame);
+            let exit = self.binding(&outer.name);
+            self.reassign(&outer.name, decl, decl_frame, exit.clone());
+            joined.push(Joined {
+                then_last,
+                else_last,
+                exit,
+            });
+        }
+        for f in [&then_frame, &else_frame] {
+            for n in &f.data_assigned {
+                let cur = self.frames.len() - 1;
+                let decl_frame = self
+                    .frames
+                    .iter()
+                    .rposition(|fr| fr.data_decl_frame.contains_key(&n.to_string()))
+                    .unwrap_or(0);
+                if decl_frame < cur {
+                    let fr = &mut self.frames[cur];
+                    if !fr.data_assigned.iter().any(|i| i == n) {
+                        fr.data_assigned.push(n.clone());
+                    }
+                }
+            }
+        }
+        out.push(Stmt::If {
+            cond: i.cond.clone(),
+            then,
+            els,
+            joined,
+            src,
+        });
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Expressions
+    // -----------------------------------------------------------------------------------
+
+    /// The first free name of `e` that is active, if any.
+    fn first_active(&self, e: &Expr) -> Option<String> {
+        let mut fv = FreeVars::default();
+        fv.visit_expr(e);
+        let all = fv.names.into_iter().map(|(n, _)| n).chain(fv.macro_names);
+        all.into_iter()
+            .find_map(|n| match self.lookup(&n.to_string()) {
+                Some(Entry::Active { .. }) => Some(n.to_string()),
+                _ => None,
+            })
+    }
+
+    /// Reports free names of a data expression that are not defined (lower-case names only:
+    /// upper-case ones may be constants from outside the model).
+    fn check_names(&mut self, e: &Expr) {
+        let mut fv = FreeVars::default();
+        fv.visit_expr(e);
+        for (n, _) in fv.names {
+            let s = n.to_string();
+            if self.lookup(&s).is_some() || fv.bound.contains(&s) {
+                continue;
+            }
+            if self.all_latents.contains(&s) {
+                self.err(
+                    n.span(),
+                    format!("latent `{s}` is used before it is declared"),
+                );
+            } else if s.starts_with(|c: char| c.is_lowercase() || c == '_') && s != "self" {
+                self.err(n.span(), format!("cannot find `{s}` in this model"));
+            }
+        }
+    }
+
+    fn operand(&mut self, e: &Expr) -> Operand {
+        if self.first_active(e).is_none() {
+            self.check_names(e);
+            return Operand::Data(e.clone());
+        }
+        Operand::Active(self.lower(e))
+    }
+
+    fn sub(&mut self, e: &Expr) -> AExpr {
+        match self.operand(e) {
+            Operand::Data(d) => AExpr::Data(d),
+            Operand::Active(a) => a,
+        }
+    }
+
+    fn non_diff(&mut self, tokens: impl ToTokens, what: &str) -> AExpr {
+        self.err_spanned(
+            tokens,
+            format!(
+                "{what} has no derivative and cannot be applied to a value that depends on a latent \
+                 variable; on a latent's path use only {KNOWN_FNS}"
+            ),
+        );
+        AExpr::Data(syn::parse_quote!(0.0))
+    }
+
+    /// An active expression in terms of the rules (`e` mentions an active name).
+    fn lower(&mut self, e: &Expr) -> AExpr {
+        match e {
+            Expr::Path(p) => match p
+                .path
+                .get_ident()
+                .map(|i| (i, self.lookup(&i.to_string()).cloned()))
+            {
+                Some((_, Some(Entry::Active { b, .. }))) => AExpr::Var(b),
+                _ => AExpr::Data(e.clone()),
+            },
+            Expr::Paren(p) => self.lower(&p.expr),
+            Expr::Group(g) => self.lower(&g.expr),
+            Expr::Reference(r) => self.lower(&r.expr),
+            Expr::Unary(u) => match u.op {
+                syn::UnOp::Neg(t) => AExpr::Unary(Unary::Neg, Box::new(self.sub(&u.expr)), t.span),
+                syn::UnOp::Deref(_) => self.lower(&u.expr),
+                _ => self.non_diff(u.op, "`!`"),
+            },
+            Expr::Cast(c) => match &*c.ty {
+                Type::Path(p) if p.path.is_ident("f64") => self.lower(&c.expr),
+                _ => self.non_diff(c, "a cast"),
+            },
+            Expr::Binary(b) => {
+                let f = match b.op {
+                    syn::BinOp::Add(_) => Binary::Add,
+                    syn::BinOp::Sub(_) => Binary::Sub,
+                    syn::BinOp::Mul(_) => Binary::Mul,
+                    syn::BinOp::Div(_) => Binary::Div,
+                    op => {
+                        let what = format!("`{}`", op.to_token_stream());
+                        return self.non_diff(op, &what);
+                    }
+                };
+                let span = op_span(&b.op);
+                let l = self.sub(&b.left);
+                let r = self.sub(&b.right);
+                AExpr::Binary(f, Box::new(l), Box::new(r), span)
+            }
+            Expr::Index(ix) => {
+                self.index_expr(&ix.index);
+                let x = self.sub(&ix.expr);
+                index_of(x, &ix.index, ix.bracket_token.span.join())
+            }
+            Expr::MethodCall(m) => {
+                let name = m.method.to_string();
+                let args: Vec<&Expr> = m.args.iter().collect();
+                self.call(&name, m.method.span(), Some(&m.receiver), &args, &m.method)
+            }
+            Expr::Call(c) => {
+                let name = match &*c.func {
+                    Expr::Path(p) if p.qself.is_none() => {
+                        let segs: Vec<String> = p
+                            .path
+                            .segments
+                            .iter()
+                            .map(|s| s.ident.to_string())
+                            .collect();
+                        match segs.as_slice() {
+                            [n] => Some(n.clone()),
+                            [t, n] if t == "f64" => Some(n.clone()),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                };
+                let Some(name) = name else {
+                    return self.non_diff(&c.func, "this function");
+                };
+                let args: Vec<&Expr> = c.args.iter().collect();
+                self.call(&name, crate::diff::span_of(&c.func), None, &args, &c.func)
+            }
+            Expr::If(i) => {
+                self.err_spanned(
+                    &i.cond,
+                    "cannot branch on a value that depends on a latent variable inside an expression; \
+                     use an `if` statement over data",
+                );
+                AExpr::Data(syn::parse_quote!(0.0))
+            }
+            Expr::Macro(m) => {
+                let what = format!("the macro `{}!`", m.mac.path.to_token_stream());
+                self.non_diff(&m.mac.path, &what)
+            }
+            Expr::Lit(_) => AExpr::Data(e.clone()),
+            other => self.non_diff(other, "this expression"),
+        }
+    }
+
+    fn call(
+        &mut self,
+        name: &str,
+        span: Span,
+        recv: Option<&Expr>,
+        args: &[&Expr],
+        tokens: &dyn ToTokens,
+    ) -> AExpr {
+        // All operands: the receiver first for method calls.
+        let mut all: Vec<&Expr> = Vec::new();
+        if let Some(r) = recv {
+            all.push(r);
+        }
+        all.extend_from_slice(args);
+        let name = match name {
+            "log" => "ln",
+            "column" => "col",
+            n => n,
+        };
+        let arity_err = |this: &mut Self, n: usize| {
+            this.err(
+                span,
+                format!(
+                    "`{name}` takes {n} argument{}",
+                    if n == 1 { "" } else { "s" }
+                ),
+            );
+            AExpr::Data(syn::parse_quote!(0.0))
+        };
+        if name == "clone" && all.len() == 1 {
+            let x = self.sub(all[0]);
+            return AExpr::Unary(Unary::Identity, Box::new(x), span);
+        }
+        if let Some(f) = UNARY_FNS.iter().find(|f| **f == name) {
+            if all.len() != 1 {
+                return arity_err(self, 1);
+            }
+            let x = self.sub(all[0]);
+            return AExpr::Unary(Unary::Named(f), Box::new(x), span);
+        }
+        match name {
+            "dot" | "powf" => {
+                if all.len() != 2 {
+                    return arity_err(self, 2);
+                }
+                let f = if name == "dot" {
+                    Binary::Dot
+                } else {
+                    Binary::Powf
+                };
+                let a = self.sub(all[0]);
+                let b = self.sub(all[1]);
+                AExpr::Binary(f, Box::new(a), Box::new(b), span)
+            }
+            "powi" | "row" | "col" => {
+                if all.len() != 2 {
+                    return arity_err(self, 2);
+                }
+                let f = match name {
+                    "powi" => WithData::Powi,
+                    "row" => WithData::Row,
+                    _ => WithData::Col,
+                };
+                if let Some(n) = self.first_active(all[1]) {
+                    self.err_spanned(
+                        all[1],
+                        format!("the argument of `{name}` must be data, but it depends on the latent variable `{n}`"),
+                    );
+                }
+                let x = self.sub(all[0]);
+                AExpr::WithData(f, Box::new(x), vec![all[1].clone()], span)
+            }
+            other => {
+                let what = format!("`{other}`");
+                self.non_diff(tokens.to_token_stream(), &what)
+            }
+        }
+    }
+}
+
+fn compound_value(op: AssignOp, cur: AExpr, rhs: AExpr, span: Span) -> AExpr {
+    let f = match op {
+        AssignOp::Set => return rhs,
+        AssignOp::Add => Binary::Add,
+        AssignOp::Sub => Binary::Sub,
+        AssignOp::Mul => Binary::Mul,
+        AssignOp::Div => Binary::Div,
+    };
+    AExpr::Binary(f, Box::new(cur), Box::new(rhs), span)
+}
+
+fn index_params(index: &Expr) -> Vec<Expr> {
+    match index {
+        Expr::Tuple(t) if t.elems.len() == 2 => t.elems.iter().cloned().collect(),
+        Expr::Paren(p) => index_params(&p.expr),
+        e => vec![e.clone()],
+    }
+}
+
+fn index_of(x: AExpr, index: &Expr, span: Span) -> AExpr {
+    match index {
+        Expr::Tuple(t) if t.elems.len() == 2 => AExpr::WithData(
+            WithData::Index2,
+            Box::new(x),
+            t.elems.iter().cloned().collect(),
+            span,
+        ),
+        Expr::Paren(p) => index_of(x, &p.expr, span),
+        e => AExpr::WithData(WithData::Index, Box::new(x), vec![e.clone()], span),
+    }
+}
+
+fn op_span(op: &syn::BinOp) -> Span {
+    op.to_token_stream()
+        .into_iter()
+        .next()
+        .map(|t| t.span())
+        .unwrap_or_else(Span::call_site)
+}
+
+fn assign_op_tokens(op: AssignOp, span: Span) -> TokenStream {
+    match op {
+        AssignOp::Set => quote::quote_spanned!(span=> =),
+        AssignOp::Add => quote::quote_spanned!(span=> +=),
+        AssignOp::Sub => quote::quote_spanned!(span=> -=),
+        AssignOp::Mul => quote::quote_spanned!(span=> *=),
+        AssignOp::Div => quote::quote_spanned!(span=> /=),
+    }
+}
+
+/// Base names of every place assigned in `stmts`, nested blocks included, sorted.
+fn assigned_names(stmts: &[parse::Stmt], out: &mut Vec<String>) {
+    for s in stmts {
+        match s {
+            parse::Stmt::Assign(a) => {
+                let mut e = &a.lhs;
+                while let Expr::Index(ix) = e {
+                    e = &ix.expr;
+                }
+                if let Expr::Path(p) = e {
+                    if let Some(i) = p.path.get_ident() {
+                        let n = i.to_string();
+                        if !out.contains(&n) {
+                            out.push(n);
+                        }
+                    }
+                }
+            }
+            parse::Stmt::For(f) => assigned_names(&f.body.stmts, out),
+            parse::Stmt::If(i) => {
+                assigned_names(&i.then.stmts, out);
+                if let Some(b) = &i.els {
+                    assigned_names(&b.stmts, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    out.sort();
+}
+
+/// Names bound by a pattern.
+pub fn pat_names(p: &Pat, out: &mut Vec<Ident>) {
+    match p {
+        Pat::Ident(i) => {
+            out.push(i.ident.clone());
+            if let Some((_, sub)) = &i.subpat {
+                pat_names(sub, out);
+            }
+        }
+        Pat::Tuple(t) => t.elems.iter().for_each(|e| pat_names(e, out)),
+        Pat::TupleStruct(t) => t.elems.iter().for_each(|e| pat_names(e, out)),
+        Pat::Slice(s) => s.elems.iter().for_each(|e| pat_names(e, out)),
+        Pat::Reference(r) => pat_names(&r.pat, out),
+        Pat::Paren(p) => pat_names(&p.pat, out),
+        Pat::Type(t) => pat_names(&t.pat, out),
+        Pat::Struct(s) => s.fields.iter().for_each(|f| pat_names(&f.pat, out)),
+        Pat::Or(o) => o.cases.iter().for_each(|c| pat_names(c, out)),
+        _ => {}
+    }
+}
+
+/// Free single-segment names of an expression (names bound inside it by closures, blocks
+/// or match arms are collected in `bound`).
+#[derive(Default)]
+struct FreeVars {
+    names: Vec<(Ident, ())>,
+    /// Identifiers inside macro calls: they may be names (for activity) or not.
+    macro_names: Vec<Ident>,
+    bound: HashSet<String>,
+}
+
+impl<'ast> Visit<'ast> for FreeVars {
+    fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+        if p.qself.is_none() {
+            if let Some(i) = p.path.get_ident() {
+                if !self.bound.contains(&i.to_string()) {
+                    self.names.push((i.clone(), ()));
+                }
+            }
+        }
+    }
+    fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+        // A called name may be a function from outside the model: only its arguments count,
+        // unless it is a local name.
+        match &*c.func {
+            Expr::Path(p) if p.path.get_ident().is_some() => {}
+            f => self.visit_expr(f),
+        }
+        for a in &c.args {
+            self.visit_expr(a);
+        }
+    }
+    fn visit_expr_closure(&mut self, c: &'ast syn::ExprClosure) {
+        let mut names = Vec::new();
+        for i in &c.inputs {
+            pat_names(i, &mut names);
+        }
+        self.bound.extend(names.iter().map(|n| n.to_string()));
+        self.visit_expr(&c.body);
+    }
+    fn visit_local(&mut self, l: &'ast syn::Local) {
+        if let Some(init) = &l.init {
+            self.visit_expr(&init.expr);
+        }
+        let mut names = Vec::new();
+        pat_names(&l.pat, &mut names);
+        self.bound.extend(names.iter().map(|n| n.to_string()));
+    }
+    fn visit_arm(&mut self, a: &'ast syn::Arm) {
+        let mut names = Vec::new();
+        pat_names(&a.pat, &mut names);
+        self.bound.extend(names.iter().map(|n| n.to_string()));
+        if let Some((_, g)) = &a.guard {
+            self.visit_expr(g);
+        }
+        self.visit_expr(&a.body);
+    }
+    fn visit_expr_for_loop(&mut self, f: &'ast syn::ExprForLoop) {
+        self.visit_expr(&f.expr);
+        let mut names = Vec::new();
+        pat_names(&f.pat, &mut names);
+        self.bound.extend(names.iter().map(|n| n.to_string()));
+        self.visit_block(&f.body);
+    }
+    fn visit_macro(&mut self, m: &'ast syn::Macro) {
+        // Names inside a macro's tokens (`format!("{}", w)`), best effort.
+        fn idents(ts: TokenStream, out: &mut Vec<Ident>) {
+            for t in ts {
+                match t {
+                    TokenTree::Ident(i) => out.push(i),
+                    TokenTree::Group(g) => idents(g.stream(), out),
+                    _ => {}
+                }
+            }
+        }
+        let mut ids = Vec::new();
+        idents(m.tokens.clone(), &mut ids);
+        for i in ids {
+            if !self.bound.contains(&i.to_string()) {
+                self.macro_names.push(i);
+            }
+        }
+    }
+    fn visit_expr_struct(&mut self, s: &'ast syn::ExprStruct) {
+        for f in &s.fields {
+            self.visit_expr(&f.expr);
+        }
+        if let Some(r) = &s.rest {
+            self.visit_expr(r);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The error collector: every stage reports its mistakes here, and they are emitted together
+//! at the end, so a model with three mistakes shows three errors (serde's `Ctxt`).
+
+use std::cell::RefCell;
+use std::fmt::Display;
+
+/// Collects `syn::Error`s. Must be consumed with [`Ctxt::check`]; dropping it unchecked is
+/// a bug in the macro and panics (in debug builds of the macro only while not unwinding).
+#[derive(Default)]
+pub struct Ctxt {
+    errors: RefCell<Option<Vec<syn::Error>>>,
+}
+
+impl Ctxt {
+    /// A fresh context.
+    pub fn new() -> Self {
+        Ctxt {
+            errors: RefCell::new(Some(Vec::new())),
+        }
+    }
+
+    /// Records an error at `span`.
+    pub fn error_at<M: Display>(&self, span: proc_macro2::Span, msg: M) {
+        self.syn_error(syn::Error::new(span, msg));
+    }
+
+    /// Records a `syn::Error`.
+    pub fn syn_error(&self, err: syn::Error) {
+        if let Some(errors) = self.errors.borrow_mut().as_mut() {
+            errors.push(err);
+        }
+    }
+
+    /// Consumes the context: `Ok` when no error was recorded, else all errors combined.
+    pub fn check(self) -> Result<(), syn::Error> {
+        let errors = self.errors.borrow_mut().take().unwrap_or_default();
+        let mut iter = errors.into_iter();
+        let Some(mut combined) = iter.next() else {
+            return Ok(());
+        };
+        for rest in iter {
+            combined.combine(rest);
+        }
+        Err(combined)
+    }
+}
+
+impl Drop for Ctxt {
+    fn drop(&mut self) {
+        if !std::thread::panicking() && self.errors.borrow().is_some() {
+            panic!("forgot to check for errors");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combines_all_errors() {
+        let cx = Ctxt::new();
+        assert!(cx.check().is_ok());
+        let cx = Ctxt::new();
+        cx.error_at(proc_macro2::Span::call_site(), "one");
+        cx.error_at(proc_macro2::Span::call_site(), "two");
+        let e = cx.check().unwrap_err();
+        let msgs: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(msgs, ["one", "two"]);
+    }
+}

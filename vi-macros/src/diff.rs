@@ -1,0 +1,398 @@
+//! The reverse sweep: an active expression ([`AExpr`]) becomes a straight list of rule calls
+//! (A-normal form), each with its forward call and, in reverse order, its backward call.
+//!
+//! Names are deterministic per statement (`__t{stmt}_{k}` for values, `__gt{stmt}_{k}` for
+//! their adjoints, `__d{stmt}_{k}` for data operands), so the same statement can be emitted
+//! once forward and later swept back (or recomputed and swept back, in a replayed loop)
+//! with both halves agreeing on names.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::{Expr, Ident};
+
+use crate::analyse::{AExpr, Binary, Binding, Unary, WithData};
+
+/// The ident holding the value of a binding.
+pub fn vname(b: &Binding) -> Ident {
+    format_ident!(
+        "__v{}_{}",
+        b.id,
+        b.name.to_string().trim_start_matches("r#"),
+        span = b.name.span()
+    )
+}
+
+/// The ident holding the adjoint of a binding.
+pub fn gname(b: &Binding) -> Ident {
+    format_ident!(
+        "__g{}_{}",
+        b.id,
+        b.name.to_string().trim_start_matches("r#"),
+        span = b.name.span()
+    )
+}
+
+/// A value produced or used by a rule call.
+#[derive(Clone, Debug)]
+pub enum V {
+    /// An active binding.
+    Var(Binding),
+    /// A temporary (active).
+    Temp(Ident, Ident),
+    /// A data operand: the ident holds `&value`.
+    Data(Ident),
+}
+
+impl V {
+    /// `&value` for a rule call.
+    pub fn arg(&self) -> TokenStream {
+        match self {
+            V::Var(b) => {
+                let v = vname(b);
+                quote!(&#v)
+            }
+            V::Temp(t, _) => quote!(&#t),
+            V::Data(d) => quote!(::vi::__private::val(#d)),
+        }
+    }
+
+    /// The value as a flat slice (`ad::flat`) for a kernel, or the data as `f64`s.
+    pub fn flat(&self) -> TokenStream {
+        match self {
+            V::Var(_) | V::Temp(..) => {
+                let a = self.arg();
+                quote!(::vi::__private::ad::flat(#a))
+            }
+            V::Data(d) => quote!(&*::vi::__private::ad::to_f64s(#d)),
+        }
+    }
+
+    /// `Some(&mut adjoint)` or `None` for data.
+    pub fn grad_opt(&self) -> TokenStream {
+        match self.grad() {
+            Some(g) => quote!(::core::option::Option::Some(&mut #g)),
+            None => quote!(::core::option::Option::None),
+        }
+    }
+
+    /// `Some(ad::flat_mut(&mut adjoint))` or `None`, for a kernel.
+    pub fn grad_flat_opt(&self) -> TokenStream {
+        match self.grad() {
+            Some(g) => quote!(::core::option::Option::Some(::vi::__private::ad::flat_mut(&mut #g))),
+            None => quote!(::core::option::Option::None),
+        }
+    }
+
+    /// The adjoint's ident, for active values.
+    pub fn grad(&self) -> Option<Ident> {
+        match self {
+            V::Var(b) => Some(gname(b)),
+            V::Temp(_, g) => Some(g.clone()),
+            V::Data(_) => None,
+        }
+    }
+
+    fn same_var(&self, other: &V) -> bool {
+        matches!((self, other), (V::Var(a), V::Var(b)) if a.id == b.id)
+    }
+}
+
+enum Kind {
+    Unary(Unary),
+    Binary(Binary),
+    WithData(WithData, Vec<Ident>),
+    Set(Vec<Ident>),
+}
+
+struct Op {
+    out: V,
+    kind: Kind,
+    args: Vec<V>,
+    span: Span,
+}
+
+/// One statement's rule calls.
+pub struct Lowering {
+    stmt: usize,
+    next: usize,
+    /// Data operands: `let __d = &(expr);` (or a data index `let __d = expr;`).
+    data: Vec<TokenStream>,
+    ops: Vec<Op>,
+}
+
+impl Lowering {
+    /// A lowering for statement `stmt` (its source index: names are unique per statement).
+    pub fn new(stmt: usize) -> Self {
+        Lowering {
+            stmt,
+            next: 0,
+            data: Vec::new(),
+            ops: Vec::new(),
+        }
+    }
+
+    fn temp(&mut self) -> V {
+        let k = self.next;
+        self.next += 1;
+        V::Temp(
+            format_ident!("__t{}_{}", self.stmt, k),
+            format_ident!("__gt{}_{}", self.stmt, k),
+        )
+    }
+
+    /// A data operand, bound once by reference.
+    pub fn data(&mut self, e: &Expr) -> V {
+        let k = self.next;
+        self.next += 1;
+        let d = format_ident!("__d{}_{}", self.stmt, k);
+        let span = span_of(e);
+        self.data.push(quote_spanned!(span=> let #d = &(#e);));
+        V::Data(d)
+    }
+
+    /// A data parameter (an index, an exponent), bound by value.
+    fn param(&mut self, e: &Expr) -> Ident {
+        let k = self.next;
+        self.next += 1;
+        let d = format_ident!("__d{}_{}", self.stmt, k);
+        let span = span_of(e);
+        self.data.push(quote_spanned!(span=> let #d = #e;));
+        d
+    }
+
+    /// Lowers `e`; the root call writes into `out` when given (a `let`'s binding).
+    pub fn lower(&mut self, e: &AExpr, out: Option<&Binding>) -> V {
+        let v = self.lower_inner(e, out);
+        match (out, &v) {
+            (Some(b), V::Var(x)) if x.id == b.id => v,
+            (Some(b), _) => {
+                // A plain copy of another value (`let m = w;`) or of data.
+                self.ops.push(Op {
+                    out: V::Var(b.clone()),
+                    kind: Kind::Unary(Unary::Identity),
+                    args: vec![v],
+                    span: b.name.span(),
+                });
+                V::Var(b.clone())
+            }
+            (None, _) => v,
+        }
+    }
+
+    fn out_or_temp(&mut self, out: Option<&Binding>) -> V {
+        match out {
+            Some(b) => V::Var(b.clone()),
+            None => self.temp(),
+        }
+    }
+
+    /// Operands of one call must not alias the same variable mutably in the backward call:
+    /// a repeated variable is copied.
+    fn distinct(&mut self, args: &mut [V], span: Span) {
+        for i in 1..args.len() {
+            if (0..i).any(|j| args[j].same_var(&args[i])) {
+                let t = self.temp();
+                self.ops.push(Op {
+                    out: t.clone(),
+                    kind: Kind::Unary(Unary::Identity),
+                    args: vec![args[i].clone()],
+                    span,
+                });
+                args[i] = t;
+            }
+        }
+    }
+
+    /// Makes the operands of a distribution statement distinct variables.
+    pub fn distinct_kernel(&mut self, vals: &mut [V]) {
+        self.distinct(vals, Span::call_site());
+    }
+
+    fn lower_inner(&mut self, e: &AExpr, out: Option<&Binding>) -> V {
+        match e {
+            AExpr::Var(b) => V::Var(b.clone()),
+            AExpr::Data(d) => self.data(d),
+            AExpr::Unary(f, x, span) => {
+                let x = self.lower_inner(x, None);
+                let o = self.out_or_temp(out);
+                self.ops.push(Op {
+                    out: o.clone(),
+                    kind: Kind::Unary(*f),
+                    args: vec![x],
+                    span: *span,
+                });
+                o
+            }
+            AExpr::Binary(f, a, b, span) => {
+                let a = self.lower_inner(a, None);
+                let b = self.lower_inner(b, None);
+                let mut args = vec![a, b];
+                self.distinct(&mut args, *span);
+                let o = self.out_or_temp(out);
+                self.ops.push(Op {
+                    out: o.clone(),
+                    kind: Kind::Binary(*f),
+                    args,
+                    span: *span,
+                });
+                o
+            }
+            AExpr::WithData(f, x, params, span) => {
+                let x = self.lower_inner(x, None);
+                let ps = params.iter().map(|p| self.param(p)).collect();
+                let o = self.out_or_temp(out);
+                self.ops.push(Op {
+                    out: o.clone(),
+                    kind: Kind::WithData(*f, ps),
+                    args: vec![x],
+                    span: *span,
+                });
+                o
+            }
+            AExpr::Set(v, params, x, span) => {
+                let v = self.lower_inner(v, None);
+                let ps = params.iter().map(|p| self.param(p)).collect();
+                let x = self.lower_inner(x, None);
+                let mut args = vec![v, x];
+                self.distinct(&mut args, *span);
+                let o = self.out_or_temp(out);
+                self.ops.push(Op {
+                    out: o.clone(),
+                    kind: Kind::Set(ps),
+                    args,
+                    span: *span,
+                });
+                o
+            }
+        }
+    }
+
+    /// The forward code: data operands, then every call in order. A failing shape check
+    /// returns `Fail::Shape(stmt, e)` from the enclosing function.
+    pub fn forward(&self) -> TokenStream {
+        let data = &self.data;
+        let stmt = self.stmt;
+        let ops = self.ops.iter().map(|op| {
+            let out = match &op.out {
+                V::Var(b) => vname(b),
+                V::Temp(t, _) => t.clone(),
+                V::Data(d) => d.clone(),
+            };
+            let call = match &op.kind {
+                Kind::Unary(Unary::Identity) => {
+                    let x = op.args[0].arg();
+                    return quote_spanned!(op.span=> let #out = ::core::clone::Clone::clone(#x););
+                }
+                Kind::Unary(Unary::Neg) => {
+                    let x = op.args[0].arg();
+                    quote_spanned!(op.span=> ::vi::__private::ad::neg(#x))
+                }
+                Kind::Unary(Unary::Named(f)) => {
+                    let f = format_ident!("{}", f, span = op.span);
+                    let x = op.args[0].arg();
+                    quote_spanned!(op.span=> ::vi::__private::ad::#f(#x))
+                }
+                Kind::Binary(f) => {
+                    let f = format_ident!("{}", f.name(), span = op.span);
+                    let (a, b) = (op.args[0].arg(), op.args[1].arg());
+                    quote_spanned!(op.span=> ::vi::__private::ad::#f(#a, #b))
+                }
+                Kind::WithData(f, ps) => {
+                    let f = format_ident!("{}", f.name(), span = op.span);
+                    let x = op.args[0].arg();
+                    quote_spanned!(op.span=> ::vi::__private::ad::#f(#x, #(#ps),*))
+                }
+                Kind::Set(ps) => {
+                    let (v, x) = (op.args[0].arg(), op.args[1].arg());
+                    let p = index_tuple(ps);
+                    quote_spanned!(op.span=> ::vi::__private::set_elem(#v, #p, #x))
+                }
+            };
+            quote_spanned!(op.span=> let #out = ::vi::__private::shape(#stmt, #call)?;)
+        });
+        quote!(#(#data)* #(#ops)*)
+    }
+
+    /// Declarations of the adjoints of the temporaries (zero, the shape of each value).
+    pub fn adjoints(&self) -> TokenStream {
+        let decls = self.ops.iter().filter_map(|op| match &op.out {
+            V::Temp(t, g) => Some(quote!(let mut #g = ::vi::__private::ad::zeros_like(&#t);)),
+            _ => None,
+        });
+        quote!(#(#decls)*)
+    }
+
+    /// The backward calls, in reverse order.
+    pub fn reverse(&self) -> TokenStream {
+        let backs = self.ops.iter().rev().map(|op| {
+            let (out_v, gout) = match &op.out {
+                V::Var(b) => (vname(b), gname(b)),
+                V::Temp(t, g) => (t.clone(), g.clone()),
+                V::Data(d) => (d.clone(), d.clone()),
+            };
+            match &op.kind {
+                Kind::Unary(Unary::Identity) => match op.args[0].grad() {
+                    Some(gx) => quote!(::vi::__private::acc(&mut #gx, &#gout);),
+                    None => quote!(),
+                },
+                Kind::Unary(u) => {
+                    let name = match u {
+                        Unary::Neg => "neg_back".to_string(),
+                        Unary::Named(f) => format!("{f}_back"),
+                        Unary::Identity => unreachable_name(),
+                    };
+                    let f = format_ident!("{}", name);
+                    let x = op.args[0].arg();
+                    match op.args[0].grad() {
+                        Some(gx) => quote!(::vi::__private::ad::#f(#x, &#out_v, &#gout, &mut #gx);),
+                        None => quote!(),
+                    }
+                }
+                Kind::Binary(b) => {
+                    let f = format_ident!("{}_back", b.name());
+                    let (a, bb) = (op.args[0].arg(), op.args[1].arg());
+                    let (ga, gb) = (op.args[0].grad_opt(), op.args[1].grad_opt());
+                    quote!(::vi::__private::ad::#f(#a, #bb, &#out_v, &#gout, #ga, #gb);)
+                }
+                Kind::WithData(w, ps) => {
+                    let f = format_ident!("{}_back", w.name());
+                    let x = op.args[0].arg();
+                    match op.args[0].grad() {
+                        Some(gx) => {
+                            quote!(::vi::__private::ad::#f(#x, #(#ps,)* &#out_v, &#gout, &mut #gx);)
+                        }
+                        None => quote!(),
+                    }
+                }
+                Kind::Set(ps) => {
+                    let (v, x) = (op.args[0].arg(), op.args[1].arg());
+                    let (gv, gx) = (op.args[0].grad_opt(), op.args[1].grad_opt());
+                    let p = index_tuple(ps);
+                    quote!(::vi::__private::set_elem_back(#v, #p, #x, &#gout, #gv, #gx);)
+                }
+            }
+        });
+        quote!(#(#backs)*)
+    }
+}
+
+fn unreachable_name() -> String {
+    "identity_back".to_string()
+}
+
+fn index_tuple(ps: &[Ident]) -> TokenStream {
+    match ps {
+        [i] => quote!(#i),
+        ps => quote!((#(#ps),*)),
+    }
+}
+
+/// The span of an expression's first token (for `quote_spanned!`).
+pub fn span_of(e: &Expr) -> Span {
+    use quote::ToTokens;
+    e.to_token_stream()
+        .into_iter()
+        .next()
+        .map(|t| t.span())
+        .unwrap_or_else(Span::call_site)
+}

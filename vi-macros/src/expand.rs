@@ -1,0 +1,1026 @@
+//! The analysed model -> Rust: the struct, its constructor, `impl Model`, `simulate`.
+//!
+//! One emitter writes the body in several modes: the forward pass alone (`log_density_jac`),
+//! with per-statement terms, the constructor's checking run (which also builds the layout),
+//! the posterior-predictive run, and the gradient (forward code with each statement's reverse
+//! sweep right after it, and the sweeps of values that outlive a statement at the end of their
+//! block, in reverse order). A `for` loop that carries active state is run forward once
+//! saving its state at each iteration, and replayed backwards in the sweep.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::Ident;
+
+use crate::analyse::{Carried, Constraint, Joined, Latent, Model, Operand, Shape, Stmt, Stored};
+use crate::diff::{gname, span_of, vname, Lowering, V};
+
+#[derive(Clone, Copy, Default)]
+struct Mode {
+    /// Gradient: adjoints, immediate sweeps, deferred sweeps at block ends.
+    grad: bool,
+    /// Accumulate the log density (call the kernels for their value).
+    lp: bool,
+    /// Declare adjoints of values and save the state of carried loops (a later sweep needs them).
+    save: bool,
+    /// Accumulate per-statement terms.
+    terms: bool,
+    /// The constructor's run: build the layout, check the data.
+    build: bool,
+    /// Posterior predictive: sample each observation.
+    sim: bool,
+}
+
+struct Emitter<'a> {
+    m: &'a Model,
+}
+
+/// The generated code for a model that analysed without errors.
+pub fn expand(m: &Model) -> TokenStream {
+    let e = Emitter { m };
+    e.model()
+}
+
+/// The struct name: CamelCase of the model's name.
+pub fn struct_name(name: &Ident) -> Ident {
+    let s = name.to_string();
+    let camel: String = s
+        .trim_start_matches("r#")
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect();
+    format_ident!(
+        "{}",
+        if camel.is_empty() {
+            "Model".to_string()
+        } else {
+            camel
+        },
+        span = name.span()
+    )
+}
+
+/// A stub of the struct and constructor, emitted next to the errors so the user's later code
+/// does not drown them in follow-on errors.
+pub fn fallback(def: &crate::parse::ModelDef) -> TokenStream {
+    let name = &def.name;
+    let sname = struct_name(name);
+    let vis = &def.vis;
+    let args = def.args.iter().map(|a| {
+        let (n, t) = (&a.name, &a.ty);
+        quote!(#n: #t)
+    });
+    quote! {
+        #[allow(dead_code)]
+        #vis struct #sname;
+        impl ::vi::__private::Model for #sname {
+            fn layout(&self) -> &::vi::__private::ParamLayout {
+                unimplemented!()
+            }
+            fn log_density_grad_jac(&self, _: &[f64], _: &mut [f64], _: bool) -> f64 {
+                unimplemented!()
+            }
+        }
+        impl #sname {
+            #[allow(dead_code)]
+            #vis fn simulate(&self, _: &[f64], _: &mut impl ::vi::__private::rand::Rng) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
+                unimplemented!()
+            }
+        }
+        #[allow(dead_code, unused_variables)]
+        #vis fn #name(#(#args),*) -> ::core::result::Result<#sname, ::vi::__private::ModelError> {
+            unimplemented!()
+        }
+    }
+}
+
+impl Emitter<'_> {
+    fn model(&self) -> TokenStream {
+        let m = self.m;
+        let name = &m.name;
+        let sname = struct_name(name);
+        let vis = &m.vis;
+        let attrs = &m.attrs;
+        let fields = m.args.iter().map(|a| {
+            let n = &a.name;
+            match &a.stored {
+                Stored::Ref(t) => quote!(#n: <#t as ::std::borrow::ToOwned>::Owned),
+                _ => {
+                    let t = &a.ty;
+                    quote!(#n: #t)
+                }
+            }
+        });
+        let params = m.args.iter().map(|a| {
+            let (n, t) = (&a.name, &a.ty);
+            quote!(#n: #t)
+        });
+        let inits = m.args.iter().map(|a| {
+            let n = &a.name;
+            match &a.stored {
+                Stored::Ref(_) => quote!(#n: ::std::borrow::ToOwned::to_owned(#n)),
+                _ => quote!(#n),
+            }
+        });
+        let finite = m.args.iter().map(|a| {
+            let n = &a.name;
+            let s = n.to_string();
+            quote!((&::vi::__private::FiniteCheck(&#n)).check_finite(#s)?;)
+        });
+        let srcs = &m.srcs;
+        let terms = &m.terms;
+        let n_srcs = m.srcs.len();
+        let n_obs = m.observed.len();
+        let observed = &m.observed;
+
+        let bind = self.bind_data();
+        let lp_body = self.block(
+            &m.body,
+            Mode {
+                lp: true,
+                ..Mode::default()
+            },
+        );
+        let terms_body = self.block(
+            &m.body,
+            Mode {
+                lp: true,
+                terms: true,
+                ..Mode::default()
+            },
+        );
+        let build_body = self.block(
+            &m.body,
+            Mode {
+                lp: true,
+                build: true,
+                ..Mode::default()
+            },
+        );
+        let sim_body = self.block(
+            &m.body,
+            Mode {
+                sim: true,
+                ..Mode::default()
+            },
+        );
+        let grad_body = self.block(
+            &m.body,
+            Mode {
+                grad: true,
+                lp: true,
+                save: true,
+                ..Mode::default()
+            },
+        );
+        let grad_out = m.latents.iter().enumerate().map(|(k, l)| {
+            let g = gname(&l.binding);
+            quote!(::vi::__private::Latent::grad_back(&#g, theta, &__params[#k], grad, jacobian);)
+        });
+        let doc_ctor = format!(
+            "Builds the model `{name}` from its data, checking every value (finite, inside its \
+             distribution's support) and every shape.\n\n# Errors\n\nA \
+             [`ModelError`](::vi::ModelError) naming the statement, the argument and the index."
+        );
+        let doc_sim = "Draws one replicate of every observation at the given parameter values \
+            (constrained scale, in the layout's order): the posterior predictive when the values \
+            are a posterior draw. Returns (observed expression, draws) per observation statement.";
+
+        quote! {
+            #(#attrs)*
+            #vis struct #sname {
+                #(#fields,)*
+                __layout: ::vi::__private::ParamLayout,
+            }
+
+            #(#attrs)*
+            #[doc = ""]
+            #[doc = #doc_ctor]
+            #[allow(clippy::too_many_arguments, clippy::ptr_arg)]
+            #vis fn #name(#(#params),*) -> ::core::result::Result<#sname, ::vi::__private::ModelError> {
+                #[allow(unused_imports)]
+                use ::vi::__private::{CheckFiniteKnown as _, CheckFiniteOther as _};
+                #(#finite)*
+                let mut __model = #sname {
+                    #(#inits,)*
+                    __layout: ::vi::__private::ParamLayout::new(),
+                };
+                let __layout = ::vi::__private::catch(#sname::__SRCS, || __model.__build())?;
+                __model.__layout = __layout;
+                ::core::result::Result::Ok(__model)
+            }
+
+            #[allow(
+                unused_variables, unused_mut, unused_assignments, unused_braces, unused_parens,
+                non_snake_case, clippy::all, clippy::pedantic
+            )]
+            const _: () = {
+                impl #sname {
+                    const __SRCS: &'static [&'static str] = &[#(#srcs),*];
+                    const __TERMS: &'static [usize] = &[#(#terms),*];
+                    const __OBSERVED: &'static [&'static str] = &[#(#observed),*];
+
+                    fn __build(&self) -> ::core::result::Result<::vi::__private::ParamLayout, ::vi::__private::Fail> {
+                        let mut __layout = ::vi::__private::ParamLayout::new();
+                        #bind
+                        let mut __lp = 0.0f64;
+                        #build_body
+                        ::core::result::Result::Ok(__layout)
+                    }
+
+                    fn __lp(&self, theta: &[f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
+                        let __params = self.__layout.params();
+                        #bind
+                        let mut __lp = 0.0f64;
+                        #lp_body
+                        ::core::result::Result::Ok(__lp)
+                    }
+
+                    fn __terms(&self, theta: &[f64]) -> ::core::result::Result<::std::vec::Vec<f64>, ::vi::__private::Fail> {
+                        let __params = self.__layout.params();
+                        let jacobian = true;
+                        #bind
+                        let mut __lp = 0.0f64;
+                        let mut __terms = ::std::vec![0.0f64; #n_srcs];
+                        #terms_body
+                        ::core::result::Result::Ok(__terms)
+                    }
+
+                    fn __grad(&self, theta: &[f64], grad: &mut [f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
+                        let __params = self.__layout.params();
+                        #bind
+                        let mut __lp = 0.0f64;
+                        #grad_body
+                        #(#grad_out)*
+                        ::core::result::Result::Ok(__lp)
+                    }
+
+                    fn __sim<R: ::vi::__private::rand::Rng + ?Sized>(
+                        &self,
+                        constrained: &[f64],
+                        __rng: &mut R,
+                        __sims: &mut ::std::vec::Vec<::std::vec::Vec<f64>>,
+                    ) -> ::core::result::Result<(), ::vi::__private::Fail> {
+                        let __params = self.__layout.params();
+                        #bind
+                        #sim_body
+                        ::core::result::Result::Ok(())
+                    }
+
+                    #[doc = #doc_sim]
+                    #[allow(dead_code)]
+                    pub fn simulate(
+                        &self,
+                        constrained: &[f64],
+                        rng: &mut impl ::vi::__private::rand::Rng,
+                    ) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
+                        let mut __sims = ::std::vec![::std::vec::Vec::new(); #n_obs];
+                        let _ = self.__sim(constrained, rng, &mut __sims);
+                        Self::__OBSERVED
+                            .iter()
+                            .zip(__sims)
+                            .map(|(n, v)| (::std::string::ToString::to_string(n), v))
+                            .collect()
+                    }
+                }
+
+                impl ::vi::__private::Model for #sname {
+                    fn layout(&self) -> &::vi::__private::ParamLayout {
+                        &self.__layout
+                    }
+
+                    fn log_density_jac(&self, theta: &[f64], jacobian: bool) -> f64 {
+                        self.__lp(theta, jacobian).unwrap_or(f64::NAN)
+                    }
+
+                    fn log_density_grad_jac(&self, theta: &[f64], grad: &mut [f64], jacobian: bool) -> f64 {
+                        match self.__grad(theta, grad, jacobian) {
+                            ::core::result::Result::Ok(v) => v,
+                            ::core::result::Result::Err(_) => {
+                                for g in grad.iter_mut() {
+                                    *g = f64::NAN;
+                                }
+                                f64::NAN
+                            }
+                        }
+                    }
+
+                    fn log_density_terms(&self, theta: &[f64]) -> ::std::vec::Vec<(::std::string::String, f64)> {
+                        match self.__terms(theta) {
+                            ::core::result::Result::Ok(t) => Self::__TERMS
+                                .iter()
+                                .map(|&k| (::std::string::ToString::to_string(Self::__SRCS[k]), t[k]))
+                                .collect(),
+                            ::core::result::Result::Err(_) => ::std::vec::Vec::new(),
+                        }
+                    }
+                }
+            };
+        }
+    }
+
+    fn bind_data(&self) -> TokenStream {
+        let binds = self.m.args.iter().map(|a| {
+            let n = &a.name;
+            let t = &a.ty;
+            match &a.stored {
+                Stored::Ref(inner) => {
+                    quote!(let #n: &#inner = ::std::borrow::Borrow::borrow(&self.#n);)
+                }
+                Stored::Copy => quote!(let #n: #t = self.#n;),
+                Stored::Owned => quote!(let #n: &#t = &self.#n;),
+            }
+        });
+        quote!(#(#binds)*)
+    }
+
+    /// A block: forward code, and in gradient mode the deferred sweeps at its end.
+    fn block(&self, stmts: &[Stmt], m: Mode) -> TokenStream {
+        let mut out = TokenStream::new();
+        let mut deferred: Vec<TokenStream> = Vec::new();
+        for s in stmts {
+            out.extend(self.stmt(s, m, &mut deferred));
+        }
+        for d in deferred.into_iter().rev() {
+            out.extend(d);
+        }
+        out
+    }
+
+    fn stmt(&self, s: &Stmt, m: Mode, deferred: &mut Vec<TokenStream>) -> TokenStream {
+        match s {
+            Stmt::Data(ts) => ts.clone(),
+            Stmt::Latent {
+                latent,
+                dist,
+                args,
+                src,
+            } => {
+                let l = &self.m.latents[*latent];
+                let read = self.read_latent(*latent, l, *src, m);
+                let kernel = if m.sim {
+                    quote!()
+                } else {
+                    self.kernel(*src, Some(&l.binding), None, dist, args, m, true)
+                };
+                quote!(#read #kernel)
+            }
+            Stmt::Observe {
+                lhs,
+                dist,
+                args,
+                src,
+                obs,
+            } => {
+                if m.sim {
+                    return self.sample(*src, lhs, dist, args, *obs);
+                }
+                self.kernel(
+                    *src,
+                    None,
+                    Some(lhs),
+                    dist,
+                    args,
+                    m,
+                    m.lp || m.terms || m.grad,
+                )
+            }
+            Stmt::Target { value, src } => self.target(*src, value, m),
+            Stmt::Let {
+                binding,
+                ty,
+                init,
+                src,
+            } => {
+                let mut low = Lowering::new(*src);
+                low.lower(init, Some(binding));
+                let fwd = low.forward();
+                let v = vname(binding);
+                let g = gname(binding);
+                let ty_check = ty
+                    .as_ref()
+                    .map(|t| quote_spanned!(span_of_ty(t)=> let _: &#t = &#v;));
+                let adj = if m.grad || m.save {
+                    quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
+                } else {
+                    quote!()
+                };
+                if m.grad {
+                    let adjs = low.adjoints();
+                    let rev = low.reverse();
+                    deferred.push(quote!(#adjs #rev));
+                }
+                quote!(#fwd #ty_check #adj)
+            }
+            Stmt::For {
+                pat,
+                iter,
+                body,
+                carried,
+                data_carried,
+                src,
+            } => {
+                let iter_t = quote_spanned!(span_of(iter)=> #iter);
+                if carried.is_empty() {
+                    if m.grad {
+                        let b = self.block(body, m);
+                        return quote!(for #pat in #iter_t { #b });
+                    }
+                    if m.save && !m.lp && data_carried.is_empty() {
+                        // Recomputing a loop whose only effects are density terms: nothing to do.
+                        return quote!();
+                    }
+                    let b = self.block(body, Mode { save: false, ..m });
+                    return quote!(for #pat in #iter_t { #b });
+                }
+                let save = m.grad || m.save;
+                let fwd =
+                    self.carried_forward(*src, pat, &iter_t, body, carried, data_carried, m, save);
+                if m.grad {
+                    deferred.push(self.replay(*src, pat, &iter_t, body, carried, data_carried));
+                }
+                fwd
+            }
+            Stmt::If {
+                cond,
+                then,
+                els,
+                joined,
+                src,
+            } => {
+                let c = format_ident!("__c{}", src);
+                let cond_t = quote_spanned!(span_of(cond)=> #cond);
+                let save_cond = quote!(let #c: bool = #cond_t;);
+                if joined.is_empty() {
+                    let inner = if m.grad { m } else { Mode { save: false, ..m } };
+                    let t = self.block(then, inner);
+                    let e = self.block(els, inner);
+                    return quote!(#save_cond if #c { #t } else { #e });
+                }
+                let inner = Mode {
+                    grad: false,
+                    save: false,
+                    ..m
+                };
+                let t = self.block(then, inner);
+                let e = self.block(els, inner);
+                let exits: Vec<Ident> = joined.iter().map(|j| vname(&j.exit)).collect();
+                let then_lasts = joined.iter().map(|j| {
+                    let v = vname(&j.then_last);
+                    quote!(::core::clone::Clone::clone(&#v))
+                });
+                let else_lasts = joined.iter().map(|j| {
+                    let v = vname(&j.else_last);
+                    quote!(::core::clone::Clone::clone(&#v))
+                });
+                let adjs = if m.grad || m.save {
+                    let gs = joined.iter().map(|j| {
+                        let (v, g) = (vname(&j.exit), gname(&j.exit));
+                        quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
+                    });
+                    quote!(#(#gs)*)
+                } else {
+                    quote!()
+                };
+                if m.grad {
+                    deferred.push(self.if_sweep(&c, then, els, joined));
+                }
+                quote! {
+                    #save_cond
+                    let (#(#exits,)*) = if #c { #t (#(#then_lasts,)*) } else { #e (#(#else_lasts,)*) };
+                    #adjs
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn carried_forward(
+        &self,
+        src: usize,
+        pat: &syn::Pat,
+        iter: &TokenStream,
+        body: &[Stmt],
+        carried: &[Carried],
+        data_carried: &[Ident],
+        m: Mode,
+        save: bool,
+    ) -> TokenStream {
+        let saves = format_ident!("__save{}", src);
+        let carriers: Vec<Ident> = carried
+            .iter()
+            .map(|c| format_ident!("__cv{}", c.entry.id))
+            .collect();
+        let init = carried.iter().zip(&carriers).map(|(c, cv)| {
+            let o = vname(&c.outer);
+            quote!(let mut #cv = ::core::clone::Clone::clone(&#o);)
+        });
+        let entry = carried.iter().zip(&carriers).map(|(c, cv)| {
+            let e = vname(&c.entry);
+            quote!(let #e = ::core::clone::Clone::clone(&#cv);)
+        });
+        let back = carried.iter().zip(&carriers).map(|(c, cv)| {
+            let l = vname(&c.last);
+            quote!(#cv = #l;)
+        });
+        let exit = carried.iter().zip(&carriers).map(|(c, cv)| {
+            let x = vname(&c.exit);
+            quote!(let #x = #cv;)
+        });
+        let body_mode = Mode {
+            grad: false,
+            save: false,
+            ..m
+        };
+        let b = self.block(body, body_mode);
+        let (decl_saves, push, adjs) = if save {
+            let adjs = carried.iter().map(|c| {
+                let (v, g) = (vname(&c.exit), gname(&c.exit));
+                quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
+            });
+            (
+                quote!(let mut #saves = ::std::vec::Vec::new();),
+                quote!(#saves.push(((#(::core::clone::Clone::clone(&#carriers),)*), (#(::core::clone::Clone::clone(&#data_carried),)*)));),
+                quote!(#(#adjs)*),
+            )
+        } else {
+            (quote!(), quote!(), quote!())
+        };
+        quote! {
+            #(#init)*
+            #decl_saves
+            for #pat in #iter {
+                #push
+                #(#entry)*
+                #b
+                #(#back)*
+            }
+            #(#exit)*
+            #adjs
+        }
+    }
+
+    fn replay(
+        &self,
+        src: usize,
+        pat: &syn::Pat,
+        iter: &TokenStream,
+        body: &[Stmt],
+        carried: &[Carried],
+        data_carried: &[Ident],
+    ) -> TokenStream {
+        let saves = format_ident!("__save{}", src);
+        let gcs: Vec<Ident> = carried
+            .iter()
+            .map(|c| format_ident!("__gc{}", c.entry.id))
+            .collect();
+        let entries: Vec<Ident> = carried.iter().map(|c| vname(&c.entry)).collect();
+        let restored: Vec<Ident> = data_carried
+            .iter()
+            .map(|d| format_ident!("__restore_{}", d))
+            .collect();
+        let init = carried.iter().zip(&gcs).map(|(c, gc)| {
+            let g = gname(&c.exit);
+            quote!(let mut #gc = #g;)
+        });
+        let entry_adj = carried.iter().map(|c| {
+            let (v, g) = (vname(&c.entry), gname(&c.entry));
+            quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
+        });
+        let recompute = self.block(
+            body,
+            Mode {
+                save: true,
+                ..Mode::default()
+            },
+        );
+        let seed = carried.iter().zip(&gcs).map(|(c, gc)| {
+            let g = gname(&c.last);
+            quote!(::vi::__private::acc(&mut #g, &#gc);)
+        });
+        let sweep = self.sweep(body);
+        let next = carried.iter().zip(&gcs).map(|(c, gc)| {
+            let g = gname(&c.entry);
+            quote!(#gc = #g;)
+        });
+        let out = carried.iter().zip(&gcs).map(|(c, gc)| {
+            let g = gname(&c.outer);
+            quote!(::vi::__private::acc(&mut #g, &#gc);)
+        });
+        quote! {
+            #(#init)*
+            for #pat in ::vi::__private::rev(#iter) {
+                let ::core::option::Option::Some(((#(#entries,)*), (#(#restored,)*))) = #saves.pop() else {
+                    break;
+                };
+                #(#data_carried = #restored;)*
+                #(#entry_adj)*
+                #recompute
+                #(#seed)*
+                #sweep
+                #(#next)*
+            }
+            #(#out)*
+        }
+    }
+
+    fn if_sweep(&self, c: &Ident, then: &[Stmt], els: &[Stmt], joined: &[Joined]) -> TokenStream {
+        let branch = |stmts: &[Stmt], last: &dyn Fn(&Joined) -> &crate::analyse::Binding| {
+            let recompute = self.block(
+                stmts,
+                Mode {
+                    save: true,
+                    ..Mode::default()
+                },
+            );
+            let seed = joined.iter().map(|j| {
+                let g = gname(last(j));
+                let gx = gname(&j.exit);
+                quote!(::vi::__private::acc(&mut #g, &#gx);)
+            });
+            let sweep = self.sweep(stmts);
+            quote!(#recompute #(#seed)* #sweep)
+        };
+        let t = branch(then, &|j| &j.then_last);
+        let e = branch(els, &|j| &j.else_last);
+        quote!(if #c { #t } else { #e })
+    }
+
+    /// The reverse of a block that was just recomputed (values and adjoints in scope).
+    fn sweep(&self, stmts: &[Stmt]) -> TokenStream {
+        let mut out = TokenStream::new();
+        for s in stmts.iter().rev() {
+            let part = match s {
+                Stmt::Data(_) | Stmt::Latent { .. } => quote!(),
+                Stmt::Observe {
+                    lhs,
+                    dist,
+                    args,
+                    src,
+                    ..
+                } => {
+                    let (low, vals) = self.kernel_operands(*src, None, Some(lhs), args);
+                    let adjs = low.adjoints();
+                    let call = kernel_call(dist.module, &vals, true);
+                    let rev = low.reverse();
+                    quote!(#adjs let _ = #call; #rev)
+                }
+                Stmt::Target { value, src } => match value {
+                    Operand::Data(_) => quote!(),
+                    Operand::Active(a) => {
+                        let mut low = Lowering::new(*src);
+                        let v = low.lower(a, None);
+                        let adjs = low.adjoints();
+                        let seed = seed_one(&v);
+                        let rev = low.reverse();
+                        quote!(#adjs #seed #rev)
+                    }
+                },
+                Stmt::Let {
+                    binding, init, src, ..
+                } => {
+                    let mut low = Lowering::new(*src);
+                    low.lower(init, Some(binding));
+                    let adjs = low.adjoints();
+                    let rev = low.reverse();
+                    quote!(#adjs #rev)
+                }
+                Stmt::For {
+                    pat,
+                    iter,
+                    body,
+                    carried,
+                    data_carried,
+                    src,
+                } => {
+                    let iter_t = quote_spanned!(span_of(iter)=> #iter);
+                    if carried.is_empty() {
+                        let b = self.block(
+                            body,
+                            Mode {
+                                grad: true,
+                                save: true,
+                                ..Mode::default()
+                            },
+                        );
+                        quote!(for #pat in #iter_t { #b })
+                    } else {
+                        self.replay(*src, pat, &iter_t, body, carried, data_carried)
+                    }
+                }
+                Stmt::If {
+                    then,
+                    els,
+                    joined,
+                    src,
+                    ..
+                } => {
+                    let c = format_ident!("__c{}", src);
+                    if joined.is_empty() {
+                        let gm = Mode {
+                            grad: true,
+                            save: true,
+                            ..Mode::default()
+                        };
+                        let t = self.block(then, gm);
+                        let e = self.block(els, gm);
+                        quote!(if #c { #t } else { #e })
+                    } else {
+                        self.if_sweep(&c, then, els, joined)
+                    }
+                }
+            };
+            out.extend(part);
+        }
+        out
+    }
+
+    fn read_latent(&self, k: usize, l: &Latent, src: usize, m: Mode) -> TokenStream {
+        let v = vname(&l.binding);
+        let g = gname(&l.binding);
+        let ty = match &l.shape {
+            Shape::Scalar => quote!(f64),
+            Shape::Vector(_) => quote!(::vi::__private::nalgebra::DVector<f64>),
+            Shape::Matrix(..) => quote!(::vi::__private::nalgebra::DMatrix<f64>),
+        };
+        let name = l.binding.name.to_string();
+        let read = if m.build {
+            let tr = match &l.constraint {
+                Constraint::Identity => quote!(::vi::__private::Transform::Identity),
+                Constraint::Positive => quote!(::vi::__private::Transform::LowerBound(0.0)),
+                Constraint::Unit => quote!(::vi::__private::Transform::Interval(0.0, 1.0)),
+                Constraint::Interval(a, b) => {
+                    let (sa, sb) = (span_of(a), span_of(b));
+                    let a = quote_spanned!(sa=> ::vi::__private::bound(&(#a)));
+                    let b = quote_spanned!(sb=> ::vi::__private::bound(&(#b)));
+                    quote!(::vi::__private::Transform::Interval(#a, #b))
+                }
+            };
+            let shape = match &l.shape {
+                Shape::Scalar => quote!(::std::vec::Vec::new()),
+                Shape::Vector(n) => {
+                    let n = quote_spanned!(span_of(n)=> ::vi::__private::len(#n));
+                    quote!(::std::vec![#n])
+                }
+                Shape::Matrix(r, c) => {
+                    let r = quote_spanned!(span_of(r)=> ::vi::__private::len(#r));
+                    let c = quote_spanned!(span_of(c)=> ::vi::__private::len(#c));
+                    quote!(::std::vec![#r, #c])
+                }
+            };
+            quote!(<#ty as ::vi::__private::Latent>::build(&mut __layout, #name, #shape, #tr))
+        } else if m.sim {
+            quote!(<#ty as ::vi::__private::Latent>::read_constrained(constrained, &__params[#k]))
+        } else if m.terms {
+            quote!(<#ty as ::vi::__private::Latent>::read(theta, &__params[#k], &mut __terms[#src], jacobian))
+        } else {
+            quote!(<#ty as ::vi::__private::Latent>::read(theta, &__params[#k], &mut __lp, jacobian))
+        };
+        let adj = if m.grad {
+            quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
+        } else {
+            quote!()
+        };
+        quote!(let #v: #ty = #read; #adj)
+    }
+
+    /// Lowers a distribution statement's operands: the value first, then the arguments.
+    fn kernel_operands(
+        &self,
+        src: usize,
+        latent: Option<&crate::analyse::Binding>,
+        lhs: Option<&syn::Expr>,
+        args: &[Operand],
+    ) -> (Lowering, Vec<V>) {
+        let mut low = Lowering::new(src);
+        let mut vals = Vec::new();
+        match (latent, lhs) {
+            (Some(b), _) => vals.push(V::Var(b.clone())),
+            (None, Some(e)) => vals.push(low.data(e)),
+            (None, None) => {}
+        }
+        for a in args {
+            vals.push(match a {
+                Operand::Data(e) => low.data(e),
+                Operand::Active(x) => low.lower(x, None),
+            });
+        }
+        low.distinct_kernel(&mut vals);
+        (low, vals)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn kernel(
+        &self,
+        src: usize,
+        latent: Option<&crate::analyse::Binding>,
+        lhs: Option<&syn::Expr>,
+        dist: &crate::analyse::DistInfo,
+        args: &[Operand],
+        m: Mode,
+        call: bool,
+    ) -> TokenStream {
+        let (low, vals) = self.kernel_operands(src, latent, lhs, args);
+        let fwd = low.forward();
+        let lp = format_ident!("__lp{}", src);
+        let mut out = quote!(#fwd);
+        if m.build {
+            out.extend(self.check(src, dist, &vals, latent.is_some()));
+        }
+        if !call && !m.grad {
+            return out;
+        }
+        if m.grad {
+            let adjs = low.adjoints();
+            let c = kernel_call(dist.module, &vals, true);
+            let rev = low.reverse();
+            let acc = if m.lp { quote!(__lp += #lp;) } else { quote!() };
+            out.extend(quote!(#adjs let #lp = #c; #acc #rev));
+        } else {
+            let c = kernel_call(dist.module, &vals, false);
+            let acc = if m.terms {
+                quote!(__terms[#src] += #lp;)
+            } else if m.lp {
+                quote!(__lp += #lp;)
+            } else {
+                quote!()
+            };
+            out.extend(quote!(let #lp = #c; #acc));
+        }
+        out
+    }
+
+    fn check(
+        &self,
+        src: usize,
+        dist: &crate::analyse::DistInfo,
+        vals: &[V],
+        latent: bool,
+    ) -> TokenStream {
+        let module = format_ident!("{}", dist.module);
+        let stmt = &self.m.srcs[src];
+        let opts = vals.iter().enumerate().map(|(i, v)| match v {
+            V::Data(_) if !(latent && i == 0) => {
+                let f = v.flat();
+                quote!(::core::option::Option::Some(#f))
+            }
+            _ => quote!(::core::option::Option::None),
+        });
+        let lens = vals.iter().map(|v| {
+            let f = v.flat();
+            quote!((#f).len())
+        });
+        let names = self.arg_names(src, vals.len(), dist);
+        quote! {
+            ::vi::__private::check_statement(
+                #stmt,
+                &[#(#names),*],
+                &[#(#lens),*],
+                ::vi::__private::dist::#module::check(#(#opts),*),
+            )?;
+        }
+    }
+
+    /// The user's text of each operand of statement `src` (the value first).
+    fn arg_names(&self, src: usize, n: usize, dist: &crate::analyse::DistInfo) -> Vec<String> {
+        let text = &self.m.srcs[src];
+        let mut names = Vec::with_capacity(n);
+        // Split "lhs ~ Dist(a, b)" at the top level.
+        let (lhs, rest) = text.split_once(" ~ ").unwrap_or((text.as_str(), ""));
+        let lhs = lhs.trim_start_matches("let ").trim();
+        names.push(lhs.to_string());
+        let inner = rest
+            .find('(')
+            .map(|i| &rest[i + 1..])
+            .and_then(|s| s.rfind(')').map(|j| &s[..j]))
+            .unwrap_or("");
+        let mut depth = 0i32;
+        let mut cur = String::new();
+        let mut parts = Vec::new();
+        for ch in inner.chars() {
+            match ch {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    parts.push(cur.trim().to_string());
+                    cur.clear();
+                    continue;
+                }
+                _ => {}
+            }
+            cur.push(ch);
+        }
+        if !cur.trim().is_empty() {
+            parts.push(cur.trim().to_string());
+        }
+        for k in 0..n.saturating_sub(1) {
+            names.push(
+                parts
+                    .get(k)
+                    .cloned()
+                    .unwrap_or_else(|| dist.params.get(k).copied().unwrap_or("?").to_string()),
+            );
+        }
+        names
+    }
+
+    fn sample(
+        &self,
+        src: usize,
+        lhs: &syn::Expr,
+        dist: &crate::analyse::DistInfo,
+        args: &[Operand],
+        obs: usize,
+    ) -> TokenStream {
+        let (low, vals) = self.kernel_operands(src, None, Some(lhs), args);
+        let fwd = low.forward();
+        let module = format_ident!("{}", dist.module);
+        let n = vals[0].flat();
+        let params = vals[1..].iter().map(|v| v.flat());
+        quote! {
+            #fwd
+            let __n = (#n).len();
+            let __draws = ::vi::__private::dist::#module::sample(__rng, #(#params,)* __n);
+            __sims[#obs].extend(__draws);
+        }
+    }
+
+    fn target(&self, src: usize, value: &Operand, m: Mode) -> TokenStream {
+        let acc = |v: TokenStream| {
+            if m.terms {
+                quote!(__terms[#src] += #v;)
+            } else if m.lp {
+                quote!(__lp += #v;)
+            } else {
+                quote!()
+            }
+        };
+        if m.sim {
+            return quote!();
+        }
+        match value {
+            Operand::Data(e) => {
+                let span = span_of(e);
+                let v = quote_spanned!(span=> { let __t: f64 = #e; __t });
+                acc(v)
+            }
+            Operand::Active(a) => {
+                let mut low = Lowering::new(src);
+                let v = low.lower(a, None);
+                let fwd = low.forward();
+                let val = match &v {
+                    V::Var(b) => {
+                        let x = vname(b);
+                        quote!(#x)
+                    }
+                    V::Temp(t, _) => quote!(#t),
+                    V::Data(d) => quote!(*#d),
+                };
+                let add = acc(quote!({ let __t: f64 = #val; __t }));
+                if m.grad {
+                    let adjs = low.adjoints();
+                    let seed = seed_one(&v);
+                    let rev = low.reverse();
+                    quote!(#fwd #add #adjs #seed #rev)
+                } else {
+                    quote!(#fwd #add)
+                }
+            }
+        }
+    }
+}
+
+fn seed_one(v: &V) -> TokenStream {
+    match v.grad() {
+        Some(g) => quote!(#g += 1.0;),
+        None => quote!(),
+    }
+}
+
+fn kernel_call(module: &str, vals: &[V], grads: bool) -> TokenStream {
+    let module = format_ident!("{}", module);
+    let flats = vals.iter().map(|v| v.flat());
+    let gs = vals.iter().map(|v| {
+        if grads {
+            v.grad_flat_opt()
+        } else {
+            quote!(::core::option::Option::None)
+        }
+    });
+    quote!(::vi::__private::dist::#module::lpdf(#(#flats,)* #(#gs),*))
+}
+
+fn span_of_ty(t: &syn::Type) -> Span {
+    use quote::ToTokens;
+    t.to_token_stream()
+        .into_iter()
+        .next()
+        .map(|t| t.span())
+        .unwrap_or_else(Span::call_site)
+}

@@ -1,0 +1,692 @@
+//! Tokens -> the syntax tree of the DSL: one `Parse` impl per construct.
+//!
+//! ```text
+//! model   := attrs vis `fn` name `(` (name `:` Type),* `)` block
+//! block   := `{` stmt* `}`
+//! stmt    := `let` name `~` dist (`.iid(` expr `)`)? `;`          latent
+//!          | expr `~` dist `;`                                     observation
+//!          | `let` pat (`:` Type)? `=` expr `;`                    deterministic / data
+//!          | place (`=` | `+=` | `-=` | `*=` | `/=`) expr `;`      assignment
+//!          | `target` `+=` expr `;`
+//!          | `for` pat `in` expr block
+//!          | `if` expr block (`else` (block | if ...))?
+//!          | expr `;`
+//! dist    := Name `(` expr,* `)`
+//! ```
+//!
+//! A statement that does not parse is kept as [`Stmt::Error`] and parsing goes on with the
+//! next statement, so one model reports all of its malformed statements at once.
+
+use proc_macro2::{Delimiter, Spacing, Span, TokenStream, TokenTree};
+use quote::ToTokens;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{braced, parenthesized, Attribute, Expr, Ident, Pat, Token, Type, Visibility};
+
+mod kw {
+    syn::custom_keyword!(iid);
+    syn::custom_keyword!(target);
+}
+
+/// The whole `model! { ... }` input.
+pub struct ModelDef {
+    /// Outer attributes and doc comments, passed on to the struct and constructor.
+    pub attrs: Vec<Attribute>,
+    /// Visibility of the struct and constructor.
+    pub vis: Visibility,
+    /// The model's name (the constructor's name).
+    pub name: Ident,
+    /// The data arguments.
+    pub args: Vec<DataArg>,
+    /// The statements.
+    pub body: Block,
+}
+
+/// One data argument `name: Type`.
+pub struct DataArg {
+    /// The argument's name.
+    pub name: Ident,
+    /// Its type as written.
+    pub ty: Type,
+}
+
+/// A `{ ... }` block of statements.
+pub struct Block {
+    /// The statements in order.
+    pub stmts: Vec<Stmt>,
+}
+
+/// One statement of the DSL.
+pub enum Stmt {
+    /// `let name ~ Dist(args).iid(n);`
+    Latent(LatentStmt),
+    /// `expr ~ Dist(args);`
+    Observe(ObserveStmt),
+    /// `let [mut] pat [: Ty] = expr;`
+    Let(LetStmt),
+    /// `place op= expr;`
+    Assign(AssignStmt),
+    /// `target += expr;`
+    Target(TargetStmt),
+    /// `for pat in expr { ... }`
+    For(ForStmt),
+    /// `if cond { ... } else { ... }`
+    If(IfStmt),
+    /// `expr;`
+    Expr(ExprStmt),
+    /// A statement that did not parse; the error is reported by the analyser.
+    Error(syn::Error),
+}
+
+/// `let name ~ Dist(args)[.iid(shape)];`
+pub struct LatentStmt {
+    /// `mut`, which a latent may not have.
+    pub mutability: Option<Token![mut]>,
+    /// The latent's name.
+    pub name: Ident,
+    /// The prior.
+    pub dist: DistCall,
+    /// `.iid(n)` or `.iid((r, c))`.
+    pub iid: Option<Expr>,
+    /// The statement's source text, without the `;`.
+    pub src: String,
+}
+
+/// `expr ~ Dist(args);`
+pub struct ObserveStmt {
+    /// The observed expression.
+    pub lhs: Expr,
+    /// Its distribution.
+    pub dist: DistCall,
+    /// `.iid(..)` given on an observation (an error).
+    pub iid: Option<Expr>,
+    /// The statement's source text, without the `;`.
+    pub src: String,
+}
+
+/// `Dist(arg, ...)`.
+pub struct DistCall {
+    /// The distribution's name as written.
+    pub name: Ident,
+    /// The arguments.
+    pub args: Vec<Expr>,
+    /// The span of the parentheses.
+    pub paren_span: Span,
+}
+
+/// `let [mut] pat [: Ty] = expr;`
+pub struct LetStmt {
+    /// The pattern (a name, or any pattern for data).
+    pub pat: Pat,
+    /// The type annotation.
+    pub ty: Option<Type>,
+    /// The initialiser.
+    pub init: Expr,
+    /// The statement's source text, without the `;`.
+    pub src: String,
+}
+
+/// The operator of an assignment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssignOp {
+    /// `=`
+    Set,
+    /// `+=`
+    Add,
+    /// `-=`
+    Sub,
+    /// `*=`
+    Mul,
+    /// `/=`
+    Div,
+}
+
+/// `place op expr;`
+pub struct AssignStmt {
+    /// The assigned place (a name or an element `v[i]`).
+    pub lhs: Expr,
+    /// The operator.
+    pub op: AssignOp,
+    /// The operator's span.
+    pub op_span: Span,
+    /// The value.
+    pub rhs: Expr,
+    /// The statement's source text, without the `;`.
+    pub src: String,
+}
+
+/// `target += expr;`
+pub struct TargetStmt {
+    /// The term.
+    pub expr: Expr,
+    /// The statement's source text, without the `;`.
+    pub src: String,
+}
+
+/// `for pat in expr { ... }`
+pub struct ForStmt {
+    /// The loop pattern (data).
+    pub pat: Pat,
+    /// What is iterated over (data).
+    pub iter: Expr,
+    /// The body.
+    pub body: Block,
+    /// `for pat in expr`, for messages.
+    pub src: String,
+}
+
+/// `if cond { ... } [else ...]`
+pub struct IfStmt {
+    /// The condition (data).
+    pub cond: Expr,
+    /// The `then` block.
+    pub then: Block,
+    /// The `else` block; an `else if` is a block holding one `if` statement.
+    pub els: Option<Block>,
+    /// `if cond`, for messages.
+    pub src: String,
+}
+
+/// `expr;`
+pub struct ExprStmt {
+    /// The expression.
+    pub expr: Expr,
+    /// Whether a `;` followed it.
+    pub semi: bool,
+}
+
+impl Parse for ModelDef {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let lookahead = input.lookahead1();
+        if !lookahead.peek(Token![fn]) {
+            return Err(lookahead.error());
+        }
+        let _: Token![fn] = input.parse()?;
+        let name: Ident = input.parse()?;
+        if input.peek(Token![<]) {
+            return Err(input.error("a model cannot be generic: its data types are fixed"));
+        }
+        let content;
+        parenthesized!(content in input);
+        let args: Punctuated<DataArg, Token![,]> =
+            content.parse_terminated(DataArg::parse, Token![,])?;
+        if input.peek(Token![->]) {
+            return Err(input.error("a model has no return type: it returns its log density"));
+        }
+        let body: Block = input.parse()?;
+        if !input.is_empty() {
+            return Err(input
+                .error("unexpected tokens after the model's body; write one model per `model!`"));
+        }
+        Ok(ModelDef {
+            attrs,
+            vis,
+            name,
+            args: args.into_iter().collect(),
+            body,
+        })
+    }
+}
+
+impl Parse for DataArg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(Token![mut]) {
+            return Err(input.error("data arguments cannot be `mut`"));
+        }
+        let name: Ident = input.parse()?;
+        let _: Token![:] = input.parse()?;
+        let ty: Type = input.parse()?;
+        Ok(DataArg { name, ty })
+    }
+}
+
+impl Parse for Block {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let content;
+        braced!(content in input);
+        let mut stmts = Vec::new();
+        while !content.is_empty() {
+            let fork = content.fork();
+            match fork.parse::<Stmt>() {
+                Ok(_) => stmts.push(content.parse::<Stmt>()?),
+                Err(e) => {
+                    stmts.push(Stmt::Error(e));
+                    skip_statement(&content)?;
+                }
+            }
+        }
+        Ok(Block { stmts })
+    }
+}
+
+/// Skips tokens up to and including the next `;` (or one braced group) at this level.
+fn skip_statement(input: ParseStream) -> syn::Result<()> {
+    input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tt, next)) = rest.token_tree() {
+            rest = next;
+            match &tt {
+                TokenTree::Punct(p) if p.as_char() == ';' => return Ok(((), rest)),
+                TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => {
+                    // A block ends a statement unless `else` follows.
+                    match rest.ident() {
+                        Some((id, _)) if id == "else" => {}
+                        _ => return Ok(((), rest)),
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(((), rest))
+    })
+}
+
+impl Parse for Stmt {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let start = input.fork();
+        if input.peek(Token![let]) {
+            let _: Token![let] = input.parse()?;
+            let pat = Pat::parse_single(input)?;
+            if input.peek(Token![~]) {
+                let _: Token![~] = input.parse()?;
+                let (mutability, name) = match pat {
+                    Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                        (p.mutability, p.ident)
+                    }
+                    other => return Err(syn::Error::new_spanned(
+                        other,
+                        "a latent variable is declared with a plain name: `let name ~ Dist(..);`",
+                    )),
+                };
+                let dist: DistCall = input.parse()?;
+                let iid = parse_iid(input)?;
+                let src = source_between(&start, input);
+                input.parse::<Token![;]>()?;
+                return Ok(Stmt::Latent(LatentStmt {
+                    mutability,
+                    name,
+                    dist,
+                    iid,
+                    src,
+                }));
+            }
+            let ty = if input.peek(Token![:]) {
+                let _: Token![:] = input.parse()?;
+                Some(input.parse::<Type>()?)
+            } else {
+                None
+            };
+            let lookahead = input.lookahead1();
+            if !lookahead.peek(Token![=]) {
+                return Err(lookahead.error());
+            }
+            let _: Token![=] = input.parse()?;
+            let init: Expr = input.parse()?;
+            let src = source_between(&start, input);
+            input.parse::<Token![;]>()?;
+            return Ok(Stmt::Let(LetStmt { pat, ty, init, src }));
+        }
+        if input.peek(Token![for]) {
+            let _: Token![for] = input.parse()?;
+            let pat = Pat::parse_multi_with_leading_vert(input)?;
+            let _: Token![in] = input.parse()?;
+            let iter = Expr::parse_without_eager_brace(input)?;
+            let src = source_between(&start, input);
+            let body: Block = input.parse()?;
+            return Ok(Stmt::For(ForStmt {
+                pat,
+                iter,
+                body,
+                src,
+            }));
+        }
+        if input.peek(Token![if]) {
+            return Ok(Stmt::If(input.parse()?));
+        }
+        if input.peek(kw::target) && input.peek2(Token![+=]) {
+            let _: kw::target = input.parse()?;
+            let _: Token![+=] = input.parse()?;
+            let expr: Expr = input.parse()?;
+            let src = source_between(&start, input);
+            input.parse::<Token![;]>()?;
+            return Ok(Stmt::Target(TargetStmt { expr, src }));
+        }
+        if input.peek(Token![while]) || input.peek(Token![loop]) {
+            return Err(input.error(
+                "`while` and `loop` are not supported in a model: use `for` over a range of data",
+            ));
+        }
+        let expr: Expr = input.parse()?;
+        if input.peek(Token![~]) {
+            let _: Token![~] = input.parse()?;
+            let dist: DistCall = input.parse()?;
+            let iid = parse_iid(input)?;
+            let src = source_between(&start, input);
+            input.parse::<Token![;]>()?;
+            return Ok(Stmt::Observe(ObserveStmt {
+                lhs: expr,
+                dist,
+                iid,
+                src,
+            }));
+        }
+        let src = source_between(&start, input);
+        let block_like = matches!(
+            expr,
+            Expr::Block(_) | Expr::Match(_) | Expr::Unsafe(_) | Expr::If(_) | Expr::ForLoop(_)
+        );
+        let semi = if block_like {
+            input.parse::<Option<Token![;]>>()?.is_some()
+        } else {
+            let lookahead = input.lookahead1();
+            if lookahead.peek(Token![;]) {
+                input.parse::<Token![;]>()?;
+                true
+            } else if lookahead.peek(Token![~]) {
+                unreachable_peek(input)?;
+                true
+            } else {
+                return Err(lookahead.error());
+            }
+        };
+        Ok(match expr {
+            Expr::Assign(a) => Stmt::Assign(AssignStmt {
+                op_span: a.eq_token.span,
+                lhs: *a.left,
+                op: AssignOp::Set,
+                rhs: *a.right,
+                src,
+            }),
+            Expr::Binary(b) if compound(&b.op).is_some() => Stmt::Assign(AssignStmt {
+                lhs: *b.left,
+                op: compound(&b.op).unwrap_or(AssignOp::Set),
+                op_span: op_span(&b.op),
+                rhs: *b.right,
+                src,
+            }),
+            expr => Stmt::Expr(ExprStmt { expr, semi }),
+        })
+    }
+}
+
+fn unreachable_peek(input: ParseStream) -> syn::Result<()> {
+    Err(input.error("expected `;`"))
+}
+
+fn compound(op: &syn::BinOp) -> Option<AssignOp> {
+    match op {
+        syn::BinOp::AddAssign(_) => Some(AssignOp::Add),
+        syn::BinOp::SubAssign(_) => Some(AssignOp::Sub),
+        syn::BinOp::MulAssign(_) => Some(AssignOp::Mul),
+        syn::BinOp::DivAssign(_) => Some(AssignOp::Div),
+        _ => None,
+    }
+}
+
+fn op_span(op: &syn::BinOp) -> Span {
+    let ts = op.to_token_stream();
+    ts.into_iter()
+        .next()
+        .map(|t| t.span())
+        .unwrap_or_else(Span::call_site)
+}
+
+fn parse_iid(input: ParseStream) -> syn::Result<Option<Expr>> {
+    if !input.peek(Token![.]) {
+        return Ok(None);
+    }
+    let _: Token![.] = input.parse()?;
+    let lookahead = input.lookahead1();
+    if !lookahead.peek(kw::iid) {
+        return Err(lookahead.error());
+    }
+    let _: kw::iid = input.parse()?;
+    let content;
+    parenthesized!(content in input);
+    let e: Expr = content.parse()?;
+    if !content.is_empty() {
+        return Err(content.error("`.iid` takes one shape: `.iid(n)` or `.iid((rows, cols))`"));
+    }
+    Ok(Some(e))
+}
+
+impl Parse for DistCall {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let lookahead = input.lookahead1();
+        if !lookahead.peek(Ident) {
+            return Err(lookahead.error());
+        }
+        let name: Ident = input.parse()?;
+        if !input.peek(syn::token::Paren) {
+            return Err(syn::Error::new(
+                name.span(),
+                format!("expected a distribution call such as `{name}(..)`"),
+            ));
+        }
+        let content;
+        let paren = parenthesized!(content in input);
+        let args: Punctuated<Expr, Token![,]> = content.parse_terminated(Expr::parse, Token![,])?;
+        Ok(DistCall {
+            name,
+            args: args.into_iter().collect(),
+            paren_span: paren.span.join(),
+        })
+    }
+}
+
+impl Parse for IfStmt {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let start = input.fork();
+        let _: Token![if] = input.parse()?;
+        if input.peek(Token![let]) {
+            return Err(input.error("`if let` is not supported in a model; use `if` over data"));
+        }
+        let cond = Expr::parse_without_eager_brace(input)?;
+        let src = source_between(&start, input);
+        let then: Block = input.parse()?;
+        let els = if input.peek(Token![else]) {
+            let _: Token![else] = input.parse()?;
+            if input.peek(Token![if]) {
+                let inner: IfStmt = input.parse()?;
+                Some(Block {
+                    stmts: vec![Stmt::If(inner)],
+                })
+            } else {
+                Some(input.parse::<Block>()?)
+            }
+        } else {
+            None
+        };
+        Ok(IfStmt {
+            cond,
+            then,
+            els,
+            src,
+        })
+    }
+}
+
+/// The source text of the tokens consumed between `start` and `end`.
+fn source_between(start: &syn::parse::ParseBuffer, end: ParseStream) -> String {
+    let mut tokens = TokenStream::new();
+    let mut cursor = start.cursor();
+    let stop = end.cursor();
+    while cursor != stop {
+        match cursor.token_tree() {
+            Some((tt, next)) => {
+                tokens.extend(std::iter::once(tt));
+                cursor = next;
+            }
+            None => break,
+        }
+    }
+    pretty(tokens)
+}
+
+/// Renders tokens as a person would write them: `y ~ Normal(x * w + b, sigma)`.
+pub fn pretty(tokens: TokenStream) -> String {
+    let mut out = String::new();
+    let mut prev: Option<TokenTree> = None;
+    for tt in tokens {
+        if let Some(p) = &prev {
+            if needs_space(p, &tt) {
+                out.push(' ');
+            }
+        }
+        match &tt {
+            TokenTree::Group(g) => {
+                let inner = pretty(g.stream());
+                let (open, close) = match g.delimiter() {
+                    Delimiter::Parenthesis => ("(", ")"),
+                    Delimiter::Bracket => ("[", "]"),
+                    Delimiter::Brace => ("{ ", " }"),
+                    Delimiter::None => ("", ""),
+                };
+                if inner.is_empty() && g.delimiter() == Delimiter::Brace {
+                    out.push_str("{}");
+                } else {
+                    out.push_str(open);
+                    out.push_str(&inner);
+                    out.push_str(close);
+                }
+            }
+            other => out.push_str(&other.to_string()),
+        }
+        prev = Some(tt);
+    }
+    out.replace(":: ", "::").replace(" ::", "::")
+}
+
+fn needs_space(prev: &TokenTree, next: &TokenTree) -> bool {
+    let is_word = |t: &TokenTree| matches!(t, TokenTree::Ident(_) | TokenTree::Literal(_));
+    match (prev, next) {
+        (_, TokenTree::Punct(p)) if matches!(p.as_char(), ',' | ';' | '.' | '?') => false,
+        (_, TokenTree::Punct(p))
+            if p.as_char() == ':' && matches!(prev, TokenTree::Punct(q) if q.as_char() == ':') =>
+        {
+            false
+        }
+        (TokenTree::Punct(p), _) if p.as_char() == '.' => false,
+        (TokenTree::Punct(p), _) if p.as_char() == ':' && p.spacing() == Spacing::Joint => false,
+        (TokenTree::Punct(p), _) if p.spacing() == Spacing::Joint => false,
+        (TokenTree::Punct(p), TokenTree::Punct(_)) if p.as_char() == ':' => false,
+        (_, TokenTree::Punct(p)) if p.as_char() == ':' && p.spacing() == Spacing::Joint => false,
+        (TokenTree::Punct(p), _) if p.as_char() == '&' || p.as_char() == '!' => false,
+        (TokenTree::Punct(p), _) if p.as_char() == '-' || p.as_char() == '*' => {
+            // Unary minus / deref glue to their operand; binary operators are spaced by the
+            // rule for their left side below.
+            true
+        }
+        (p, TokenTree::Group(g))
+            if matches!(g.delimiter(), Delimiter::Parenthesis | Delimiter::Bracket) =>
+        {
+            !(is_word(p)
+                || matches!(p, TokenTree::Group(_))
+                || matches!(p, TokenTree::Punct(q) if q.as_char() == '!'))
+        }
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn parse_model(ts: TokenStream) -> ModelDef {
+        syn::parse2(ts).expect("parses")
+    }
+
+    #[test]
+    fn statements_of_every_kind() {
+        let m = parse_model(quote! {
+            /// Docs.
+            pub fn linreg(x: &DMatrix<f64>, y: &DVector<f64>) {
+                let w ~ Normal(0.0, 1.0).iid(x.ncols());
+                let m ~ Normal(0.0, 1.0).iid((2, 3));
+                let sigma ~ HalfNormal(1.0);
+                let mu = x * w;
+                let mut s = 0.0;
+                s += mu[0];
+                s = s * 2.0;
+                y ~ Normal(mu, sigma);
+                target += -s.powi(2);
+                for i in 0..3 { y[i] ~ Normal(w[0], 1.0); }
+                if y.len() > 2 { s = 1.0; } else if true { s = 2.0; } else {}
+                println!("hi");
+            }
+        });
+        assert_eq!(m.name, "linreg");
+        assert_eq!(m.args.len(), 2);
+        assert_eq!(m.attrs.len(), 1);
+        let kinds: Vec<&str> = m
+            .body
+            .stmts
+            .iter()
+            .map(|s| match s {
+                Stmt::Latent(_) => "latent",
+                Stmt::Observe(_) => "observe",
+                Stmt::Let(_) => "let",
+                Stmt::Assign(_) => "assign",
+                Stmt::Target(_) => "target",
+                Stmt::For(_) => "for",
+                Stmt::If(_) => "if",
+                Stmt::Expr(_) => "expr",
+                Stmt::Error(_) => "error",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "latent", "latent", "latent", "let", "let", "assign", "assign", "observe",
+                "target", "for", "if", "expr"
+            ]
+        );
+        let Stmt::Latent(l) = &m.body.stmts[0] else {
+            unreachable!()
+        };
+        assert_eq!(l.src, "let w ~ Normal(0.0, 1.0).iid(x.ncols())");
+        let Stmt::Observe(o) = &m.body.stmts[7] else {
+            unreachable!()
+        };
+        assert_eq!(o.src, "y ~ Normal(mu, sigma)");
+        assert_eq!(o.dist.args.len(), 2);
+        let Stmt::Assign(a) = &m.body.stmts[5] else {
+            unreachable!()
+        };
+        assert_eq!(a.op, AssignOp::Add);
+    }
+
+    #[test]
+    fn pretty_prints_like_source() {
+        assert_eq!(
+            pretty(quote!(y ~ Normal(x * w + b, sigma))),
+            "y ~ Normal(x * w + b, sigma)"
+        );
+        assert_eq!(
+            pretty(quote!(y[t] ~ Normal(mu + phi * y[t - 1], s.exp()))),
+            "y[t] ~ Normal(mu + phi * y[t - 1], s.exp())"
+        );
+        assert_eq!(
+            pretty(quote!(let k = -x.len() as f64)),
+            "let k = - x.len() as f64"
+        );
+        assert_eq!(pretty(quote!(a::b(&c))), "a::b(&c)");
+    }
+
+    #[test]
+    fn malformed_statements_are_kept_and_parsing_goes_on() {
+        let m = parse_model(quote! {
+            fn m(y: f64) {
+                let ~ Normal(0.0, 1.0);
+                let a ~ ;
+                y ~ Normal(0.0, 1.0);
+            }
+        });
+        assert!(matches!(m.body.stmts[0], Stmt::Error(_)));
+        assert!(matches!(m.body.stmts[1], Stmt::Error(_)));
+        assert!(matches!(m.body.stmts[2], Stmt::Observe(_)));
+    }
+}
