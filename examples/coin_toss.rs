@@ -11,7 +11,8 @@
 //! Figures go to `target/plots/coin_toss/`.
 
 use vi::dist::{Beta, Cdf};
-use vi::{Laplace, Model, Nuts, ParamLayout, Posterior, Transform, Vi};
+use vi::prelude::*;
+use vi::{Laplace, Nuts, Vi};
 
 /// Prior Beta(A, B).
 pub const A: f64 = 2.0;
@@ -23,50 +24,20 @@ pub const HEADS: u32 = 14;
 pub const TOSSES: u32 = 20;
 const SEED: u64 = 20;
 
-/// p ~ Beta(A, B); each toss ~ Bernoulli(p). Written by hand against the `Model` trait.
-pub struct CoinToss {
-    a: f64,
-    b: f64,
-    heads: f64,
-    tails: f64,
-    layout: ParamLayout,
-}
-
-impl CoinToss {
-    /// The model of `heads` heads in `tosses` tosses under a Beta(a, b) prior.
-    pub fn new(a: f64, b: f64, heads: u32, tosses: u32) -> Self {
-        let mut layout = ParamLayout::new();
-        layout.push("p", vec![], Transform::UNIT);
-        CoinToss {
-            a,
-            b,
-            heads: heads as f64,
-            tails: (tosses - heads) as f64,
-            layout,
-        }
+model! {
+    /// A coin with probability `p` of heads: `p ~ Beta(a, b)`, each toss (1 for heads, 0 for
+    /// tails) ~ Bernoulli(p).
+    pub fn coin_toss(a: f64, b: f64, tosses: &[f64]) {
+        let p ~ Beta(a, b);
+        tosses ~ Bernoulli(p);
     }
 }
 
-impl Model for CoinToss {
-    fn layout(&self) -> &ParamLayout {
-        &self.layout
-    }
-
-    fn log_density_grad_jac(&self, theta: &[f64], grad: &mut [f64], jacobian: bool) -> f64 {
-        // p = sigmoid(z): ln p = -softplus(-z), ln(1 - p) = -softplus(z).
-        let z = theta[0];
-        let p = vi::math::sigmoid(z);
-        let (ln_p, ln_q) = (-vi::math::softplus(-z), -vi::math::softplus(z));
-        let (ka, kb) = (self.a - 1.0 + self.heads, self.b - 1.0 + self.tails);
-        let mut lp = ka * ln_p + kb * ln_q;
-        let mut g = ka * (1.0 - p) - kb * p;
-        if jacobian {
-            lp += ln_p + ln_q;
-            g += 1.0 - 2.0 * p;
-        }
-        grad[0] = g;
-        lp
-    }
+/// `HEADS` heads then `TOSSES - HEADS` tails.
+pub fn tosses() -> Vec<f64> {
+    (0..TOSSES)
+        .map(|i| f64::from(u8::from(i < HEADS)))
+        .collect()
 }
 
 /// One method's posterior of `p`.
@@ -138,7 +109,7 @@ fn row(method: &'static str, fit: &Posterior) -> Row {
 /// # Errors
 /// A fit's error.
 pub fn run(small: bool) -> Result<Report, Box<dyn std::error::Error>> {
-    let model = CoinToss::new(A, B, HEADS, TOSSES);
+    let model = coin_toss(A, B, &tosses())?;
     let vi = Vi::default().seed(SEED).fit(&model)?;
     let laplace = Laplace::default().seed(SEED).fit(&model)?;
     let nuts = if small {

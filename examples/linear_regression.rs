@@ -12,57 +12,26 @@
 //! `y ~ Normal(x w + b, SIGMA)` with `SIGMA` known, so the posterior of `(w, b)` is
 //! Gaussian with precision `diag(1, 1/100) + [x 1]^T [x 1] / SIGMA^2`.
 
-use nalgebra::{DMatrix, DVector};
 use rand::Rng as _;
-use vi::dist::Normal;
-use vi::{Laplace, Model, Nuts, ParamLayout, Posterior, Transform, Vi};
+use vi::prelude::*;
+use vi::{Laplace, Nuts, Vi};
 
 /// The known noise scale.
 pub const SIGMA: f64 = 0.5;
-/// Prior scale of the weights.
+/// Prior scale of the weights (as written in the model).
 pub const W_SCALE: f64 = 1.0;
-/// Prior scale of the intercept.
+/// Prior scale of the intercept (as written in the model).
 pub const B_SCALE: f64 = 10.0;
 const TRUE_W: f64 = 0.8;
 const TRUE_B: f64 = -0.3;
 const SEED: u64 = 11;
 
-/// `w ~ Normal(0, W_SCALE)`, `b ~ Normal(0, B_SCALE)`, `y ~ Normal(x w + b, SIGMA)`.
-/// Written by hand against the `Model` trait.
-pub struct LinearRegression {
-    x: DMatrix<f64>,
-    y: DVector<f64>,
-    layout: ParamLayout,
-}
-
-impl LinearRegression {
-    /// The model of data `x` (one row per observation) and `y`.
-    pub fn new(x: DMatrix<f64>, y: DVector<f64>) -> Self {
-        let mut layout = ParamLayout::new();
-        layout.push("w", vec![x.ncols()], Transform::Identity);
-        layout.push("b", vec![], Transform::Identity);
-        LinearRegression { x, y, layout }
-    }
-}
-
-impl Model for LinearRegression {
-    fn layout(&self) -> &ParamLayout {
-        &self.layout
-    }
-
-    fn log_density_grad_jac(&self, theta: &[f64], grad: &mut [f64], _jacobian: bool) -> f64 {
-        let d = self.x.ncols();
-        let w = DVector::from_column_slice(&theta[..d]);
-        let b = theta[d];
-        let r = &self.y - (&self.x * &w).add_scalar(b);
-        let s2 = SIGMA * SIGMA;
-        let lp = -0.5 * r.norm_squared() / s2
-            - 0.5 * w.norm_squared() / (W_SCALE * W_SCALE)
-            - 0.5 * b * b / (B_SCALE * B_SCALE);
-        let gw = self.x.tr_mul(&r) / s2 - &w / (W_SCALE * W_SCALE);
-        grad[..d].copy_from_slice(gw.as_slice());
-        grad[d] = r.sum() / s2 - b / (B_SCALE * B_SCALE);
-        lp
+model! {
+    /// Bayesian linear regression with a known noise scale `sigma`.
+    pub fn linear_regression(x: &DMatrix<f64>, y: &DVector<f64>, sigma: f64) {
+        let w ~ Normal(0.0, 1.0).iid(x.ncols());
+        let b ~ Normal(0.0, 10.0);
+        y ~ Normal(x * w + b, sigma);
     }
 }
 
@@ -142,19 +111,27 @@ pub struct Report {
 /// 97.5% quantile of the standard normal: `scipy.stats.norm.ppf(0.975)`.
 const Z975: f64 = 1.959_963_984_540_054;
 
-/// Posterior predictive draws `y* = b + w x* + SIGMA e` at each grid point, one row per
-/// posterior draw.
-fn predictive(fit: &Posterior, grid: &[f64], seed: u64) -> Result<Vec<Vec<f64>>, vi::UnknownName> {
-    let w = fit.draws("w")?;
-    let b = fit.draws("b")?;
-    let noise = Normal::new(0.0, SIGMA).expect("valid scale");
+/// Posterior predictive draws at each grid point, one row per posterior draw: the model
+/// built on the grid (with placeholder outputs) simulates `y` at each posterior draw.
+fn predictive(
+    fit: &Posterior,
+    grid: &[f64],
+    seed: u64,
+) -> Result<Vec<Vec<f64>>, Box<dyn std::error::Error>> {
+    let x = DMatrix::from_column_slice(grid.len(), 1, grid);
+    let at_grid = linear_regression(&x, &DVector::zeros(grid.len()), SIGMA)?;
+    let dim = fit.layout().dim();
     let mut rng = vi::infer::rng_for(seed, 7);
-    Ok(w.iter()
-        .zip(&b)
-        .map(|(w, b)| {
-            grid.iter()
-                .map(|&x| b[0] + w[0] * x + rng.sample(noise))
-                .collect()
+    Ok(fit
+        .chains()
+        .iter()
+        .flat_map(|c| c.draws.chunks_exact(dim))
+        .map(|draw| {
+            at_grid
+                .simulate(draw, &mut rng)
+                .into_iter()
+                .next()
+                .map_or_else(Vec::new, |(_, y)| y)
         })
         .collect())
 }
@@ -192,7 +169,7 @@ pub fn run(small: bool) -> Result<Report, Box<dyn std::error::Error>> {
     let n = if small { 20 } else { 50 };
     let (x, y) = data(n);
     let (mean, cov) = exact_posterior(&x, &y);
-    let model = LinearRegression::new(x.clone(), y.clone());
+    let model = linear_regression(&x, &y, SIGMA)?;
     let vi = Vi::default().seed(SEED).fit(&model)?;
     let laplace = Laplace::default().seed(SEED).fit(&model)?;
     let nuts = if small {

@@ -304,7 +304,8 @@ fn linear_regression_matches_the_exact_posterior() {
                         (mean - p.exact_mean).abs() < mc + 0.05 * p.exact_sd,
                         "{ctx}"
                     );
-                    assert!((sd / p.mean_field_sd - 1.0).abs() < 0.1, "{ctx}");
+                    // ADVI is stochastic and stops on a relative ELBO tolerance.
+                    assert!((sd / p.mean_field_sd - 1.0).abs() < 0.15, "{ctx}");
                 }
                 "NUTS" => {
                     assert!((mean - p.exact_mean).abs() < 4.0 * mcse.unwrap(), "{ctx}");
