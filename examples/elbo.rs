@@ -247,6 +247,11 @@ pub fn figures(
     vi::plot::Figure::new("ln p(y) = ELBO(q) + KL(q || posterior), q = N(mean, posterior sd)")
         .x_label("mean of q")
         .y_label("nats")
+        // Room above the log evidence for the legend.
+        .y_range(
+            elbo.iter().copied().fold(f64::INFINITY, f64::min) - 0.5,
+            report.log_evidence + 5.0,
+        )
         .line("ELBO(q)", &grid, &elbo)
         .line("ELBO(q) + KL(q || posterior)", &grid, &sum)
         .reference(
@@ -280,5 +285,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for path in figures(&report, &plot_dir("elbo"))? {
         println!("wrote {}", path.display());
     }
+    #[cfg(not(feature = "plot"))]
+    println!("(no figures: run with `--features plot` to write them)");
     Ok(())
 }

@@ -371,5 +371,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for path in figures(&report, &plot_dir("linear_regression"))? {
         println!("wrote {}", path.display());
     }
+    #[cfg(not(feature = "plot"))]
+    println!("(no figures: run with `--features plot` to write them)");
     Ok(())
 }

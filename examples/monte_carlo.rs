@@ -185,5 +185,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for path in figures(&report, &plot_dir("monte_carlo"))? {
         println!("wrote {}", path.display());
     }
+    #[cfg(not(feature = "plot"))]
+    println!("(no figures: run with `--features plot` to write them)");
     Ok(())
 }
