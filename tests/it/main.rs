@@ -2,3 +2,7 @@
 
 mod examples;
 mod layout;
+mod macro_models;
+mod macro_simulate;
+mod macro_validation;
+mod support;

@@ -1505,6 +1505,8 @@ impl Analyser {
         all.extend_from_slice(args);
         let name = match name {
             "log" => "ln",
+            "ln_1p" => "log1p",
+            "exp_m1" => "expm1",
             "column" => "col",
             n => n,
         };
@@ -1760,5 +1762,231 @@ impl<'ast> Visit<'ast> for FreeVars {
         if let Some(r) = &s.rest {
             self.visit_expr(r);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    fn run(ts: TokenStream) -> (Model, Vec<String>) {
+        let def: ModelDef = syn::parse2(ts).expect("parses");
+        let cx = Ctxt::new();
+        let m = analyse(&cx, &def);
+        let errors = match cx.check() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        };
+        (m, errors)
+    }
+
+    fn errors(ts: TokenStream) -> Vec<String> {
+        run(ts).1
+    }
+
+    fn one_error(ts: TokenStream) -> String {
+        let e = errors(ts);
+        assert_eq!(e.len(), 1, "{e:?}");
+        e[0].clone()
+    }
+
+    #[test]
+    fn a_correct_model_has_latents_constraints_and_terms() {
+        let (m, e) = run(quote! {
+            fn m(x: &DMatrix<f64>, y: &DVector<f64>, lo: f64) {
+                let w ~ Normal(0.0, 1.0).iid(x.ncols());
+                let s ~ HalfNormal(1.0);
+                let p ~ Beta(2.0, 2.0);
+                let u ~ Uniform(lo, lo + 1.0);
+                let z ~ Normal(0.0, 1.0).iid((2, 3));
+                let mu = x * w;
+                y ~ Normal(mu, s);
+                target += p.ln() + u;
+            }
+        });
+        assert!(e.is_empty(), "{e:?}");
+        let names: Vec<String> = m
+            .latents
+            .iter()
+            .map(|l| l.binding.name.to_string())
+            .collect();
+        assert_eq!(names, ["w", "s", "p", "u", "z"]);
+        assert!(matches!(m.latents[0].shape, Shape::Vector(_)));
+        assert!(matches!(m.latents[4].shape, Shape::Matrix(..)));
+        assert!(matches!(m.latents[0].constraint, Constraint::Identity));
+        assert!(matches!(m.latents[1].constraint, Constraint::Positive));
+        assert!(matches!(m.latents[2].constraint, Constraint::Unit));
+        assert!(matches!(m.latents[3].constraint, Constraint::Interval(..)));
+        // Terms: five priors, one observation, one target.
+        assert_eq!(m.terms.len(), 7);
+        assert_eq!(m.observed, ["y"]);
+        // `mu` is active: it becomes a Let with a rule call.
+        assert!(m
+            .body
+            .iter()
+            .any(|s| matches!(s, Stmt::Let { binding, .. } if binding.name == "mu")));
+    }
+
+    #[test]
+    fn state_assigned_in_a_loop_is_carried_and_active() {
+        let (m, e) = run(quote! {
+            fn m(y: &[f64]) {
+                let phi ~ Normal(0.0, 1.0);
+                let mut s = 0.0;
+                let mut count = 0;
+                for t in 1..y.len() {
+                    s = phi * s + y[t - 1];
+                    count += 1;
+                    y[t] ~ Normal(s, 1.0);
+                }
+            }
+        });
+        assert!(e.is_empty(), "{e:?}");
+        let Some(Stmt::For {
+            carried,
+            data_carried,
+            ..
+        }) = m.body.iter().find(|s| matches!(s, Stmt::For { .. }))
+        else {
+            panic!("no loop")
+        };
+        assert_eq!(carried.len(), 1);
+        assert_eq!(carried[0].outer.name, "s");
+        assert_eq!(data_carried.len(), 1);
+        assert_eq!(data_carried[0], "count");
+        // `let mut s = 0.0` became active (its first version holds the data value).
+        assert!(m.body.iter().any(
+            |s| matches!(s, Stmt::Let { binding, init: AExpr::Data(_), .. } if binding.name == "s")
+        ));
+    }
+
+    #[test]
+    fn unknown_distribution_suggests() {
+        let e = one_error(quote! { fn m(y: f64) { y ~ Nomral(0.0, 1.0); } });
+        assert_eq!(e, "unknown distribution `Nomral`, did you mean `Normal`?");
+        let e = one_error(quote! { fn m(y: f64) { y ~ halfnormal(1.0); } });
+        assert_eq!(
+            e,
+            "unknown distribution `halfnormal`, did you mean `HalfNormal`?"
+        );
+        let e = one_error(quote! { fn m(y: f64) { y ~ Wishart(1.0); } });
+        assert!(
+            e.starts_with("unknown distribution `Wishart`; known: Normal"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_arity() {
+        let e = one_error(quote! { fn m(y: f64) { y ~ Normal(0.0); } });
+        assert_eq!(e, "`Normal` takes 2 arguments (mu, sigma), found 1");
+        let e = one_error(quote! { fn m() { let s ~ HalfNormal(1.0, 2.0); } });
+        assert_eq!(e, "`HalfNormal` takes 1 argument (sigma), found 2");
+    }
+
+    #[test]
+    fn names() {
+        let e =
+            one_error(quote! { fn m() { let a ~ Normal(0.0, 1.0); let a ~ Normal(0.0, 1.0); } });
+        assert_eq!(e, "latent `a` is declared twice");
+        let e = one_error(quote! { fn m(y: f64) { y ~ Normal(muu, 1.0); } });
+        assert_eq!(e, "cannot find `muu` in this model");
+        let e =
+            one_error(quote! { fn m(y: f64) { y ~ Normal(mu, 1.0); let mu ~ Normal(0.0, 1.0); } });
+        assert_eq!(e, "latent `mu` is used before it is declared");
+        let e = one_error(quote! { fn m(y: f64) { let y ~ Normal(0.0, 1.0); } });
+        assert_eq!(e, "`y` is data and cannot be a latent variable");
+        // Upper-case names may be constants from outside the model.
+        assert!(errors(quote! { fn m(y: f64) { y ~ Normal(0.0, SCALE); } }).is_empty());
+    }
+
+    #[test]
+    fn observing_a_latent_expression() {
+        let e = one_error(
+            quote! { fn m() { let mu ~ Normal(0.0, 1.0); mu * 2.0 ~ Normal(0.0, 1.0); } },
+        );
+        assert!(
+            e.starts_with("cannot observe an expression that depends on the latent variable `mu`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn non_differentiable_calls() {
+        let e = one_error(
+            quote! { fn m(y: f64) { let mu ~ Normal(0.0, 1.0); y ~ Normal(mu.floor(), 1.0); } },
+        );
+        assert!(e.starts_with("`floor` has no derivative"), "{e}");
+        let e = one_error(
+            quote! { fn m(y: f64) { let mu ~ Normal(0.0, 1.0); y ~ Normal(my_fn(mu), 1.0); } },
+        );
+        assert!(e.starts_with("`my_fn` has no derivative"), "{e}");
+        // The same call on data is fine.
+        assert!(errors(
+            quote! { fn m(y: f64) { let mu ~ Normal(0.0, 1.0); y ~ Normal(mu + y.floor(), 1.0); } }
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn branching_and_shapes_on_latents() {
+        let e = one_error(
+            quote! { fn m(y: f64) { let mu ~ Normal(0.0, 1.0); if mu > 0.0 { y ~ Normal(mu, 1.0); } } },
+        );
+        assert!(
+            e.starts_with("cannot branch on the latent variable `mu`"),
+            "{e}"
+        );
+        let e = one_error(
+            quote! { fn m() { let k ~ HalfNormal(3.0); let w ~ Normal(0.0, 1.0).iid(k); } },
+        );
+        assert!(
+            e.starts_with("a shape must be data, but this depends on the latent variable `k`"),
+            "{e}"
+        );
+        let e = one_error(
+            quote! { fn m(y: &[f64]) { let k ~ HalfNormal(3.0); for i in 0..k { y[i] ~ Normal(0.0, 1.0); } } },
+        );
+        assert!(
+            e.starts_with("a loop range is a shape and must be data"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn discrete_latent_and_latent_in_loop() {
+        let e = one_error(quote! { fn m() { let k ~ Poisson(3.0); } });
+        assert!(
+            e.starts_with("`Poisson` is discrete: the latent `k` must be marginalised out"),
+            "{e}"
+        );
+        let e =
+            one_error(quote! { fn m(n: usize) { for i in 0..n { let z ~ Normal(0.0, 1.0); } } });
+        assert!(e.starts_with("latent `z` is declared inside a loop"), "{e}");
+    }
+
+    #[test]
+    fn assignments() {
+        let e = one_error(quote! { fn m(y: f64) { y = 1.0; } });
+        assert_eq!(e, "`y` is data and cannot be assigned to");
+        let e = one_error(quote! { fn m() { let a ~ Normal(0.0, 1.0); a += 1.0; } });
+        assert_eq!(e, "`a` is a latent variable and cannot be assigned to");
+        let e = one_error(quote! { fn m() { let a ~ Normal(0.0, 1.0); let b = a; b = 2.0; } });
+        assert_eq!(e, "cannot assign twice to `b`: declare it with `let mut b`");
+    }
+
+    #[test]
+    fn every_mistake_is_reported() {
+        let e = errors(quote! {
+            fn m(y: &[f64]) {
+                let mu ~ Nomral(0.0, 1.0);
+                let k ~ Poisson(2.0);
+                y ~ Normal(mu, 1.0, 2.0);
+                y = 3.0;
+            }
+        });
+        assert_eq!(e.len(), 4, "{e:?}");
     }
 }

@@ -41,3 +41,182 @@ fn run(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::run;
+    use proc_macro2::TokenStream;
+
+    /// A small seeded generator (the macro crate has no `rand`).
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    const WORDS: &[&str] = &[
+        "let",
+        "mut",
+        "for",
+        "in",
+        "if",
+        "else",
+        "target",
+        "y",
+        "x",
+        "mu",
+        "w",
+        "s",
+        "t",
+        "i",
+        "Normal",
+        "HalfNormal",
+        "Beta",
+        "Poisson",
+        "Uniform",
+        "iid",
+        "exp",
+        "powi",
+        "sum",
+        "dot",
+        "ln",
+        "0.0",
+        "1.0",
+        "2",
+        "~",
+        ";",
+        "=",
+        "+=",
+        "+",
+        "-",
+        "*",
+        "/",
+        ".",
+        ",",
+        ":",
+        "..",
+        "&",
+        "!",
+        "<",
+        ">",
+        "==",
+        "f64",
+        "usize",
+        "as",
+        "fn",
+        "pub",
+        "mu.exp()",
+        "x.len()",
+        "y[i]",
+        "w[(0, 1)]",
+    ];
+
+    fn random_tokens(rng: &mut Lcg, depth: usize) -> String {
+        let n = rng.below(12);
+        let mut s = String::new();
+        for _ in 0..n {
+            match rng.below(10) {
+                0 if depth < 3 => {
+                    let (o, c) = [("(", ")"), ("[", "]"), ("{", "}")][rng.below(3)];
+                    s.push_str(o);
+                    s.push_str(&random_tokens(rng, depth + 1));
+                    s.push_str(c);
+                }
+                _ => s.push_str(WORDS[rng.below(WORDS.len())]),
+            }
+            s.push(' ');
+        }
+        s
+    }
+
+    const VALID: &str = "pub fn m(x: &DMatrix<f64>, y: &[f64], n: usize) {
+        let w ~ Normal(0.0, 1.0).iid(x.ncols());
+        let s ~ HalfNormal(1.0);
+        let mut acc = 0.0;
+        for i in 0..n { acc += w[0] * y[i]; if i > 2 { acc = acc * s; } }
+        let mu = x * w + acc;
+        y ~ Normal(mu, s.exp());
+        target += -s.powi(2);
+    }";
+
+    fn no_panic(src: &str) {
+        let Ok(ts) = src.parse::<TokenStream>() else {
+            return;
+        };
+        let r = std::panic::catch_unwind(|| run(ts));
+        assert!(r.is_ok(), "the macro panicked on: {src}");
+    }
+
+    #[test]
+    fn never_panics_on_random_or_mangled_input() {
+        let mut rng = Lcg(20_261_123);
+        no_panic(VALID);
+        for _ in 0..400 {
+            // Random statements inside a model's body.
+            let body = random_tokens(&mut rng, 0);
+            no_panic(&format!("fn m(x: &[f64], y: f64) {{ {body} }}"));
+            // Random tokens anywhere.
+            no_panic(&random_tokens(&mut rng, 0));
+        }
+        // A valid model with tokens deleted, duplicated or replaced.
+        let tokens: Vec<String> = VALID
+            .parse::<TokenStream>()
+            .map(flatten)
+            .unwrap_or_default();
+        for _ in 0..400 {
+            let mut t = tokens.clone();
+            for _ in 0..1 + rng.below(3) {
+                let k = rng.below(t.len());
+                match rng.below(3) {
+                    0 => {
+                        t.remove(k);
+                    }
+                    1 => {
+                        let d = t[k].clone();
+                        t.insert(k, d);
+                    }
+                    _ => t[k] = WORDS[rng.below(WORDS.len())].to_string(),
+                }
+            }
+            no_panic(&t.join(" "));
+        }
+    }
+
+    /// Tokens as strings, groups opened and closed as separate tokens so mutations can
+    /// unbalance them (such inputs fail to tokenize and are skipped, as rustc would).
+    fn flatten(ts: TokenStream) -> Vec<String> {
+        let mut out = Vec::new();
+        for t in ts {
+            match t {
+                proc_macro2::TokenTree::Group(g) => {
+                    let (o, c) = match g.delimiter() {
+                        proc_macro2::Delimiter::Parenthesis => ("(", ")"),
+                        proc_macro2::Delimiter::Bracket => ("[", "]"),
+                        proc_macro2::Delimiter::Brace => ("{", "}"),
+                        proc_macro2::Delimiter::None => ("", ""),
+                    };
+                    out.push(o.to_string());
+                    out.extend(flatten(g.stream()));
+                    out.push(c.to_string());
+                }
+                other => out.push(other.to_string()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_valid_model_expands_without_errors() {
+        let out = run(VALID.parse().expect("tokens")).to_string();
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(out.contains("struct M"));
+    }
+}

@@ -1,6 +1,6 @@
 //! The variational-inference lecture's tools: KL divergence between Gaussians in closed form
 //! and by Monte Carlo, a Monte Carlo estimator of an expectation with its standard error,
-//! and the two gradient estimators of d/dθ E_q[f] the lecture compares: the
+//! and the two gradient estimators of d/dθ `E_q[f]` the lecture compares: the
 //! reparameterisation trick and the score function (REINFORCE).
 //!
 //! Everything random takes `&mut impl Rng`; seed it (e.g. with
@@ -29,6 +29,30 @@ use std::fmt;
 /// ```
 pub fn kl_normal(q: &Normal, p: &Normal) -> f64 {
     kl_normal_parts(q.mu(), q.sigma(), p.mu(), p.sigma())
+}
+
+/// The gradient of [`kl_normal`]`(q, p)` with respect to `(μq, σq, μp, σp)`, for
+/// optimising a KL by gradient descent:
+/// `((μq − μp)/σp², σq/σp² − 1/σq, −(μq − μp)/σp², 1/σp − (σq² + (μq − μp)²)/σp³)`.
+///
+/// ```
+/// use vi_runtime::dist::Normal;
+/// use vi_runtime::lecture::kl_normal_grad;
+/// let p = Normal::new(1.0, 2.0)?;
+/// // At q = p the KL is at its minimum: the gradient is zero.
+/// assert_eq!(kl_normal_grad(&p, &p), [0.0; 4]);
+/// # Ok::<(), vi_runtime::DistError>(())
+/// ```
+pub fn kl_normal_grad(q: &Normal, p: &Normal) -> [f64; 4] {
+    let (mq, sq, mp, sp) = (q.mu(), q.sigma(), p.mu(), p.sigma());
+    let d = mq - mp;
+    let vp = sp * sp;
+    [
+        d / vp,
+        sq / vp - 1.0 / sq,
+        -d / vp,
+        1.0 / sp - (sq * sq + d * d) / (vp * sp),
+    ]
 }
 
 #[inline]
@@ -236,7 +260,7 @@ fn enough(n: usize) -> Result<(), TooFewDraws> {
     }
 }
 
-/// The Monte Carlo estimate of E_q[f(x)] from `n` draws of `q`, with its standard error.
+/// The Monte Carlo estimate of `E_q[f(x)]` from `n` draws of `q`, with its standard error.
 ///
 /// # Errors
 /// [`TooFewDraws`] for `n < 2`.
@@ -270,7 +294,7 @@ where
     Ok(w.estimate())
 }
 
-/// The Monte Carlo estimate of KL(q || p) = E_q[ln q(x) − ln p(x)] from `n` draws of `q`.
+/// The Monte Carlo estimate of KL(q || p) = `E_q[ln q(x) − ln p(x)]` from `n` draws of `q`.
 /// Works for any pair with log densities: univariate distributions, or [`DiagNormal`]s.
 ///
 /// # Errors
@@ -299,7 +323,7 @@ where
     monte_carlo(q, |x| q.ln_pdf(x) - p.ln_pdf(x), n, rng)
 }
 
-/// An estimate of the gradient (d/dμ, d/dσ) of E_{N(μ, σ)}[f(x)].
+/// An estimate of the gradient (d/dμ, d/dσ) of `E_{N(μ, σ)}[f(x)]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GradientEstimate {
     /// The estimate of d/dμ.
@@ -308,7 +332,7 @@ pub struct GradientEstimate {
     pub sigma: Estimate,
 }
 
-/// The reparameterised (pathwise) estimator of d/d(μ, σ) E_{N(μ, σ)}[f(x)]: with
+/// The reparameterised (pathwise) estimator of d/d(μ, σ) `E_{N(μ, σ)}[f(x)]`: with
 /// x = μ + σε, ε ~ N(0, 1), the per-draw gradient is (f'(x), f'(x) ε). Needs the
 /// derivative `df` of `f`.
 ///
@@ -347,7 +371,7 @@ pub fn reparam_gradient<R: Rng + ?Sized>(
 }
 
 /// The score-function (REINFORCE, likelihood-ratio) estimator of
-/// d/d(μ, σ) E_{N(μ, σ)}[f(x)]: the per-draw gradient is f(x) ∇ ln q(x), with
+/// d/d(μ, σ) `E_{N(μ, σ)}[f(x)]`: the per-draw gradient is f(x) ∇ ln q(x), with
 /// ∂/∂μ ln q = (x − μ)/σ² and ∂/∂σ ln q = ((x − μ)² − σ²)/σ³. Needs only values of `f`,
 /// and pays for it in variance.
 ///

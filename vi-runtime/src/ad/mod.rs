@@ -38,7 +38,9 @@
 //!   `op_back(&a, &b, &out, &g, ga: Option<&mut A>, gb: Option<&mut B>)`. Any of `f64`,
 //!   `DVector`, `RowDVector`, `DMatrix`, `Vec<f64>`, `[f64]` against any other (data types on
 //!   either side, adjoints of data are never needed but are accepted), plus `i32`, `i64`,
-//!   `usize` on either side against a value type (their adjoint is ignored). The output
+//!   `usize` on either side against a value type (their adjoint is ignored). A reference
+//!   to an operand (`&&DVector<f64>` when a data field is itself a reference) is that
+//!   operand, everywhere an operand is taken (binary rules, `dot`, `sum`, `index`). The output
 //!   type is the broadcast of the operand types: a scalar takes the other's type, a column
 //!   against a row or a matrix is a matrix, and so on; [`mul`] of `DMatrix * DVector`,
 //!   `DMatrix * DMatrix` and `RowDVector * DMatrix` (and `DMatrix * Vec<f64>`/`[f64]`) is
@@ -194,6 +196,16 @@ impl Operand for [f64] {
     #[inline]
     fn dims(&self) -> (usize, usize) {
         (self.len(), 1)
+    }
+}
+
+/// A reference to data (`&&DVector<f64>` when generated code borrows a field that is
+/// itself a reference) is the operand it points to; it is never given an adjoint.
+impl<T: Operand + ?Sized> Operand for &T {
+    type Kind = T::Kind;
+    #[inline]
+    fn dims(&self) -> (usize, usize) {
+        (**self).dims()
     }
 }
 

@@ -197,7 +197,14 @@ impl Posterior {
     /// Columns: `lp__`, then for NUTS `accept_stat__, stepsize__, treedepth__,
     /// n_leapfrog__, divergent__, energy__`, then the flat parameter names (`w.1`, `w.2`,
     /// `sigma`) on the constrained scale. Comment lines (`#`) carry the configuration as
-    /// CmdStan writes it.
+    /// CmdStan writes it (`method`, `num_samples`, `num_warmup`, `thin`, `id`, the adapted
+    /// step size and inverse metric, the elapsed times), which ArviZ's `from_cmdstan` and
+    /// cmdstanr's `read_cmdstan_csv` parse.
+    ///
+    /// VI and Laplace files hold draws only, under `method = variational` / `laplace`. CmdStan
+    /// writes the guide's mean as the first row of a variational file and cmdstanr drops that
+    /// row, so in R read these files with `posterior::as_draws_df(read.csv(f, comment.char =
+    /// "#"))` rather than `read_cmdstan_csv`.
     ///
     /// # Errors
     /// Any error of the writer.

@@ -1,4 +1,5 @@
 # Generates vi-runtime/tests/data/ar1_draws.csv and prints ArviZ's diagnostics of it.
+# Run from vi-runtime/tests/data: python3 gen_ar1.py
 import numpy as np, arviz as az, warnings
 warnings.filterwarnings("ignore")
 rng = np.random.default_rng(20261123)

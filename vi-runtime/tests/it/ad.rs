@@ -401,9 +401,17 @@ fn data_and_integer_operands_match_their_f64_twins() {
     assert_eq!(g1, g2);
     assert_eq!(g1, -&w);
 
+    // A reference to data is the data.
+    let yr: &Vec<f64> = &y;
+    assert_eq!(ad::sub(&yr, &c).unwrap(), ad::sub(&yv, &c).unwrap());
+    assert_eq!(ad::add(&&m, &c).unwrap(), ad::add(&m, &c).unwrap());
+    assert!((ad::dot(&yr, &c).unwrap() - yv.dot(&c)).abs() < 1e-14);
+
     // Integer scalars, as f64, on either side; literals infer.
     assert_eq!(ad::mul(&c, &2).unwrap(), ad::mul(&c, &2.0).unwrap());
     assert_eq!(ad::add(&3i64, &c).unwrap(), ad::add(&3.0, &c).unwrap());
+    assert_eq!(ad::sub(&1, &c).unwrap(), ad::sub(&1.0, &c).unwrap());
+    assert_eq!(ad::mul(&2.0, &m).unwrap(), &m * 2.0);
     assert_eq!(ad::div(&m, &4usize).unwrap(), ad::div(&m, &4.0).unwrap());
     assert_eq!(ad::powf(&c.map(f64::abs), &2).unwrap(), c.map(|v| v * v));
     let out = ad::div(&7i32, &c).unwrap();

@@ -5,8 +5,8 @@
 use vi_runtime::dist::Normal;
 use vi_runtime::infer::rng_for;
 use vi_runtime::lecture::{
-    kl_diag_normal, kl_monte_carlo, kl_normal, monte_carlo, reparam_gradient, score_gradient,
-    DiagNormal, TooFewDraws,
+    kl_diag_normal, kl_monte_carlo, kl_normal, kl_normal_grad, monte_carlo, reparam_gradient,
+    score_gradient, DiagNormal, TooFewDraws,
 };
 use vi_runtime::DistError;
 
@@ -40,6 +40,23 @@ fn kl_normal_against_numerical_integration() {
     // KL(p || p) = 0 and KL >= 0.
     assert_eq!(kl_normal(&p, &p), 0.0);
     assert!(kl_normal(&n(0.0, 1.0), &n(0.0, 1.0 + 1e-9)) >= 0.0);
+}
+
+#[test]
+fn kl_normal_gradient_against_finite_differences() {
+    let f = |t: &[f64]| kl_normal(&n(t[0], t[1]), &n(t[2], t[3]));
+    for t in [
+        [0.3, 0.7, -1.2, 1.9],
+        [-1.2, 1.9, 0.3, 0.7],
+        [2.0, 0.1, 0.0, 1.0],
+    ] {
+        let g = kl_normal_grad(&n(t[0], t[1]), &n(t[2], t[3]));
+        assert_eq!(
+            vi_runtime::check::gradient_mismatch(f, &g, &t, 1e-6),
+            None,
+            "at {t:?}"
+        );
+    }
 }
 
 #[test]

@@ -341,3 +341,94 @@ fn csv_header_and_rows_parse_back() {
     );
     assert!(post.to_csv_chain(2, Vec::new()).is_err());
 }
+
+#[test]
+fn summary_and_csv_of_single_chain_methods() {
+    use vi_runtime::infer::laplace::LaplaceDiagnostics;
+    use vi_runtime::infer::vi::ViDiagnostics;
+    use vi_runtime::Chain;
+    let mut layout = ParamLayout::new();
+    layout.push("w", vec![2], Transform::Identity);
+    layout.push("sigma", vec![], Transform::POSITIVE);
+    // Four draws of (w.1, w.2, sigma).
+    let draws = vec![
+        1.0, 10.0, 0.5, //
+        2.0, 20.0, 0.7, //
+        4.0, 30.0, 0.9, //
+        3.0, 40.0, 1.1,
+    ];
+    let chain = Chain {
+        draws,
+        lp: vec![-1.0, -2.0, -3.0, -4.0],
+    };
+    for diag in [
+        Diagnostics::Vi(ViDiagnostics::default()),
+        Diagnostics::Laplace(LaplaceDiagnostics::default()),
+    ] {
+        let method = diag.method();
+        let post = Posterior::new(layout.clone(), vec![chain.clone()], diag);
+        let s = post.summary();
+        let text = s.to_string();
+        assert!(
+            !text.contains("ess_bulk") && !text.contains("r_hat"),
+            "{text}"
+        );
+        let w1 = s.row("w.1").unwrap();
+        // numpy: mean([1, 2, 4, 3]) = 2.5, std(ddof=1) = 1.2909944487358056,
+        // quantile([1, 2, 4, 3], [0.05, 0.5, 0.95]) = [1.15, 2.5, 3.85]
+        assert_eq!(w1.mean, 2.5);
+        assert!((w1.sd - 1.2909944487358056).abs() < 1e-15);
+        assert!((w1.q5 - 1.15).abs() < 1e-12);
+        assert_eq!(w1.q50, 2.5);
+        assert!((w1.q95 - 3.85).abs() < 1e-12);
+        assert_eq!(w1.ess_bulk, None);
+        // The table is followed by the method's own verdict.
+        let verdict = post.diagnostics().to_string();
+        assert!(
+            !verdict.is_empty() && text.contains(&verdict),
+            "{method}: {text}"
+        );
+        let sigma_line = text.lines().find(|l| l.starts_with("sigma")).unwrap();
+        assert_eq!(sigma_line.split_whitespace().nth(1), Some("0.800"));
+
+        let mut out = Vec::new();
+        post.to_csv(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(rows[0], "lp__,w.1,w.2,sigma");
+        assert_eq!(rows[3], "-3.0,4.0,30.0,0.9");
+        assert_eq!(rows.len(), 5);
+    }
+}
+
+#[test]
+fn thinning_and_no_warmup() {
+    let m = NormalMean::new(vec![0.5, 1.5], 1.0, 0.0, 1.0);
+    let post = Nuts::default()
+        .seed(1)
+        .chains(2)
+        .warmup(100)
+        .draws(101)
+        .thin(5)
+        .fit(&m)
+        .unwrap();
+    // Iterations 0, 5, ..., 100 are kept: ceil(101 / 5) = 21 per chain.
+    assert_eq!(post.num_draws(), 42);
+    assert_eq!(nuts_diag(&post).chains[0].sampler.len(), 21);
+    // Without warmup the step size is Stan's heuristic from the initial step size, and the
+    // metric stays the identity.
+    let post = Nuts::default()
+        .seed(1)
+        .chains(1)
+        .warmup(0)
+        .draws(50)
+        .fit(&m)
+        .unwrap();
+    let d = nuts_diag(&post);
+    assert_eq!(d.chains[0].inv_metric, [1.0]);
+    assert!(d.chains[0]
+        .sampler
+        .iter()
+        .all(|s| s.step_size == d.chains[0].step_size));
+    assert!(d.params[0].rhat.is_nan(), "R-hat needs two chains");
+}
