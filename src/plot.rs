@@ -204,6 +204,7 @@ pub struct Figure {
     y_range: Option<(f64, f64)>,
     size: (u32, u32),
     legend: Corner,
+    line_width: u32,
     series: Vec<Series>,
     next_colour: usize,
 }
@@ -221,6 +222,7 @@ impl Figure {
             y_range: None,
             size: (800, 500),
             legend: Corner::UpperRight,
+            line_width: 2,
             series: Vec::new(),
             next_colour: 0,
         }
@@ -270,6 +272,12 @@ impl Figure {
     /// Where the legend sits (default: upper right).
     pub fn legend(mut self, corner: Corner) -> Self {
         self.legend = corner;
+        self
+    }
+
+    /// The width of lines in pixels (default 2; 1 suits long noisy traces).
+    pub fn line_width(mut self, width: u32) -> Self {
+        self.line_width = width.max(1);
         self
     }
 
@@ -554,7 +562,7 @@ where
             Kind::Line => chart
                 .draw_series(LineSeries::new(
                     pts.iter().map(|&(x, y, _)| (x, y)),
-                    colour.stroke_width(2),
+                    colour.stroke_width(fig.line_width),
                 ))
                 .map_err(draw_err)?,
             Kind::Dashed => chart
@@ -562,7 +570,7 @@ where
                     pts.iter().map(|&(x, y, _)| (x, y)),
                     8,
                     5,
-                    colour.stroke_width(2),
+                    colour.stroke_width(fig.line_width),
                 ))
                 .map_err(draw_err)?,
             Kind::Points => chart
@@ -825,6 +833,7 @@ pub fn trace_plots(
             let mut fig = Figure::new(format!("{} trace of {flat}", posterior.method()))
                 .x_label("draw")
                 .y_label(flat.as_str())
+                .line_width(1)
                 .size(900, 260);
             for (c, chain) in posterior
                 .flat_draws_by_chain(p.offset + k)
