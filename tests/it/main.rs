@@ -1,6 +1,7 @@
 //! Integration tests, one binary to save link time.
 
 mod engines;
+mod examples;
 mod layout;
 mod macro_coverage;
 mod macro_models;
