@@ -227,6 +227,8 @@ impl Emitter<'_> {
                     const __OBSERVED: &'static [&'static str] = &[#(#observed),*];
 
                     fn __build(&self) -> ::core::result::Result<::vi::__private::ParamLayout, ::vi::__private::Fail> {
+                        #[allow(unused_imports)]
+                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let mut __layout = ::vi::__private::ParamLayout::new();
                         #bind
                         let mut __lp = 0.0f64;
@@ -235,6 +237,8 @@ impl Emitter<'_> {
                     }
 
                     fn __lp(&self, theta: &[f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
+                        #[allow(unused_imports)]
+                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let __params = self.__layout.params();
                         #bind
                         let mut __lp = 0.0f64;
@@ -243,6 +247,8 @@ impl Emitter<'_> {
                     }
 
                     fn __terms(&self, theta: &[f64]) -> ::core::result::Result<::std::vec::Vec<f64>, ::vi::__private::Fail> {
+                        #[allow(unused_imports)]
+                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let __params = self.__layout.params();
                         let jacobian = true;
                         #bind
@@ -253,6 +259,8 @@ impl Emitter<'_> {
                     }
 
                     fn __grad(&self, theta: &[f64], grad: &mut [f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
+                        #[allow(unused_imports)]
+                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let __params = self.__layout.params();
                         #bind
                         let mut __lp = 0.0f64;
@@ -267,6 +275,8 @@ impl Emitter<'_> {
                         __rng: &mut R,
                         __sims: &mut ::std::vec::Vec<::std::vec::Vec<f64>>,
                     ) -> ::core::result::Result<(), ::vi::__private::Fail> {
+                        #[allow(unused_imports)]
+                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let __params = self.__layout.params();
                         #bind
                         #sim_body
@@ -539,16 +549,28 @@ impl Emitter<'_> {
             ..m
         };
         let b = self.block(body, body_mode);
+        let acc_flags = accumulators(body, carried);
+        let saved: Vec<&Ident> = carriers
+            .iter()
+            .zip(&acc_flags)
+            .filter(|(_, a)| !**a)
+            .map(|(c, _)| c)
+            .collect();
+        let needs_saves = !saved.is_empty() || !data_carried.is_empty();
         let (decl_saves, push, adjs) = if save {
             let adjs = carried.iter().map(|c| {
                 let (v, g) = (vname(&c.exit), gname(&c.exit));
                 quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
             });
-            (
-                quote!(let mut #saves = ::std::vec::Vec::new();),
-                quote!(#saves.push(((#(::core::clone::Clone::clone(&#carriers),)*), (#(::core::clone::Clone::clone(&#data_carried),)*)));),
-                quote!(#(#adjs)*),
-            )
+            if needs_saves {
+                (
+                    quote!(let mut #saves = ::std::vec::Vec::new();),
+                    quote!(#saves.push(((#(::core::clone::Clone::clone(&#saved),)*), (#(::core::clone::Clone::clone(&#data_carried),)*)));),
+                    quote!(#(#adjs)*),
+                )
+            } else {
+                (quote!(), quote!(), quote!(#(#adjs)*))
+            }
         } else {
             (quote!(), quote!(), quote!())
         };
@@ -580,11 +602,38 @@ impl Emitter<'_> {
             .iter()
             .map(|c| format_ident!("__gc{}", c.entry.id))
             .collect();
-        let entries: Vec<Ident> = carried.iter().map(|c| vname(&c.entry)).collect();
         let restored: Vec<Ident> = data_carried
             .iter()
             .map(|d| format_ident!("__restore_{}", d))
             .collect();
+        let acc_flags = accumulators(body, carried);
+        // Saved entry values; accumulators (`s += e` only) need no value in the sweep (the
+        // rules of `+` and `-` do not read their operands' values): the exit value stands in.
+        let entries: Vec<Ident> = carried
+            .iter()
+            .zip(&acc_flags)
+            .filter(|(_, a)| !**a)
+            .map(|(c, _)| vname(&c.entry))
+            .collect();
+        let stand_ins = carried
+            .iter()
+            .zip(&acc_flags)
+            .filter(|(_, a)| **a)
+            .map(|(c, _)| {
+                let (e, x) = (vname(&c.entry), vname(&c.exit));
+                quote!(let #e = ::core::clone::Clone::clone(&#x);)
+            });
+        let needs_saves = !entries.is_empty() || !data_carried.is_empty();
+        let pop = if needs_saves {
+            quote! {
+                let ::core::option::Option::Some(((#(#entries,)*), (#(#restored,)*))) = #saves.pop() else {
+                    break;
+                };
+                #(#data_carried = #restored;)*
+            }
+        } else {
+            quote!()
+        };
         let init = carried.iter().zip(&gcs).map(|(c, gc)| {
             let g = gname(&c.exit);
             quote!(let mut #gc = #g;)
@@ -616,10 +665,8 @@ impl Emitter<'_> {
         quote! {
             #(#init)*
             for #pat in ::vi::__private::rev(#iter) {
-                let ::core::option::Option::Some(((#(#entries,)*), (#(#restored,)*))) = #saves.pop() else {
-                    break;
-                };
-                #(#data_carried = #restored;)*
+                #pop
+                #(#stand_ins)*
                 #(#entry_adj)*
                 #recompute
                 #(#seed)*
@@ -994,6 +1041,92 @@ impl Emitter<'_> {
             }
         }
     }
+}
+
+/// For each carried variable, whether the loop only accumulates into it: every version in
+/// the body is used once, as the left operand of the `+` or `-` that makes the next version
+/// (`s += e`, `s = s - e`), and the last version is not used in the body. The sweep of such a
+/// loop never needs the variable's value.
+fn accumulators(body: &[Stmt], carried: &[Carried]) -> Vec<bool> {
+    use crate::analyse::{AExpr, Binary};
+    use std::collections::HashMap;
+    fn count_aexpr(e: &AExpr, uses: &mut HashMap<usize, usize>) {
+        match e {
+            AExpr::Var(b) => *uses.entry(b.id).or_default() += 1,
+            AExpr::Data(_) => {}
+            AExpr::Unary(_, x, _) | AExpr::WithData(_, x, _, _) => count_aexpr(x, uses),
+            AExpr::Binary(_, a, b, _) | AExpr::Set(a, _, b, _) => {
+                count_aexpr(a, uses);
+                count_aexpr(b, uses);
+            }
+        }
+    }
+    fn count_op(o: &Operand, uses: &mut HashMap<usize, usize>) {
+        if let Operand::Active(a) = o {
+            count_aexpr(a, uses);
+        }
+    }
+    fn count(stmts: &[Stmt], uses: &mut HashMap<usize, usize>) {
+        for s in stmts {
+            match s {
+                Stmt::Latent { args, .. } | Stmt::Observe { args, .. } => {
+                    args.iter().for_each(|a| count_op(a, uses))
+                }
+                Stmt::Target { value, .. } => count_op(value, uses),
+                Stmt::Let { init, .. } => count_aexpr(init, uses),
+                Stmt::Data(_) => {}
+                Stmt::For { body, carried, .. } => {
+                    count(body, uses);
+                    for c in carried {
+                        *uses.entry(c.outer.id).or_default() += 1;
+                    }
+                }
+                Stmt::If {
+                    then, els, joined, ..
+                } => {
+                    count(then, uses);
+                    count(els, uses);
+                    for j in joined {
+                        *uses.entry(j.then_last.id).or_default() += 1;
+                        *uses.entry(j.else_last.id).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    let mut uses = HashMap::new();
+    count(body, &mut uses);
+    let mut links: HashMap<usize, usize> = HashMap::new();
+    for s in body {
+        if let Stmt::Let {
+            binding,
+            init: AExpr::Binary(Binary::Add | Binary::Sub, a, _, _),
+            ..
+        } = s
+        {
+            if let AExpr::Var(v) = &**a {
+                links.insert(v.id, binding.id);
+            }
+        }
+    }
+    carried
+        .iter()
+        .map(|c| {
+            let mut v = c.entry.id;
+            let mut steps = 0;
+            while v != c.last.id {
+                if uses.get(&v).copied().unwrap_or(0) != 1 || steps > body.len() {
+                    return false;
+                }
+                match links.get(&v) {
+                    Some(&next) => v = next,
+                    None => return false,
+                }
+                steps += 1;
+            }
+            steps > 0 && uses.get(&c.last.id).copied().unwrap_or(0) == 0
+        })
+        .collect()
 }
 
 fn seed_one(v: &V) -> TokenStream {

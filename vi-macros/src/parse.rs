@@ -288,6 +288,11 @@ impl Parse for Stmt {
         let start = input.fork();
         if input.peek(Token![let]) {
             let _: Token![let] = input.parse()?;
+            if input.peek(Token![~]) || input.peek(Token![=]) {
+                return Err(
+                    input.error("expected a name: `let name ~ Dist(..);` or `let name = ..;`")
+                );
+            }
             let pat = Pat::parse_single(input)?;
             if input.peek(Token![~]) {
                 let _: Token![~] = input.parse()?;

@@ -1,6 +1,6 @@
 //! Laplace: exact on Gaussian posteriors, closed-form modes, evidence, errors.
 
-use crate::models::{CoinToss, LinRegKnownNoise, NormalMean};
+use crate::models::{CoinToss, GammaPoisson, LinRegKnownNoise, NormalMean};
 use nalgebra::{DMatrix, DVector};
 use vi_runtime::math::{LN_2PI, LN_SQRT_2PI};
 use vi_runtime::{
@@ -110,6 +110,21 @@ fn coin_toss_mode_matches_the_closed_form() {
     let d = diag(&post);
     assert!((d.mode[0] - 8.0 / 13.0).abs() < TOL);
     assert!(!d.to_string().contains("log evidence"));
+}
+
+#[test]
+fn gamma_poisson_mode_matches_the_closed_form() {
+    // lambda ~ Gamma(2, 1), counts 3 1 4 1 5: posterior Gamma(16, 6). On the log scale with
+    // the Jacobian the density is lambda^16 e^(-6 lambda): mode ln(16 / 6), and
+    // -H = 6 lambda = 16 there, so the variance is 1/16.
+    let m = GammaPoisson::new(2.0, 1.0, vec![3, 1, 4, 1, 5]);
+    let post = Laplace::default().seed(8).fit(&m).unwrap();
+    let d = diag(&post);
+    assert!((d.mode_unconstrained[0] - (16.0f64 / 6.0).ln()).abs() < TOL);
+    assert!((d.mode[0] - 16.0 / 6.0).abs() < TOL);
+    assert!((d.covariance[(0, 0)] - 1.0 / 16.0).abs() < TOL);
+    // Draws are constrained: every lambda is positive.
+    assert!(post.draws("lambda").unwrap().iter().all(|v| v[0] > 0.0));
 }
 
 #[test]

@@ -1,0 +1,12 @@
+use vi::prelude::*;
+
+model! {
+    fn m(y: &[f64]) {
+        let mu ~ Normal(0.0, 1.0);
+        if mu > 0.0 {
+            y ~ Normal(mu, 1.0);
+        }
+    }
+}
+
+fn main() {}

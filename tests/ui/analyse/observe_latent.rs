@@ -1,0 +1,11 @@
+use vi::prelude::*;
+
+model! {
+    fn m(y: &[f64]) {
+        let mu ~ Normal(0.0, 1.0);
+        mu ~ Normal(0.0, 1.0);
+        y ~ Normal(mu, 1.0);
+    }
+}
+
+fn main() {}
