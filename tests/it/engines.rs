@@ -61,6 +61,13 @@ model! {
 }
 
 model! {
+    fn multi_output(x: &DMatrix<f64>, y: &DMatrix<f64>, sigma: f64, tau: f64) {
+        let w ~ Normal(0.0, tau).iid((x.ncols(), y.ncols()));
+        y ~ Normal(x * w, sigma);
+    }
+}
+
+model! {
     fn impossible(y: &[f64]) {
         let mu ~ Normal(0.0, 1.0);
         y ~ Uniform(mu, mu + 0.5);
@@ -293,6 +300,57 @@ fn laplace_linear_regression_is_exact() {
 }
 
 #[test]
+fn laplace_matrix_latent_is_exact_and_row_major() {
+    // Two outputs sharing the design: each column of W has the posterior of the single-output
+    // regression with that column of Y, and W is reported row-major (`w.1.1`, `w.1.2`, ...).
+    let (x, y1) = regression_data();
+    let y2 = DVector::from_fn(y1.len(), |i, _| 0.3 * y1[i] - 0.2 * x[(i, 2)] + 0.1);
+    let mut y = DMatrix::zeros(y1.len(), 2);
+    y.set_column(0, &y1);
+    y.set_column(1, &y2);
+    let (m1, cov, _) = regression_posterior(&x, &y1);
+    let (m2, _, _) = regression_posterior(&x, &y2);
+    let model = multi_output(&x, &y, REG_SIGMA, REG_TAU).unwrap();
+    assert_eq!(
+        model.layout().flat_names()[..3],
+        ["w.1.1", "w.1.2", "w.2.1"]
+    );
+    let post = Laplace::default().seed(4).draws(4000).fit(&model).unwrap();
+    let d = laplace_diag(&post);
+    let draws_mean = post.mean("w").unwrap();
+    let n = post.num_draws() as f64;
+    for i in 0..3 {
+        for (k, mk) in [&m1, &m2].into_iter().enumerate() {
+            let flat = i * 2 + k;
+            assert!(
+                (d.mode[flat] - mk[i]).abs() < LAPLACE_TOL,
+                "w.{}.{}",
+                i + 1,
+                k + 1
+            );
+            for j in 0..3 {
+                // Columns are independent a posteriori and share the covariance.
+                let c = d.covariance[(flat, j * 2 + k)];
+                assert!(
+                    (c - cov[(i, j)]).abs() < LAPLACE_TOL,
+                    "cov {c} vs {}",
+                    cov[(i, j)]
+                );
+                let other = d.covariance[(flat, j * 2 + 1 - k)];
+                assert!(other.abs() < LAPLACE_TOL, "cross-column covariance {other}");
+            }
+            let se = cov[(i, i)].sqrt() / n.sqrt();
+            assert!(
+                (draws_mean[flat] - mk[i]).abs() < 4.0 * se,
+                "draws' mean w.{}.{}",
+                i + 1,
+                k + 1
+            );
+        }
+    }
+}
+
+#[test]
 fn laplace_coin_toss_on_the_logit_scale() {
     // On the logit scale u, with the Jacobian, the density is p^alpha (1-p)^beta: the mode is
     // p = alpha / (alpha + beta) and the curvature -(alpha + beta) p (1 - p). Without the
@@ -382,6 +440,11 @@ fn same_seed_same_result_for_every_engine() {
     let b = small().seed(5).fit(&m).unwrap();
     assert_eq!(a.chains(), b.chains());
     assert_ne!(a.chains(), small().seed(6).fit(&m).unwrap().chains());
+    // Whatever the number of threads.
+    assert_eq!(
+        a.chains(),
+        small().seed(5).threads(1).fit(&m).unwrap().chains()
+    );
     let vi = || Vi::default().draws(50);
     let a = vi().seed(5).fit(&m).unwrap();
     assert_eq!(a.chains(), vi().seed(5).fit(&m).unwrap().chains());
