@@ -125,6 +125,26 @@ fn every_continuous_prior_and_its_constraint() {
     }
     assert_eq!(m.layout().get("j").unwrap().shape, [2, 2]);
     assert_eq!(m.dim(), 8 + 2 + 4 + 1 + 3 + 1 + 2);
+    // `constrain` maps each element as the transform written by hand does, and back.
+    let th: Vec<f64> = (0..m.dim())
+        .map(|i| (i as f64 * 0.37).sin() * 2.0)
+        .collect();
+    let mut x = vec![0.0; m.dim()];
+    m.constrain(&th, &mut x);
+    let mut r = Reader::new(&th);
+    let mut want: Vec<f64> = vec![r.real(), r.positive(), r.positive(), r.real(), r.positive()];
+    want.extend([r.real(), r.positive(), r.real()]);
+    want.extend((0..7).map(|_| r.positive()));
+    want.extend((0..3).map(|_| r.unit()));
+    want.push(r.interval(-1.0, 3.0));
+    want.extend((0..2).map(|_| r.interval(-0.5, 4.0)));
+    r.done();
+    let mut back = vec![0.0; m.dim()];
+    m.unconstrain(&x, &mut back).unwrap();
+    for i in 0..m.dim() {
+        assert!(close(x[i], want[i], 1e-12), "{i}: {} vs {}", x[i], want[i]);
+        assert!(close(back[i], th[i], 1e-9), "{i}: {} vs {}", back[i], th[i]);
+    }
     check_model(&m, 2.0, 101, |th, jac| {
         let mut r = Reader::new(th);
         let mut lp = normal(r.real(), 0.5, 2.0);
@@ -1001,5 +1021,59 @@ fn integer_data_row_vector_data_and_empty_data() {
         }
         lp += normal(0.4, a, s);
         lp + if jac { rd.jac } else { 0.0 }
+    });
+}
+
+// --- Active values overwritten by data, shadowing that changes activity ---------------------
+
+model! {
+    fn cov_overwrite_with_data(x: &[f64], keep: &[bool]) {
+        let a ~ Normal(0.0, 1.0);
+        let v ~ Normal(0.0, 1.0).iid(x.len());
+        let s ~ Gamma(2.0, 2.0);
+        let mut u = v.clone();
+        for i in 0..x.len() {
+            if !keep[i] {
+                u[i] = x[i];
+            }
+        }
+        let mut t = a * s;
+        target += t;
+        t = 2.0;
+        target += t * s;
+        let z = a.exp();
+        target += z;
+        let z = x.len() as f64;
+        target += z * s;
+        let z = z * v[0];
+        target += z;
+        let a = 0.5;
+        target += a * s;
+        target += sum(u.powi(2)) * -0.5;
+        x ~ Normal(u, s);
+    }
+}
+
+#[test]
+fn active_values_overwritten_by_data_and_shadowed() {
+    let x = [0.5, -1.0, 2.0, 0.1];
+    let keep = [true, false, true, false];
+    let m = cov_overwrite_with_data(&x, &keep).unwrap();
+    assert_eq!(m.layout().names(), ["a", "v", "s"]);
+    check_model(&m, 1.0, 121, |th, jac| {
+        let mut r = Reader::new(th);
+        let a = r.real();
+        let v = r.reals(4);
+        let s = r.positive();
+        r.done();
+        let mut lp = normal(a, 0.0, 1.0) + v.iter().map(|&z| normal(z, 0.0, 1.0)).sum::<f64>();
+        lp += gamma(s, 2.0, 2.0);
+        let u: Vec<f64> = (0..4).map(|i| if keep[i] { v[i] } else { x[i] }).collect();
+        lp += a * s + 2.0 * s + a.exp() + 4.0 * s + 4.0 * v[0] + 0.5 * s;
+        lp += -0.5 * u.iter().map(|z| z * z).sum::<f64>();
+        for i in 0..4 {
+            lp += normal(x[i], u[i], s);
+        }
+        lp + if jac { r.jac } else { 0.0 }
     });
 }
