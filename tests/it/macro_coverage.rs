@@ -1077,3 +1077,68 @@ fn active_values_overwritten_by_data_and_shadowed() {
         lp + if jac { r.jac } else { 0.0 }
     });
 }
+
+// --- A recurrent state through a matrix product, loops over reversed and stepped ranges -----
+
+model! {
+    fn cov_recurrent(xs: &[f64], y: &[f64]) {
+        let wm ~ Normal(0.0, 0.5).iid((2, 2));
+        let u ~ Normal(0.0, 1.0).iid(2);
+        let c ~ Normal(0.0, 1.0).iid(2);
+        let s ~ HalfNormal(1.0);
+        let mut h = DVector::zeros(2);
+        for t in 0..xs.len() {
+            h = (wm * h + u * xs[t]).tanh();
+            y[t] ~ Normal(dot(c, h), s);
+        }
+        let mut back = 0.0;
+        for t in (0..xs.len()).rev() {
+            back = back * 0.5 + xs[t] * u[0];
+        }
+        for t in (0..xs.len()).step_by(2) {
+            target += softplus(dot(u, c) * xs[t]).ln();
+        }
+        target += -back.powi(2);
+    }
+}
+
+#[test]
+fn recurrent_state_and_reversed_and_stepped_loops() {
+    let xs = [0.5, -1.0, 2.0, 0.1, -0.3];
+    let y = [0.2, -0.4, 0.9, 0.0, 0.3];
+    let m = cov_recurrent(&xs, &y).unwrap();
+    let reference = |th: &[f64], jac: bool| {
+        let mut r = Reader::new(th);
+        let w = r.reals(4); // row-major 2x2
+        let u = r.reals(2);
+        let c = r.reals(2);
+        let s = r.positive();
+        r.done();
+        let mut lp = w.iter().map(|&z| normal(z, 0.0, 0.5)).sum::<f64>();
+        lp += u
+            .iter()
+            .chain(&c)
+            .map(|&z| normal(z, 0.0, 1.0))
+            .sum::<f64>();
+        lp += half_normal(s, 1.0);
+        let mut h = [0.0; 2];
+        for t in 0..5 {
+            let h0 = (w[0] * h[0] + w[1] * h[1] + u[0] * xs[t]).tanh();
+            let h1 = (w[2] * h[0] + w[3] * h[1] + u[1] * xs[t]).tanh();
+            h = [h0, h1];
+            lp += normal(y[t], c[0] * h[0] + c[1] * h[1], s);
+        }
+        let mut back = 0.0;
+        for t in (0..5).rev() {
+            back = back * 0.5 + xs[t] * u[0];
+        }
+        let uc = u[0] * c[0] + u[1] * c[1];
+        for t in [0, 2, 4] {
+            lp += (1.0 + (uc * xs[t]).exp()).ln().ln();
+        }
+        lp += -back * back;
+        lp + if jac { r.jac } else { 0.0 }
+    };
+    check_model(&m, 1.0, 122, reference);
+    check_model(&m, 2.0, 123, reference);
+}
