@@ -1142,3 +1142,53 @@ fn recurrent_state_and_reversed_and_stepped_loops() {
     check_model(&m, 1.0, 122, reference);
     check_model(&m, 2.0, 123, reference);
 }
+
+// --- Far in the tails: the logistic functions stay finite and exact -------------------------
+
+model! {
+    fn cov_tails(y: &[bool]) {
+        let a ~ Normal(0.0, 100.0);
+        let v ~ Normal(0.0, 100.0).iid(2);
+        let z = a * 30.0;
+        target += log_sigmoid(z) + softplus(z) * 0.5 - sigmoid(z) + sum(log_sigmoid(v * 30.0));
+        target += sum(softplus(v * -30.0)) * -0.25 + sum(sigmoid(v * 30.0));
+        y ~ BernoulliLogit(z);
+        y ~ BernoulliLogit(v * 30.0);
+    }
+}
+
+#[test]
+fn logistic_functions_far_in_the_tails() {
+    // softplus(x) = max(x, 0) + ln(1 + e^-|x|), written so that it cannot overflow; the
+    // arguments reach +-750, where e^x overflows.
+    let sp = |x: f64| x.max(0.0) + (-x.abs()).exp().ln_1p();
+    let sig = |x: f64| {
+        if x >= 0.0 {
+            1.0 / (1.0 + (-x).exp())
+        } else {
+            x.exp() / (1.0 + x.exp())
+        }
+    };
+    let y = [true, false];
+    let m = cov_tails(&y).unwrap();
+    let reference = |th: &[f64], _: bool| {
+        let (a, v) = (th[0], [th[1], th[2]]);
+        let z = a * 30.0;
+        let mut lp = normal(a, 0.0, 100.0) + normal(v[0], 0.0, 100.0) + normal(v[1], 0.0, 100.0);
+        lp += -sp(-z) + 0.5 * sp(z) - sig(z);
+        for (i, &vi) in v.iter().enumerate() {
+            let w = vi * 30.0;
+            lp += -sp(-w) - 0.25 * sp(-w) + sig(w);
+            let yi = f64::from(u8::from(y[i]));
+            lp += yi * z - sp(z) + yi * w - sp(w);
+        }
+        lp
+    };
+    check_model(&m, 25.0, 124, reference);
+    for th in [[25.0, -25.0, 25.0], [-25.0, 25.0, -25.0]] {
+        let mut g = [0.0; 3];
+        let lp = m.log_density_grad(&th, &mut g);
+        assert!(close(lp, reference(&th, true), 1e-10), "{lp}");
+        assert!(g.iter().all(|x| x.is_finite()), "{g:?}");
+    }
+}
