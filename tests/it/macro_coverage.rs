@@ -1192,3 +1192,58 @@ fn logistic_functions_far_in_the_tails() {
         assert!(g.iter().all(|x| x.is_finite()), "{g:?}");
     }
 }
+
+// --- `.iid` latents whose prior arguments are latent vectors of the same shape --------------
+
+model! {
+    fn cov_vector_prior_arguments(n: usize) {
+        let m ~ Normal(0.0, 1.0).iid(n);
+        let s ~ HalfNormal(1.0).iid(n);
+        let z ~ Normal(m, s).iid(n);
+        let g ~ Gamma(s + 1.0, m.exp()).iid(n);
+        let p ~ Beta(s, g).iid(n);
+        let q ~ Normal(m.transpose(), 1.0).iid((1, n));
+        target += sum(z) + sum(p) + sum(q);
+    }
+}
+
+#[test]
+fn iid_latents_with_latent_vector_arguments() {
+    let m = cov_vector_prior_arguments(3).unwrap();
+    check_model(&m, 1.0, 125, |th, jac| {
+        let mut r = Reader::new(th);
+        let mm = r.reals(3);
+        let s: Vec<f64> = (0..3).map(|_| r.positive()).collect();
+        let z = r.reals(3);
+        let g: Vec<f64> = (0..3).map(|_| r.positive()).collect();
+        let p: Vec<f64> = (0..3).map(|_| r.unit()).collect();
+        let q = r.reals(3);
+        r.done();
+        let mut lp = 0.0;
+        for i in 0..3 {
+            lp += normal(mm[i], 0.0, 1.0) + half_normal(s[i], 1.0) + normal(z[i], mm[i], s[i]);
+            lp += gamma(g[i], s[i] + 1.0, mm[i].exp()) + beta(p[i], s[i], g[i]);
+            lp += normal(q[i], mm[i], 1.0) + z[i] + p[i] + q[i];
+        }
+        lp + if jac { r.jac } else { 0.0 }
+    });
+}
+
+model! {
+    fn cov_prior_shape_mismatch(n: usize, k: usize) {
+        let m ~ Normal(0.0, 1.0).iid(k);
+        let z ~ Normal(m, 1.0).iid(n);
+    }
+}
+
+#[test]
+fn prior_argument_of_another_shape_is_an_error_naming_the_statement() {
+    assert_eq!(cov_prior_shape_mismatch(3, 3).unwrap().dim(), 6);
+    match cov_prior_shape_mismatch(3, 4) {
+        Err(ModelError::Shape { statement, .. }) => {
+            assert_eq!(statement, "let z ~ Normal(m, 1.0).iid(n)")
+        }
+        Err(e) => panic!("expected a shape error, got {e}"),
+        Ok(_) => panic!("a 4-vector mean for a 3-vector latent was accepted"),
+    }
+}
