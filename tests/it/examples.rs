@@ -34,7 +34,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
     dir
 }
 
-/// Checks every figure exists and is an SVG document.
+/// Checks every figure exists and is an SVG document, then removes the scratch directory.
 #[cfg(feature = "plot")]
 fn check_figures(paths: &[std::path::PathBuf]) {
     assert!(!paths.is_empty());
@@ -45,6 +45,9 @@ fn check_figures(paths: &[std::path::PathBuf]) {
             "{}",
             p.display()
         );
+    }
+    if let Some(dir) = paths[0].parent() {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
