@@ -247,44 +247,5 @@ fn bench(c: &mut Criterion) {
     grp.finish();
 }
 
-fn micro(c: &mut Criterion) {
-    use vi::__private::ad;
-    let xs: Vec<f64> = (0..1000).map(|i| i as f64 * 1e-3).collect();
-    c.bench_function("micro 1000 scalar add+mul fwd+back", |b| {
-        b.iter(|| {
-            let mut acc = 0.0;
-            let mut g = 0.0;
-            for x in &xs {
-                let t = ad::mul(black_box(x), &1.5).unwrap();
-                let u = ad::add(&t, &acc).unwrap();
-                let mut gt = 0.0;
-                let mut ga = 0.0;
-                ad::add_back(&t, &acc, &u, &1.0, Some(&mut gt), Some(&mut ga));
-                ad::mul_back(x, &1.5, &t, &gt, None, Some(&mut g));
-                acc = u + ga;
-            }
-            acc + g
-        })
-    });
-    c.bench_function("micro 1000 normal lpdf n=1", |b| {
-        b.iter(|| {
-            let mut lp = 0.0;
-            let mut g = 0.0;
-            for x in &xs {
-                let mut gm = 0.0;
-                lp += vi::__private::dist::normal::lpdf(
-                    std::slice::from_ref(x),
-                    &[0.3],
-                    &[1.2],
-                    None,
-                    Some(std::slice::from_mut(&mut gm)),
-                    Some(std::slice::from_mut(&mut g)),
-                );
-            }
-            lp + g
-        })
-    });
-}
-
-criterion_group!(benches, bench, micro);
+criterion_group!(benches, bench);
 criterion_main!(benches);

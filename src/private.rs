@@ -520,3 +520,119 @@ pub fn catch<T>(srcs: &[&str], f: impl FnOnce() -> Result<T, Fail>) -> Result<T,
 /// Unused: keeps `Cow` imported for the kernels' data conversions.
 #[doc(hidden)]
 pub type DataF64s<'a> = Cow<'a, [f64]>;
+
+/// The operands of a binary rule, for method-call dispatch: two `f64`s take the scalar fast
+/// path ([`ScalarRules`], found first by method resolution), anything else the general,
+/// broadcasting rules of [`ad`] ([`GeneralAdd`] and friends, implemented on `&Bin`).
+pub struct Bin<'a, A: ?Sized, B: ?Sized>(pub &'a A, pub &'a B);
+
+/// `+ - * /` on two scalars, forward and backward, without the broadcasting machinery.
+pub trait ScalarRules {
+    /// `a + b`.
+    fn add_fwd(&self) -> Result<f64, ShapeError>;
+    /// `a - b`.
+    fn sub_fwd(&self) -> Result<f64, ShapeError>;
+    /// `a * b`.
+    fn mul_fwd(&self) -> Result<f64, ShapeError>;
+    /// `a / b`.
+    fn div_fwd(&self) -> Result<f64, ShapeError>;
+    /// Backward of `+`.
+    fn add_bwd(&self, out: &f64, g: &f64, ga: Option<&mut f64>, gb: Option<&mut f64>);
+    /// Backward of `-`.
+    fn sub_bwd(&self, out: &f64, g: &f64, ga: Option<&mut f64>, gb: Option<&mut f64>);
+    /// Backward of `*`.
+    fn mul_bwd(&self, out: &f64, g: &f64, ga: Option<&mut f64>, gb: Option<&mut f64>);
+    /// Backward of `/`.
+    fn div_bwd(&self, out: &f64, g: &f64, ga: Option<&mut f64>, gb: Option<&mut f64>);
+}
+
+impl ScalarRules for Bin<'_, f64, f64> {
+    #[inline(always)]
+    fn add_fwd(&self) -> Result<f64, ShapeError> {
+        Ok(self.0 + self.1)
+    }
+    #[inline(always)]
+    fn sub_fwd(&self) -> Result<f64, ShapeError> {
+        Ok(self.0 - self.1)
+    }
+    #[inline(always)]
+    fn mul_fwd(&self) -> Result<f64, ShapeError> {
+        Ok(self.0 * self.1)
+    }
+    #[inline(always)]
+    fn div_fwd(&self) -> Result<f64, ShapeError> {
+        Ok(self.0 / self.1)
+    }
+    #[inline(always)]
+    fn add_bwd(&self, _out: &f64, g: &f64, ga: Option<&mut f64>, gb: Option<&mut f64>) {
+        if let Some(ga) = ga {
+            *ga += g;
+        }
+        if let Some(gb) = gb {
+            *gb += g;
+        }
+    }
+    #[inline(always)]
+    fn sub_bwd(&self, _out: &f64, g: &f64, ga: Option<&mut f64>, gb: Option<&mut f64>) {
+        if let Some(ga) = ga {
+            *ga += g;
+        }
+        if let Some(gb) = gb {
+            *gb -= g;
+        }
+    }
+    #[inline(always)]
+    fn mul_bwd(&self, _out: &f64, g: &f64, ga: Option<&mut f64>, gb: Option<&mut f64>) {
+        if let Some(ga) = ga {
+            *ga += g * self.1;
+        }
+        if let Some(gb) = gb {
+            *gb += g * self.0;
+        }
+    }
+    #[inline(always)]
+    fn div_bwd(&self, out: &f64, g: &f64, ga: Option<&mut f64>, gb: Option<&mut f64>) {
+        if let Some(ga) = ga {
+            *ga += g / self.1;
+        }
+        if let Some(gb) = gb {
+            *gb -= g * out / self.1;
+        }
+    }
+}
+
+macro_rules! general_rule {
+    ($($(#[$doc:meta])* $tr:ident, $bound:ident, $fwd:ident, $bwd:ident, $rule:ident, $back:ident;)*) => {$(
+        $(#[$doc])*
+        pub trait $tr<A: ?Sized, B: ?Sized> {
+            /// The output type.
+            type Out;
+            /// Forward.
+            fn $fwd(&self) -> Result<Self::Out, ShapeError>;
+            /// Backward.
+            fn $bwd(&self, out: &Self::Out, g: &Self::Out, ga: Option<&mut A>, gb: Option<&mut B>);
+        }
+        impl<A: ad::$bound<B> + ?Sized, B: ?Sized> $tr<A, B> for &Bin<'_, A, B> {
+            type Out = A::Output;
+            #[inline(always)]
+            fn $fwd(&self) -> Result<A::Output, ShapeError> {
+                ad::$rule(self.0, self.1)
+            }
+            #[inline(always)]
+            fn $bwd(&self, out: &A::Output, g: &A::Output, ga: Option<&mut A>, gb: Option<&mut B>) {
+                ad::$back(self.0, self.1, out, g, ga, gb)
+            }
+        }
+    )*};
+}
+
+general_rule! {
+    /// `+` through [`ad::add`].
+    GeneralAdd, Broadcast, add_fwd, add_bwd, add, add_back;
+    /// `-` through [`ad::sub`].
+    GeneralSub, Broadcast, sub_fwd, sub_bwd, sub, sub_back;
+    /// `*` through [`ad::mul`].
+    GeneralMul, MulRule, mul_fwd, mul_bwd, mul, mul_back;
+    /// `/` through [`ad::div`].
+    GeneralDiv, Broadcast, div_fwd, div_bwd, div, div_back;
+}

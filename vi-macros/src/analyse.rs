@@ -150,6 +150,11 @@ pub enum Binary {
 }
 
 impl Binary {
+    /// Whether this is `+ - * /` (which have a scalar fast path).
+    pub fn arith(self) -> bool {
+        matches!(self, Binary::Add | Binary::Sub | Binary::Mul | Binary::Div)
+    }
+
     /// The rule's name in `ad`.
     pub fn name(self) -> &'static str {
         match self {

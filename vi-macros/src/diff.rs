@@ -146,6 +146,25 @@ impl Lowering {
         self.next += 1;
         let d = format_ident!("__d{}_{}", self.stmt, k);
         let span = span_of(e);
+        // Unsuffixed number literals are `f64`s (the rules treat every number as one), so
+        // their type is known where the rules are chosen.
+        let e = match e {
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Float(f),
+                ..
+            }) if f.suffix().is_empty() => {
+                let l = syn::LitFloat::new(&format!("{}f64", f.base10_digits()), f.span());
+                quote!(#l)
+            }
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(i),
+                ..
+            }) if i.suffix().is_empty() => {
+                let l = syn::LitFloat::new(&format!("{}.0f64", i.base10_digits()), i.span());
+                quote!(#l)
+            }
+            e => quote!(#e),
+        };
         self.data.push(quote_spanned!(span=> let #d = &(#e);));
         V::Data(d)
     }
@@ -292,6 +311,12 @@ impl Lowering {
                     let x = op.args[0].arg();
                     quote_spanned!(op.span=> ::vi::__private::ad::#f(#x))
                 }
+                Kind::Binary(f) if f.arith() => {
+                    // Method dispatch: two scalars take the fast path (see `__private::Bin`).
+                    let f = format_ident!("{}_fwd", f.name(), span = op.span);
+                    let (a, b) = (op.args[0].arg(), op.args[1].arg());
+                    quote_spanned!(op.span=> (&::vi::__private::Bin(#a, #b)).#f())
+                }
                 Kind::Binary(f) => {
                     let f = format_ident!("{}", f.name(), span = op.span);
                     let (a, b) = (op.args[0].arg(), op.args[1].arg());
@@ -347,6 +372,12 @@ impl Lowering {
                         Some(gx) => quote!(::vi::__private::ad::#f(#x, &#out_v, &#gout, &mut #gx);),
                         None => quote!(),
                     }
+                }
+                Kind::Binary(b) if b.arith() => {
+                    let f = format_ident!("{}_bwd", b.name());
+                    let (a, bb) = (op.args[0].arg(), op.args[1].arg());
+                    let (ga, gb) = (op.args[0].grad_opt(), op.args[1].grad_opt());
+                    quote!((&::vi::__private::Bin(#a, #bb)).#f(&#out_v, &#gout, #ga, #gb);)
                 }
                 Kind::Binary(b) => {
                     let f = format_ident!("{}_back", b.name());

@@ -227,6 +227,8 @@ impl Emitter<'_> {
                     const __OBSERVED: &'static [&'static str] = &[#(#observed),*];
 
                     fn __build(&self) -> ::core::result::Result<::vi::__private::ParamLayout, ::vi::__private::Fail> {
+                        #[allow(unused_imports)]
+                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let mut __layout = ::vi::__private::ParamLayout::new();
                         #bind
                         let mut __lp = 0.0f64;
@@ -235,6 +237,8 @@ impl Emitter<'_> {
                     }
 
                     fn __lp(&self, theta: &[f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
+                        #[allow(unused_imports)]
+                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let __params = self.__layout.params();
                         #bind
                         let mut __lp = 0.0f64;
@@ -243,6 +247,8 @@ impl Emitter<'_> {
                     }
 
                     fn __terms(&self, theta: &[f64]) -> ::core::result::Result<::std::vec::Vec<f64>, ::vi::__private::Fail> {
+                        #[allow(unused_imports)]
+                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let __params = self.__layout.params();
                         let jacobian = true;
                         #bind
@@ -253,6 +259,8 @@ impl Emitter<'_> {
                     }
 
                     fn __grad(&self, theta: &[f64], grad: &mut [f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
+                        #[allow(unused_imports)]
+                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let __params = self.__layout.params();
                         #bind
                         let mut __lp = 0.0f64;
@@ -267,6 +275,8 @@ impl Emitter<'_> {
                         __rng: &mut R,
                         __sims: &mut ::std::vec::Vec<::std::vec::Vec<f64>>,
                     ) -> ::core::result::Result<(), ::vi::__private::Fail> {
+                        #[allow(unused_imports)]
+                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let __params = self.__layout.params();
                         #bind
                         #sim_body

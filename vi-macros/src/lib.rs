@@ -17,11 +17,7 @@ use proc_macro::TokenStream;
 /// gradient. See the `vi` crate's documentation.
 #[proc_macro]
 pub fn model(input: TokenStream) -> TokenStream {
-    let out = run(input.into());
-    if std::env::var_os("VI_MACRO_DEBUG").is_some() {
-        eprintln!("{out}");
-    }
-    out.into()
+    run(input.into()).into()
 }
 
 /// The whole pipeline on `proc_macro2` tokens (so tests can drive it).
