@@ -1,5 +1,7 @@
 //! The examples, run at their small size, checked against exact answers. Each example file
 //! is compiled into this test binary as a module; its `main` is unused here.
+// Each example brings its own copy of `examples/common`, as it does when built alone.
+#![allow(clippy::duplicate_mod)]
 
 #[allow(dead_code)]
 #[path = "../../examples/coin_toss.rs"]

@@ -186,7 +186,10 @@ mod tests {
         assert_eq!(pred.draws("y").unwrap().len(), 4000);
         let mean = pred.mean("y").unwrap();
         // Standard error of a mean of 4000 unit-variance draws: 1/sqrt(4000) = 0.0158.
-        assert!(mean.iter().all(|m| (m - 3.0).abs() < 4.0 * 0.0158), "{mean:?}");
+        assert!(
+            mean.iter().all(|m| (m - 3.0).abs() < 4.0 * 0.0158),
+            "{mean:?}"
+        );
         // The 97.5% quantile of Normal(3, 1) is 3 + 1.959964.
         let q = pred.quantile("y", 0.975).unwrap();
         assert!(q.iter().all(|q| (q - 4.959_964).abs() < 0.1), "{q:?}");
