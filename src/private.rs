@@ -31,6 +31,10 @@ pub fn shape<T>(stmt: usize, r: Result<T, ShapeError>) -> Result<T, Fail> {
 }
 
 /// A data operand as a value type the rules accept (sees through references).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot meet a latent value in a model's arithmetic",
+    label = "data used with a latent value must be `f64`, an integer, `Vec<f64>`, `[f64]`, or a nalgebra `DVector`/`RowDVector`/`DMatrix` of `f64`"
+)]
 pub trait Val {
     /// The value type.
     type V: ?Sized;

@@ -913,7 +913,7 @@ impl Emitter<'_> {
         let module = format_ident!("{}", dist.module);
         let stmt = &self.m.srcs[src];
         let opts = vals.iter().enumerate().map(|(i, v)| match v {
-            V::Data(_) if !(latent && i == 0) => {
+            V::Data(..) if !(latent && i == 0) => {
                 let f = v.flat();
                 quote!(::core::option::Option::Some(#f))
             }
@@ -1027,7 +1027,7 @@ impl Emitter<'_> {
                         quote!(#x)
                     }
                     V::Temp(t, _) => quote!(#t),
-                    V::Data(d) => quote!(*#d),
+                    V::Data(d, _) => quote!(*#d),
                 };
                 let add = acc(quote!({ let __t: f64 = #val; __t }));
                 if m.grad {
