@@ -640,3 +640,101 @@ general_rule! {
     /// `/` through [`ad::div`].
     GeneralDiv, Broadcast, div_fwd, div_bwd, div, div_back;
 }
+
+/// `+ - *` of a column and a scalar (`x * w + b`, `theta * tau + mu`), forward and backward,
+/// in one plain loop each.
+pub trait ColScalarRules {
+    /// `a + b`.
+    fn add_fwd(&self) -> Result<DVector<f64>, ShapeError>;
+    /// `a - b`.
+    fn sub_fwd(&self) -> Result<DVector<f64>, ShapeError>;
+    /// `a * b`.
+    fn mul_fwd(&self) -> Result<DVector<f64>, ShapeError>;
+    /// Backward of `+`.
+    fn add_bwd(
+        &self,
+        out: &DVector<f64>,
+        g: &DVector<f64>,
+        ga: Option<&mut DVector<f64>>,
+        gb: Option<&mut f64>,
+    );
+    /// Backward of `-`.
+    fn sub_bwd(
+        &self,
+        out: &DVector<f64>,
+        g: &DVector<f64>,
+        ga: Option<&mut DVector<f64>>,
+        gb: Option<&mut f64>,
+    );
+    /// Backward of `*`.
+    fn mul_bwd(
+        &self,
+        out: &DVector<f64>,
+        g: &DVector<f64>,
+        ga: Option<&mut DVector<f64>>,
+        gb: Option<&mut f64>,
+    );
+}
+
+impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
+    #[inline]
+    fn add_fwd(&self) -> Result<DVector<f64>, ShapeError> {
+        Ok(self.0.add_scalar(*self.1))
+    }
+    #[inline]
+    fn sub_fwd(&self) -> Result<DVector<f64>, ShapeError> {
+        Ok(self.0.add_scalar(-*self.1))
+    }
+    #[inline]
+    fn mul_fwd(&self) -> Result<DVector<f64>, ShapeError> {
+        Ok(self.0 * *self.1)
+    }
+    #[inline]
+    fn add_bwd(
+        &self,
+        _out: &DVector<f64>,
+        g: &DVector<f64>,
+        ga: Option<&mut DVector<f64>>,
+        gb: Option<&mut f64>,
+    ) {
+        if let Some(ga) = ga {
+            ga.acc(g);
+        }
+        if let Some(gb) = gb {
+            *gb += g.sum();
+        }
+    }
+    #[inline]
+    fn sub_bwd(
+        &self,
+        _out: &DVector<f64>,
+        g: &DVector<f64>,
+        ga: Option<&mut DVector<f64>>,
+        gb: Option<&mut f64>,
+    ) {
+        if let Some(ga) = ga {
+            ga.acc(g);
+        }
+        if let Some(gb) = gb {
+            *gb -= g.sum();
+        }
+    }
+    #[inline]
+    fn mul_bwd(
+        &self,
+        _out: &DVector<f64>,
+        g: &DVector<f64>,
+        ga: Option<&mut DVector<f64>>,
+        gb: Option<&mut f64>,
+    ) {
+        let b = *self.1;
+        if let Some(ga) = ga {
+            for (x, y) in ga.iter_mut().zip(g.iter()) {
+                *x += y * b;
+            }
+        }
+        if let Some(gb) = gb {
+            *gb += g.dot(self.0);
+        }
+    }
+}
