@@ -105,7 +105,7 @@ macro_rules! acc_mat {
         impl Acc for $t {
             #[inline]
             fn acc(&mut self, other: &Self) {
-                for (a, b) in self.iter_mut().zip(other.iter()) {
+                for (a, b) in self.as_mut_slice().iter_mut().zip(other.as_slice()) {
                     *a += *b;
                 }
             }
@@ -679,15 +679,24 @@ pub trait ColScalarRules {
 impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
     #[inline]
     fn add_fwd(&self) -> Result<DVector<f64>, ShapeError> {
-        Ok(self.0.add_scalar(*self.1))
+        let mut out = self.0.clone();
+        let b = *self.1;
+        out.as_mut_slice().iter_mut().for_each(|x| *x += b);
+        Ok(out)
     }
     #[inline]
     fn sub_fwd(&self) -> Result<DVector<f64>, ShapeError> {
-        Ok(self.0.add_scalar(-*self.1))
+        let mut out = self.0.clone();
+        let b = *self.1;
+        out.as_mut_slice().iter_mut().for_each(|x| *x -= b);
+        Ok(out)
     }
     #[inline]
     fn mul_fwd(&self) -> Result<DVector<f64>, ShapeError> {
-        Ok(self.0 * *self.1)
+        let mut out = self.0.clone();
+        let b = *self.1;
+        out.as_mut_slice().iter_mut().for_each(|x| *x *= b);
+        Ok(out)
     }
     #[inline]
     fn add_bwd(
@@ -701,7 +710,7 @@ impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
             ga.acc(g);
         }
         if let Some(gb) = gb {
-            *gb += g.sum();
+            *gb += g.as_slice().iter().sum::<f64>();
         }
     }
     #[inline]
@@ -716,7 +725,7 @@ impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
             ga.acc(g);
         }
         if let Some(gb) = gb {
-            *gb -= g.sum();
+            *gb -= g.as_slice().iter().sum::<f64>();
         }
     }
     #[inline]
@@ -728,13 +737,18 @@ impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
         gb: Option<&mut f64>,
     ) {
         let b = *self.1;
+        let g = g.as_slice();
         if let Some(ga) = ga {
-            for (x, y) in ga.iter_mut().zip(g.iter()) {
+            for (x, y) in ga.as_mut_slice().iter_mut().zip(g) {
                 *x += y * b;
             }
         }
         if let Some(gb) = gb {
-            *gb += g.dot(self.0);
+            *gb += g
+                .iter()
+                .zip(self.0.as_slice())
+                .map(|(p, q)| p * q)
+                .sum::<f64>();
         }
     }
 }
