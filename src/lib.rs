@@ -4,6 +4,9 @@
 pub use vi_macros::model;
 pub use vi_runtime::*;
 
+#[cfg(feature = "plot")]
+pub mod plot;
+
 /// Everything a model file needs: `use vi::prelude::*;`.
 ///
 /// The macro, the [`Model`] trait, the three engines and their [`Posterior`], the value

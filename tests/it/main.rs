@@ -1,6 +1,9 @@
 //! Integration tests, one binary to save link time.
 
+mod engines;
+mod examples;
 mod layout;
+mod macro_coverage;
 mod macro_models;
 mod macro_simulate;
 mod macro_validation;

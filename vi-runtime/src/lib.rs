@@ -12,6 +12,7 @@ pub mod infer;
 pub mod lecture;
 pub mod math;
 mod model;
+pub mod progress;
 mod transform;
 
 pub use error::{DistError, FitError, ModelError, UnknownName};

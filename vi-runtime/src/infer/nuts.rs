@@ -30,6 +30,7 @@ use super::{rng_for, Rng};
 use crate::error::FitError;
 use crate::math::log_sum_exp;
 use crate::model::Model;
+use crate::progress::Bars;
 
 /// The NUTS engine and its settings; [`Nuts::fit`] runs it.
 ///
@@ -77,6 +78,7 @@ pub struct Nuts {
     t0: f64,
     max_energy_error: f64,
     threads: Option<usize>,
+    progress: bool,
 }
 
 impl Default for Nuts {
@@ -99,6 +101,7 @@ impl Default for Nuts {
             t0: 10.0,
             max_energy_error: 1000.0,
             threads: None,
+            progress: true,
         }
     }
 }
@@ -195,6 +198,13 @@ impl Nuts {
         self
     }
 
+    /// Whether to draw a progress bar per chain (default on; drawn only with the `progress`
+    /// feature and when standard error is a terminal).
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+
     fn validate(&self) -> Result<(), FitError> {
         let bad = |message: String| Err(FitError::InvalidSettings { message });
         if self.chains == 0 {
@@ -264,6 +274,12 @@ impl Nuts {
             return Err(FitError::NoParameters);
         }
         let start = Instant::now();
+        let bars = if self.progress {
+            Bars::new("NUTS")
+        } else {
+            Bars::hidden("NUTS")
+        };
+        let bars = &bars;
         let threads = self
             .threads
             .unwrap_or_else(|| {
@@ -276,7 +292,7 @@ impl Nuts {
             (0..self.chains).map(|_| None).collect();
         if threads == 1 {
             for (c, slot) in results.iter_mut().enumerate() {
-                *slot = Some(self.run_chain(model, c));
+                *slot = Some(self.run_chain(model, c, bars));
             }
         } else {
             // Thread t runs chains t, t + threads, ...: each chain has its own generator, so
@@ -287,7 +303,7 @@ impl Nuts {
                         s.spawn(move || {
                             (t..self.chains)
                                 .step_by(threads)
-                                .map(|c| (c, self.run_chain(model, c)))
+                                .map(|c| (c, self.run_chain(model, c, bars)))
                                 .collect::<Vec<_>>()
                         })
                     })
@@ -370,7 +386,12 @@ impl Nuts {
     }
 
     /// Warmup and sampling of chain `chain`, with its own generator.
-    fn run_chain<M: Model + ?Sized>(&self, model: &M, chain: usize) -> Result<ChainRun, FitError> {
+    fn run_chain<M: Model + ?Sized>(
+        &self,
+        model: &M,
+        chain: usize,
+        bars: &Bars,
+    ) -> Result<ChainRun, FitError> {
         let warmup_start = Instant::now();
         let mut rng = rng_for(self.seed, chain as u64);
         let (q, lp, grad) = initial_point(model, &mut rng, self.init_radius)?;
@@ -397,7 +418,9 @@ impl Nuts {
             Windows::new(self.warmup, self.init_buffer, self.term_buffer, self.window);
         let mut welford = Welford::new(d);
         let mut warmup_divergences = 0;
+        bars.start(chain, "warmup", self.warmup as u64);
         for _ in 0..self.warmup {
+            bars.advance(chain, 1);
             let t = s.transition();
             warmup_divergences += usize::from(t.divergent);
             dual.learn(&mut s.eps, t.accept_stat);
@@ -418,7 +441,9 @@ impl Nuts {
         let mut lps = Vec::with_capacity(kept);
         let mut stats = Vec::with_capacity(kept);
         let mut x = vec![0.0; d];
+        bars.start(chain, "sampling", self.draws as u64);
         for it in 0..self.draws {
+            bars.advance(chain, 1);
             let t = s.transition();
             if it % self.thin == 0 {
                 model.constrain(&s.z.q, &mut x);
@@ -427,6 +452,7 @@ impl Nuts {
                 stats.push(t);
             }
         }
+        bars.finish(chain);
         Ok(ChainRun {
             draws,
             lp: lps,

@@ -46,6 +46,7 @@ use super::{rng_for, Rng};
 use crate::error::FitError;
 use crate::math::LN_2PI;
 use crate::model::Model;
+use crate::progress::Bars;
 
 /// The step-size scales tried by the adaptation, in Stan's order.
 const ETA_SEQUENCE: [f64; 5] = [100.0, 10.0, 1.0, 0.1, 0.01];
@@ -85,6 +86,7 @@ pub struct Vi {
     step_size: Option<f64>,
     max_skipped: usize,
     averaging: bool,
+    progress: bool,
 }
 
 impl Default for Vi {
@@ -104,11 +106,19 @@ impl Default for Vi {
             step_size: None,
             max_skipped: 50,
             averaging: true,
+            progress: true,
         }
     }
 }
 
 impl Vi {
+    /// Whether to draw a progress bar (default on; drawn only with the `progress` feature
+    /// and when standard error is a terminal).
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+
     /// The random seed: the same seed gives the same fit.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -254,7 +264,14 @@ impl Vi {
         // posterior sds with Stan's defaults, and 0.0023, 0.0030, 0.0040 in long runs).
         let mut blocks: Vec<Vec<f64>> = Vec::new();
         let mut block = vec![0.0; 2 * d];
+        let bars = if self.progress {
+            Bars::new("VI")
+        } else {
+            Bars::hidden("VI")
+        };
+        bars.start(0, "optimising", self.max_iterations as u64);
         for iter in 1..=self.max_iterations {
+            bars.advance(0, 1);
             iterations = iter;
             match self.elbo_grad(model, &guide, &mut rng, &mut work) {
                 Some(()) => {
@@ -320,6 +337,7 @@ impl Vi {
                 break;
             }
         }
+        bars.finish(0);
 
         if self.averaging && !blocks.is_empty() {
             let used = blocks.len().div_ceil(3);
