@@ -114,7 +114,8 @@ pub struct Report {
 const Z975: f64 = 1.959_963_984_540_054;
 
 /// Posterior predictive draws at each grid point, one row per posterior draw: the model
-/// built on the grid (with placeholder outputs) simulates `y` at each posterior draw.
+/// built on the grid (with placeholder outputs) simulates `y` at each posterior draw
+/// (`Posterior::predictive`).
 fn predictive(
     fit: &Posterior,
     grid: &[f64],
@@ -122,20 +123,7 @@ fn predictive(
 ) -> Result<Vec<Vec<f64>>, Box<dyn std::error::Error>> {
     let x = DMatrix::from_column_slice(grid.len(), 1, grid);
     let at_grid = linear_regression(&x, &DVector::zeros(grid.len()), SIGMA)?;
-    let dim = fit.layout().dim();
-    let mut rng = vi::infer::rng_for(seed, 7);
-    Ok(fit
-        .chains()
-        .iter()
-        .flat_map(|c| c.draws.chunks_exact(dim))
-        .map(|draw| {
-            at_grid
-                .simulate(draw, &mut rng)
-                .into_iter()
-                .next()
-                .map_or_else(Vec::new, |(_, y)| y)
-        })
-        .collect())
+    Ok(fit.predictive(&at_grid, seed)?.draws("y")?.to_vec())
 }
 
 /// Pointwise mean and central 95% interval (NumPy's linear quantile).

@@ -107,20 +107,7 @@ fn predictive(
 ) -> Result<Vec<Vec<f64>>, Box<dyn std::error::Error>> {
     let x = DMatrix::from_column_slice(grid.len(), 1, grid);
     let at_grid = bnn(&x, &DVector::zeros(grid.len()), hidden)?;
-    let dim = fit.layout().dim();
-    let mut rng = vi::infer::rng_for(seed, 7);
-    Ok(fit
-        .chains()
-        .iter()
-        .flat_map(|c| c.draws.chunks_exact(dim))
-        .map(|draw| {
-            at_grid
-                .simulate(draw, &mut rng)
-                .into_iter()
-                .next()
-                .map_or_else(Vec::new, |(_, y)| y)
-        })
-        .collect())
+    Ok(fit.predictive(&at_grid, seed)?.draws("y")?.to_vec())
 }
 
 fn band(method: &'static str, grid: &[f64], draws: &[Vec<f64>]) -> Band {

@@ -87,6 +87,16 @@ pub fn fallback(def: &crate::parse::ModelDef) -> TokenStream {
                 unimplemented!()
             }
         }
+        impl ::vi::__private::Simulate for #sname {
+            fn simulate_with(
+                &self,
+                constrained: &[f64],
+                rng: &mut dyn ::vi::__private::rand::RngCore,
+            ) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
+                let mut __rng = rng;
+                #sname::simulate(self, constrained, &mut __rng)
+            }
+        }
         impl #sname {
             #[allow(dead_code)]
             #vis fn simulate(&self, _: &[f64], _: &mut impl ::vi::__private::rand::Rng) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
@@ -303,6 +313,17 @@ impl Emitter<'_> {
                             .zip(__sims)
                             .map(|(n, v)| (::std::string::ToString::to_string(n), v))
                             .collect()
+                    }
+                }
+
+                impl ::vi::__private::Simulate for #sname {
+                    fn simulate_with(
+                        &self,
+                        constrained: &[f64],
+                        rng: &mut dyn ::vi::__private::rand::RngCore,
+                    ) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
+                        let mut __rng = rng;
+                        #sname::simulate(self, constrained, &mut __rng)
                     }
                 }
 
