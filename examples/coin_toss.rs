@@ -10,6 +10,8 @@
 //! ```
 //! Figures go to `target/plots/coin_toss/`.
 
+mod common;
+
 use vi::dist::{Beta, Cdf};
 use vi::prelude::*;
 use vi::{Laplace, Nuts, Vi};
@@ -180,26 +182,11 @@ pub fn figures(
     Ok(vec![path, trace])
 }
 
-/// `small` from the command line (`small`) or `VI_EXAMPLE_SMALL=1`.
-fn small_requested() -> bool {
-    std::env::args().any(|a| a == "small" || a == "--small")
-        || std::env::var("VI_EXAMPLE_SMALL").is_ok_and(|v| v == "1")
-}
-
-/// `target/plots/<name>` of this workspace (or of `CARGO_TARGET_DIR`).
-#[cfg(feature = "plot")]
-fn plot_dir(name: &str) -> std::path::PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("plots").join(name)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let report = run(small_requested())?;
+    let report = run(common::small_requested())?;
     println!("{report}");
     #[cfg(feature = "plot")]
-    for path in figures(&report, &plot_dir("coin_toss"))? {
+    for path in figures(&report, &common::plot_dir("coin_toss"))? {
         println!("wrote {}", path.display());
     }
     #[cfg(not(feature = "plot"))]

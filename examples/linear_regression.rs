@@ -12,6 +12,8 @@
 //! `y ~ Normal(x w + b, SIGMA)` with `SIGMA` known, so the posterior of `(w, b)` is
 //! Gaussian with precision `diag(1, 1/100) + [x 1]^T [x 1] / SIGMA^2`.
 
+mod common;
+
 use rand::Rng as _;
 use vi::prelude::*;
 use vi::{Laplace, Nuts, Vi};
@@ -112,7 +114,8 @@ pub struct Report {
 const Z975: f64 = 1.959_963_984_540_054;
 
 /// Posterior predictive draws at each grid point, one row per posterior draw: the model
-/// built on the grid (with placeholder outputs) simulates `y` at each posterior draw.
+/// built on the grid (with placeholder outputs) simulates `y` at each posterior draw
+/// (`Posterior::predictive`).
 fn predictive(
     fit: &Posterior,
     grid: &[f64],
@@ -120,20 +123,7 @@ fn predictive(
 ) -> Result<Vec<Vec<f64>>, Box<dyn std::error::Error>> {
     let x = DMatrix::from_column_slice(grid.len(), 1, grid);
     let at_grid = linear_regression(&x, &DVector::zeros(grid.len()), SIGMA)?;
-    let dim = fit.layout().dim();
-    let mut rng = vi::infer::rng_for(seed, 7);
-    Ok(fit
-        .chains()
-        .iter()
-        .flat_map(|c| c.draws.chunks_exact(dim))
-        .map(|draw| {
-            at_grid
-                .simulate(draw, &mut rng)
-                .into_iter()
-                .next()
-                .map_or_else(Vec::new, |(_, y)| y)
-        })
-        .collect())
+    Ok(fit.predictive(&at_grid, seed)?.draws("y")?.to_vec())
 }
 
 /// Pointwise mean and central 95% interval (NumPy's linear quantile).
@@ -349,26 +339,11 @@ pub fn figures(
     Ok(paths)
 }
 
-/// `small` from the command line (`small`) or `VI_EXAMPLE_SMALL=1`.
-fn small_requested() -> bool {
-    std::env::args().any(|a| a == "small" || a == "--small")
-        || std::env::var("VI_EXAMPLE_SMALL").is_ok_and(|v| v == "1")
-}
-
-/// `target/plots/<name>` of this workspace (or of `CARGO_TARGET_DIR`).
-#[cfg(feature = "plot")]
-fn plot_dir(name: &str) -> std::path::PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("plots").join(name)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let report = run(small_requested())?;
+    let report = run(common::small_requested())?;
     println!("{report}");
     #[cfg(feature = "plot")]
-    for path in figures(&report, &plot_dir("linear_regression"))? {
+    for path in figures(&report, &common::plot_dir("linear_regression"))? {
         println!("wrote {}", path.display());
     }
     #[cfg(not(feature = "plot"))]

@@ -8,6 +8,8 @@
 //! ```
 //! Figures go to `target/plots/optimizing_kl/`.
 
+mod common;
+
 use vi::dist::Normal;
 use vi::infer::rng_for;
 use vi::lecture::{kl_normal, reparam_gradient};
@@ -147,26 +149,11 @@ pub fn figures(
     Ok(vec![approach, loss])
 }
 
-/// `small` from the command line (`small`) or `VI_EXAMPLE_SMALL=1`.
-fn small_requested() -> bool {
-    std::env::args().any(|a| a == "small" || a == "--small")
-        || std::env::var("VI_EXAMPLE_SMALL").is_ok_and(|v| v == "1")
-}
-
-/// `target/plots/<name>` of this workspace (or of `CARGO_TARGET_DIR`).
-#[cfg(feature = "plot")]
-fn plot_dir(name: &str) -> std::path::PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("plots").join(name)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let report = run(small_requested())?;
+    let report = run(common::small_requested())?;
     println!("{report}");
     #[cfg(feature = "plot")]
-    for path in figures(&report, &plot_dir("optimizing_kl"))? {
+    for path in figures(&report, &common::plot_dir("optimizing_kl"))? {
         println!("wrote {}", path.display());
     }
     #[cfg(not(feature = "plot"))]

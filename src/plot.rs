@@ -1021,11 +1021,25 @@ mod tests {
     use crate::infer::vi::ViDiagnostics;
     use crate::{Chain, ParamLayout, Transform};
 
-    /// A fresh scratch directory under the system's temp dir.
-    fn scratch(name: &str) -> PathBuf {
+    /// A fresh scratch directory under the system's temp dir, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn join(&self, p: &str) -> PathBuf {
+            self.0.join(p)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn scratch(name: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("vi-plot-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        dir
+        Scratch(dir)
     }
 
     /// `mu` (real) and `p` (in (0, 1)), two chains of deterministic draws.

@@ -31,6 +31,10 @@ pub fn shape<T>(stmt: usize, r: Result<T, ShapeError>) -> Result<T, Fail> {
 }
 
 /// A data operand as a value type the rules accept (sees through references).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot meet a latent value in a model's arithmetic",
+    label = "data used with a latent value must be `f64`, an integer, `Vec<f64>`, `[f64]`, or a nalgebra `DVector`/`RowDVector`/`DMatrix` of `f64`"
+)]
 pub trait Val {
     /// The value type.
     type V: ?Sized;
@@ -101,7 +105,7 @@ macro_rules! acc_mat {
         impl Acc for $t {
             #[inline]
             fn acc(&mut self, other: &Self) {
-                for (a, b) in self.iter_mut().zip(other.iter()) {
+                for (a, b) in self.as_mut_slice().iter_mut().zip(other.as_slice()) {
                     *a += *b;
                 }
             }
@@ -635,4 +639,116 @@ general_rule! {
     GeneralMul, MulRule, mul_fwd, mul_bwd, mul, mul_back;
     /// `/` through [`ad::div`].
     GeneralDiv, Broadcast, div_fwd, div_bwd, div, div_back;
+}
+
+/// `+ - *` of a column and a scalar (`x * w + b`, `theta * tau + mu`), forward and backward,
+/// in one plain loop each.
+pub trait ColScalarRules {
+    /// `a + b`.
+    fn add_fwd(&self) -> Result<DVector<f64>, ShapeError>;
+    /// `a - b`.
+    fn sub_fwd(&self) -> Result<DVector<f64>, ShapeError>;
+    /// `a * b`.
+    fn mul_fwd(&self) -> Result<DVector<f64>, ShapeError>;
+    /// Backward of `+`.
+    fn add_bwd(
+        &self,
+        out: &DVector<f64>,
+        g: &DVector<f64>,
+        ga: Option<&mut DVector<f64>>,
+        gb: Option<&mut f64>,
+    );
+    /// Backward of `-`.
+    fn sub_bwd(
+        &self,
+        out: &DVector<f64>,
+        g: &DVector<f64>,
+        ga: Option<&mut DVector<f64>>,
+        gb: Option<&mut f64>,
+    );
+    /// Backward of `*`.
+    fn mul_bwd(
+        &self,
+        out: &DVector<f64>,
+        g: &DVector<f64>,
+        ga: Option<&mut DVector<f64>>,
+        gb: Option<&mut f64>,
+    );
+}
+
+impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
+    #[inline]
+    fn add_fwd(&self) -> Result<DVector<f64>, ShapeError> {
+        let mut out = self.0.clone();
+        let b = *self.1;
+        out.as_mut_slice().iter_mut().for_each(|x| *x += b);
+        Ok(out)
+    }
+    #[inline]
+    fn sub_fwd(&self) -> Result<DVector<f64>, ShapeError> {
+        let mut out = self.0.clone();
+        let b = *self.1;
+        out.as_mut_slice().iter_mut().for_each(|x| *x -= b);
+        Ok(out)
+    }
+    #[inline]
+    fn mul_fwd(&self) -> Result<DVector<f64>, ShapeError> {
+        let mut out = self.0.clone();
+        let b = *self.1;
+        out.as_mut_slice().iter_mut().for_each(|x| *x *= b);
+        Ok(out)
+    }
+    #[inline]
+    fn add_bwd(
+        &self,
+        _out: &DVector<f64>,
+        g: &DVector<f64>,
+        ga: Option<&mut DVector<f64>>,
+        gb: Option<&mut f64>,
+    ) {
+        if let Some(ga) = ga {
+            ga.acc(g);
+        }
+        if let Some(gb) = gb {
+            *gb += g.as_slice().iter().sum::<f64>();
+        }
+    }
+    #[inline]
+    fn sub_bwd(
+        &self,
+        _out: &DVector<f64>,
+        g: &DVector<f64>,
+        ga: Option<&mut DVector<f64>>,
+        gb: Option<&mut f64>,
+    ) {
+        if let Some(ga) = ga {
+            ga.acc(g);
+        }
+        if let Some(gb) = gb {
+            *gb -= g.as_slice().iter().sum::<f64>();
+        }
+    }
+    #[inline]
+    fn mul_bwd(
+        &self,
+        _out: &DVector<f64>,
+        g: &DVector<f64>,
+        ga: Option<&mut DVector<f64>>,
+        gb: Option<&mut f64>,
+    ) {
+        let b = *self.1;
+        let g = g.as_slice();
+        if let Some(ga) = ga {
+            for (x, y) in ga.as_mut_slice().iter_mut().zip(g) {
+                *x += y * b;
+            }
+        }
+        if let Some(gb) = gb {
+            *gb += g
+                .iter()
+                .zip(self.0.as_slice())
+                .map(|(p, q)| p * q)
+                .sum::<f64>();
+        }
+    }
 }

@@ -588,3 +588,93 @@ fn branches_over_data_and_element_writes() {
         lp + if jac { r.jac } else { 0.0 }
     });
 }
+
+// --- State updated in a branch inside a carried loop, data state, element writes with `+=`,
+// --- a Uniform prior with data bounds, a centred hierarchical prior -------------------------
+
+model! {
+    fn mixed_state(x: &[f64], y: &[f64], z: f64, lo: f64, hi: f64) {
+        let mu ~ Normal(0.0, 1.0);
+        let phi ~ Uniform(lo, hi);
+        let tau ~ Gamma(2.0, 2.0);
+        let a ~ Normal(mu, tau).iid(2);
+        let mut s = 0.0;
+        let mut k = 0usize;
+        for t in 0..y.len() {
+            s = mu + phi * s;
+            if t % 2 == 0 {
+                s = s * phi;
+            }
+            k += 1;
+            y[t] ~ Normal(s, 1.0);
+        }
+        let mut acc = 0.0;
+        for i in 0..x.len() {
+            acc += a[0] * x[i];
+        }
+        z ~ Normal(acc, 1.0);
+        let mut v = DVector::zeros(x.len());
+        for i in 0..x.len() {
+            v[i] = a[1] * x[i];
+            v[i] += mu;
+        }
+        y ~ Normal(v, (k as f64).sqrt());
+        target += s.powi(2) * -0.5;
+    }
+}
+
+#[test]
+fn state_in_branches_data_state_and_data_bounds() {
+    let x = [0.1, 0.5, -1.0];
+    let y = [0.3, 1.1, -1.5];
+    let (z, lo, hi) = (0.4, -0.5, 0.9);
+    let m = mixed_state(&x, &y, z, lo, hi).unwrap();
+    assert_eq!(
+        m.layout().params()[1].transform,
+        Transform::Interval(lo, hi)
+    );
+    check_model(&m, 1.5, 15, |th, jac| {
+        let mut r = Reader::new(th);
+        let mu = r.real();
+        let phi = r.interval(lo, hi);
+        let tau = r.positive();
+        let a = r.reals(2);
+        r.done();
+        let mut lp = normal(mu, 0.0, 1.0) + uniform(phi, lo, hi) + gamma(tau, 2.0, 2.0);
+        lp += normal(a[0], mu, tau) + normal(a[1], mu, tau);
+        let mut s = 0.0;
+        for (t, &yt) in y.iter().enumerate() {
+            s = mu + phi * s;
+            if t % 2 == 0 {
+                s *= phi;
+            }
+            lp += normal(yt, s, 1.0);
+        }
+        let acc: f64 = x.iter().map(|xi| a[0] * xi).sum();
+        lp += normal(z, acc, 1.0);
+        for i in 0..3 {
+            lp += normal(y[i], a[1] * x[i] + mu, 3f64.sqrt());
+        }
+        lp += -0.5 * s * s;
+        lp + if jac { r.jac } else { 0.0 }
+    });
+    // The terms name their statements.
+    let names: Vec<String> = m
+        .log_density_terms(&[0.0; 5])
+        .into_iter()
+        .map(|t| t.0)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "let mu ~ Normal(0.0, 1.0)",
+            "let phi ~ Uniform(lo, hi)",
+            "let tau ~ Gamma(2.0, 2.0)",
+            "let a ~ Normal(mu, tau).iid(2)",
+            "y[t] ~ Normal(s, 1.0)",
+            "z ~ Normal(acc, 1.0)",
+            "y ~ Normal(v, (k as f64).sqrt())",
+            "target += s.powi(2) * -0.5",
+        ]
+    );
+}

@@ -142,3 +142,28 @@ fn panicking_data_code_is_an_error() {
     assert!(matches!(e, ModelError::Invalid { .. }), "{e:?}");
     assert!(data_code(&[1.0, 2.0], 1).is_ok());
 }
+
+model! {
+    fn no_latents(y: &[f64]) {
+        y ~ Normal(0.0, 1.0);
+    }
+}
+
+model! {
+    fn shape_from_data_let(x: &DMatrix<f64>, y: &DVector<f64>) {
+        let k = x.ncols() - 1;
+        let w ~ Normal(0.0, 1.0).iid(k);
+        let xs = x.columns(0, k).clone_owned();
+        y ~ Normal(xs * w, 1.0);
+    }
+}
+
+#[test]
+fn edge_cases_build() {
+    let m = no_latents(&[0.5, -0.5]).unwrap();
+    assert_eq!(m.dim(), 0);
+    // scipy.stats.norm.logpdf([0.5, -0.5]).sum() = -2.0878770664093453
+    assert!((m.log_density(&[]) + 2.087_877_066_409_345_3).abs() < 1e-12);
+    let m = shape_from_data_let(&x(4), &DVector::zeros(4)).unwrap();
+    assert_eq!(m.layout().params()[0].shape, vec![1]);
+}

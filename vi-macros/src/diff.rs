@@ -39,8 +39,8 @@ pub enum V {
     Var(Binding),
     /// A temporary (active).
     Temp(Ident, Ident),
-    /// A data operand: the ident holds `&value`.
-    Data(Ident),
+    /// A data operand: the ident holds `&value`; the span is the user's expression.
+    Data(Ident, Span),
 }
 
 impl V {
@@ -52,7 +52,7 @@ impl V {
                 quote!(&#v)
             }
             V::Temp(t, _) => quote!(&#t),
-            V::Data(d) => quote!(::vi::__private::val(#d)),
+            V::Data(d, span) => quote_spanned!(*span=> ::vi::__private::val(#d)),
         }
     }
 
@@ -63,7 +63,7 @@ impl V {
                 let a = self.arg();
                 quote!(::vi::__private::ad::flat(#a))
             }
-            V::Data(d) => quote!(&*::vi::__private::ad::to_f64s(#d)),
+            V::Data(d, span) => quote_spanned!(*span=> &*::vi::__private::ad::to_f64s(#d)),
         }
     }
 
@@ -88,7 +88,7 @@ impl V {
         match self {
             V::Var(b) => Some(gname(b)),
             V::Temp(_, g) => Some(g.clone()),
-            V::Data(_) => None,
+            V::Data(..) => None,
         }
     }
 
@@ -144,8 +144,8 @@ impl Lowering {
     pub fn data(&mut self, e: &Expr) -> V {
         let k = self.next;
         self.next += 1;
-        let d = format_ident!("__d{}_{}", self.stmt, k);
         let span = span_of(e);
+        let d = format_ident!("__d{}_{}", self.stmt, k, span = span);
         // Unsuffixed number literals are `f64`s (the rules treat every number as one), so
         // their type is known where the rules are chosen.
         let e = match e {
@@ -166,7 +166,7 @@ impl Lowering {
             e => quote!(#e),
         };
         self.data.push(quote_spanned!(span=> let #d = &(#e);));
-        V::Data(d)
+        V::Data(d, span)
     }
 
     /// A data parameter (an index, an exponent), bound by value.
@@ -295,7 +295,7 @@ impl Lowering {
             let out = match &op.out {
                 V::Var(b) => vname(b),
                 V::Temp(t, _) => t.clone(),
-                V::Data(d) => d.clone(),
+                V::Data(d, _) => d.clone(),
             };
             let call = match &op.kind {
                 Kind::Unary(Unary::Identity) => {
@@ -353,7 +353,7 @@ impl Lowering {
             let (out_v, gout) = match &op.out {
                 V::Var(b) => (vname(b), gname(b)),
                 V::Temp(t, g) => (t.clone(), g.clone()),
-                V::Data(d) => (d.clone(), d.clone()),
+                V::Data(d, _) => (d.clone(), d.clone()),
             };
             match &op.kind {
                 Kind::Unary(Unary::Identity) => match op.args[0].grad() {

@@ -87,6 +87,16 @@ pub fn fallback(def: &crate::parse::ModelDef) -> TokenStream {
                 unimplemented!()
             }
         }
+        impl ::vi::__private::Simulate for #sname {
+            fn simulate_with(
+                &self,
+                constrained: &[f64],
+                rng: &mut dyn ::vi::__private::rand::RngCore,
+            ) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
+                let mut __rng = rng;
+                #sname::simulate(self, constrained, &mut __rng)
+            }
+        }
         impl #sname {
             #[allow(dead_code)]
             #vis fn simulate(&self, _: &[f64], _: &mut impl ::vi::__private::rand::Rng) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
@@ -188,12 +198,18 @@ impl Emitter<'_> {
              distribution's support) and every shape.\n\n# Errors\n\nA \
              [`ModelError`](::vi::ModelError) naming the statement, the argument and the index."
         );
+        let doc_struct = format!(
+            "The model `{name}` with its data, built by [`{name}`]; implements \
+             [`Model`](::vi::Model)."
+        );
         let doc_sim = "Draws one replicate of every observation at the given parameter values \
             (constrained scale, in the layout's order): the posterior predictive when the values \
             are a posterior draw. Returns (observed expression, draws) per observation statement.";
 
         quote! {
             #(#attrs)*
+            #[doc = ""]
+            #[doc = #doc_struct]
             #vis struct #sname {
                 #(#fields,)*
                 __layout: ::vi::__private::ParamLayout,
@@ -228,7 +244,7 @@ impl Emitter<'_> {
 
                     fn __build(&self) -> ::core::result::Result<::vi::__private::ParamLayout, ::vi::__private::Fail> {
                         #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
+                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let mut __layout = ::vi::__private::ParamLayout::new();
                         #bind
                         let mut __lp = 0.0f64;
@@ -238,7 +254,7 @@ impl Emitter<'_> {
 
                     fn __lp(&self, theta: &[f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
                         #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
+                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let __params = self.__layout.params();
                         #bind
                         let mut __lp = 0.0f64;
@@ -248,7 +264,7 @@ impl Emitter<'_> {
 
                     fn __terms(&self, theta: &[f64]) -> ::core::result::Result<::std::vec::Vec<f64>, ::vi::__private::Fail> {
                         #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
+                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let __params = self.__layout.params();
                         let jacobian = true;
                         #bind
@@ -260,7 +276,7 @@ impl Emitter<'_> {
 
                     fn __grad(&self, theta: &[f64], grad: &mut [f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
                         #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
+                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let __params = self.__layout.params();
                         #bind
                         let mut __lp = 0.0f64;
@@ -276,7 +292,7 @@ impl Emitter<'_> {
                         __sims: &mut ::std::vec::Vec<::std::vec::Vec<f64>>,
                     ) -> ::core::result::Result<(), ::vi::__private::Fail> {
                         #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
+                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
                         let __params = self.__layout.params();
                         #bind
                         #sim_body
@@ -297,6 +313,17 @@ impl Emitter<'_> {
                             .zip(__sims)
                             .map(|(n, v)| (::std::string::ToString::to_string(n), v))
                             .collect()
+                    }
+                }
+
+                impl ::vi::__private::Simulate for #sname {
+                    fn simulate_with(
+                        &self,
+                        constrained: &[f64],
+                        rng: &mut dyn ::vi::__private::rand::RngCore,
+                    ) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
+                        let mut __rng = rng;
+                        #sname::simulate(self, constrained, &mut __rng)
                     }
                 }
 
@@ -913,7 +940,7 @@ impl Emitter<'_> {
         let module = format_ident!("{}", dist.module);
         let stmt = &self.m.srcs[src];
         let opts = vals.iter().enumerate().map(|(i, v)| match v {
-            V::Data(_) if !(latent && i == 0) => {
+            V::Data(..) if !(latent && i == 0) => {
                 let f = v.flat();
                 quote!(::core::option::Option::Some(#f))
             }
@@ -1027,7 +1054,7 @@ impl Emitter<'_> {
                         quote!(#x)
                     }
                     V::Temp(t, _) => quote!(#t),
-                    V::Data(d) => quote!(*#d),
+                    V::Data(d, _) => quote!(*#d),
                 };
                 let add = acc(quote!({ let __t: f64 = #val; __t }));
                 if m.grad {

@@ -534,12 +534,18 @@ fn source_between(start: &syn::parse::ParseBuffer, end: ParseStream) -> String {
 pub fn pretty(tokens: TokenStream) -> String {
     let mut out = String::new();
     let mut prev: Option<TokenTree> = None;
+    // Whether `prev` is a unary `-` (after an operator or at the start): glued to its operand.
+    let mut unary = false;
+    let mut before_prev_is_op = true;
     for tt in tokens {
         if let Some(p) = &prev {
-            if needs_space(p, &tt) {
+            if !unary && needs_space(p, &tt) {
                 out.push(' ');
             }
         }
+        unary = matches!(&tt, TokenTree::Punct(q) if q.as_char() == '-' && q.spacing() == Spacing::Alone)
+            && before_prev_is_op;
+        before_prev_is_op = matches!(&tt, TokenTree::Punct(q) if q.spacing() == Spacing::Alone);
         match &tt {
             TokenTree::Group(g) => {
                 let inner = pretty(g.stream());
@@ -676,7 +682,7 @@ mod tests {
         );
         assert_eq!(
             pretty(quote!(let k = -x.len() as f64)),
-            "let k = - x.len() as f64"
+            "let k = -x.len() as f64"
         );
         assert_eq!(pretty(quote!(a::b(&c))), "a::b(&c)");
     }

@@ -19,6 +19,7 @@ pub use error::{DistError, FitError, ModelError, UnknownName};
 pub use infer::laplace::{Laplace, LaplaceDiagnostics};
 pub use infer::nuts::{ChainDiagnostics, Nuts, NutsDiagnostics, ParamDiagnostics, SamplerStats};
 pub use infer::posterior::{Chain, Diagnostics, Posterior};
+pub use infer::predictive::{Predictive, Simulate};
 pub use infer::psis::{pareto_k, Reliability};
 pub use infer::summary::{Summary, SummaryRow};
 pub use infer::vi::{Vi, ViDiagnostics};

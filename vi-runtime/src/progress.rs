@@ -60,7 +60,7 @@ mod bars {
                 return;
             };
             let style = ProgressStyle::with_template(
-                "{prefix:>14} {msg:<10} [{bar:30}] {pos:>6}/{len:6} {per_sec:>10} eta {eta}",
+                "{prefix:>14} {msg:<10} [{bar:30}] {pos:>6}/{len:6} eta {eta}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
@@ -93,9 +93,11 @@ mod bars {
             }
         }
 
-        /// Chain `chain` is done: its bar stays, completed.
+        /// Chain `chain` is done: its bar stays, completed at the iteration it reached (a VI
+        /// fit that converged early ends short of its cap).
         pub fn finish(&self, chain: usize) {
             if let Some(bar) = self.bar(chain) {
+                bar.set_length(bar.position());
                 bar.finish();
             }
         }

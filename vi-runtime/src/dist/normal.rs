@@ -87,18 +87,36 @@ pub fn lpdf(
         return f64::NAN;
     };
     let mut lp = 0.0;
-    if sigma.len() == 1 && dy.is_none() && dsigma.is_none() {
-        // Common case: one scale, partials for the location only.
+    if sigma.len() == 1 {
+        // One scale (the common case, latent or not): ln(sigma) and 1/sigma once, and the
+        // scale's partial from the sum of squares at the end.
         let s = sigma[0];
         if !(s > 0.0) {
             return f64::NAN;
         }
         let inv = 1.0 / s;
         let mut ss = 0.0;
-        for i in 0..n {
-            let z = (at(y, i) - at(mu, i)) * inv;
-            ss += z * z;
-            acc(&mut dmu, i, z * inv);
+        match dmu.as_deref_mut() {
+            // Observed data against a vector of locations (`y ~ Normal(x * w + b, sigma)`):
+            // straight slices, so the loop vectorises.
+            Some(g) if dy.is_none() && y.len() == n && mu.len() == n && g.len() == n => {
+                for ((&yi, &mi), gi) in y.iter().zip(mu).zip(g.iter_mut()) {
+                    let z = (yi - mi) * inv;
+                    ss += z * z;
+                    *gi += z * inv;
+                }
+            }
+            _ => {
+                for i in 0..n {
+                    let z = (at(y, i) - at(mu, i)) * inv;
+                    ss += z * z;
+                    acc(&mut dy, i, -z * inv);
+                    acc(&mut dmu, i, z * inv);
+                }
+            }
+        }
+        if let Some(g) = dsigma.as_deref_mut() {
+            g[0] += (ss - n as f64) * inv;
         }
         return -0.5 * ss - n as f64 * (s.ln() + LN_SQRT_2PI);
     }

@@ -6,6 +6,7 @@ pub mod laplace;
 mod lbfgs;
 pub mod nuts;
 pub mod posterior;
+pub mod predictive;
 pub mod psis;
 pub mod summary;
 pub mod vi;
