@@ -40,6 +40,13 @@ model! {
 }
 
 model! {
+    fn coin_interval(y: &[bool], lo: f64, hi: f64) {
+        let p ~ Uniform(lo, hi);
+        y ~ Bernoulli(p);
+    }
+}
+
+model! {
     fn gamma_poisson(y: &[i64], a: f64, b: f64) {
         let lambda ~ Gamma(a, b);
         y ~ Poisson(lambda);
@@ -201,6 +208,26 @@ fn nuts_coin_toss_bool_and_integer_data() {
     let ints: Vec<i64> = TOSSES.iter().map(|t| i64::from(*t)).collect();
     let same = nuts().fit(&coin_counts(&ints, 2.0, 3.0).unwrap()).unwrap();
     assert_eq!(post.chains(), same.chains());
+}
+
+#[test]
+fn nuts_coin_toss_with_an_interval_prior() {
+    // p ~ Uniform(0.2, 0.9), 8 heads of 12: Beta(9, 5) truncated to (0.2, 0.9). Moments by
+    // quadrature: b = scipy.stats.beta(9, 5); Z = b.cdf(0.9) - b.cdf(0.2);
+    // scipy.integrate.quad(lambda p: p**k * b.pdf(p), 0.2, 0.9)[0] / Z for k = 1, 2
+    // (scipy 1.17.1) give mean 0.641142143663556, sd 0.12195708272141753.
+    let m = coin_interval(&TOSSES, 0.2, 0.9).unwrap();
+    assert_eq!(
+        m.layout().get("p").unwrap().transform,
+        Transform::Interval(0.2, 0.9)
+    );
+    let post = nuts().fit(&m).unwrap();
+    check_nuts(&post, "p", 0, "p", 0.641142143663556, 0.12195708272141753);
+    assert!(post
+        .draws("p")
+        .unwrap()
+        .iter()
+        .all(|d| d[0] > 0.2 && d[0] < 0.9));
 }
 
 #[test]
