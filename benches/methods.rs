@@ -134,7 +134,9 @@ fn bench(c: &mut Criterion) {
     report("linreg N=1000 D=5 / NUTS 4x1000", || nuts.fit(&linreg));
     report("BNN H=50 N=200 / VI", || vi.fit(&net));
     report("BNN H=50 N=200 / Laplace", || laplace.fit(&net));
-    report("BNN H=50 N=200 / NUTS 4x300, depth 8", || nuts_net.fit(&net));
+    report("BNN H=50 N=200 / NUTS 4x300, depth 8", || {
+        nuts_net.fit(&net)
+    });
 
     let mut g = c.benchmark_group("fit");
     g.sample_size(10);
