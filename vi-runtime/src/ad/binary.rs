@@ -617,6 +617,24 @@ elementwise_mul! {
 
 const MATMUL: &str = "matrix product";
 
+/// (rows of the left, the shared inner dimension, columns of the right) of a matrix product,
+/// or the error when the inner dimensions differ.
+#[inline]
+fn inner_dims(
+    (r, k): (usize, usize),
+    (k2, m): (usize, usize),
+) -> Result<(usize, usize, usize), ShapeError> {
+    if k == k2 {
+        Ok((r, k, m))
+    } else {
+        Err(ShapeError {
+            op: MATMUL,
+            left: (r, k),
+            right: (k2, m),
+        })
+    }
+}
+
 impl MulKind<kind::Col> for kind::Mat {
     type Out = DVector<f64>;
     #[inline]
@@ -624,14 +642,7 @@ impl MulKind<kind::Col> for kind::Mat {
         a: &A,
         b: &B,
     ) -> Result<Self::Out, ShapeError> {
-        let ((r, k), (k2, m)) = (a.dims(), b.dims());
-        if k != k2 {
-            return Err(ShapeError {
-                op: MATMUL,
-                left: (r, k),
-                right: (k2, m),
-            });
-        }
+        let (r, k, _) = inner_dims(a.dims(), b.dims())?;
         let av = DMatrixView::from_slice(a.flat(), r, k);
         let bv = DVectorView::from_slice(b.flat(), k);
         Ok(av * bv)
@@ -669,14 +680,7 @@ impl MulKind<kind::Mat> for kind::Mat {
         a: &A,
         b: &B,
     ) -> Result<Self::Out, ShapeError> {
-        let ((r, k), (k2, m)) = (a.dims(), b.dims());
-        if k != k2 {
-            return Err(ShapeError {
-                op: MATMUL,
-                left: (r, k),
-                right: (k2, m),
-            });
-        }
+        let (r, k, m) = inner_dims(a.dims(), b.dims())?;
         let av = DMatrixView::from_slice(a.flat(), r, k);
         let bv = DMatrixView::from_slice(b.flat(), k, m);
         Ok(av * bv)
@@ -720,14 +724,7 @@ impl MulKind<kind::Mat> for kind::Row {
         a: &A,
         b: &B,
     ) -> Result<Self::Out, ShapeError> {
-        let ((_, k), (k2, m)) = (a.dims(), b.dims());
-        if k != k2 {
-            return Err(ShapeError {
-                op: MATMUL,
-                left: (1, k),
-                right: (k2, m),
-            });
-        }
+        let (_, k, m) = inner_dims(a.dims(), b.dims())?;
         let mv = DMatrixView::from_slice(b.flat(), k, m);
         let rv = DVectorView::from_slice(a.flat(), k);
         let mut out = nalgebra::RowDVector::zeros(m);
