@@ -66,12 +66,29 @@ pub fn struct_name(name: &Ident) -> Ident {
     )
 }
 
+/// `impl Simulate` for the model's struct, delegating to its `simulate` method.
+fn simulate_impl(sname: &Ident) -> TokenStream {
+    quote! {
+        impl ::vi::__private::Simulate for #sname {
+            fn simulate_with(
+                &self,
+                constrained: &[f64],
+                rng: &mut dyn ::vi::__private::rand::RngCore,
+            ) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
+                let mut __rng = rng;
+                #sname::simulate(self, constrained, &mut __rng)
+            }
+        }
+    }
+}
+
 /// A stub of the struct and constructor, emitted next to the errors so the user's later code
 /// does not drown them in follow-on errors.
 pub fn fallback(def: &crate::parse::ModelDef) -> TokenStream {
     let name = &def.name;
     let sname = struct_name(name);
     let vis = &def.vis;
+    let simulate_impl = simulate_impl(&sname);
     let args = def.args.iter().map(|a| {
         let (n, t) = (&a.name, &a.ty);
         quote!(#n: #t)
@@ -87,16 +104,7 @@ pub fn fallback(def: &crate::parse::ModelDef) -> TokenStream {
                 unimplemented!()
             }
         }
-        impl ::vi::__private::Simulate for #sname {
-            fn simulate_with(
-                &self,
-                constrained: &[f64],
-                rng: &mut dyn ::vi::__private::rand::RngCore,
-            ) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
-                let mut __rng = rng;
-                #sname::simulate(self, constrained, &mut __rng)
-            }
-        }
+        #simulate_impl
         impl #sname {
             #[allow(dead_code)]
             #vis fn simulate(&self, _: &[f64], _: &mut impl ::vi::__private::rand::Rng) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
@@ -115,6 +123,7 @@ impl Emitter<'_> {
         let m = self.m;
         let name = &m.name;
         let sname = struct_name(name);
+        let simulate_impl = simulate_impl(&sname);
         let vis = &m.vis;
         let attrs = &m.attrs;
         let fields = m.args.iter().map(|a| {
@@ -316,16 +325,7 @@ impl Emitter<'_> {
                     }
                 }
 
-                impl ::vi::__private::Simulate for #sname {
-                    fn simulate_with(
-                        &self,
-                        constrained: &[f64],
-                        rng: &mut dyn ::vi::__private::rand::RngCore,
-                    ) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
-                        let mut __rng = rng;
-                        #sname::simulate(self, constrained, &mut __rng)
-                    }
-                }
+                #simulate_impl
 
                 impl ::vi::__private::Model for #sname {
                     fn layout(&self) -> &::vi::__private::ParamLayout {
