@@ -767,7 +767,7 @@ impl Analyser {
         let shape = match &l.iid {
             None => Shape::Scalar,
             Some(e) => {
-                self.shape_expr(e);
+                self.data_expr(e, "a shape");
                 match e {
                     Expr::Tuple(t) if t.elems.len() == 2 => {
                         Shape::Matrix(t.elems[0].clone(), t.elems[1].clone())
@@ -845,11 +845,12 @@ impl Analyser {
         }
     }
 
-    fn shape_expr(&mut self, e: &Expr) {
+    /// Checks that `e`, which serves as `what` ("a shape", "an index"), touches no latent.
+    fn data_expr(&mut self, e: &Expr, what: &str) {
         if let Some(name) = self.first_active(e) {
             self.err_spanned(
                 e,
-                format!("a shape must be data, but this depends on the latent variable `{name}`"),
+                format!("{what} must be data, but this depends on the latent variable `{name}`"),
             );
         } else {
             self.check_names(e);
@@ -1055,7 +1056,7 @@ impl Analyser {
                     }
                     // Report the problem with the index now if there is one.
                     if let Some(ix) = index {
-                        self.index_expr(&ix.index);
+                        self.data_expr(&ix.index, "an index");
                     }
                     return;
                 }
@@ -1089,7 +1090,7 @@ impl Analyser {
                     None => compound_value(a.op, AExpr::Var(b.clone()), rhs, a.op_span),
                     Some(ix) => {
                         // `v[i] op= e`: a new version of `v` with one element replaced.
-                        self.index_expr(&ix.index);
+                        self.data_expr(&ix.index, "an index");
                         let span = ix.bracket_token.span.join();
                         let old = index_of(AExpr::Var(b.clone()), &ix.index, span);
                         let value = compound_value(a.op, old, rhs, a.op_span);
@@ -1127,17 +1128,6 @@ impl Analyser {
                     src,
                 });
             }
-        }
-    }
-
-    fn index_expr(&mut self, e: &Expr) {
-        if let Some(name) = self.first_active(e) {
-            self.err_spanned(
-                e,
-                format!("an index must be data, but this depends on the latent variable `{name}`"),
-            );
-        } else {
-            self.check_names(e);
         }
     }
 
@@ -1445,7 +1435,7 @@ impl Analyser {
                 AExpr::Binary(f, Box::new(l), Box::new(r), span)
             }
             Expr::Index(ix) => {
-                self.index_expr(&ix.index);
+                self.data_expr(&ix.index, "an index");
                 let x = self.sub(&ix.expr);
                 index_of(x, &ix.index, ix.bracket_token.span.join())
             }
