@@ -435,6 +435,9 @@ pub struct Model {
     pub observed: Vec<String>,
     /// Which `srcs` are density terms (latent, observation, `target +=`), in order.
     pub terms: Vec<usize>,
+    /// Data operands that depend only on the model's arguments, as (statement, expression's
+    /// tokens as text): their conversions to `f64`s are made once and kept with the model.
+    pub cached: Vec<(usize, String)>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -483,6 +486,7 @@ struct Analyser {
     observed: Vec<String>,
     terms: Vec<usize>,
     depth: usize,
+    cached: Vec<(usize, String)>,
 }
 
 /// Analyses a parsed model. Errors go to `cx`; the returned model is only meaningful when
@@ -521,6 +525,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
             observed: Vec::new(),
             terms: Vec::new(),
             depth: 0,
+            cached: Vec::new(),
         };
         for arg in &args {
             let decl = a.new_decl();
@@ -557,6 +562,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
             srcs: a.srcs,
             observed: a.observed,
             terms: a.terms,
+            cached: a.cached,
         };
     }
     unreachable_model(cx, def, args)
@@ -577,6 +583,7 @@ fn unreachable_model(cx: &Ctxt, def: &ModelDef, args: Vec<Arg>) -> Model {
         srcs: Vec::new(),
         observed: Vec::new(),
         terms: Vec::new(),
+        cached: Vec::new(),
     }
 }
 
@@ -873,6 +880,7 @@ impl Analyser {
             );
         } else {
             self.check_names(&o.lhs);
+            self.note_data(&o.lhs);
         }
         let dist = self.dist(&o.dist);
         let args = match dist {
@@ -1372,9 +1380,91 @@ impl Analyser {
     fn operand(&mut self, e: &Expr) -> Operand {
         if self.first_active(e).is_none() {
             self.check_names(e);
+            self.note_data(e);
             return Operand::Data(e.clone());
         }
         Operand::Active(self.lower(e))
+    }
+
+    /// Records a data operand of the current statement whose value depends only on the
+    /// model's arguments (and constants): its conversion can be made once for the model.
+    fn note_data(&mut self, e: &Expr) {
+        let mut uses_arg = false;
+        if !self.invariant(e, &mut uses_arg) || !uses_arg {
+            return;
+        }
+        let key = (
+            self.srcs.len().saturating_sub(1),
+            e.to_token_stream().to_string(),
+        );
+        if !self.cached.contains(&key) {
+            self.cached.push(key);
+        }
+    }
+
+    /// Whether `e` is built only from the model's arguments, constants and literals by
+    /// operators, fields, indexing, casts and method calls (no function calls, closures,
+    /// blocks or macros, whose results need not be the same on every call).
+    fn invariant(&self, e: &Expr, uses_arg: &mut bool) -> bool {
+        match e {
+            Expr::Path(p) => match p.path.get_ident() {
+                Some(i) => match self.lookup(&i.to_string()) {
+                    Some(Entry::Data { arg: true, .. }) => {
+                        *uses_arg = true;
+                        true
+                    }
+                    Some(_) => false,
+                    None => i.to_string().starts_with(|c: char| c.is_uppercase()),
+                },
+                // `f64::MAX`, `std::f64::consts::PI`.
+                None => p.qself.is_none() && p.path.segments.len() > 1,
+            },
+            Expr::Lit(_) => true,
+            Expr::Paren(x) => self.invariant(&x.expr, uses_arg),
+            Expr::Group(x) => self.invariant(&x.expr, uses_arg),
+            Expr::Reference(x) => x.mutability.is_none() && self.invariant(&x.expr, uses_arg),
+            Expr::Unary(x) => self.invariant(&x.expr, uses_arg),
+            Expr::Cast(x) => self.invariant(&x.expr, uses_arg),
+            Expr::Field(x) => self.invariant(&x.base, uses_arg),
+            Expr::Binary(b) => {
+                use syn::BinOp::*;
+                let pure = matches!(
+                    b.op,
+                    Add(_)
+                        | Sub(_)
+                        | Mul(_)
+                        | Div(_)
+                        | Rem(_)
+                        | And(_)
+                        | Or(_)
+                        | BitXor(_)
+                        | BitAnd(_)
+                        | BitOr(_)
+                        | Shl(_)
+                        | Shr(_)
+                        | Eq(_)
+                        | Lt(_)
+                        | Le(_)
+                        | Ne(_)
+                        | Ge(_)
+                        | Gt(_)
+                );
+                pure && self.invariant(&b.left, uses_arg) && self.invariant(&b.right, uses_arg)
+            }
+            Expr::Index(x) => {
+                self.invariant(&x.expr, uses_arg) && self.invariant(&x.index, uses_arg)
+            }
+            Expr::MethodCall(m) => {
+                self.invariant(&m.receiver, uses_arg)
+                    && m.args.iter().all(|a| self.invariant(a, uses_arg))
+            }
+            Expr::Tuple(t) => t.elems.iter().all(|a| self.invariant(a, uses_arg)),
+            Expr::Range(r) => {
+                r.start.iter().all(|a| self.invariant(a, uses_arg))
+                    && r.end.iter().all(|a| self.invariant(a, uses_arg))
+            }
+            _ => false,
+        }
     }
 
     fn sub(&mut self, e: &Expr) -> AExpr {
@@ -1404,7 +1494,10 @@ impl Analyser {
                 .map(|i| (i, self.lookup(&i.to_string()).cloned()))
             {
                 Some((_, Some(Entry::Active { b, .. }))) => AExpr::Var(b),
-                _ => AExpr::Data(e.clone()),
+                _ => {
+                    self.note_data(e);
+                    AExpr::Data(e.clone())
+                }
             },
             Expr::Paren(p) => self.lower(&p.expr),
             Expr::Group(g) => self.lower(&g.expr),

@@ -6,6 +6,9 @@
 //! once forward and later swept back (or recomputed and swept back, in a replayed loop)
 //! with both halves agreeing on names.
 
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{Expr, Ident};
@@ -39,7 +42,8 @@ pub enum V {
     Var(Binding),
     /// A temporary (active).
     Temp(Ident, Ident),
-    /// A data operand: the ident holds `&value`; the span is the user's expression.
+    /// A data operand: the ident holds the value as the rules see it (`Cow` of a value type)
+    /// or, for a distribution, as `f64`s (`F64s`); the span is the user's expression.
     Data(Ident, Span),
 }
 
@@ -52,7 +56,7 @@ impl V {
                 quote!(&#v)
             }
             V::Temp(t, _) => quote!(&#t),
-            V::Data(d, span) => quote_spanned!(*span=> ::vi::__private::val(#d)),
+            V::Data(d, span) => quote_spanned!(*span=> &*#d),
         }
     }
 
@@ -63,7 +67,7 @@ impl V {
                 let a = self.arg();
                 quote!(::vi::__private::ad::flat(#a))
             }
-            V::Data(d, span) => quote_spanned!(*span=> &*::vi::__private::ad::to_f64s(#d)),
+            V::Data(d, span) => quote_spanned!(*span=> &*#d),
         }
     }
 
@@ -111,13 +115,34 @@ struct Op {
     span: Span,
 }
 
+/// A data operand of a rule or a distribution.
+struct DataOperand {
+    /// Holds the converted value ([`V::Data`]).
+    d: Ident,
+    /// Holds `&(expr)`; spanned at the expression's last token.
+    src: Ident,
+    /// The expression (number literals made `f64`).
+    e: TokenStream,
+    /// The expression's first token.
+    first: Span,
+    /// Its slot in the model's `DataCache` when it depends only on the model's arguments.
+    slot: Option<usize>,
+}
+
+/// Data operands that depend only on the model's arguments: (statement, expression's
+/// tokens as text) -> slot in the model's `DataCache`.
+pub type CacheSlots = Rc<HashMap<(usize, String), usize>>;
+
 /// One statement's rule calls.
 pub struct Lowering {
     stmt: usize,
     next: usize,
-    /// Data operands: `let __d = &(expr);` (or a data index `let __d = expr;`).
+    /// Data parameters (indices, exponents): `let __d = expr;`.
     data: Vec<TokenStream>,
+    /// Data operands, bound and converted in [`Lowering::forward`].
+    operands: Vec<DataOperand>,
     ops: Vec<Op>,
+    slots: Option<CacheSlots>,
 }
 
 impl Lowering {
@@ -127,8 +152,16 @@ impl Lowering {
             stmt,
             next: 0,
             data: Vec::new(),
+            operands: Vec::new(),
             ops: Vec::new(),
+            slots: None,
         }
+    }
+
+    /// Data operands listed in `slots` are converted once and kept in `self.__cache`.
+    pub fn with_cache(mut self, slots: &CacheSlots) -> Self {
+        self.slots = Some(slots.clone());
+        self
     }
 
     fn temp(&mut self) -> V {
@@ -140,12 +173,20 @@ impl Lowering {
         )
     }
 
-    /// A data operand, bound once by reference.
+    /// A data operand, bound once by reference and converted once per evaluation of the
+    /// statement (or once for the model, when it depends only on the model's arguments).
     pub fn data(&mut self, e: &Expr) -> V {
+        use quote::ToTokens;
         let k = self.next;
         self.next += 1;
         let span = span_of(e);
+        let last = last_span_of(e);
+        let slot = self.slots.as_ref().and_then(|s| {
+            s.get(&(self.stmt, e.to_token_stream().to_string()))
+                .copied()
+        });
         let d = format_ident!("__d{}_{}", self.stmt, k, span = span);
+        let src = format_ident!("__s{}_{}", self.stmt, k, span = last);
         // Unsuffixed number literals are `f64`s (the rules treat every number as one), so
         // their type is known where the rules are chosen.
         let e = match e {
@@ -165,8 +206,41 @@ impl Lowering {
             }
             e => quote!(#e),
         };
-        self.data.push(quote_spanned!(span=> let #d = &(#e);));
+        self.operands.push(DataOperand {
+            d: d.clone(),
+            src,
+            e,
+            first: span,
+            slot,
+        });
         V::Data(d, span)
+    }
+
+    /// The bindings of the data operands: `let __s = &(expr);` and its conversion, `Val` for
+    /// operands of rules, `Flats` for a distribution's. The conversion's argument spans the
+    /// user's expression, so a type that cannot be converted is reported under it.
+    fn operand_bindings(&self) -> TokenStream {
+        let mut out = TokenStream::new();
+        for o in &self.operands {
+            let (d, src, e, first) = (&o.d, &o.src, &o.e, o.first);
+            let in_rule = self
+                .ops
+                .iter()
+                .any(|op| op.args.iter().any(|a| matches!(a, V::Data(x, _) if x == d)));
+            let arg = quote_spanned!(first=> &*#src);
+            let conv = match (in_rule, o.slot) {
+                (true, Some(k)) => {
+                    quote_spanned!(first=> ::vi::__private::cached_val(&self.__cache, #k, #arg))
+                }
+                (true, None) => quote_spanned!(first=> ::vi::__private::val(#arg)),
+                (false, Some(k)) => {
+                    quote_spanned!(first=> ::vi::__private::cached_flats(&self.__cache, #k, #arg))
+                }
+                (false, None) => quote_spanned!(first=> ::vi::__private::flats(#arg)),
+            };
+            out.extend(quote_spanned!(first=> let #src = &(#e); let #d = #conv;));
+        }
+        out
     }
 
     /// A data parameter (an index, an exponent), bound by value.
@@ -300,6 +374,10 @@ impl Lowering {
             let call = match &op.kind {
                 Kind::Unary(Unary::Identity) => {
                     let x = op.args[0].arg();
+                    if let V::Data(..) = op.args[0] {
+                        // Data as a value of its own (`[f64]` becomes a `Vec<f64>`).
+                        return quote_spanned!(op.span=> let #out = ::std::borrow::ToOwned::to_owned(#x););
+                    }
                     return quote_spanned!(op.span=> let #out = ::core::clone::Clone::clone(#x););
                 }
                 Kind::Unary(Unary::Neg) => {
@@ -335,7 +413,8 @@ impl Lowering {
             };
             quote_spanned!(op.span=> let #out = ::vi::__private::shape(#stmt, #call)?;)
         });
-        quote!(#(#data)* #(#ops)*)
+        let operands = self.operand_bindings();
+        quote!(#(#data)* #operands #(#ops)*)
     }
 
     /// Declarations of the adjoints of the temporaries (zero, the shape of each value).
@@ -416,6 +495,16 @@ fn index_tuple(ps: &[Ident]) -> TokenStream {
         [i] => quote!(#i),
         ps => quote!((#(#ps),*)),
     }
+}
+
+/// The span of an expression's last token (with its first, it spans the expression).
+pub fn last_span_of(e: &Expr) -> Span {
+    use quote::ToTokens;
+    e.to_token_stream()
+        .into_iter()
+        .last()
+        .map(|t| t.span())
+        .unwrap_or_else(Span::call_site)
 }
 
 /// The span of an expression's first token (for `quote_spanned!`).

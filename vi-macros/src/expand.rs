@@ -12,7 +12,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
 use crate::analyse::{Carried, Constraint, Joined, Latent, Model, Operand, Shape, Stmt, Stored};
-use crate::diff::{gname, span_of, vname, Lowering, V};
+use crate::diff::{gname, span_of, vname, CacheSlots, Lowering, V};
 
 #[derive(Clone, Copy, Default)]
 struct Mode {
@@ -32,11 +32,23 @@ struct Mode {
 
 struct Emitter<'a> {
     m: &'a Model,
+    /// Slots of the model's `DataCache` (see [`Model::cached`]).
+    slots: CacheSlots,
 }
 
 /// The generated code for a model that analysed without errors.
 pub fn expand(m: &Model) -> TokenStream {
-    let e = Emitter { m };
+    let slots = m
+        .cached
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(k, key)| (key, k))
+        .collect();
+    let e = Emitter {
+        m,
+        slots: std::rc::Rc::new(slots),
+    };
     e.model()
 }
 
@@ -156,6 +168,7 @@ impl Emitter<'_> {
         let terms = &m.terms;
         let n_srcs = m.srcs.len();
         let n_obs = m.observed.len();
+        let n_cached = m.cached.len();
         let observed = &m.observed;
 
         let bind = self.bind_data();
@@ -222,6 +235,7 @@ impl Emitter<'_> {
             #vis struct #sname {
                 #(#fields,)*
                 __layout: ::vi::__private::ParamLayout,
+                __cache: ::vi::__private::DataCache,
             }
 
             #(#attrs)*
@@ -235,6 +249,7 @@ impl Emitter<'_> {
                 let mut __model = #sname {
                     #(#inits,)*
                     __layout: ::vi::__private::ParamLayout::new(),
+                    __cache: ::vi::__private::DataCache::new(#n_cached),
                 };
                 let __layout = ::vi::__private::catch(#sname::__SRCS, || __model.__build())?;
                 __model.__layout = __layout;
@@ -362,6 +377,11 @@ impl Emitter<'_> {
         }
     }
 
+    /// A lowering of statement `src` whose data operands use the model's `DataCache`.
+    fn lowering(&self, src: usize) -> Lowering {
+        Lowering::new(src).with_cache(&self.slots)
+    }
+
     fn bind_data(&self) -> TokenStream {
         let binds = self.m.args.iter().map(|a| {
             let n = &a.name;
@@ -435,7 +455,7 @@ impl Emitter<'_> {
                 init,
                 src,
             } => {
-                let mut low = Lowering::new(*src);
+                let mut low = self.lowering(*src);
                 low.lower(init, Some(binding));
                 let fwd = low.forward();
                 let v = vname(binding);
@@ -748,7 +768,7 @@ impl Emitter<'_> {
                 Stmt::Target { value, src } => match value {
                     Operand::Data(_) => quote!(),
                     Operand::Active(a) => {
-                        let mut low = Lowering::new(*src);
+                        let mut low = self.lowering(*src);
                         let v = low.lower(a, None);
                         let adjs = low.adjoints();
                         let seed = seed_one(&v);
@@ -759,7 +779,7 @@ impl Emitter<'_> {
                 Stmt::Let {
                     binding, init, src, ..
                 } => {
-                    let mut low = Lowering::new(*src);
+                    let mut low = self.lowering(*src);
                     low.lower(init, Some(binding));
                     let adjs = low.adjoints();
                     let rev = low.reverse();
@@ -872,7 +892,7 @@ impl Emitter<'_> {
         lhs: Option<&syn::Expr>,
         args: &[Operand],
     ) -> (Lowering, Vec<V>) {
-        let mut low = Lowering::new(src);
+        let mut low = self.lowering(src);
         let mut vals = Vec::new();
         match (latent, lhs) {
             (Some(b), _) => vals.push(V::Var(b.clone())),
@@ -1045,7 +1065,7 @@ impl Emitter<'_> {
                 acc(v)
             }
             Operand::Active(a) => {
-                let mut low = Lowering::new(src);
+                let mut low = self.lowering(src);
                 let v = low.lower(a, None);
                 let fwd = low.forward();
                 let val = match &v {
