@@ -403,7 +403,8 @@ pub trait CheckFiniteOther {
 impl<T: ?Sized> CheckFiniteOther for &FiniteCheck<'_, T> {}
 
 /// The constructor's check of one distribution statement: broadcast lengths (each operand 1
-/// or the value's length) and the kernel's validation of the data operands.
+/// or the value's length, which may be 0: no observations, or a zero-length latent) and the
+/// kernel's validation of the data operands.
 pub fn check_statement(
     stmt: &str,
     names: &[&str],
@@ -424,12 +425,6 @@ pub fn check_statement(
                 ),
             })));
         }
-    }
-    if n == 0 {
-        return Err(Fail::Model(Box::new(ModelError::Shape {
-            statement: stmt.to_string(),
-            message: format!("`{}` is empty", names.first().copied().unwrap_or("?")),
-        })));
     }
     checked.map_err(|e| {
         Fail::Model(Box::new(ModelError::Statement {

@@ -169,10 +169,15 @@ pub struct ArgError {
 }
 
 /// The common length N of broadcast arguments (each of length 1 or N), or `None` when the
-/// lengths disagree or one is empty.
+/// lengths disagree or there are none. N is 0 when an argument is empty (no observations:
+/// the others must then be empty or scalars, and the density is a sum of no terms).
 #[inline]
 pub fn broadcast_len(lens: &[usize]) -> Option<usize> {
-    let n = lens.iter().copied().max()?;
+    let n = if lens.contains(&0) {
+        0
+    } else {
+        lens.iter().copied().max()?
+    };
     lens.iter().all(|&l| l == n || l == 1).then_some(n)
 }
 

@@ -1312,6 +1312,13 @@ fn kernels_are_non_finite_outside_the_support() {
             "{}",
             s.name
         );
+        // No observations against scalar parameters (N = 0, as Stan allows): a sum of no
+        // terms, 0 with zero partials.
+        let mut args = vec![vec![]];
+        args.extend(p.iter().map(|&x| vec![x]));
+        let (lp, grads) = eval(s.kernel, &args, &vec![true; args.len()]);
+        assert_eq!(lp, 0.0, "{}", s.name);
+        assert!(grads.iter().flatten().all(|&g| g == 0.0), "{}", s.name);
     }
 }
 
