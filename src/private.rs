@@ -1130,3 +1130,49 @@ pub fn cached_flats<'a, T: Flats + ?Sized>(cache: &'a DataCache, k: usize, x: &'
     }
     x.flats()
 }
+
+/// The check a data operand of a rule must pass: its type is a [`Val`]. Generated code calls
+/// it with the user's expression, so a type that cannot meet a latent is reported under it.
+#[inline(always)]
+pub fn check_val<T: Val + ?Sized>(x: &T) {
+    let _ = x;
+}
+
+/// A data operand on its way to a rule, for method-call dispatch between [`ValKnown`] (its
+/// type is a [`Val`]) and [`ValPoison`] (it is not, and [`check_val`] has already reported
+/// it: a stand-in of a type the rule takes keeps the compiler from adding errors about the
+/// rule's operands).
+pub struct Data<'a, T: ?Sized>(pub &'a T);
+
+/// A [`Data`] whose type is a [`Val`]: its value, converted once for the model when a cache
+/// slot is given.
+pub trait ValKnown<'a> {
+    /// The value type.
+    type V: ?Sized + ToOwned;
+    /// The value (`P` is the stand-in type of [`ValPoison`], unused here).
+    fn val_or<P: Clone + Default>(&self, cache: Option<(&'a DataCache, usize)>)
+        -> Cow<'a, Self::V>;
+}
+
+impl<'a, T: Val + ?Sized> ValKnown<'a> for &Data<'a, T> {
+    type V = T::V;
+    #[inline(always)]
+    fn val_or<P: Clone + Default>(&self, cache: Option<(&'a DataCache, usize)>) -> Cow<'a, T::V> {
+        match cache {
+            Some((c, k)) => cached_val(c, k, self.0),
+            None => self.0.val(),
+        }
+    }
+}
+
+/// A [`Data`] whose type is not a [`Val`]: only ever in a model that does not compile.
+pub trait ValPoison<'a> {
+    /// A default `P`.
+    fn val_or<P: Clone + Default>(&self, cache: Option<(&'a DataCache, usize)>) -> Cow<'a, P>;
+}
+
+impl<'a, T: ?Sized> ValPoison<'a> for Data<'a, T> {
+    fn val_or<P: Clone + Default>(&self, _: Option<(&'a DataCache, usize)>) -> Cow<'a, P> {
+        Cow::Owned(P::default())
+    }
+}

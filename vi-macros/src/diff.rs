@@ -223,22 +223,46 @@ impl Lowering {
         let mut out = TokenStream::new();
         for o in &self.operands {
             let (d, src, e, first) = (&o.d, &o.src, &o.e, o.first);
-            let in_rule = self
-                .ops
-                .iter()
-                .any(|op| op.args.iter().any(|a| matches!(a, V::Data(x, _) if x == d)));
+            // The first rule taking this operand, and as which argument.
+            let use_in_rule = self.ops.iter().find_map(|op| {
+                let k = op
+                    .args
+                    .iter()
+                    .position(|a| matches!(a, V::Data(x, _) if x == d))?;
+                Some((&op.kind, k))
+            });
             let arg = quote_spanned!(first=> &*#src);
-            let conv = match (in_rule, o.slot) {
-                (true, Some(k)) => {
-                    quote_spanned!(first=> ::vi::__private::cached_val(&self.__cache, #k, #arg))
-                }
-                (true, None) => quote_spanned!(first=> ::vi::__private::val(#arg)),
-                (false, Some(k)) => {
-                    quote_spanned!(first=> ::vi::__private::cached_flats(&self.__cache, #k, #arg))
-                }
-                (false, None) => quote_spanned!(first=> ::vi::__private::flats(#arg)),
+            let cache = match o.slot {
+                Some(k) => quote!(::core::option::Option::Some((&self.__cache, #k))),
+                None => quote!(::core::option::Option::None),
             };
-            out.extend(quote_spanned!(first=> let #src = &(#e); let #d = #conv;));
+            let conv = match use_in_rule {
+                Some((kind, k)) => {
+                    // What stands in for data of the wrong type (already reported by
+                    // `check_val`): a type this rule takes, so no error follows.
+                    let stand_in = match (kind, k) {
+                        (Kind::Binary(Binary::Dot), _) | (Kind::Set(_), 0) => {
+                            quote!(::vi::__private::nalgebra::DVector<f64>)
+                        }
+                        _ => quote!(f64),
+                    };
+                    quote_spanned! {first=>
+                        ::vi::__private::check_val(#arg);
+                        let #d = {
+                            #[allow(unused_imports)]
+                            use ::vi::__private::{ValKnown as _, ValPoison as _};
+                            (&&::vi::__private::Data(#src)).val_or::<#stand_in>(#cache)
+                        };
+                    }
+                }
+                None => match o.slot {
+                    Some(k) => quote_spanned! {first=>
+                        let #d = ::vi::__private::cached_flats(&self.__cache, #k, #arg);
+                    },
+                    None => quote_spanned!(first=> let #d = ::vi::__private::flats(#arg);),
+                },
+            };
+            out.extend(quote_spanned!(first=> let #src = &(#e); #conv));
         }
         out
     }
