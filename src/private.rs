@@ -1092,17 +1092,26 @@ type Slot = OnceLock<Box<dyn Any + Send + Sync>>;
 /// Converted copies of the data operands that depend only on the model's arguments, made
 /// on first use (the constructor's run) and kept with the model: an `&[i64]` meeting a
 /// latent, or observed by a Poisson, is converted to `f64`s once, not on every gradient.
+///
+/// Slot `k` holds two conversions: the operand's value for the rules ([`cached_val`]) and
+/// its `f64`s for a distribution ([`cached_flats`]).
 pub struct DataCache(Box<[Slot]>);
 
 impl DataCache {
     /// `n` empty slots, one per cached operand.
     pub fn new(n: usize) -> Self {
-        DataCache((0..n).map(|_| OnceLock::new()).collect())
+        DataCache((0..2 * n).map(|_| OnceLock::new()).collect())
     }
 
-    fn get<V: Any + Send + Sync>(&self, k: usize, make: impl FnOnce() -> V) -> Option<&V> {
+    /// Cell `use_` (0 for values, 1 for flats) of slot `k`.
+    fn get<V: Any + Send + Sync>(
+        &self,
+        k: usize,
+        use_: usize,
+        make: impl FnOnce() -> V,
+    ) -> Option<&V> {
         self.0
-            .get(k)?
+            .get(k.checked_mul(2)?.checked_add(use_)?)?
             .get_or_init(|| Box::new(make()))
             .downcast_ref::<V>()
     }
@@ -1113,7 +1122,7 @@ impl DataCache {
 pub fn cached_val<'a, T: Val + ?Sized>(cache: &'a DataCache, k: usize, x: &'a T) -> Cow<'a, T::V> {
     if T::CONVERTS {
         // A slot's type never changes (one operand per slot): the fallback is never taken.
-        if let Some(v) = cache.get(k, || x.val().into_owned()) {
+        if let Some(v) = cache.get(k, 0, || x.val().into_owned()) {
             return Cow::Borrowed(std::borrow::Borrow::borrow(v));
         }
     }
@@ -1124,7 +1133,7 @@ pub fn cached_val<'a, T: Val + ?Sized>(cache: &'a DataCache, k: usize, x: &'a T)
 #[inline(always)]
 pub fn cached_flats<'a, T: Flats + ?Sized>(cache: &'a DataCache, k: usize, x: &'a T) -> F64s<'a> {
     if T::CONVERTS {
-        if let Some(v) = cache.get(k, || x.flats().to_vec()) {
+        if let Some(v) = cache.get(k, 1, || x.flats().to_vec()) {
             return F64s::Slice(v);
         }
     }
@@ -1174,5 +1183,40 @@ pub trait ValPoison<'a> {
 impl<'a, T: ?Sized> ValPoison<'a> for Data<'a, T> {
     fn val_or<P: Clone + Default>(&self, _: Option<(&'a DataCache, usize)>) -> Cow<'a, P> {
         Cow::Owned(P::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_are_made_once_and_f64_data_is_borrowed() {
+        let ks: &[i64] = &[3, -1, 4];
+        let cache = DataCache::new(2);
+        let first = cached_val(&cache, 0, ks);
+        let again = cached_val(&cache, 0, ks);
+        assert_eq!(&*first, &[3.0, -1.0, 4.0][..]);
+        // The second call reads the kept copy: the same memory.
+        assert!(std::ptr::eq(&*first, &*again));
+        let flags = [true, false];
+        let f = cached_flats(&cache, 1, &flags[..]);
+        assert_eq!(&*f, &[1.0, 0.0]);
+        assert!(std::ptr::eq(&*f, &*cached_flats(&cache, 1, &flags[..])));
+        // `f64` data needs no slot: borrowed as it is.
+        let y = vec![0.5, 1.5];
+        assert!(matches!(val(&y), Cow::Borrowed(v) if std::ptr::eq(v, &y)));
+        assert!(matches!(flats(&y[..]), F64s::Slice(s) if std::ptr::eq(s, &y[..])));
+        // A contiguous column view of `f64`s is borrowed; a row view is copied.
+        let m = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0]);
+        assert!(matches!(val(&m.column(1)), Cow::Borrowed(c) if c == [2.0, 4.0]));
+        assert_eq!(val(&m.row(1)).as_slice(), &[3.0, 4.0]);
+        // A slot's value and its flats are kept apart.
+        assert_eq!(&*cached_val(&cache, 1, ks), &[3.0, -1.0, 4.0][..]);
+        assert_eq!(&*cached_flats(&cache, 1, &flags[..]), &[1.0, 0.0]);
+        // A slot out of range, or holding another type, falls back to converting.
+        assert_eq!(&*cached_val(&cache, 9, ks), &[3.0, -1.0, 4.0][..]);
+        let row = m.row(0);
+        assert_eq!(cached_val(&cache, 0, &row).as_slice(), &[1.0, 2.0]);
     }
 }

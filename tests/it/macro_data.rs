@@ -4,7 +4,7 @@
 //! density is the other statements' alone, and every engine still fits).
 
 use crate::support::*;
-use nalgebra::{DMatrix, DVector};
+use nalgebra::{DMatrix, DVector, Vector3};
 use rand::SeedableRng;
 use vi::prelude::*;
 
@@ -103,6 +103,56 @@ fn nalgebra_views_meet_latents() {
         }
         if jac {
             lp += r.jac;
+        }
+        lp
+    });
+}
+
+model! {
+    /// Integer matrices seen through views, `bool` observations, an integer slice and a
+    /// fixed-size vector in `dot`, a view bound to a local name.
+    fn int_views(m: &DMatrix<i32>, flags: &[bool], ks: &[u32], v3: &Vector3<f64>) {
+        let w ~ Normal(0.0, 1.0).iid(3);
+        let b ~ Normal(0.0, 1.0);
+        flags ~ BernoulliLogit(m.column(0) * b + m.column(2) * w[1]);
+        target += dot(ks, w) * 0.1 - dot(v3, w);
+        let top = m.rows(0, 2);
+        target += -0.5 * sum((top * w).powi(2));
+        let col = m.column(1);
+        for i in 0..m.nrows() {
+            target += dot(m.row(i), w) * 0.01 + col[i] as f64 * b;
+        }
+        target += sum(col * b) * 0.5;
+    }
+}
+
+#[test]
+fn integer_views_bools_and_fixed_vectors() {
+    let m = DMatrix::from_row_slice(4, 3, &[1, -2, 0, 3, 1, 2, 0, 4, -1, 2, 2, 1]);
+    let flags = [true, false, true, true];
+    let ks = [3u32, 0, 2];
+    let v3 = Vector3::new(0.5, -1.5, 2.0);
+    let model = int_views(&m, &flags, &ks, &v3).unwrap();
+    check_model(&model, 1.0, 15, |th, _| {
+        let mut r = Reader::new(th);
+        let w = r.reals(3);
+        let b = r.real();
+        r.done();
+        let x = |i: usize, j: usize| f64::from(m[(i, j)]);
+        let mut lp = w.iter().map(|&v| normal(v, 0.0, 1.0)).sum::<f64>() + normal(b, 0.0, 1.0);
+        for i in 0..4 {
+            let y = if flags[i] { 1.0 } else { 0.0 };
+            lp += bernoulli_logit(y, x(i, 0) * b + x(i, 2) * w[1]);
+        }
+        lp += (0..3).map(|j| f64::from(ks[j]) * w[j]).sum::<f64>() * 0.1;
+        lp -= (0..3).map(|j| v3[j] * w[j]).sum::<f64>();
+        for i in 0..2 {
+            let t: f64 = (0..3).map(|j| x(i, j) * w[j]).sum();
+            lp += -0.5 * t * t;
+        }
+        for i in 0..4 {
+            let d: f64 = (0..3).map(|j| x(i, j) * w[j]).sum();
+            lp += d * 0.01 + x(i, 1) * b + 0.5 * x(i, 1) * b;
         }
         lp
     });

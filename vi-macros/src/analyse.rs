@@ -2077,4 +2077,41 @@ mod tests {
         });
         assert_eq!(e.len(), 4, "{e:?}");
     }
+
+    #[test]
+    fn data_depending_only_on_arguments_is_cached() {
+        let (m, errors) = run(quote! {
+            fn m(ks: &[i64], x: &DMatrix<f64>, n: usize) {
+                let w ~ Normal(0.0, 1.0).iid(x.ncols());
+                ks ~ PoissonLog(x.column(0) * w[0] + ks.len() as f64);
+                for i in 0..n {
+                    ks[i] ~ PoissonLog(dot(x.row(i), w));
+                }
+                target += sum(w * f(ks)) + sum(w * (2.0 * MEAN));
+                let x = x * 2.0;
+                target += dot(x.column(1), w);
+            }
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        let key = |src: usize, e: TokenStream| (src, e.to_string());
+        // Statements: 0 the latent, 1 the first observation, 2 the loop, 3 its observation,
+        // 4 and 6 the targets, 5 the data `let`.
+        for cached in [
+            key(1, quote!(ks)),
+            key(1, quote!(x.column(0))),
+            key(1, quote!(ks.len() as f64)),
+        ] {
+            assert!(m.cached.contains(&cached), "{cached:?} in {:?}", m.cached);
+        }
+        for not in [
+            // The loop's variable, a function's result, a constant alone, a shadowed argument.
+            key(3, quote!(ks[i])),
+            key(3, quote!(x.row(i))),
+            key(4, quote!(f(ks))),
+            key(4, quote!((2.0 * MEAN))),
+            key(6, quote!(x.column(1))),
+        ] {
+            assert!(!m.cached.contains(&not), "{not:?} in {:?}", m.cached);
+        }
+    }
 }
