@@ -92,7 +92,7 @@ fn group(c: &mut Criterion, name: &str, models: [&dyn Model; 3]) {
 }
 
 fn bench(c: &mut Criterion) {
-    let n = 1000;
+    let n: usize = 1000;
     let xs: Vec<i32> = (0..n).map(|i| (i % 7) as i32 - 3).collect();
     let ks: Vec<i64> = (0..n).map(|i| ((i * 13) % 5) as i64).collect();
     let xf: Vec<f64> = xs.iter().map(|&x| f64::from(x)).collect();

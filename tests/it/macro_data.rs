@@ -140,8 +140,8 @@ fn integer_views_bools_and_fixed_vectors() {
         r.done();
         let x = |i: usize, j: usize| f64::from(m[(i, j)]);
         let mut lp = w.iter().map(|&v| normal(v, 0.0, 1.0)).sum::<f64>() + normal(b, 0.0, 1.0);
-        for i in 0..4 {
-            let y = if flags[i] { 1.0 } else { 0.0 };
+        for (i, &f) in flags.iter().enumerate() {
+            let y = if f { 1.0 } else { 0.0 };
             lp += bernoulli_logit(y, x(i, 0) * b + x(i, 2) * w[1]);
         }
         lp += (0..3).map(|j| f64::from(ks[j]) * w[j]).sum::<f64>() * 0.1;
