@@ -20,6 +20,10 @@ use nalgebra::{DMatrix, DVector, RowDVector};
 use vi_runtime::ad::{Flat, ShapeError};
 
 /// Where element `i` of a value sits in its flat storage ([`Flat`]: matrices column-major).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot have an element written with a value that depends on a latent",
+    label = "state written element by element must be a `DVector<f64>`, `RowDVector<f64>` or `Vec<f64>` (`v[i] = ..`), or a `DMatrix<f64>` (`m[(i, j)] = ..`)"
+)]
 pub trait ElemAt<I>: Flat {
     /// The flat position of element `i`, or a [`ShapeError`] when it is out of bounds.
     fn elem_at(&self, i: I) -> Result<usize, ShapeError>;

@@ -461,10 +461,13 @@ impl Lowering {
         let (v, g, u) = (vname(b), gname(b), uname(b));
         let x = op.args[1].arg();
         let p = index_tuple(ps);
+        let span = op.span;
         let call = match self.write {
-            WriteMode::Plain => quote!(::vi::__private::write_elem(&mut #v, #p, #x)),
-            WriteMode::Tape => quote!(#u.write(&mut #v, #p, #x, &mut #g)),
-            WriteMode::Redo => quote!(#u.redo(&mut #v, #p, #x)),
+            WriteMode::Plain => {
+                quote_spanned!(span=> ::vi::__private::write_elem(&mut #v, #p, #x))
+            }
+            WriteMode::Tape => quote_spanned!(span=> #u.write(&mut #v, #p, #x, &mut #g)),
+            WriteMode::Redo => quote_spanned!(span=> #u.redo(&mut #v, #p, #x)),
         };
         quote_spanned!(op.span=> ::vi::__private::shape(#stmt, #call)?;)
     }
