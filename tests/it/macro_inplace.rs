@@ -343,6 +343,62 @@ fn straight_line_writes_between_reads() {
     check_model(&m, 0.3, 312, reference);
 }
 
+// --- Reads in an inner loop that writes nothing; a vector local to a loop that carries nothing
+
+model! {
+    fn ip_inner_reads(y: &[f64]) {
+        let a ~ Normal(0.0, 1.0);
+        let b ~ Normal(0.0, 1.0).iid(y.len());
+        let mut z = DVector::zeros(y.len());
+        for t in 0..y.len() {
+            z[t] = b[t] + a;
+            for j in 0..t {
+                target += -0.05 * z[j] * z[t];
+            }
+            if t > 1 {
+                z[t - 2] = z[t - 2] * 0.5;
+            }
+        }
+        for i in 0..y.len() {
+            let mut h = DVector::zeros(2);
+            h[0] = z[i];
+            h[1] = h[0] * a;
+            h[0] += h[1];
+            y[i] ~ Normal(h[0], 1.0);
+        }
+    }
+}
+
+#[test]
+fn reads_in_inner_loops_and_vectors_local_to_an_iteration() {
+    let y = [0.3, -0.6, 1.1, 0.2, 0.9];
+    let m = ip_inner_reads(&y).unwrap();
+    let reference = |th: &[f64], jac: bool| {
+        let mut r = Reader::new(th);
+        let a = r.real();
+        let b = r.reals(5);
+        r.done();
+        let mut lp = normal(a, 0.0, 1.0) + b.iter().map(|&z| normal(z, 0.0, 1.0)).sum::<f64>();
+        let mut z = [0.0; 5];
+        for t in 0..5 {
+            z[t] = b[t] + a;
+            for j in 0..t {
+                lp += -0.05 * z[j] * z[t];
+            }
+            if t > 1 {
+                z[t - 2] *= 0.5;
+            }
+        }
+        for i in 0..5 {
+            let h1 = z[i] * a;
+            lp += normal(y[i], z[i] + h1, 1.0);
+        }
+        lp + if jac { r.jac } else { 0.0 }
+    };
+    check_model(&m, 1.0, 314, reference);
+    check_model(&m, 0.3, 315, reference);
+}
+
 // --- A write out of bounds is a shape error naming its statement, not a panic -------------
 
 model! {
