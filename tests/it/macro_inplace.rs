@@ -343,7 +343,8 @@ fn straight_line_writes_between_reads() {
     check_model(&m, 0.3, 312, reference);
 }
 
-// --- Reads in an inner loop that writes nothing; a vector local to a loop that carries nothing
+// --- Reads in an inner loop that writes nothing; a vector local to a loop that carries
+// --- nothing, written in an `if` there
 
 model! {
     fn ip_inner_reads(y: &[f64]) {
@@ -363,6 +364,9 @@ model! {
             let mut h = DVector::zeros(2);
             h[0] = z[i];
             h[1] = h[0] * a;
+            if i % 2 == 0 {
+                h[1] = h[1] * h[0];
+            }
             h[0] += h[1];
             y[i] ~ Normal(h[0], 1.0);
         }
@@ -390,7 +394,10 @@ fn reads_in_inner_loops_and_vectors_local_to_an_iteration() {
             }
         }
         for i in 0..5 {
-            let h1 = z[i] * a;
+            let mut h1 = z[i] * a;
+            if i % 2 == 0 {
+                h1 *= z[i];
+            }
             lp += normal(y[i], z[i] + h1, 1.0);
         }
         lp + if jac { r.jac } else { 0.0 }
