@@ -5,7 +5,10 @@
 //! the posterior-predictive run, and the gradient (forward code with each statement's reverse
 //! sweep right after it, and the sweeps of values that outlive a statement at the end of their
 //! block, in reverse order). A `for` loop that carries active state is run forward once
-//! saving its state at each iteration, and replayed backwards in the sweep.
+//! saving its state at each iteration, and replayed backwards in the sweep. State written only
+//! element by element is not saved but written in place, each write logging the old element
+//! in the state's undo log ([`WriteMode`]; a replayed iteration rewinds the vector to where
+//! its log stood when the iteration began).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
