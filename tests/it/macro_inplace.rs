@@ -406,6 +406,50 @@ fn reads_in_inner_loops_and_vectors_local_to_an_iteration() {
     check_model(&m, 0.3, 315, reference);
 }
 
+// --- A vector filled in place, assigned as a whole, then written in place again -----------
+
+model! {
+    fn ip_segments(y: &[f64]) {
+        let a ~ Normal(0.0, 1.0);
+        let s ~ HalfNormal(1.0);
+        let e ~ Normal(0.0, 1.0).iid(y.len());
+        let mut z = DVector::zeros(y.len());
+        for t in 0..y.len() {
+            z[t] = a + e[t] * s;
+        }
+        z = z - mean(z);
+        for t in 1..y.len() {
+            z[t] += z[t - 1] * 0.5;
+        }
+        y ~ Normal(z, s);
+    }
+}
+
+#[test]
+fn a_whole_assignment_between_element_writes() {
+    let y = [0.3, -0.6, 1.1, 0.2];
+    let m = ip_segments(&y).unwrap();
+    let reference = |th: &[f64], jac: bool| {
+        let mut r = Reader::new(th);
+        let a = r.real();
+        let s = r.positive();
+        let e = r.reals(4);
+        r.done();
+        let mut lp = normal(a, 0.0, 1.0) + half_normal(s, 1.0);
+        lp += e.iter().map(|&z| normal(z, 0.0, 1.0)).sum::<f64>();
+        let mut z: Vec<f64> = e.iter().map(|v| a + v * s).collect();
+        let mean = z.iter().sum::<f64>() / 4.0;
+        z.iter_mut().for_each(|v| *v -= mean);
+        for t in 1..4 {
+            z[t] += z[t - 1] * 0.5;
+        }
+        lp += (0..4).map(|t| normal(y[t], z[t], s)).sum::<f64>();
+        lp + if jac { r.jac } else { 0.0 }
+    };
+    check_model(&m, 1.0, 316, reference);
+    check_model(&m, 0.3, 317, reference);
+}
+
 // --- A write out of bounds is a shape error naming its statement, not a panic -------------
 
 model! {

@@ -911,7 +911,7 @@ impl Analyser {
             (Operand::Active(init), Some((name, mutable))) => {
                 let b = self.binding(&name);
                 if mutable {
-                    self.state.root(decl, &b);
+                    self.state.root(&b);
                 }
                 self.declare(
                     &name,
@@ -941,7 +941,7 @@ impl Analyser {
             {
                 // State that becomes active later: its first version holds the data value.
                 let b = self.binding(&name);
-                self.state.root(decl, &b);
+                self.state.root(&b);
                 self.declare(
                     &name,
                     Entry::Active {
@@ -1112,7 +1112,11 @@ impl Analyser {
                     }
                 };
                 let nb = self.binding(&name_ident);
-                self.state.assigned(decl, &nb, index.is_some());
+                if index.is_some() {
+                    self.state.element(&nb, &b);
+                } else {
+                    self.state.root(&nb);
+                }
                 let cur = self.frames.len() - 1;
                 if decl_frame < cur {
                     let f = &mut self.frames[cur];
@@ -1179,7 +1183,6 @@ impl Analyser {
             }) = self.lookup(&name).cloned()
             {
                 let entry_b = self.binding(&b.name);
-                self.state.version(decl, &entry_b);
                 entries.push((b.clone(), entry_b.clone(), decl, decl_frame));
                 self.declare(
                     &b.name,
@@ -1203,7 +1206,7 @@ impl Analyser {
                 _ => entry_b.clone(),
             };
             let exit = self.binding(&outer.name);
-            self.state.version(decl, &exit);
+            self.state.alias(&[&outer, &entry_b, &last, &exit]);
             self.reassign(&outer.name, decl, decl_frame, exit.clone());
             carried.push(Carried {
                 outer,
@@ -1311,7 +1314,7 @@ impl Analyser {
             let then_last = last_in(&then_frame);
             let else_last = last_in(&else_frame);
             let exit = self.binding(&outer.name);
-            self.state.version(decl, &exit);
+            self.state.alias(&[&then_last, &else_last, &exit]);
             self.reassign(&outer.name, decl, decl_frame, exit.clone());
             joined.push(Joined {
                 then_last,
@@ -1583,53 +1586,97 @@ impl Analyser {
 // ---------------------------------------------------------------------------------------
 
 /// The versions of every `let mut` state, recorded while analysing, to find the vectors and
-/// matrices that are only ever written element by element (`v[i] = e`, `m[(i, j)] += e`).
+/// matrices written element by element (`v[i] = e`, `m[(i, j)] += e`) that can be written in
+/// place.
 ///
-/// Such state is written in place: [`StateVersions::write_in_place`] renames all its SSA
-/// versions to its first one, so a write is `Let { binding: v, init: Set(Var(v), ..) }`
-/// with one binding on both sides, a loop carrying it has `outer`, `entry`, `last` and
-/// `exit` all `v`, and an `if` joining it has all three versions `v`. The expansion writes
+/// A version is made by a `let mut` or a whole assignment (`v = e`: a new value, a *root*), by
+/// an element write (from the version it writes into), or stands for another across a loop
+/// (`outer`, `entry`, `last`, `exit` of [`Carried`]) or an `if` (the versions of [`Joined`]).
+/// Versions linked by the last two kinds form one piece of state; a piece with one root and
+/// at least one element write lives in one vector from its root on, so
+/// [`StateVersions::write_in_place`] renames all its versions to the root: a write is then
+/// `Let { binding: v, init: Set(Var(v), ..) }` with one binding on both sides, a loop
+/// carrying it has all four versions `v`, an `if` joining it all three. The expansion writes
 /// such a `Set` into the one vector (with an undo log for the reverse sweep) and carries
-/// nothing for it across iterations or branches.
+/// nothing for it across iterations or branches. A piece with two roots (a loop whose body
+/// assigns the whole vector, an `if` assigning it whole in one branch) keeps its versions.
 #[derive(Default)]
 struct StateVersions {
-    /// Version (binding id) -> the state's declaration.
-    decl_of: HashMap<usize, usize>,
-    /// Declaration -> its first version (the `let mut`).
-    roots: HashMap<usize, Binding>,
-    /// Declarations written element by element.
-    elem: HashSet<usize>,
-    /// Declarations assigned as a whole (`v = e`, `v += e`): not written in place.
-    whole: HashSet<usize>,
+    /// Every version recorded, by id.
+    bindings: HashMap<usize, Binding>,
+    /// Union-find over versions: the pieces of state.
+    parent: HashMap<usize, usize>,
+    /// Versions made by a `let mut` or a whole assignment.
+    roots: HashSet<usize>,
+    /// Versions made by an element write.
+    elements: HashSet<usize>,
 }
 
 impl StateVersions {
-    fn root(&mut self, decl: usize, b: &Binding) {
-        self.roots.insert(decl, b.clone());
-        self.version(decl, b);
+    fn add(&mut self, b: &Binding) {
+        self.bindings.entry(b.id).or_insert_with(|| b.clone());
     }
 
-    fn version(&mut self, decl: usize, b: &Binding) {
-        self.decl_of.insert(b.id, decl);
+    fn find(&self, mut id: usize) -> usize {
+        while let Some(&p) = self.parent.get(&id) {
+            if p == id {
+                break;
+            }
+            id = p;
+        }
+        id
     }
 
-    fn assigned(&mut self, decl: usize, b: &Binding, element: bool) {
-        self.version(decl, b);
-        if element {
-            self.elem.insert(decl);
-        } else {
-            self.whole.insert(decl);
+    fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            self.parent.insert(rb, ra);
         }
     }
 
-    /// Renames every version of state written only element by element to its first version.
+    /// `let mut v = e` or `v = e`: a new value.
+    fn root(&mut self, b: &Binding) {
+        self.add(b);
+        self.roots.insert(b.id);
+    }
+
+    /// `v[i] = e`: version `b` is `prev` with one element replaced.
+    fn element(&mut self, b: &Binding, prev: &Binding) {
+        self.add(b);
+        self.add(prev);
+        self.elements.insert(b.id);
+        self.union(prev.id, b.id);
+    }
+
+    /// Versions that stand for one another (across a loop or an `if`).
+    fn alias(&mut self, bs: &[&Binding]) {
+        for b in bs {
+            self.add(b);
+            self.union(bs[0].id, b.id);
+        }
+    }
+
+    /// Renames every version of each piece of state written in place to the piece's root.
     fn write_in_place(&self, body: &mut [Stmt]) {
-        let rename: HashMap<usize, Binding> = self
-            .decl_of
-            .iter()
-            .filter(|(_, d)| self.elem.contains(d) && !self.whole.contains(d))
-            .filter_map(|(&id, d)| self.roots.get(d).map(|r| (id, r.clone())))
-            .collect();
+        let mut pieces: HashMap<usize, Vec<usize>> = HashMap::new();
+        for &id in self.bindings.keys() {
+            pieces.entry(self.find(id)).or_default().push(id);
+        }
+        let mut rename: HashMap<usize, Binding> = HashMap::new();
+        for ids in pieces.values() {
+            let roots: Vec<usize> = ids
+                .iter()
+                .copied()
+                .filter(|i| self.roots.contains(i))
+                .collect();
+            let written = ids.iter().any(|i| self.elements.contains(i));
+            if let ([root], true) = (roots.as_slice(), written) {
+                let r = &self.bindings[root];
+                for &id in ids {
+                    rename.insert(id, r.clone());
+                }
+            }
+        }
         if !rename.is_empty() {
             rename_stmts(body, &rename);
         }
@@ -2175,11 +2222,53 @@ mod tests {
             panic!("no if")
         };
         assert_eq!(joined[0].exit.id, root);
-        // `w` is also assigned as a whole: it keeps one version per assignment.
+        // `w` is also assigned as a whole in the loop that writes its elements: it keeps one
+        // version per assignment.
         let mut writes = Vec::new();
         element_writes(&m.body, "w", &mut writes);
         assert_eq!(writes.len(), 1);
         assert_ne!(writes[0].0, writes[0].1);
+    }
+
+    #[test]
+    fn a_whole_assignment_starts_a_new_vector_written_in_place() {
+        let (m, e) = run(quote! {
+            fn m(y: &[f64], flag: bool) {
+                let s ~ HalfNormal(1.0);
+                let mut z = DVector::zeros(y.len());
+                for t in 0..y.len() {
+                    z[t] = s;
+                }
+                z = z - mean(z);
+                z[0] = s;
+                let mut u = DVector::zeros(2);
+                u[0] = s;
+                if flag {
+                    u = u * 2.0;
+                }
+                u[1] = s;
+                y ~ Normal(z + sum(u), s);
+            }
+        });
+        assert!(e.is_empty(), "{e:?}");
+        let lets: Vec<(String, usize)> = m
+            .body
+            .iter()
+            .filter_map(|s| match s {
+                Stmt::Let { binding, .. } => Some((binding.name.to_string(), binding.id)),
+                _ => None,
+            })
+            .collect();
+        // z: the `let mut`, the loop's exit, the whole assignment, the write after it.
+        let mut writes = Vec::new();
+        element_writes(&m.body, "z", &mut writes);
+        let (z0, z1) = (lets[0].1, lets[1].1);
+        assert_eq!(writes, [(z0, z0), (z1, z1)], "{lets:?}");
+        // u: the `if` joins a whole value and an element-written one: copied, not in place.
+        let mut writes = Vec::new();
+        element_writes(&m.body, "u", &mut writes);
+        assert_eq!(writes.len(), 2);
+        assert!(writes.iter().all(|(a, b)| a != b), "{writes:?}");
     }
 
     #[test]
