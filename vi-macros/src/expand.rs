@@ -35,12 +35,13 @@ struct Mode {
     build: bool,
     /// Posterior predictive: sample each observation.
     sim: bool,
-    /// Element writes into state written in place whose `let mut` is inside this region (a
-    /// loop's or an `if`'s statement index, [`ALL`] for the whole body) keep nothing: this
-    /// run is recomputed before it is swept.
+    /// Element writes into state written in place whose root (the `let mut` or whole
+    /// assignment it starts from) is inside this region (a loop's or an `if`'s statement
+    /// index, [`ALL`] for the whole body) keep nothing: this run is recomputed before it is
+    /// swept.
     plain_inside: Option<usize>,
-    /// Element writes into state whose `let mut` is outside this region (a loop or `if`
-    /// being recomputed for its sweep) replay writes already logged.
+    /// Element writes into state whose root is outside this region (a loop or `if` being
+    /// recomputed for its sweep) replay writes already logged.
     redo_outside: Option<usize>,
 }
 
@@ -65,7 +66,7 @@ impl Mode {
 struct Emitter<'a> {
     m: &'a Model,
     /// State written in place (see `analyse::StateVersions`): its binding id -> the loops
-    /// and `if`s (statement indices) around its `let mut`, outermost first.
+    /// and `if`s (statement indices) around its root, outermost first.
     groups: HashMap<usize, Vec<usize>>,
 }
 
@@ -84,7 +85,7 @@ fn writes_in_place(binding: &Binding, init: &AExpr) -> bool {
     matches!(init, AExpr::Set(v, ..) if matches!(&**v, AExpr::Var(b) if b.id == binding.id))
 }
 
-/// State written in place, with the regions around its declaration.
+/// State written in place, with the regions around its root.
 fn in_place_groups(body: &[Stmt]) -> HashMap<usize, Vec<usize>> {
     fn targets(stmts: &[Stmt], out: &mut HashSet<usize>) {
         for s in stmts {
@@ -555,8 +556,8 @@ impl Emitter<'_> {
                     quote!()
                 };
                 if !in_place && self.groups.contains_key(&binding.id) {
-                    // The `let mut` of state written in place: the one vector, its adjoint
-                    // and, when a sweep follows, its undo log.
+                    // The root of state written in place (`let mut` or whole assignment): the
+                    // one vector, its adjoint and, when a sweep follows, its undo log.
                     let u = uname(binding);
                     adj = if m.grad || m.save {
                         quote!(let mut #v = #v; #adj let mut #u = ::vi::__private::Undo::new();)
