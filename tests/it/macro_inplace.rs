@@ -289,7 +289,7 @@ fn vectors_written_in_nested_loops_with_other_state() {
     check_model(&m, 0.4, 310, reference);
 }
 
-// --- Straight-line writes between reads, a copy taken in between, a `Vec<f64>` state -------
+// --- Straight-line writes between reads, a copy taken in between, `Vec<f64>` and row state -
 
 model! {
     fn ip_straight(y: &[f64]) {
@@ -310,6 +310,10 @@ model! {
             q[2 - i] -= a;
         }
         y ~ Normal(q, 1.5);
+        let mut row = RowDVector::zeros(2);
+        row[0] = a;
+        row[1] = row[0] * b[0] + q[1];
+        target += sum(row.powi(2)) * -0.5;
     }
 }
 
@@ -337,6 +341,8 @@ fn straight_line_writes_between_reads() {
             q[2 - i] -= a;
         }
         lp += (0..3).map(|i| normal(y[i], q[i], 1.5)).sum::<f64>();
+        let row = [a, a * b[0] + q[1]];
+        lp -= 0.5 * (row[0] * row[0] + row[1] * row[1]);
         lp + if jac { r.jac } else { 0.0 }
     };
     check_model(&m, 1.0, 311, reference);
