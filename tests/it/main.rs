@@ -5,6 +5,7 @@ mod examples;
 mod layout;
 mod macro_coverage;
 mod macro_data;
+mod macro_inplace;
 mod macro_models;
 mod macro_simulate;
 mod macro_validation;
