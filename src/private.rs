@@ -1224,3 +1224,45 @@ mod tests {
         assert_eq!(cached_val(&cache, 0, &row).as_slice(), &[1.0, 2.0]);
     }
 }
+
+/// Data that becomes the first value of active state (`let mut s = ks;`, later assigned a
+/// value depending on a latent): a value type of the rules (a slice or `Vec` is a column).
+pub trait ToValue {
+    /// The value type.
+    type Out;
+    /// An owned value.
+    fn to_value(&self) -> Self::Out;
+}
+
+macro_rules! to_value_clone {
+    ($($t:ty),*) => {$(
+        impl ToValue for $t {
+            type Out = $t;
+            #[inline]
+            fn to_value(&self) -> $t {
+                self.clone()
+            }
+        }
+    )*};
+}
+to_value_clone!(f64, DVector<f64>, RowDVector<f64>, DMatrix<f64>);
+
+impl ToValue for [f64] {
+    type Out = DVector<f64>;
+    fn to_value(&self) -> DVector<f64> {
+        DVector::from_column_slice(self)
+    }
+}
+
+impl ToValue for Vec<f64> {
+    type Out = DVector<f64>;
+    fn to_value(&self) -> DVector<f64> {
+        DVector::from_column_slice(self)
+    }
+}
+
+/// Free-function form of [`ToValue::to_value`].
+#[inline]
+pub fn to_value<T: ToValue + ?Sized>(x: &T) -> T::Out {
+    x.to_value()
+}

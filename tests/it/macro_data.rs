@@ -17,6 +17,14 @@ model! {
         let b ~ Normal(0.0, 1.0);
         let c ~ Normal(0.0, 1.0);
         ks ~ PoissonLog(xs * b + a + us * c * 0.5);
+        for i in 0..ks.len() {
+            ks[i] ~ PoissonLog(xs[i] * b - us[i] * c);
+        }
+        let mut scaled = us;
+        for i in 0..us.len() {
+            scaled[i] = scaled[i] * c + xs[i];
+        }
+        target += -0.1 * dot(scaled, scaled);
     }
 }
 
@@ -40,6 +48,9 @@ fn integer_slices_and_vecs_meet_latents() {
         for i in 0..ks.len() {
             let eta = xs[i] as f64 * b + a + us[i] as f64 * c * 0.5;
             lp += poisson_log(ks[i] as f64, eta);
+            lp += poisson_log(ks[i] as f64, xs[i] as f64 * b - us[i] as f64 * c);
+            let s = us[i] as f64 * c + xs[i] as f64;
+            lp += -0.1 * s * s;
         }
         lp
     });

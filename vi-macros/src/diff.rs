@@ -431,8 +431,8 @@ impl Lowering {
                 Kind::Unary(Unary::Identity) => {
                     let x = op.args[0].arg();
                     if let V::Data(..) = op.args[0] {
-                        // Data as a value of its own (`[f64]` becomes a `Vec<f64>`).
-                        return quote_spanned!(op.span=> let #out = ::std::borrow::ToOwned::to_owned(#x););
+                        // Data as a value of its own (a slice or `Vec` becomes a column).
+                        return quote_spanned!(op.span=> let #out = ::vi::__private::to_value(#x););
                     }
                     return quote_spanned!(op.span=> let #out = ::core::clone::Clone::clone(#x););
                 }
