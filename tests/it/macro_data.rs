@@ -4,7 +4,7 @@
 //! density is the other statements' alone, and every engine still fits).
 
 use crate::support::*;
-use nalgebra::{DMatrix, DVector, Vector3};
+use nalgebra::{DMatrix, DVector, DVectorView, Vector3};
 use rand::SeedableRng;
 use vi::prelude::*;
 
@@ -69,6 +69,8 @@ model! {
         }
         let top = x.rows(0, 2);
         target += -0.5 * sum((top * w).powi(2));
+        let last: DVectorView<f64> = x.column(2);
+        target += -0.5 * sum((last * alpha).powi(2)) + sum(x.columns(0, 2) * beta);
     }
 }
 
@@ -111,6 +113,9 @@ fn nalgebra_views_meet_latents() {
         for i in 0..2 {
             let t: f64 = (0..3).map(|j| x[(i, j)] * w[j]).sum();
             lp += -0.5 * t * t;
+        }
+        for i in 0..4 {
+            lp += -0.5 * (x[(i, 2)] * alpha).powi(2) + x[(i, 0)] * beta[0] + x[(i, 1)] * beta[1];
         }
         if jac {
             lp += r.jac;
