@@ -374,7 +374,35 @@ impl Emitter<'_> {
                 Stored::Owned => quote!(let #n: &#t = &self.#n;),
             }
         });
-        quote!(#(#binds)*)
+        let memos = self.memos();
+        quote!(#(#binds)* #memos)
+    }
+
+    /// One kernel memo per distribution statement (`__k{src}`), declared once per call so a
+    /// statement in a loop keeps its parameter-only pieces (`ln(sigma)`) across iterations.
+    fn memos(&self) -> TokenStream {
+        fn walk(stmts: &[Stmt], out: &mut Vec<TokenStream>) {
+            for s in stmts {
+                match s {
+                    Stmt::Latent { dist, src, .. } | Stmt::Observe { dist, src, .. } => {
+                        let k = format_ident!("__k{}", src);
+                        let module = format_ident!("{}", dist.module);
+                        out.push(quote! {
+                            let mut #k = <::vi::__private::dist::#module::Scalar as ::core::default::Default>::default();
+                        });
+                    }
+                    Stmt::For { body, .. } => walk(body, out),
+                    Stmt::If { then, els, .. } => {
+                        walk(then, out);
+                        walk(els, out);
+                    }
+                    Stmt::Data(_) | Stmt::Target { .. } | Stmt::Let { .. } => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.m.body, &mut out);
+        quote!(#(#out)*)
     }
 
     /// A block: forward code, and in gradient mode the deferred sweeps at its end.
@@ -732,16 +760,10 @@ impl Emitter<'_> {
         for s in stmts.iter().rev() {
             let part = match s {
                 Stmt::Data(_) | Stmt::Latent { .. } => quote!(),
-                Stmt::Observe {
-                    lhs,
-                    dist,
-                    args,
-                    src,
-                    ..
-                } => {
+                Stmt::Observe { lhs, args, src, .. } => {
                     let (low, vals) = self.kernel_operands(*src, None, Some(lhs), args);
                     let adjs = low.adjoints();
-                    let call = kernel_call(dist.module, &vals, true);
+                    let call = kernel_dispatch(*src, &vals, true);
                     let rev = low.reverse();
                     quote!(#adjs let _ = #call; #rev)
                 }
@@ -912,12 +934,12 @@ impl Emitter<'_> {
         }
         if m.grad {
             let adjs = low.adjoints();
-            let c = kernel_call(dist.module, &vals, true);
+            let c = kernel_dispatch(src, &vals, true);
             let rev = low.reverse();
             let acc = if m.lp { quote!(__lp += #lp;) } else { quote!() };
             out.extend(quote!(#adjs let #lp = #c; #acc #rev));
         } else {
-            let c = kernel_call(dist.module, &vals, false);
+            let c = kernel_dispatch(src, &vals, false);
             let acc = if m.terms {
                 quote!(__terms[#src] += #lp;)
             } else if m.lp {
@@ -1163,17 +1185,31 @@ fn seed_one(v: &V) -> TokenStream {
     }
 }
 
-fn kernel_call(module: &str, vals: &[V], grads: bool) -> TokenStream {
-    let module = format_ident!("{}", module);
-    let flats = vals.iter().map(|v| v.flat());
-    let gs = vals.iter().map(|v| {
-        if grads {
-            v.grad_flat_opt()
-        } else {
-            quote!(::core::option::Option::None)
+/// A distribution statement's kernel call, by method dispatch on its operands (see
+/// `__private::Ops3`): when all are numbers, the inlined scalar kernel; otherwise the
+/// vectorised one. Either way through the statement's memo `__k{src}`.
+fn kernel_dispatch(src: usize, vals: &[V], grads: bool) -> TokenStream {
+    let n = vals.len();
+    let ops = format_ident!("Ops{}", n);
+    let sc = format_ident!("ScalarKernel{}", n);
+    let sl = format_ident!("SliceKernel{}", n);
+    let k = format_ident!("__k{}", src);
+    let args = vals.iter().map(|v| match v {
+        V::Var(b) => {
+            let v = vname(b);
+            quote!(&#v)
         }
+        V::Temp(t, _) => quote!(&#t),
+        V::Data(d, span) => quote_spanned!(*span=> ::vi::__private::obs(#d)),
     });
-    quote!(::vi::__private::dist::#module::lpdf(#(#flats,)* #(#gs),*))
+    let gs = vals.iter().map(|v| match v.grad() {
+        Some(g) if grads => quote!(::core::option::Option::Some(&mut #g)),
+        _ => quote!(::core::option::Option::None::<&mut f64>),
+    });
+    quote!({
+        use ::vi::__private::{#sc as _, #sl as _};
+        (&::vi::__private::#ops(#(#args),*)).lpdf(&mut #k, #(#gs),*)
+    })
 }
 
 fn span_of_ty(t: &syn::Type) -> Span {

@@ -77,6 +77,7 @@ pub mod log_normal;
 pub mod normal;
 pub mod poisson;
 pub mod poisson_log;
+pub mod scalar;
 pub mod student_t;
 pub mod uniform;
 
