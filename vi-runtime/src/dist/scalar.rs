@@ -70,8 +70,9 @@ impl<P, const K: usize> Memo<P, K> {
     }
 }
 
-/// One element through a kernel: ln p, adding each partial into its `Some` slot (nothing
-/// when ln p is NaN).
+/// One element through a kernel: ln p, adding each partial into its `Some` slot (the
+/// partials are 0 outside the support and for invalid parameters, where ln p is `-inf` or
+/// NaN).
 #[inline(always)]
 pub fn scalar<K: Kernel<N>, const N: usize>(
     k: &mut K,
@@ -80,11 +81,9 @@ pub fn scalar<K: Kernel<N>, const N: usize>(
 ) -> f64 {
     let want = g.each_ref().map(Option::is_some);
     let (lp, d) = k.elem(x, want);
-    if !lp.is_nan() {
-        for (gk, dk) in g.into_iter().zip(d) {
-            if let Some(gk) = gk {
-                *gk += dk;
-            }
+    for (gk, dk) in g.into_iter().zip(d) {
+        if let Some(gk) = gk {
+            *gk += dk;
         }
     }
     lp
