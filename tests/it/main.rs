@@ -5,6 +5,7 @@ mod examples;
 mod layout;
 mod macro_coverage;
 mod macro_models;
+mod macro_scalar;
 mod macro_simulate;
 mod macro_validation;
 mod support;
