@@ -43,28 +43,36 @@ pub trait Kernel<const N: usize>: Default {
 /// kept until they change.
 #[derive(Debug, Clone, Copy)]
 pub struct Memo<P, const K: usize> {
-    key: [f64; K],
+    /// The bit patterns of the parameters `prep` was computed from.
+    key: [u64; K],
     prep: P,
 }
+
+/// The key of an empty memo: a signalling NaN, which no arithmetic produces (the kernels
+/// reject NaN parameters before asking their memo anyway).
+const EMPTY: u64 = 0x7ff0_dead_beef_0001;
 
 impl<P: Default, const K: usize> Default for Memo<P, K> {
     /// Empty: the first [`Memo::get`] computes.
     fn default() -> Self {
         Memo {
-            key: [f64::NAN; K],
+            key: [EMPTY; K],
             prep: P::default(),
         }
     }
 }
 
 impl<P, const K: usize> Memo<P, K> {
-    /// The pieces for `key`: those kept when `key` is the last one asked for (compared
-    /// with `==`, so a NaN parameter always recomputes), else `f(key)`.
+    /// The pieces for `key`: those kept when `key` has the bit pattern of the last one asked
+    /// for, else `f(key)`. Comparing bits rather than values keeps the check to one integer
+    /// compare per parameter, and lets the compiler see that after a recompute the key
+    /// equals the parameters.
     #[inline(always)]
     pub fn get(&mut self, key: [f64; K], f: impl FnOnce([f64; K]) -> P) -> &P {
-        if self.key != key {
+        let bits = key.map(f64::to_bits);
+        if self.key != bits {
             self.prep = f(key);
-            self.key = key;
+            self.key = bits;
         }
         &self.prep
     }
