@@ -99,7 +99,10 @@ pub fn scalar<K: Kernel<N>, const N: usize>(
 
 /// The vectorised kernel over [`Kernel::elem`]: NaN when the lengths do not broadcast; stops
 /// at the first element whose ln p is NaN or `-inf` and returns that.
-pub fn slices<K: Kernel<N>, const N: usize>(x: [&[f64]; N], mut g: [Option<&mut [f64]>; N]) -> f64 {
+pub(crate) fn slices<K: Kernel<N>, const N: usize>(
+    x: [&[f64]; N],
+    mut g: [Option<&mut [f64]>; N],
+) -> f64 {
     let Some(n) = broadcast_len(&x.map(<[f64]>::len)) else {
         return f64::NAN;
     };
