@@ -7,6 +7,7 @@ mod macro_coverage;
 mod macro_data;
 mod macro_inplace;
 mod macro_models;
+mod macro_scalar;
 mod macro_simulate;
 mod macro_validation;
 mod support;

@@ -66,7 +66,8 @@ pub enum V {
     /// A temporary (active).
     Temp(Ident, Ident),
     /// A data operand: the ident holds the value as the rules see it (`Cow` of a value type)
-    /// or, for a distribution, as `f64`s (`F64s`); the span is the user's expression.
+    /// or, for a distribution, `&DataOp` (the data and its `f64`s); the span is the user's
+    /// expression.
     Data(Ident, Span),
 }
 
@@ -90,7 +91,7 @@ impl V {
                 let a = self.arg();
                 quote!(::vi::__private::ad::flat(#a))
             }
-            V::Data(d, span) => quote_spanned!(*span=> &*#d),
+            V::Data(d, span) => quote_spanned!(*span=> #d.f64s()),
         }
     }
 
@@ -98,14 +99,6 @@ impl V {
     pub fn grad_opt(&self) -> TokenStream {
         match self.grad() {
             Some(g) => quote!(::core::option::Option::Some(&mut #g)),
-            None => quote!(::core::option::Option::None),
-        }
-    }
-
-    /// `Some(ad::flat_mut(&mut adjoint))` or `None`, for a kernel.
-    pub fn grad_flat_opt(&self) -> TokenStream {
-        match self.grad() {
-            Some(g) => quote!(::core::option::Option::Some(::vi::__private::ad::flat_mut(&mut #g))),
             None => quote!(::core::option::Option::None),
         }
     }
@@ -287,12 +280,19 @@ impl Lowering {
                         };
                     }
                 }
-                None => match o.slot {
-                    Some(k) => quote_spanned! {first=>
-                        let #d = ::vi::__private::cached_flats(&self.__cache, #k, #arg);
-                    },
-                    None => quote_spanned!(first=> let #d = ::vi::__private::flats(#arg);),
-                },
+                None => {
+                    // A distribution's operand: the data as written (the scalar kernels take
+                    // numbers as they are) with its `f64`s.
+                    let flat = match o.slot {
+                        Some(k) => quote_spanned! {first=>
+                            ::vi::__private::cached_flats(&self.__cache, #k, #arg)
+                        },
+                        None => quote_spanned!(first=> ::vi::__private::flats(#arg)),
+                    };
+                    quote_spanned! {first=>
+                        let #d = &::vi::__private::DataOp { raw: #src, flat: #flat };
+                    }
+                }
             };
             out.extend(quote_spanned!(first=> let #src = &(#e); #conv));
         }
