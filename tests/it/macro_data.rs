@@ -340,3 +340,16 @@ fn nuts_fits_a_prior_only_model() {
     }
     check_zero_length_latent(&post);
 }
+
+#[test]
+fn empty_observations_against_non_empty_data_are_a_shape_error() {
+    // x has 2 rows but y none: `x * w + mu` (2 elements) cannot meet `z` (0).
+    let x = DMatrix::from_row_slice(2, 2, &[0.5, -1.0, 1.5, 0.3]);
+    match maybe_empty(&x, &[], &[]) {
+        Err(ModelError::Shape { statement, message }) => {
+            assert_eq!(statement, "y ~ Normal(x * w + mu + z, 1.0)", "{message}");
+        }
+        Err(e) => panic!("expected a shape error, got {e}"),
+        Ok(_) => panic!("2 rows of x against no observations accepted"),
+    }
+}
