@@ -80,8 +80,8 @@ unary! {
     expm1, expm1_back, |x| x.exp_m1(), |x, y| y + 1.0;
     /// Square root.
     sqrt, sqrt_back, |x| x.sqrt(), |x, y| 0.5 / y;
-    /// Hyperbolic tangent.
-    tanh, tanh_back, |x| x.tanh(), |x, y| 1.0 - y * y;
+    /// Hyperbolic tangent ([`math::tanh`](crate::math::tanh): branch-free, so it vectorises).
+    tanh, tanh_back, |x| math::tanh(x), |x, y| 1.0 - y * y;
     /// The logistic function `1 / (1 + e^-x)` (stable in both tails).
     sigmoid, sigmoid_back, |x| math::sigmoid(x), |x, y| y * (1.0 - y);
     /// `ln(1 + e^x)` (stable in both tails).
