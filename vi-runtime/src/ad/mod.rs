@@ -63,9 +63,13 @@
 //!   adjoint of the overwritten element into `x`'s adjoint (`gx += gv[i]; gv[i] = 0`).
 //!
 //! Integer indices are `usize`.
+//!
+//! The loops under the rules (reductions with several partial sums, axpy, the matrix
+//! products on column-major slices) are in [`kernels`]; they vectorise.
 
 mod binary;
 mod index;
+pub mod kernels;
 mod reduce;
 mod unary;
 
