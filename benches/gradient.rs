@@ -16,12 +16,21 @@
 //!   `x.tr_mul(r)`); `hand-written row loop`: indexed loops over rows.
 //!
 //! `cargo bench --bench gradient -- --warm-up-time 1 --measurement-time 3`
+//!
+//! With `VI_BENCH_CPU_TIME=1` criterion measures the benchmark thread's CPU time
+//! (`CLOCK_THREAD_CPUTIME_ID`) instead of wall time: on a machine shared with other jobs,
+//! time the thread spends descheduled is then not counted (cache and memory-bandwidth
+//! contention still is). With `VI_BENCH_INTERLEAVED=30` the variants run in turn, 30
+//! rounds of about 20 ms each, and a table of median and minimum per-round means with the
+//! ratios to each group's first variant (the fastest hand-written code) is printed instead.
 
 // Hand-written code indexes like the formulas it implements.
 #![allow(clippy::needless_range_loop)]
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{black_box, Criterion};
 use nalgebra::{DMatrix, DVector};
+use std::time::Duration;
 use vi::prelude::*;
 
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
@@ -403,92 +412,234 @@ fn check(name: &str, model: &impl Model, hand: impl Fn(&[f64], &mut [f64]) -> f6
     }
 }
 
-fn bench(c: &mut Criterion) {
-    let (x, y) = data(1000, 5);
-    let lv = linreg_vec(&x, &y).expect("valid data");
-    let ll = linreg_loop(&x, &y).expect("valid data");
-    let rc = std::cell::RefCell::new(vec![0.0; BLOCK]);
-    check("linreg_vec", &lv, |t, g| linreg_hand(&x, &y, t, g));
-    check("linreg_loop", &ll, |t, g| linreg_hand_loop(&x, &y, t, g));
-    check("linreg fast", &lv, |t, g| {
-        linreg_fast(&x, &y, t, g, &mut rc.borrow_mut())
-    });
-    check("linreg fast (loop model)", &ll, |t, g| {
-        linreg_fast(&x, &y, t, g, &mut rc.borrow_mut())
-    });
-    let th = theta(lv.dim());
-    let mut g = vec![0.0; th.len()];
-    let mut grp = c.benchmark_group("linreg N=1000 D=5");
-    grp.bench_function("hand-written fast", |b| {
-        b.iter(|| linreg_fast(&x, &y, black_box(&th), &mut g, &mut rc.borrow_mut()))
-    });
-    grp.bench_function("hand-written nalgebra", |b| {
-        b.iter(|| linreg_hand(&x, &y, black_box(&th), &mut g))
-    });
-    grp.bench_function("hand-written row loop", |b| {
-        b.iter(|| linreg_hand_loop(&x, &y, black_box(&th), &mut g))
-    });
-    grp.bench_function("compiled vectorised", |b| {
-        b.iter(|| lv.log_density_grad(black_box(&th), &mut g))
-    });
-    grp.bench_function("compiled loop", |b| {
-        b.iter(|| ll.log_density_grad(black_box(&th), &mut g))
-    });
-    grp.finish();
-
-    let (x, y) = data(200, 5);
-    let h = 50;
-    let bm = bnn_matrix(&x, &y, h).expect("valid data");
-    let bl = bnn_loop(&x, &y, h).expect("valid data");
-    let s = std::cell::RefCell::new(BnnScratch::new(x.nrows(), h));
-    check("bnn_matrix", &bm, |t, g| bnn_hand(&x, &y, h, t, g));
-    check("bnn_loop", &bl, |t, g| bnn_hand(&x, &y, h, t, g));
-    check("bnn fast, libm tanh", &bm, |t, g| {
-        bnn_fast(&x, &y, h, t, g, &mut s.borrow_mut(), f64::tanh)
-    });
-    check("bnn fast, vi tanh", &bm, |t, g| {
-        bnn_fast(&x, &y, h, t, g, &mut s.borrow_mut(), vi::math::tanh)
-    });
-    let th = theta(bm.dim());
-    let mut g = vec![0.0; th.len()];
-    let mut grp = c.benchmark_group("bnn N=200 D=5 H=50");
-    grp.bench_function("hand-written fast, libm tanh", |b| {
-        b.iter(|| {
-            bnn_fast(
-                &x,
-                &y,
-                h,
-                black_box(&th),
-                &mut g,
-                &mut s.borrow_mut(),
-                f64::tanh,
-            )
-        })
-    });
-    grp.bench_function("hand-written fast, vi::math::tanh", |b| {
-        b.iter(|| {
-            bnn_fast(
-                &x,
-                &y,
-                h,
-                black_box(&th),
-                &mut g,
-                &mut s.borrow_mut(),
-                vi::math::tanh,
-            )
-        })
-    });
-    grp.bench_function("hand-written nalgebra", |b| {
-        b.iter(|| bnn_hand(&x, &y, h, black_box(&th), &mut g))
-    });
-    grp.bench_function("compiled matrix form", |b| {
-        b.iter(|| bm.log_density_grad(black_box(&th), &mut g))
-    });
-    grp.bench_function("compiled loop form", |b| {
-        b.iter(|| bl.log_density_grad(black_box(&th), &mut g))
-    });
-    grp.finish();
+/// The data and models of both groups, built once.
+struct Setup {
+    lin: (DMatrix<f64>, DVector<f64>),
+    lv: LinregVec,
+    ll: LinregLoop,
+    net: (DMatrix<f64>, DVector<f64>),
+    bm: BnnMatrix,
+    bl: BnnLoop,
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+const H: usize = 50;
+
+impl Setup {
+    fn new() -> Self {
+        let lin = data(1000, 5);
+        let lv = linreg_vec(&lin.0, &lin.1).expect("valid data");
+        let ll = linreg_loop(&lin.0, &lin.1).expect("valid data");
+        let net = data(200, 5);
+        let bm = bnn_matrix(&net.0, &net.1, H).expect("valid data");
+        let bl = bnn_loop(&net.0, &net.1, H).expect("valid data");
+        Setup {
+            lin,
+            lv,
+            ll,
+            net,
+            bm,
+            bl,
+        }
+    }
+}
+
+/// One timed variant: its group, its name, and one gradient evaluation.
+type Variant<'a> = (&'static str, &'static str, Box<dyn FnMut() -> f64 + 'a>);
+
+/// Every variant, after checking each hand-written gradient against the compiled models
+/// (value and gradient to 1e-8).
+fn variants(s: &Setup) -> Vec<Variant<'_>> {
+    const LIN: &str = "linreg N=1000 D=5";
+    const NET: &str = "bnn N=200 D=5 H=50";
+    let (x, y) = (&s.lin.0, &s.lin.1);
+    let mut r = vec![0.0; BLOCK];
+    check("linreg_vec", &s.lv, |t, g| linreg_hand(x, y, t, g));
+    check("linreg_loop", &s.ll, |t, g| linreg_hand_loop(x, y, t, g));
+    let rc = std::cell::RefCell::new(&mut r);
+    check("linreg fast", &s.lv, |t, g| {
+        linreg_fast(x, y, t, g, &mut rc.borrow_mut())
+    });
+    check("linreg fast (loop model)", &s.ll, |t, g| {
+        linreg_fast(x, y, t, g, &mut rc.borrow_mut())
+    });
+    let (nx, ny) = (&s.net.0, &s.net.1);
+    let mut sc = BnnScratch::new(nx.nrows(), H);
+    let scc = std::cell::RefCell::new(&mut sc);
+    check("bnn_matrix", &s.bm, |t, g| bnn_hand(nx, ny, H, t, g));
+    check("bnn_loop", &s.bl, |t, g| bnn_hand(nx, ny, H, t, g));
+    check("bnn fast, libm tanh", &s.bm, |t, g| {
+        bnn_fast(nx, ny, H, t, g, &mut scc.borrow_mut(), f64::tanh)
+    });
+    check("bnn fast, vi tanh", &s.bm, |t, g| {
+        bnn_fast(nx, ny, H, t, g, &mut scc.borrow_mut(), vi::math::tanh)
+    });
+
+    let th = theta(s.lv.dim());
+    let mut g = vec![0.0; th.len()];
+    let lin: Vec<Variant> = vec![
+        (LIN, "hand-written fast", {
+            let (th, mut g, mut r) = (th.clone(), g.clone(), vec![0.0; BLOCK]);
+            Box::new(move || linreg_fast(x, y, black_box(&th), &mut g, &mut r))
+        }),
+        (LIN, "hand-written nalgebra", {
+            let (th, mut g) = (th.clone(), g.clone());
+            Box::new(move || linreg_hand(x, y, black_box(&th), &mut g))
+        }),
+        (LIN, "hand-written row loop", {
+            let (th, mut g) = (th.clone(), g.clone());
+            Box::new(move || linreg_hand_loop(x, y, black_box(&th), &mut g))
+        }),
+        (LIN, "compiled vectorised", {
+            let (th, mut g) = (th.clone(), g.clone());
+            Box::new(move || s.lv.log_density_grad(black_box(&th), &mut g))
+        }),
+        (LIN, "compiled loop", {
+            let th = th.clone();
+            Box::new(move || s.ll.log_density_grad(black_box(&th), &mut g))
+        }),
+    ];
+    let th = theta(s.bm.dim());
+    let g = vec![0.0; th.len()];
+    let net: Vec<Variant> = vec![
+        (NET, "hand-written fast, vi::math::tanh", {
+            let (th, mut g, mut sc) = (th.clone(), g.clone(), BnnScratch::new(nx.nrows(), H));
+            Box::new(move || bnn_fast(nx, ny, H, black_box(&th), &mut g, &mut sc, vi::math::tanh))
+        }),
+        (NET, "hand-written fast, libm tanh", {
+            let (th, mut g, mut sc) = (th.clone(), g.clone(), BnnScratch::new(nx.nrows(), H));
+            Box::new(move || bnn_fast(nx, ny, H, black_box(&th), &mut g, &mut sc, f64::tanh))
+        }),
+        (NET, "hand-written nalgebra", {
+            let (th, mut g) = (th.clone(), g.clone());
+            Box::new(move || bnn_hand(nx, ny, H, black_box(&th), &mut g))
+        }),
+        (NET, "compiled matrix form", {
+            let (th, mut g) = (th.clone(), g.clone());
+            Box::new(move || s.bm.log_density_grad(black_box(&th), &mut g))
+        }),
+        (NET, "compiled loop form", {
+            let (th, mut g) = (th.clone(), g);
+            Box::new(move || s.bl.log_density_grad(black_box(&th), &mut g))
+        }),
+    ];
+    lin.into_iter().chain(net).collect()
+}
+
+fn bench<M: Measurement>(c: &mut Criterion<M>, vs: &mut [Variant<'_>]) {
+    let mut i = 0;
+    while i < vs.len() {
+        let group = vs[i].0;
+        let mut grp = c.benchmark_group(group);
+        while i < vs.len() && vs[i].0 == group {
+            let (_, name, f) = &mut vs[i];
+            grp.bench_function(*name, |b| b.iter(&mut *f));
+            i += 1;
+        }
+        grp.finish();
+    }
+}
+
+/// Interleaved timing for a machine shared with other jobs: in each of `rounds` rounds
+/// every variant runs for about 20 ms in turn; a variant's figure is the median and the
+/// minimum of its per-round means. Load changes then hit all variants alike, and the
+/// minimum approaches the unloaded time. Ratios are against the group's first variant.
+fn interleaved(vs: &mut [Variant<'_>], rounds: usize) {
+    let mut per: Vec<Vec<f64>> = vec![Vec::new(); vs.len()];
+    let reps: Vec<u32> = vs
+        .iter_mut()
+        .map(|(_, _, f)| {
+            let t = std::time::Instant::now();
+            let mut k = 0u32;
+            while t.elapsed() < Duration::from_millis(20) {
+                black_box(f());
+                k += 1;
+            }
+            k.max(1)
+        })
+        .collect();
+    for _ in 0..rounds {
+        for (j, (_, _, f)) in vs.iter_mut().enumerate() {
+            let t = std::time::Instant::now();
+            for _ in 0..reps[j] {
+                black_box(f());
+            }
+            per[j].push(t.elapsed().as_secs_f64() * 1e6 / f64::from(reps[j]));
+        }
+    }
+    let mut base = (None, 0.0, 0.0);
+    println!("| group | variant | median µs | min µs | ratio (median) | ratio (min) |");
+    println!("|---|---|---|---|---|---|");
+    for (j, (group, name, _)) in vs.iter().enumerate() {
+        let t = &mut per[j];
+        t.sort_by(f64::total_cmp);
+        let (med, min) = (t[t.len() / 2], t[0]);
+        if base.0 != Some(*group) {
+            base = (Some(*group), med, min);
+        }
+        println!(
+            "| {group} | {name} | {med:.2} | {min:.2} | {:.2} | {:.2} |",
+            med / base.1,
+            min / base.2
+        );
+    }
+}
+
+/// The calling thread's CPU time.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux and the
+    // BSDs define.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Criterion measurement: CPU time of the benchmark thread, shown like wall time.
+struct ThreadCpuTime {
+    wall: WallTime,
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+    fn start(&self) -> Duration {
+        thread_cpu_time()
+    }
+    fn end(&self, start: Duration) -> Duration {
+        thread_cpu_time().saturating_sub(start)
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, v: &Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.wall.formatter()
+    }
+}
+
+fn main() {
+    let setup = Setup::new();
+    let mut vs = variants(&setup);
+    if let Some(r) = std::env::var_os("VI_BENCH_INTERLEAVED") {
+        let rounds = r.to_str().and_then(|r| r.parse().ok()).unwrap_or(30);
+        interleaved(&mut vs, rounds);
+    } else if std::env::var_os("VI_BENCH_CPU_TIME").is_some_and(|v| v != "0") {
+        let mut c = Criterion::default()
+            .with_measurement(ThreadCpuTime { wall: WallTime })
+            .configure_from_args();
+        bench(&mut c, &mut vs);
+        c.final_summary();
+    } else {
+        let mut c = Criterion::default().configure_from_args();
+        bench(&mut c, &mut vs);
+        c.final_summary();
+    }
+}
