@@ -9,8 +9,8 @@
 //! that no bounds check stays in the loop.
 //!
 //! The matrix products work column by column on nalgebra's column-major storage:
-//! `A b` as axpys of the columns of `A` (four at a time, so the output is read and written
-//! once per four columns), `A^T g` as dots of the columns of `A` with `g`.
+//! `A b` as axpys of the columns of `A` (four to seven at a time, so the output is read and
+//! written once per group), `A^T g` as dots of the columns of `A` with `g`.
 
 /// The number of independent partial sums of a reduction.
 pub const LANES: usize = 8;
@@ -98,8 +98,24 @@ pub fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
     }
 }
 
+/// `out[i] += sum_c b[c] cols[c][i]` for `C` columns at once: one pass over `out` (read and
+/// written once for all `C` columns), the columns' elements in registers.
+#[inline(always)]
+fn axpy_group<const C: usize>(cols: [&[f64]; C], b: [f64; C], out: &mut [f64]) {
+    let n = out.len();
+    let cols = cols.map(|c| &c[..n]);
+    for i in 0..n {
+        let mut s = 0.0;
+        for c in 0..C {
+            s += b[c] * cols[c][i];
+        }
+        out[i] += s;
+    }
+}
+
 /// `out += A b` for `A` column-major `r x k` (`a.len() == r * k`), `b` of length `k`, `out`
-/// of length `r`. Does nothing when the lengths do not fit.
+/// of length `r`: columns in groups of four (the first group takes the remainder, so up to
+/// seven columns make one pass over `out`). Does nothing when the lengths do not fit.
 #[inline]
 pub fn gemv(a: &[f64], r: usize, k: usize, b: &[f64], out: &mut [f64]) {
     if a.len() != r * k || b.len() != k || out.len() != r || r == 0 {
@@ -107,18 +123,41 @@ pub fn gemv(a: &[f64], r: usize, k: usize, b: &[f64], out: &mut [f64]) {
     }
     let out = &mut out[..r];
     let col = |j: usize| &a[j * r..(j + 1) * r];
-    let mut j = 0;
-    // Four columns per pass over `out`.
-    while j + 4 <= k {
-        let (c0, c1, c2, c3) = (col(j), col(j + 1), col(j + 2), col(j + 3));
-        let (b0, b1, b2, b3) = (b[j], b[j + 1], b[j + 2], b[j + 3]);
-        for i in 0..r {
-            out[i] += (b0 * c0[i] + b1 * c1[i]) + (b2 * c2[i] + b3 * c3[i]);
-        }
-        j += 4;
+    let first = if k < 4 { k } else { 4 + k % 4 };
+    match first {
+        1 => axpy_group([col(0)], [b[0]], out),
+        2 => axpy_group([col(0), col(1)], [b[0], b[1]], out),
+        3 => axpy_group([col(0), col(1), col(2)], [b[0], b[1], b[2]], out),
+        4 => axpy_group(
+            std::array::from_fn::<_, 4, _>(col),
+            [b[0], b[1], b[2], b[3]],
+            out,
+        ),
+        5 => axpy_group(
+            std::array::from_fn::<_, 5, _>(col),
+            std::array::from_fn(|j| b[j]),
+            out,
+        ),
+        6 => axpy_group(
+            std::array::from_fn::<_, 6, _>(col),
+            std::array::from_fn(|j| b[j]),
+            out,
+        ),
+        7 => axpy_group(
+            std::array::from_fn::<_, 7, _>(col),
+            std::array::from_fn(|j| b[j]),
+            out,
+        ),
+        _ => {}
     }
-    for (jj, &bj) in b.iter().enumerate().skip(j) {
-        axpy(bj, col(jj), out);
+    let mut j = first;
+    while j + 4 <= k {
+        axpy_group(
+            std::array::from_fn::<_, 4, _>(|c| col(j + c)),
+            std::array::from_fn(|c| b[j + c]),
+            out,
+        );
+        j += 4;
     }
 }
 
