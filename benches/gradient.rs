@@ -22,7 +22,8 @@
 //! time the thread spends descheduled is then not counted (cache and memory-bandwidth
 //! contention still is). With `VI_BENCH_INTERLEAVED=30` the variants run in turn, 30
 //! rounds of about 20 ms each, and a table of median and minimum per-round means with the
-//! ratios to each group's first variant (the fastest hand-written code) is printed instead.
+//! ratios to each group's first variant (the fastest hand-written code) and the minor page
+//! faults per call is printed instead.
 
 // Hand-written code indexes like the formulas it implements.
 #![allow(clippy::needless_range_loop)]
@@ -557,18 +558,23 @@ fn interleaved(vs: &mut [Variant<'_>], rounds: usize) {
             k.max(1)
         })
         .collect();
+    let mut faults = vec![0i64; vs.len()];
     for _ in 0..rounds {
         for (j, (_, _, f)) in vs.iter_mut().enumerate() {
+            let f0 = minor_faults();
             let t = std::time::Instant::now();
             for _ in 0..reps[j] {
                 black_box(f());
             }
             per[j].push(t.elapsed().as_secs_f64() * 1e6 / f64::from(reps[j]));
+            faults[j] += minor_faults() - f0;
         }
     }
     let mut base = (None, 0.0, 0.0);
-    println!("| group | variant | median µs | min µs | ratio (median) | ratio (min) |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| group | variant | median µs | min µs | ratio (median) | ratio (min) | page faults per call |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for (j, (group, name, _)) in vs.iter().enumerate() {
         let t = &mut per[j];
         t.sort_by(f64::total_cmp);
@@ -577,9 +583,10 @@ fn interleaved(vs: &mut [Variant<'_>], rounds: usize) {
             base = (Some(*group), med, min);
         }
         println!(
-            "| {group} | {name} | {med:.2} | {min:.2} | {:.2} | {:.2} |",
+            "| {group} | {name} | {med:.2} | {min:.2} | {:.2} | {:.2} | {:.1} |",
             med / base.1,
-            min / base.2
+            min / base.2,
+            faults[j] as f64 / (f64::from(reps[j]) * rounds as f64)
         );
     }
 }
@@ -595,6 +602,16 @@ fn thread_cpu_time() -> Duration {
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Minor page faults of the process so far (`getrusage`).
+fn minor_faults() -> i64 {
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage; RUSAGE_SELF is a valid target.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    assert_eq!(rc, 0, "getrusage failed");
+    ru.ru_minflt
 }
 
 /// Criterion measurement: CPU time of the benchmark thread, shown like wall time.
