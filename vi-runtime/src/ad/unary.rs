@@ -1,21 +1,12 @@
 //! Unary elementwise rules on `f64`, `DVector`, `RowDVector` and `DMatrix`.
 //!
-//! Forward: the output is a copy of the input mapped in place (one allocation, the output).
+//! Forward: [`Value::map_elements`] (one allocation, the output, each element written once).
 //! Backward: `gx[i] += g[i] * f'(x[i])`, where `f'` may reuse the output `y[i]`. Both are
 //! plain indexed loops over slices re-sliced to one length, so there is no bounds check in
 //! the loop and the compiler vectorises what can be vectorised.
 
 use super::{ShapeError, Value};
 use crate::math;
-
-#[inline(always)]
-#[allow(clippy::needless_range_loop)]
-fn map_in_place(v: &mut [f64], f: impl Fn(f64) -> f64) {
-    let n = v.len();
-    for i in 0..n {
-        v[i] = f(v[i]);
-    }
-}
 
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
@@ -38,9 +29,7 @@ macro_rules! unary {
         $(#[$doc])*
         #[inline]
         pub fn $name<X: Value>(x: &X) -> Result<X, ShapeError> {
-            let mut out = x.clone();
-            map_in_place(out.flat_mut(), |$x| $f);
-            Ok(out)
+            Ok(x.map_elements(|$x| $f))
         }
 
         #[doc = concat!("Backward rule of [`", stringify!($name), "`]: `gx += g * d/dx ",
@@ -114,9 +103,7 @@ unary! {
 /// ```
 #[inline]
 pub fn powi<X: Value>(x: &X, n: i32) -> Result<X, ShapeError> {
-    let mut out = x.clone();
-    map_in_place(out.flat_mut(), |v| v.powi(n));
-    Ok(out)
+    Ok(x.map_elements(|v| v.powi(n)))
 }
 
 /// Backward rule of [`powi`]: `gx += g * n x^(n-1)` (0 for `n = 0`).
