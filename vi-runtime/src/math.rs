@@ -7,17 +7,6 @@ pub const LN_2PI: f64 = 1.837_877_066_409_345_5;
 /// ln(pi).
 pub const LN_PI: f64 = 1.144_729_885_849_400_2;
 
-/// The logistic function 1 / (1 + e^-x), without overflow for large |x|.
-#[inline]
-pub fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
-
 /// ln(1 + e^x), exact to rounding for all x (no overflow for large x, no loss for small).
 #[inline]
 pub fn softplus(x: f64) -> f64 {
@@ -82,18 +71,40 @@ pub fn expm1(x: f64) -> f64 {
     expm1_reduced(c)
 }
 
-/// `e^x - 1` for `x` in [-40, 710] (or NaN): `x = k ln 2 + r` with `|r| <= ln(2) / 2`
-/// (`k` rounded to nearest by the 1.5 * 2^52 shift, `ln 2` split in a high part with
-/// trailing zeros so `k * LN2_HI` is exact), `e^r - 1` by its Taylor polynomial to degree
-/// 13 (the first omitted term is below 2^-56 relative), then
+/// `e^x - 1` for `x` in [-40, 710] (or NaN): with [`exp_reduce`]'s `x = k ln 2 + r`,
 /// `e^x - 1 = 2 ((2^(k-1) - 1/2) + 2^(k-1) (e^r - 1))`: the products by powers of two and
 /// `2^(k-1) - 1/2` are exact for `0 <= k <= 54`;
 /// halving the scale keeps `2^(k-1)` finite at `k = 1024`, where `e^x` still may be.
 #[inline(always)]
 fn expm1_reduced(x: f64) -> f64 {
-    // 1.5 * 2^52: adding it rounds to an integer, whose value sits in the low mantissa bits.
-    const SHIFT: f64 = 6_755_399_441_055_744.0;
-    // fdlibm's split of ln 2: the high part (0x3FE62E42FEE00000) has 21 trailing zero bits.
+    let (shifted, r, t) = exp_reduce(x);
+    // 2^(k-1) from the integer k + 2^51 in the low bits of `shifted`: adding the biased
+    // exponent 1022 and shifting left by 52 drops the 2^51 bit and the old exponent.
+    let half_scale = f64::from_bits(shifted.to_bits().wrapping_add(1022) << 52);
+    // e^r - 1 = r + t; the leading part `2^(k-1) - 1/2 + 2^(k-1) r` is summed first, so
+    // that when it cancels (k = 1, r < 0) the error of the small tail is not magnified.
+    let y = 2.0 * (((half_scale - 0.5) + half_scale * r) + half_scale * t);
+    // Below 2^-54, e^x - 1 rounds to x; returning x exactly also keeps subnormals (which
+    // halving would round) and the sign of zero.
+    if x.abs() < TINY {
+        x
+    } else {
+        y
+    }
+}
+
+/// 1.5 * 2^52: adding it to a number below 2^51 in magnitude rounds it to an integer, whose
+/// value then sits in the low mantissa bits.
+const SHIFT: f64 = 6_755_399_441_055_744.0;
+
+/// The range reduction shared by [`expm1`] and [`exp`]: `x = k ln 2 + r` with
+/// `|r| <= ln(2) / 2`; returns `k + SHIFT` (`k` in its low bits), `r`, and `t = r^2 q(r)`
+/// with `e^r - 1 = r + t` (`q` the Taylor polynomial of degree 11 in Estrin's scheme, so
+/// `e^r - 1` to degree 13; the first omitted term is below 2^-56 relative).
+#[inline(always)]
+fn exp_reduce(x: f64) -> (f64, f64, f64) {
+    // fdlibm's split of ln 2: the high part (0x3FE62E42FEE00000) has 21 trailing zero bits,
+    // so `k * LN2_HI` is exact for the `k` that occur here.
     const LN2_HI: f64 = 6.931_471_803_691_238e-1;
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     // Taylor coefficients 1/n!, n = 2..=13.
@@ -114,10 +125,6 @@ fn expm1_reduced(x: f64) -> f64 {
     let shifted = x * std::f64::consts::LOG2_E + SHIFT;
     let k = shifted - SHIFT;
     let r = (x - k * LN2_HI) - k * LN2_LO;
-    // 2^(k-1) from the integer k + 2^51 in the low bits of `shifted`: adding the biased
-    // exponent 1022 and shifting left by 52 drops the 2^51 bit and the old exponent.
-    let half_scale = f64::from_bits(shifted.to_bits().wrapping_add(1022) << 52);
-    // Estrin's scheme: a shorter dependency chain than Horner's.
     let r2 = r * r;
     let r4 = r2 * r2;
     let r8 = r4 * r4;
@@ -125,15 +132,59 @@ fn expm1_reduced(x: f64) -> f64 {
     let q1 = (C[4] + r * C[5]) + r2 * (C[6] + r * C[7]);
     let q2 = (C[8] + r * C[9]) + r2 * (C[10] + r * C[11]);
     let q = (q0 + r4 * q1) + r8 * q2;
-    // e^r - 1 = r + r^2 q; the leading part `2^(k-1) - 1/2 + 2^(k-1) r` is summed first, so
-    // that when it cancels (k = 1, r < 0) the error of the small tail is not magnified.
-    let y = 2.0 * (((half_scale - 0.5) + half_scale * r) + half_scale * (r2 * q));
-    // Below 2^-54, e^x - 1 rounds to x; returning x exactly also keeps subnormals (which
-    // halving would round) and the sign of zero.
-    if x.abs() < TINY {
-        x
+    (shifted, r, r2 * q)
+}
+
+/// `2^k` for an integer-valued `k` in [-1022, 1023].
+#[inline(always)]
+fn pow2(k: f64) -> f64 {
+    f64::from_bits((k + SHIFT).to_bits().wrapping_add(1023) << 52)
+}
+
+/// `e^x`, accurate to 2 ulp (subnormal results: to their last place), branch-free and free
+/// of library calls so that a loop over a slice of it vectorises. [`expm1`]'s range
+/// reduction, then `e^x = 2^k (1 + (r + t))`, with `2^k` applied as two factors
+/// `2^round(k/2) 2^(k - round(k/2))` so that both stay normal numbers down to subnormal
+/// results and up to `e^709.78`. `inf` above that, `0` below about -745.13, NaN stays NaN.
+///
+/// ```
+/// use vi_runtime::math::exp;
+/// assert_eq!(exp(0.0), 1.0);
+/// assert_eq!(exp(f64::NEG_INFINITY), 0.0);
+/// assert_eq!(exp(f64::INFINITY), f64::INFINITY);
+/// assert!((exp(1.0) - std::f64::consts::E).abs() <= 2.0 * f64::EPSILON * std::f64::consts::E);
+/// ```
+#[inline(always)]
+pub fn exp(x: f64) -> f64 {
+    // Beyond these bounds e^x overflows or rounds to 0; selects let NaN through.
+    let c = if x > 710.0 { 710.0 } else { x };
+    let c = if c < -746.0 { -746.0 } else { c };
+    let (shifted, r, t) = exp_reduce(c);
+    let k = shifted - SHIFT;
+    let k1 = (k * 0.5 + SHIFT) - SHIFT;
+    let er = 1.0 + (r + t);
+    (er * pow2(k1)) * pow2(k - k1)
+}
+
+/// The logistic function `1 / (1 + e^-x)`, branch-free (with [`exp`]) so that a loop over a
+/// slice of it vectorises: `s = 1 / (1 + e^-|x|)` and `sigmoid(x) = s` for `x >= 0`,
+/// `e^-|x| s` for `x < 0`, so nothing overflows and the left tail keeps its relative
+/// accuracy (within 3 ulp; tested).
+///
+/// ```
+/// use vi_runtime::math::sigmoid;
+/// assert_eq!(sigmoid(0.0), 0.5);
+/// assert_eq!(sigmoid(800.0), 1.0);
+/// assert_eq!(sigmoid(-800.0), 0.0);
+/// ```
+#[inline(always)]
+pub fn sigmoid(x: f64) -> f64 {
+    let e = exp(-x.abs());
+    let s = 1.0 / (1.0 + e);
+    if x >= 0.0 {
+        s
     } else {
-        y
+        e * s
     }
 }
 
@@ -200,6 +251,8 @@ mod tests {
     /// from the platform's `f64::tanh` / `f64::exp_m1` (themselves within about 2 and 1 ulp).
     const TANH_ULPS: u64 = 3;
     const EXPM1_ULPS: u64 = 2;
+    const EXP_ULPS: u64 = 2;
+    const SIGMOID_ULPS: u64 = 3;
 
     #[test]
     fn tanh_matches_high_precision_values() {
@@ -359,5 +412,107 @@ mod tests {
             worst.0,
             worst.1
         );
+    }
+
+    #[test]
+    fn exp_matches_high_precision_values_and_std() {
+        use rand::{Rng, SeedableRng};
+        // float(mpmath.exp(mpmath.mpf(x))) with mpmath.mp.prec = 300.
+        let cases = [
+            (-745.0, 5e-324),
+            (-740.5, 2.5e-322),
+            (-708.5, 2.006132305331306e-308),
+            (-700.0, 9.85967654375977e-305),
+            (-100.0, 3.720075976020836e-44),
+            (-20.5, 1.2501528663867426e-09),
+            (-1.0, 0.36787944117144233),
+            (-0.3, 0.7408182206817179),
+            (-1e-10, 0.9999999999),
+            (1e-300, 1.0),
+            (1e-08, 1.00000001),
+            (0.2, 1.2214027581601699),
+            (0.35, 1.4190675485932571),
+            (0.5, 1.6487212707001282),
+            (1.0, std::f64::consts::E), // mpmath: 2.718281828459045
+            (2.0, 7.38905609893065),
+            (10.0, 22026.465794806718),
+            (50.5, 8.548134287298057e+21),
+            (300.0, 1.9424263952412558e+130),
+            (700.0, 1.0142320547350045e+304),
+            (709.7, 1.6549840276802644e+308),
+        ];
+        for (x, want) in cases {
+            let got = exp(x);
+            assert!(ulps(got, want) <= EXP_ULPS, "exp({x}) = {got}, want {want}");
+        }
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp(-0.0), 1.0);
+        assert_eq!(exp(710.0), f64::INFINITY);
+        assert_eq!(exp(f64::INFINITY), f64::INFINITY);
+        assert_eq!(exp(-746.0), 0.0);
+        assert_eq!(exp(f64::NEG_INFINITY), 0.0);
+        assert!(exp(f64::NAN).is_nan());
+        let mut worst = (0u64, 0.0);
+        let mut check = |x: f64| {
+            let u = ulps(exp(x), x.exp());
+            if u > worst.0 {
+                worst = (u, x);
+            }
+        };
+        // Every 1/64 over the whole finite range, subnormal results included.
+        for i in -47_744..=45_440 {
+            check(f64::from(i) / 64.0);
+        }
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
+        for _ in 0..200_000 {
+            check(rng.random_range(-745.0..709.7));
+            check(rng.random_range(-1.0..1.0));
+        }
+        assert!(worst.0 <= EXP_ULPS, "{} ulp at x = {:e}", worst.0, worst.1);
+    }
+
+    #[test]
+    fn sigmoid_matches_high_precision_values() {
+        // float(1 / (1 + mpmath.exp(-mpmath.mpf(x)))) with mpmath.mp.prec = 300.
+        let cases = [
+            (-745.0, 5e-324),
+            (-700.0, 9.85967654375977e-305),
+            (-40.0, 4.248354255291589e-18),
+            (-20.0, 2.0611536181902037e-09),
+            (-5.5, 0.004070137715896128),
+            (-1.0, 0.2689414213699951),
+            (-0.25, 0.4378234991142019),
+            (-1e-12, 0.49999999999975),
+            (0.0, 0.5),
+            (1e-12, 0.50000000000025),
+            (0.25, 0.5621765008857981),
+            (1.0, 0.7310585786300049),
+            (3.0, 0.9525741268224333),
+            (10.0, 0.9999546021312976),
+            (20.0, 0.9999999979388464),
+            (37.0, 0.9999999999999999),
+            (40.0, 1.0),
+            (750.0, 1.0),
+        ];
+        for (x, want) in cases {
+            let got = sigmoid(x);
+            assert!(
+                ulps(got, want) <= SIGMOID_ULPS,
+                "sigmoid({x}) = {got}, want {want}"
+            );
+        }
+        assert!(sigmoid(f64::NAN).is_nan());
+        assert_eq!(sigmoid(f64::INFINITY), 1.0);
+        assert_eq!(sigmoid(f64::NEG_INFINITY), 0.0);
+        // Against the two-branch formula with std's exp on a grid.
+        for i in -8_000..=8_000 {
+            let x = f64::from(i) / 100.0;
+            let want = if x >= 0.0 {
+                1.0 / (1.0 + (-x).exp())
+            } else {
+                x.exp() / (1.0 + x.exp())
+            };
+            assert!(ulps(sigmoid(x), want) <= SIGMOID_ULPS, "sigmoid({x})");
+        }
     }
 }

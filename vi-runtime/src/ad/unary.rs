@@ -48,7 +48,7 @@ macro_rules! unary {
 unary! {
     /// `-x`.
     neg, neg_back, |x| -x, |x, y| -1.0;
-    /// `e^x`.
+    /// `e^x` ([`math::exp`](crate::math::exp): branch-free, so it vectorises).
     ///
     /// ```
     /// use nalgebra::DVector;
@@ -60,18 +60,18 @@ unary! {
     /// assert_eq!(gx, y); // d/dx e^x = e^x
     /// # Ok::<(), vi_runtime::ad::ShapeError>(())
     /// ```
-    exp, exp_back, |x| x.exp(), |x, y| y;
+    exp, exp_back, |x| math::exp(x), |x, y| y;
     /// Natural logarithm (`NaN` for negative input, `-inf` at 0, as `f64::ln`).
     ln, ln_back, |x| x.ln(), |x, y| 1.0 / x;
     /// `ln(1 + x)`, accurate near 0.
     log1p, log1p_back, |x| x.ln_1p(), |x, y| 1.0 / (1.0 + x);
-    /// `e^x - 1`, accurate near 0.
-    expm1, expm1_back, |x| x.exp_m1(), |x, y| y + 1.0;
+    /// `e^x - 1`, accurate near 0 ([`math::expm1`](crate::math::expm1): vectorises).
+    expm1, expm1_back, |x| math::expm1(x), |x, y| y + 1.0;
     /// Square root.
     sqrt, sqrt_back, |x| x.sqrt(), |x, y| 0.5 / y;
     /// Hyperbolic tangent ([`math::tanh`](crate::math::tanh): branch-free, so it vectorises).
     tanh, tanh_back, |x| math::tanh(x), |x, y| 1.0 - y * y;
-    /// The logistic function `1 / (1 + e^-x)` (stable in both tails).
+    /// The logistic function `1 / (1 + e^-x)` (stable in both tails; vectorises).
     sigmoid, sigmoid_back, |x| math::sigmoid(x), |x, y| y * (1.0 - y);
     /// `ln(1 + e^x)` (stable in both tails).
     softplus, softplus_back, |x| math::softplus(x), |x, y| math::sigmoid(x);

@@ -299,3 +299,59 @@ fn normal_likelihood_pass_matches_the_per_element_formula() {
         );
     }
 }
+
+/// A rule's name, its forward rule on a column, and the scalar function it computes.
+type RuleCase = (
+    &'static str,
+    fn(&DVector<f64>) -> DVector<f64>,
+    fn(f64) -> f64,
+);
+
+#[test]
+fn exp_expm1_sigmoid_rules_over_a_wide_range() {
+    // 41 elements from -30 to 30: both tails, around 0, lengths not a multiple of a vector.
+    let x = DVector::from_iterator(41, (0..41).map(|i| (i as f64 - 20.0) * 1.5 + 0.01));
+    let rules: [RuleCase; 3] = [
+        ("exp", |v| ad::exp(v).unwrap(), f64::exp),
+        ("expm1", |v| ad::expm1(v).unwrap(), f64::exp_m1),
+        (
+            "sigmoid",
+            |v| ad::sigmoid(v).unwrap(),
+            |v| 1.0 / (1.0 + (-v).exp()),
+        ),
+    ];
+    for (name, f, scalar) in rules {
+        let y = f(&x);
+        for (yi, xi) in y.iter().zip(x.iter()) {
+            let want = scalar(*xi);
+            assert!(
+                (yi - want).abs() <= 4.0 * f64::EPSILON * want.abs(),
+                "{name}({xi}) = {yi}, want {want}"
+            );
+        }
+    }
+    // Backward rules against central differences (on a range where the values stay
+    // moderate, so the differences are accurate).
+    let x = DVector::from_iterator(23, (0..23).map(|i| (i as f64 - 11.0) * 0.4 + 0.03));
+    let w = filled(x.clone(), 19);
+    for name in ["exp", "expm1", "sigmoid"] {
+        let fwd = |v: &DVector<f64>| match name {
+            "exp" => ad::exp(v).unwrap(),
+            "expm1" => ad::expm1(v).unwrap(),
+            _ => ad::sigmoid(v).unwrap(),
+        };
+        let y = fwd(&x);
+        let mut gx = DVector::zeros(23);
+        match name {
+            "exp" => ad::exp_back(&x, &y, &w, &mut gx),
+            "expm1" => ad::expm1_back(&x, &y, &w, &mut gx),
+            _ => ad::sigmoid_back(&x, &y, &w, &mut gx),
+        }
+        let f = |d: &[f64]| dotp(w.as_slice(), fwd(&DVector::from_column_slice(d)).as_slice());
+        assert_eq!(
+            gradient_mismatch(f, gx.as_slice(), x.as_slice(), TOL),
+            None,
+            "{name}_back: (index, analytic, numeric)"
+        );
+    }
+}
