@@ -12,6 +12,10 @@ pub use vi_runtime::ad::ShapeError;
 pub use vi_runtime::dist::ArgError;
 pub use vi_runtime::*;
 
+#[path = "private/inplace.rs"]
+mod inplace;
+pub use inplace::{write_elem, ElemAt, Undo};
+
 /// Why a generated run stopped: a shape that does not fit (statement index) or bad data.
 #[derive(Debug)]
 pub enum Fail {

@@ -4,6 +4,7 @@ mod engines;
 mod examples;
 mod layout;
 mod macro_coverage;
+mod macro_inplace;
 mod macro_models;
 mod macro_simulate;
 mod macro_validation;

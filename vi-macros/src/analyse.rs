@@ -483,6 +483,8 @@ struct Analyser {
     observed: Vec<String>,
     terms: Vec<usize>,
     depth: usize,
+    /// Versions of `let mut` state, to find vectors written in place.
+    state: StateVersions,
 }
 
 /// Analyses a parsed model. Errors go to `cx`; the returned model is only meaningful when
@@ -521,6 +523,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
             observed: Vec::new(),
             terms: Vec::new(),
             depth: 0,
+            state: StateVersions::default(),
         };
         for arg in &args {
             let decl = a.new_decl();
@@ -539,7 +542,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
                 },
             );
         }
-        let body = a.block(&def.body.stmts);
+        let mut body = a.block(&def.body.stmts);
         if a.changed && round < 15 {
             active_decls = a.active_decls;
             continue;
@@ -547,6 +550,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
         for e in a.errors {
             cx.syn_error(e);
         }
+        a.state.write_in_place(&mut body);
         return Model {
             attrs: def.attrs.clone(),
             vis: def.vis.clone(),
@@ -906,6 +910,9 @@ impl Analyser {
         match (init, simple) {
             (Operand::Active(init), Some((name, mutable))) => {
                 let b = self.binding(&name);
+                if mutable {
+                    self.state.root(&b);
+                }
                 self.declare(
                     &name,
                     Entry::Active {
@@ -934,6 +941,7 @@ impl Analyser {
             {
                 // State that becomes active later: its first version holds the data value.
                 let b = self.binding(&name);
+                self.state.root(&b);
                 self.declare(
                     &name,
                     Entry::Active {
@@ -1104,6 +1112,11 @@ impl Analyser {
                     }
                 };
                 let nb = self.binding(&name_ident);
+                if index.is_some() {
+                    self.state.element(&nb, &b);
+                } else {
+                    self.state.root(&nb);
+                }
                 let cur = self.frames.len() - 1;
                 if decl_frame < cur {
                     let f = &mut self.frames[cur];
@@ -1193,6 +1206,7 @@ impl Analyser {
                 _ => entry_b.clone(),
             };
             let exit = self.binding(&outer.name);
+            self.state.alias(&[&outer, &entry_b, &last, &exit]);
             self.reassign(&outer.name, decl, decl_frame, exit.clone());
             carried.push(Carried {
                 outer,
@@ -1300,6 +1314,7 @@ impl Analyser {
             let then_last = last_in(&then_frame);
             let else_last = last_in(&else_frame);
             let exit = self.binding(&outer.name);
+            self.state.alias(&[&then_last, &else_last, &exit]);
             self.reassign(&outer.name, decl, decl_frame, exit.clone());
             joined.push(Joined {
                 then_last,
@@ -1561,6 +1576,167 @@ impl Analyser {
             other => {
                 let what = format!("`{other}`");
                 self.non_diff(tokens.to_token_stream(), &what)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Vectors written in place
+// ---------------------------------------------------------------------------------------
+
+/// The versions of every `let mut` state, recorded while analysing, to find the vectors and
+/// matrices written element by element (`v[i] = e`, `m[(i, j)] += e`) that can be written in
+/// place.
+///
+/// A version is made by a `let mut` or a whole assignment (`v = e`: a new value, a *root*), by
+/// an element write (from the version it writes into), or stands for another across a loop
+/// (`outer`, `entry`, `last`, `exit` of [`Carried`]) or an `if` (the versions of [`Joined`]).
+/// Versions linked by the last two kinds form one piece of state; a piece with one root and
+/// at least one element write lives in one vector from its root on, so
+/// [`StateVersions::write_in_place`] renames all its versions to the root: a write is then
+/// `Let { binding: v, init: Set(Var(v), ..) }` with one binding on both sides, a loop
+/// carrying it has all four versions `v`, an `if` joining it all three. The expansion writes
+/// such a `Set` into the one vector (with an undo log for the reverse sweep) and carries
+/// nothing for it across iterations or branches. A piece with two roots (a loop whose body
+/// assigns the whole vector, an `if` assigning it whole in one branch) keeps its versions.
+#[derive(Default)]
+struct StateVersions {
+    /// Every version recorded, by id.
+    bindings: HashMap<usize, Binding>,
+    /// Union-find over versions: the pieces of state.
+    parent: HashMap<usize, usize>,
+    /// Versions made by a `let mut` or a whole assignment.
+    roots: HashSet<usize>,
+    /// Versions made by an element write.
+    elements: HashSet<usize>,
+}
+
+impl StateVersions {
+    fn add(&mut self, b: &Binding) {
+        self.bindings.entry(b.id).or_insert_with(|| b.clone());
+    }
+
+    fn find(&self, mut id: usize) -> usize {
+        while let Some(&p) = self.parent.get(&id) {
+            if p == id {
+                break;
+            }
+            id = p;
+        }
+        id
+    }
+
+    fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            self.parent.insert(rb, ra);
+        }
+    }
+
+    /// `let mut v = e` or `v = e`: a new value.
+    fn root(&mut self, b: &Binding) {
+        self.add(b);
+        self.roots.insert(b.id);
+    }
+
+    /// `v[i] = e`: version `b` is `prev` with one element replaced.
+    fn element(&mut self, b: &Binding, prev: &Binding) {
+        self.add(b);
+        self.add(prev);
+        self.elements.insert(b.id);
+        self.union(prev.id, b.id);
+    }
+
+    /// Versions that stand for one another (across a loop or an `if`).
+    fn alias(&mut self, bs: &[&Binding]) {
+        for b in bs {
+            self.add(b);
+            self.union(bs[0].id, b.id);
+        }
+    }
+
+    /// Renames every version of each piece of state written in place to the piece's root.
+    fn write_in_place(&self, body: &mut [Stmt]) {
+        let mut pieces: HashMap<usize, Vec<usize>> = HashMap::new();
+        for &id in self.bindings.keys() {
+            pieces.entry(self.find(id)).or_default().push(id);
+        }
+        let mut rename: HashMap<usize, Binding> = HashMap::new();
+        for ids in pieces.values() {
+            let roots: Vec<usize> = ids
+                .iter()
+                .copied()
+                .filter(|i| self.roots.contains(i))
+                .collect();
+            let written = ids.iter().any(|i| self.elements.contains(i));
+            if let ([root], true) = (roots.as_slice(), written) {
+                let r = &self.bindings[root];
+                for &id in ids {
+                    rename.insert(id, r.clone());
+                }
+            }
+        }
+        if !rename.is_empty() {
+            rename_stmts(body, &rename);
+        }
+    }
+}
+
+fn rename_binding(b: &mut Binding, map: &HashMap<usize, Binding>) {
+    if let Some(r) = map.get(&b.id) {
+        *b = r.clone();
+    }
+}
+
+fn rename_aexpr(e: &mut AExpr, map: &HashMap<usize, Binding>) {
+    match e {
+        AExpr::Var(b) => rename_binding(b, map),
+        AExpr::Data(_) => {}
+        AExpr::Unary(_, x, _) | AExpr::WithData(_, x, _, _) => rename_aexpr(x, map),
+        AExpr::Binary(_, a, b, _) | AExpr::Set(a, _, b, _) => {
+            rename_aexpr(a, map);
+            rename_aexpr(b, map);
+        }
+    }
+}
+
+fn rename_operand(o: &mut Operand, map: &HashMap<usize, Binding>) {
+    if let Operand::Active(a) = o {
+        rename_aexpr(a, map);
+    }
+}
+
+fn rename_stmts(stmts: &mut [Stmt], map: &HashMap<usize, Binding>) {
+    for s in stmts {
+        match s {
+            Stmt::Latent { args, .. } | Stmt::Observe { args, .. } => {
+                args.iter_mut().for_each(|a| rename_operand(a, map));
+            }
+            Stmt::Target { value, .. } => rename_operand(value, map),
+            Stmt::Let { binding, init, .. } => {
+                rename_binding(binding, map);
+                rename_aexpr(init, map);
+            }
+            Stmt::Data(_) => {}
+            Stmt::For { body, carried, .. } => {
+                rename_stmts(body, map);
+                for c in carried {
+                    for b in [&mut c.outer, &mut c.entry, &mut c.last, &mut c.exit] {
+                        rename_binding(b, map);
+                    }
+                }
+            }
+            Stmt::If {
+                then, els, joined, ..
+            } => {
+                rename_stmts(then, map);
+                rename_stmts(els, map);
+                for j in joined {
+                    for b in [&mut j.then_last, &mut j.else_last, &mut j.exit] {
+                        rename_binding(b, map);
+                    }
+                }
             }
         }
     }
@@ -1970,6 +2146,129 @@ mod tests {
         assert_eq!(e, "`a` is a latent variable and cannot be assigned to");
         let e = one_error(quote! { fn m() { let a ~ Normal(0.0, 1.0); let b = a; b = 2.0; } });
         assert_eq!(e, "cannot assign twice to `b`: declare it with `let mut b`");
+    }
+
+    /// The `Let`s of `stmts` (nested blocks included) that write an element of `name`: the
+    /// binding written and the binding written into.
+    fn element_writes(stmts: &[Stmt], name: &str, out: &mut Vec<(usize, usize)>) {
+        for s in stmts {
+            match s {
+                Stmt::Let {
+                    binding,
+                    init: AExpr::Set(v, ..),
+                    ..
+                } if binding.name == name => {
+                    if let AExpr::Var(b) = &**v {
+                        out.push((binding.id, b.id));
+                    }
+                }
+                Stmt::For { body, .. } => element_writes(body, name, out),
+                Stmt::If { then, els, .. } => {
+                    element_writes(then, name, out);
+                    element_writes(els, name, out);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn state_written_only_by_elements_is_one_binding() {
+        let (m, e) = run(quote! {
+            fn m(y: &[f64], flag: &[bool]) {
+                let s ~ HalfNormal(1.0);
+                let mut z = DVector::zeros(y.len());
+                let mut w = DVector::zeros(y.len());
+                for t in 1..y.len() {
+                    z[t] = z[t - 1] + s;
+                    if flag[t] {
+                        z[t] *= 2.0;
+                    }
+                    w[t] = s;
+                    w = w * 0.5;
+                }
+                y ~ Normal(z + w, s);
+            }
+        });
+        assert!(e.is_empty(), "{e:?}");
+        let root = m
+            .body
+            .iter()
+            .find_map(|s| match s {
+                Stmt::Let { binding, .. } if binding.name == "z" => Some(binding.id),
+                _ => None,
+            })
+            .expect("z declared");
+        // Every write of `z` writes into its first version and makes no new one.
+        let mut writes = Vec::new();
+        element_writes(&m.body, "z", &mut writes);
+        assert_eq!(writes, [(root, root), (root, root)]);
+        let Some(Stmt::For { carried, body, .. }) =
+            m.body.iter().find(|s| matches!(s, Stmt::For { .. }))
+        else {
+            panic!("no loop")
+        };
+        let cz = carried
+            .iter()
+            .find(|c| c.outer.name == "z")
+            .expect("z carried");
+        assert_eq!(
+            [cz.entry.id, cz.last.id, cz.exit.id],
+            [root, root, root],
+            "{carried:?}"
+        );
+        let Some(Stmt::If { joined, .. }) = body.iter().find(|s| matches!(s, Stmt::If { .. }))
+        else {
+            panic!("no if")
+        };
+        assert_eq!(joined[0].exit.id, root);
+        // `w` is also assigned as a whole in the loop that writes its elements: it keeps one
+        // version per assignment.
+        let mut writes = Vec::new();
+        element_writes(&m.body, "w", &mut writes);
+        assert_eq!(writes.len(), 1);
+        assert_ne!(writes[0].0, writes[0].1);
+    }
+
+    #[test]
+    fn a_whole_assignment_starts_a_new_vector_written_in_place() {
+        let (m, e) = run(quote! {
+            fn m(y: &[f64], flag: bool) {
+                let s ~ HalfNormal(1.0);
+                let mut z = DVector::zeros(y.len());
+                for t in 0..y.len() {
+                    z[t] = s;
+                }
+                z = z - mean(z);
+                z[0] = s;
+                let mut u = DVector::zeros(2);
+                u[0] = s;
+                if flag {
+                    u = u * 2.0;
+                }
+                u[1] = s;
+                y ~ Normal(z + sum(u), s);
+            }
+        });
+        assert!(e.is_empty(), "{e:?}");
+        let lets: Vec<(String, usize)> = m
+            .body
+            .iter()
+            .filter_map(|s| match s {
+                Stmt::Let { binding, .. } => Some((binding.name.to_string(), binding.id)),
+                _ => None,
+            })
+            .collect();
+        // z: the `let mut`, the loop's exit, the whole assignment, the write after it.
+        let mut writes = Vec::new();
+        element_writes(&m.body, "z", &mut writes);
+        let (z0, z1) = (lets[0].1, lets[1].1);
+        assert_eq!(writes, [(z0, z0), (z1, z1)], "{lets:?}");
+        // u: the `if` joins a whole value and an element-written one: copied, not in place.
+        let mut writes = Vec::new();
+        element_writes(&m.body, "u", &mut writes);
+        assert_eq!(writes.len(), 2);
+        assert!(writes.iter().all(|(a, b)| a != b), "{writes:?}");
     }
 
     #[test]

@@ -32,6 +32,29 @@ pub fn gname(b: &Binding) -> Ident {
     )
 }
 
+/// The ident holding the undo log of state written in place (see [`WriteMode`]).
+pub fn uname(b: &Binding) -> Ident {
+    format_ident!(
+        "__u{}_{}",
+        b.id,
+        b.name.to_string().trim_start_matches("r#"),
+        span = b.name.span()
+    )
+}
+
+/// How an element write `v[i] = x` on state written in place (a `Set` whose result is the
+/// vector it writes into) updates the vector, by the run it is part of.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WriteMode {
+    /// A run without a reverse sweep: write, keep nothing.
+    #[default]
+    Plain,
+    /// The first run before a sweep: log the old value and adjoint, then write.
+    Tape,
+    /// A recomputation of a loop iteration or branch whose writes are already logged.
+    Redo,
+}
+
 /// A value produced or used by a rule call.
 #[derive(Clone, Debug)]
 pub enum V {
@@ -92,7 +115,8 @@ impl V {
         }
     }
 
-    fn same_var(&self, other: &V) -> bool {
+    /// Whether both are the same active binding.
+    pub fn same_var(&self, other: &V) -> bool {
         matches!((self, other), (V::Var(a), V::Var(b)) if a.id == b.id)
     }
 }
@@ -118,6 +142,8 @@ pub struct Lowering {
     /// Data operands: `let __d = &(expr);` (or a data index `let __d = expr;`).
     data: Vec<TokenStream>,
     ops: Vec<Op>,
+    /// How element writes into state written in place are emitted.
+    write: WriteMode,
 }
 
 impl Lowering {
@@ -128,7 +154,13 @@ impl Lowering {
             next: 0,
             data: Vec::new(),
             ops: Vec::new(),
+            write: WriteMode::Plain,
         }
+    }
+
+    /// Sets how element writes into state written in place are emitted (forward code).
+    pub fn write_mode(&mut self, mode: WriteMode) {
+        self.write = mode;
     }
 
     fn temp(&mut self) -> V {
@@ -327,6 +359,9 @@ impl Lowering {
                     let x = op.args[0].arg();
                     quote_spanned!(op.span=> ::vi::__private::ad::#f(#x, #(#ps),*))
                 }
+                Kind::Set(ps) if op.out.same_var(&op.args[0]) => {
+                    return self.write_forward(op, ps);
+                }
                 Kind::Set(ps) => {
                     let (v, x) = (op.args[0].arg(), op.args[1].arg());
                     let p = index_tuple(ps);
@@ -395,6 +430,15 @@ impl Lowering {
                         None => quote!(),
                     }
                 }
+                Kind::Set(_) if op.out.same_var(&op.args[0]) => {
+                    // In place: the log gives back the old value and the old adjoint.
+                    let u = match &op.out {
+                        V::Var(b) => uname(b),
+                        _ => gout.clone(),
+                    };
+                    let gx = op.args[1].grad_opt();
+                    quote!(#u.back(&mut #out_v, &mut #gout, #gx);)
+                }
                 Kind::Set(ps) => {
                     let (v, x) = (op.args[0].arg(), op.args[1].arg());
                     let (gv, gx) = (op.args[0].grad_opt(), op.args[1].grad_opt());
@@ -404,6 +448,28 @@ impl Lowering {
             }
         });
         quote!(#(#backs)*)
+    }
+}
+
+impl Lowering {
+    /// `v[i] = x` into the vector `v` itself (state written in place), by [`WriteMode`].
+    fn write_forward(&self, op: &Op, ps: &[Ident]) -> TokenStream {
+        let V::Var(b) = &op.out else {
+            return quote!();
+        };
+        let stmt = self.stmt;
+        let (v, g, u) = (vname(b), gname(b), uname(b));
+        let x = op.args[1].arg();
+        let p = index_tuple(ps);
+        let span = op.span;
+        let call = match self.write {
+            WriteMode::Plain => {
+                quote_spanned!(span=> ::vi::__private::write_elem(&mut #v, #p, #x))
+            }
+            WriteMode::Tape => quote_spanned!(span=> #u.write(&mut #v, #p, #x, &mut #g)),
+            WriteMode::Redo => quote_spanned!(span=> #u.redo(&mut #v, #p, #x)),
+        };
+        quote_spanned!(op.span=> ::vi::__private::shape(#stmt, #call)?;)
     }
 }
 

@@ -5,14 +5,21 @@
 //! the posterior-predictive run, and the gradient (forward code with each statement's reverse
 //! sweep right after it, and the sweeps of values that outlive a statement at the end of their
 //! block, in reverse order). A `for` loop that carries active state is run forward once
-//! saving its state at each iteration, and replayed backwards in the sweep.
+//! saving its state at each iteration, and replayed backwards in the sweep. State written only
+//! element by element is not saved but written in place, each write logging the old element
+//! in the state's undo log ([`WriteMode`]; a replayed iteration rewinds the vector to where
+//! its log stood when the iteration began).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use crate::analyse::{Carried, Constraint, Joined, Latent, Model, Operand, Shape, Stmt, Stored};
-use crate::diff::{gname, span_of, vname, Lowering, V};
+use std::collections::{HashMap, HashSet};
+
+use crate::analyse::{
+    AExpr, Binding, Carried, Constraint, Joined, Latent, Model, Operand, Shape, Stmt, Stored,
+};
+use crate::diff::{gname, span_of, uname, vname, Lowering, WriteMode, V};
 
 #[derive(Clone, Copy, Default)]
 struct Mode {
@@ -28,16 +35,108 @@ struct Mode {
     build: bool,
     /// Posterior predictive: sample each observation.
     sim: bool,
+    /// Element writes into state written in place whose root (the `let mut` or whole
+    /// assignment it starts from) is inside this region (a loop's or an `if`'s statement
+    /// index, [`ALL`] for the whole body) keep nothing: this run is recomputed before it is
+    /// swept.
+    plain_inside: Option<usize>,
+    /// Element writes into state whose root is outside this region (a loop or `if` being
+    /// recomputed for its sweep) replay writes already logged.
+    redo_outside: Option<usize>,
+}
+
+/// The whole body, as a region of [`Mode`].
+const ALL: usize = usize::MAX;
+
+impl Mode {
+    /// The mode of a body run without adjoints (nor saves) inside region `src`: writes into
+    /// state declared from there on keep nothing.
+    fn plain_in(self, src: usize) -> Mode {
+        if self.grad || self.save || self.plain_inside.is_some() {
+            self
+        } else {
+            Mode {
+                plain_inside: Some(src),
+                ..self
+            }
+        }
+    }
 }
 
 struct Emitter<'a> {
     m: &'a Model,
+    /// State written in place (see `analyse::StateVersions`): its binding id -> the loops
+    /// and `if`s (statement indices) around its root, outermost first.
+    groups: HashMap<usize, Vec<usize>>,
 }
 
 /// The generated code for a model that analysed without errors.
 pub fn expand(m: &Model) -> TokenStream {
-    let e = Emitter { m };
+    let e = Emitter {
+        m,
+        groups: in_place_groups(&m.body),
+    };
     e.model()
+}
+
+/// Whether `init` writes one element of `binding` in place (`v[i] = x` on state written in
+/// place: the vector written and the result are one binding).
+fn writes_in_place(binding: &Binding, init: &AExpr) -> bool {
+    matches!(init, AExpr::Set(v, ..) if matches!(&**v, AExpr::Var(b) if b.id == binding.id))
+}
+
+/// State written in place, with the regions around its root.
+fn in_place_groups(body: &[Stmt]) -> HashMap<usize, Vec<usize>> {
+    fn targets(stmts: &[Stmt], out: &mut HashSet<usize>) {
+        for s in stmts {
+            match s {
+                Stmt::Let { binding, init, .. } if writes_in_place(binding, init) => {
+                    out.insert(binding.id);
+                }
+                Stmt::For { body, .. } => targets(body, out),
+                Stmt::If { then, els, .. } => {
+                    targets(then, out);
+                    targets(els, out);
+                }
+                _ => {}
+            }
+        }
+    }
+    fn roots(
+        stmts: &[Stmt],
+        targets: &HashSet<usize>,
+        path: &mut Vec<usize>,
+        out: &mut HashMap<usize, Vec<usize>>,
+    ) {
+        for s in stmts {
+            match s {
+                Stmt::Let { binding, init, .. }
+                    if targets.contains(&binding.id) && !writes_in_place(binding, init) =>
+                {
+                    out.insert(binding.id, path.clone());
+                }
+                Stmt::For { body, src, .. } => {
+                    path.push(*src);
+                    roots(body, targets, path, out);
+                    path.pop();
+                }
+                Stmt::If { then, els, src, .. } => {
+                    path.push(*src);
+                    roots(then, targets, path, out);
+                    roots(els, targets, path, out);
+                    path.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut t = HashSet::new();
+    targets(body, &mut t);
+    let mut out = HashMap::new();
+    if !t.is_empty() {
+        roots(body, &t, &mut Vec::new(), &mut out);
+    }
+    out
 }
 
 /// The struct name: CamelCase of the model's name.
@@ -163,6 +262,7 @@ impl Emitter<'_> {
             &m.body,
             Mode {
                 lp: true,
+                plain_inside: Some(ALL),
                 ..Mode::default()
             },
         );
@@ -171,6 +271,7 @@ impl Emitter<'_> {
             Mode {
                 lp: true,
                 terms: true,
+                plain_inside: Some(ALL),
                 ..Mode::default()
             },
         );
@@ -179,6 +280,7 @@ impl Emitter<'_> {
             Mode {
                 lp: true,
                 build: true,
+                plain_inside: Some(ALL),
                 ..Mode::default()
             },
         );
@@ -186,6 +288,7 @@ impl Emitter<'_> {
             &m.body,
             Mode {
                 sim: true,
+                plain_inside: Some(ALL),
                 ..Mode::default()
             },
         );
@@ -435,7 +538,11 @@ impl Emitter<'_> {
                 init,
                 src,
             } => {
+                let in_place = writes_in_place(binding, init);
                 let mut low = Lowering::new(*src);
+                if in_place {
+                    low.write_mode(self.write_mode(binding.id, m));
+                }
                 low.lower(init, Some(binding));
                 let fwd = low.forward();
                 let v = vname(binding);
@@ -443,11 +550,21 @@ impl Emitter<'_> {
                 let ty_check = ty
                     .as_ref()
                     .map(|t| quote_spanned!(span_of_ty(t)=> let _: &#t = &#v;));
-                let adj = if m.grad || m.save {
+                let mut adj = if (m.grad || m.save) && !in_place {
                     quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
                 } else {
                     quote!()
                 };
+                if !in_place && self.groups.contains_key(&binding.id) {
+                    // The root of state written in place (`let mut` or whole assignment): the
+                    // one vector, its adjoint and, when a sweep follows, its undo log.
+                    let u = uname(binding);
+                    adj = if m.grad || m.save {
+                        quote!(let mut #v = #v; #adj let mut #u = ::vi::__private::Undo::new();)
+                    } else {
+                        quote!(let mut #v = #v;)
+                    };
+                }
                 if m.grad {
                     let adjs = low.adjoints();
                     let rev = low.reverse();
@@ -473,7 +590,7 @@ impl Emitter<'_> {
                         // Recomputing a loop whose only effects are density terms: nothing to do.
                         return quote!();
                     }
-                    let b = self.block(body, Mode { save: false, ..m });
+                    let b = self.block(body, Mode { save: false, ..m }.plain_in(*src));
                     return quote!(for #pat in #iter_t { #b });
                 }
                 let save = m.grad || m.save;
@@ -495,7 +612,11 @@ impl Emitter<'_> {
                 let cond_t = quote_spanned!(span_of(cond)=> #cond);
                 let save_cond = quote!(let #c: bool = #cond_t;);
                 if joined.is_empty() {
-                    let inner = if m.grad { m } else { Mode { save: false, ..m } };
+                    let inner = if m.grad {
+                        m
+                    } else {
+                        Mode { save: false, ..m }.plain_in(*src)
+                    };
                     let t = self.block(then, inner);
                     let e = self.block(els, inner);
                     return quote!(#save_cond if #c { #t } else { #e });
@@ -504,20 +625,30 @@ impl Emitter<'_> {
                     grad: false,
                     save: false,
                     ..m
-                };
+                }
+                .plain_in(*src);
                 let t = self.block(then, inner);
                 let e = self.block(els, inner);
-                let exits: Vec<Ident> = joined.iter().map(|j| vname(&j.exit)).collect();
-                let then_lasts = joined.iter().map(|j| {
+                let (written, kept) = self.split_joined(joined);
+                // Where the undo logs of state written in place stand before the branch.
+                let marks = if (m.grad || m.save) && !written.is_empty() {
+                    let mk = format_ident!("__mk{}", src);
+                    let us = written.iter().map(uname);
+                    quote!(let #mk = (#(#us.mark(),)*);)
+                } else {
+                    quote!()
+                };
+                let exits: Vec<Ident> = kept.iter().map(|j| vname(&j.exit)).collect();
+                let then_lasts = kept.iter().map(|j| {
                     let v = vname(&j.then_last);
                     quote!(::core::clone::Clone::clone(&#v))
                 });
-                let else_lasts = joined.iter().map(|j| {
+                let else_lasts = kept.iter().map(|j| {
                     let v = vname(&j.else_last);
                     quote!(::core::clone::Clone::clone(&#v))
                 });
                 let adjs = if m.grad || m.save {
-                    let gs = joined.iter().map(|j| {
+                    let gs = kept.iter().map(|j| {
                         let (v, g) = (vname(&j.exit), gname(&j.exit));
                         quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
                     });
@@ -526,10 +657,11 @@ impl Emitter<'_> {
                     quote!()
                 };
                 if m.grad {
-                    deferred.push(self.if_sweep(&c, then, els, joined));
+                    deferred.push(self.if_sweep(&c, *src, then, els, joined));
                 }
                 quote! {
                     #save_cond
+                    #marks
                     let (#(#exits,)*) = if #c { #t (#(#then_lasts,)*) } else { #e (#(#else_lasts,)*) };
                     #adjs
                 }
@@ -549,6 +681,8 @@ impl Emitter<'_> {
         m: Mode,
         save: bool,
     ) -> TokenStream {
+        let (written, carried) = self.split_carried(carried);
+        let carried = &carried[..];
         let saves = format_ident!("__save{}", src);
         let carriers: Vec<Ident> = carried
             .iter()
@@ -574,7 +708,8 @@ impl Emitter<'_> {
             grad: false,
             save: false,
             ..m
-        };
+        }
+        .plain_in(src);
         let b = self.block(body, body_mode);
         let acc_flags = accumulators(body, carried);
         let saved: Vec<&Ident> = carriers
@@ -583,7 +718,12 @@ impl Emitter<'_> {
             .filter(|(_, a)| !**a)
             .map(|(c, _)| c)
             .collect();
-        let needs_saves = !saved.is_empty() || !data_carried.is_empty();
+        // State written in place is not copied: where its undo log stands at each iteration.
+        let marks = written.iter().map(|b| {
+            let u = uname(b);
+            quote!(#u.mark())
+        });
+        let needs_saves = !saved.is_empty() || !data_carried.is_empty() || !written.is_empty();
         let (decl_saves, push, adjs) = if save {
             let adjs = carried.iter().map(|c| {
                 let (v, g) = (vname(&c.exit), gname(&c.exit));
@@ -592,7 +732,7 @@ impl Emitter<'_> {
             if needs_saves {
                 (
                     quote!(let mut #saves = ::std::vec::Vec::new();),
-                    quote!(#saves.push(((#(::core::clone::Clone::clone(&#saved),)*), (#(::core::clone::Clone::clone(&#data_carried),)*)));),
+                    quote!(#saves.push(((#(::core::clone::Clone::clone(&#saved),)*), (#(::core::clone::Clone::clone(&#data_carried),)*), (#(#marks,)*)));),
                     quote!(#(#adjs)*),
                 )
             } else {
@@ -624,6 +764,8 @@ impl Emitter<'_> {
         carried: &[Carried],
         data_carried: &[Ident],
     ) -> TokenStream {
+        let (written, carried) = self.split_carried(carried);
+        let carried = &carried[..];
         let saves = format_ident!("__save{}", src);
         let gcs: Vec<Ident> = carried
             .iter()
@@ -650,13 +792,23 @@ impl Emitter<'_> {
                 let (e, x) = (vname(&c.entry), vname(&c.exit));
                 quote!(let #e = ::core::clone::Clone::clone(&#x);)
             });
-        let needs_saves = !entries.is_empty() || !data_carried.is_empty();
+        let needs_saves = !entries.is_empty() || !data_carried.is_empty() || !written.is_empty();
+        // State written in place goes back to its value at the iteration's start (its log
+        // entries stay for the sweep).
+        let marks: Vec<Ident> = (0..written.len())
+            .map(|k| format_ident!("__mark{}_{}", src, k))
+            .collect();
+        let rewind = written.iter().zip(&marks).map(|(b, mk)| {
+            let (u, v) = (uname(b), vname(b));
+            quote!(#u.rewind(&mut #v, #mk);)
+        });
         let pop = if needs_saves {
             quote! {
-                let ::core::option::Option::Some(((#(#entries,)*), (#(#restored,)*))) = #saves.pop() else {
+                let ::core::option::Option::Some(((#(#entries,)*), (#(#restored,)*), (#(#marks,)*))) = #saves.pop() else {
                     break;
                 };
                 #(#data_carried = #restored;)*
+                #(#rewind)*
             }
         } else {
             quote!()
@@ -673,6 +825,7 @@ impl Emitter<'_> {
             body,
             Mode {
                 save: true,
+                redo_outside: Some(src),
                 ..Mode::default()
             },
         );
@@ -704,12 +857,33 @@ impl Emitter<'_> {
         }
     }
 
-    fn if_sweep(&self, c: &Ident, then: &[Stmt], els: &[Stmt], joined: &[Joined]) -> TokenStream {
+    fn if_sweep(
+        &self,
+        c: &Ident,
+        src: usize,
+        then: &[Stmt],
+        els: &[Stmt],
+        joined: &[Joined],
+    ) -> TokenStream {
+        let (written, joined) = self.split_joined(joined);
+        let joined = &joined[..];
+        // State written in place goes back to its value before the `if`.
+        let mk = format_ident!("__mk{}", src);
+        let rewind: Vec<TokenStream> = written
+            .iter()
+            .enumerate()
+            .map(|(k, b)| {
+                let (u, v) = (uname(b), vname(b));
+                let k = syn::Index::from(k);
+                quote!(#u.rewind(&mut #v, #mk.#k);)
+            })
+            .collect();
         let branch = |stmts: &[Stmt], last: &dyn Fn(&Joined) -> &crate::analyse::Binding| {
             let recompute = self.block(
                 stmts,
                 Mode {
                     save: true,
+                    redo_outside: Some(src),
                     ..Mode::default()
                 },
             );
@@ -719,7 +893,7 @@ impl Emitter<'_> {
                 quote!(::vi::__private::acc(&mut #g, &#gx);)
             });
             let sweep = self.sweep(stmts);
-            quote!(#recompute #(#seed)* #sweep)
+            quote!(#(#rewind)* #recompute #(#seed)* #sweep)
         };
         let t = branch(then, &|j| &j.then_last);
         let e = branch(els, &|j| &j.else_last);
@@ -806,13 +980,49 @@ impl Emitter<'_> {
                         let e = self.block(els, gm);
                         quote!(if #c { #t } else { #e })
                     } else {
-                        self.if_sweep(&c, then, els, joined)
+                        self.if_sweep(&c, *src, then, els, joined)
                     }
                 }
             };
             out.extend(part);
         }
         out
+    }
+
+    /// How an element write into state written in place (`root`) is emitted in mode `m`.
+    fn write_mode(&self, root: usize, m: Mode) -> WriteMode {
+        let inside = |region: usize| {
+            region == ALL || self.groups.get(&root).is_some_and(|p| p.contains(&region))
+        };
+        if m.plain_inside.is_some_and(inside) {
+            WriteMode::Plain
+        } else if m.redo_outside.is_some_and(|r| !inside(r)) {
+            WriteMode::Redo
+        } else {
+            WriteMode::Tape
+        }
+    }
+
+    /// State a loop carries: that written in place (not copied: its binding) and the rest.
+    fn split_carried(&self, carried: &[Carried]) -> (Vec<Binding>, Vec<Carried>) {
+        let (written, rest): (Vec<&Carried>, Vec<&Carried>) = carried
+            .iter()
+            .partition(|c| self.groups.contains_key(&c.exit.id));
+        (
+            written.into_iter().map(|c| c.exit.clone()).collect(),
+            rest.into_iter().cloned().collect(),
+        )
+    }
+
+    /// State an `if` assigns: that written in place (its binding) and the rest.
+    fn split_joined(&self, joined: &[Joined]) -> (Vec<Binding>, Vec<Joined>) {
+        let (written, rest): (Vec<&Joined>, Vec<&Joined>) = joined
+            .iter()
+            .partition(|j| self.groups.contains_key(&j.exit.id));
+        (
+            written.into_iter().map(|j| j.exit.clone()).collect(),
+            rest.into_iter().cloned().collect(),
+        )
     }
 
     fn read_latent(&self, k: usize, l: &Latent, src: usize, m: Mode) -> TokenStream {

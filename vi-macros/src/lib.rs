@@ -210,6 +210,30 @@ mod tests {
     }
 
     #[test]
+    fn a_vector_filled_in_a_loop_is_written_in_place() {
+        let out = run(quote::quote! {
+            fn rw(y: &[f64]) {
+                let sigma ~ HalfNormal(1.0);
+                let eps ~ Normal(0.0, 1.0).iid(y.len());
+                let mut z = DVector::zeros(y.len());
+                for t in 1..y.len() {
+                    z[t] = z[t - 1] + sigma * eps[t];
+                }
+                y ~ Normal(z, 1.0);
+            }
+        })
+        .to_string();
+        assert!(!out.contains("compile_error"), "{out}");
+        // No copy of the vector per write, none saved per iteration: writes into `z` itself,
+        // its undo log's mark saved per iteration.
+        assert!(!out.contains("set_elem"), "{out}");
+        assert!(out.contains(". write (& mut __v"), "{out}");
+        assert!(out.contains(". mark ()"), "{out}");
+        assert!(out.contains("write_elem (& mut __v"), "{out}");
+        assert!(!out.contains("__cv"), "{out}");
+    }
+
+    #[test]
     fn a_valid_model_expands_without_errors() {
         let out = run(VALID.parse().expect("tokens")).to_string();
         assert!(!out.contains("compile_error"), "{out}");
