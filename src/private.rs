@@ -752,3 +752,86 @@ impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
         }
     }
 }
+
+/// A number operand of a distribution statement (a value or a data element), as the `f64`
+/// the scalar kernels take.
+pub trait Number {
+    /// The value as `f64` (`bool` as 0 or 1).
+    fn number(&self) -> f64;
+}
+
+macro_rules! number_as {
+    ($($t:ty),*) => {$(
+        impl Number for $t {
+            #[inline(always)]
+            #[allow(clippy::cast_precision_loss, clippy::cast_lossless)]
+            fn number(&self) -> f64 {
+                *self as f64
+            }
+        }
+    )*};
+}
+number_as!(f64, f32, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+impl Number for bool {
+    #[inline(always)]
+    fn number(&self) -> f64 {
+        f64::from(u8::from(*self))
+    }
+}
+
+impl<T: Number + ?Sized> Number for &T {
+    #[inline(always)]
+    fn number(&self) -> f64 {
+        (**self).number()
+    }
+}
+
+/// A data operand of a distribution statement, unchanged: its type must hold numbers (the
+/// type error lands on the user's expression).
+#[inline(always)]
+pub fn obs<T: ad::ToF64s + ?Sized>(x: &T) -> &T {
+    x
+}
+
+macro_rules! kernel_ops {
+    ($($ops:ident, $sc:ident, $sl:ident, $n:literal, [$($t:ident $i:tt $g:ident),*];)*) => {$(
+        /// The operands of a distribution statement (the value first), for method-call
+        /// dispatch: all numbers take the scalar kernel (the first trait, found first by method
+        /// resolution), anything else the vectorised one.
+        pub struct $ops<'a, $($t: ?Sized),*>($(pub &'a $t),*);
+
+        /// The scalar kernel path: [`dist::scalar::scalar`].
+        pub trait $sc {
+            /// ln p, adding the partials into the `Some` adjoints.
+            fn lpdf<K: dist::scalar::Kernel<$n>>(&self, k: &mut K, $($g: Option<&mut f64>),*) -> f64;
+        }
+
+        impl<$($t: Number + ?Sized),*> $sc for $ops<'_, $($t),*> {
+            #[inline(always)]
+            fn lpdf<K: dist::scalar::Kernel<$n>>(&self, k: &mut K, $($g: Option<&mut f64>),*) -> f64 {
+                dist::scalar::scalar(k, [$(self.$i.number()),*], [$($g),*])
+            }
+        }
+
+        /// The vectorised kernel path: [`dist::scalar::Kernel::lpdf`] on flat slices.
+        pub trait $sl {
+            /// ln p summed over the broadcast elements, adding the partials into the `Some`
+            /// adjoints.
+            fn lpdf<K: dist::scalar::Kernel<$n>>(&self, k: &mut K, $($g: Option<&mut impl ad::Flat>),*) -> f64;
+        }
+
+        impl<$($t: ad::ToF64s + ?Sized),*> $sl for &$ops<'_, $($t),*> {
+            #[inline]
+            fn lpdf<K: dist::scalar::Kernel<$n>>(&self, _k: &mut K, $($g: Option<&mut impl ad::Flat>),*) -> f64 {
+                K::lpdf([$(&*self.$i.to_f64s()),*], [$($g.map(|g| g.flat_mut())),*])
+            }
+        }
+    )*};
+}
+
+kernel_ops! {
+    Ops2, ScalarKernel2, SliceKernel2, 2, [A 0 ga, B 1 gb];
+    Ops3, ScalarKernel3, SliceKernel3, 3, [A 0 ga, B 1 gb, C 2 gc];
+    Ops4, ScalarKernel4, SliceKernel4, 4, [A 0 ga, B 1 gb, C 2 gc, D 3 gd];
+}

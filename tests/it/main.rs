@@ -6,6 +6,7 @@ mod layout;
 mod macro_coverage;
 mod macro_inplace;
 mod macro_models;
+mod macro_scalar;
 mod macro_simulate;
 mod macro_validation;
 mod support;

@@ -98,14 +98,6 @@ impl V {
         }
     }
 
-    /// `Some(ad::flat_mut(&mut adjoint))` or `None`, for a kernel.
-    pub fn grad_flat_opt(&self) -> TokenStream {
-        match self.grad() {
-            Some(g) => quote!(::core::option::Option::Some(::vi::__private::ad::flat_mut(&mut #g))),
-            None => quote!(::core::option::Option::None),
-        }
-    }
-
     /// The adjoint's ident, for active values.
     pub fn grad(&self) -> Option<Ident> {
         match self {

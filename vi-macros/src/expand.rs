@@ -477,7 +477,35 @@ impl Emitter<'_> {
                 Stored::Owned => quote!(let #n: &#t = &self.#n;),
             }
         });
-        quote!(#(#binds)*)
+        let memos = self.memos();
+        quote!(#(#binds)* #memos)
+    }
+
+    /// One kernel memo per distribution statement (`__k{src}`), declared once per call so a
+    /// statement in a loop keeps its parameter-only pieces (`ln(sigma)`) across iterations.
+    fn memos(&self) -> TokenStream {
+        fn walk(stmts: &[Stmt], out: &mut Vec<TokenStream>) {
+            for s in stmts {
+                match s {
+                    Stmt::Latent { dist, src, .. } | Stmt::Observe { dist, src, .. } => {
+                        let k = format_ident!("__k{}", src);
+                        let module = format_ident!("{}", dist.module);
+                        out.push(quote! {
+                            let mut #k = <::vi::__private::dist::#module::Scalar as ::core::default::Default>::default();
+                        });
+                    }
+                    Stmt::For { body, .. } => walk(body, out),
+                    Stmt::If { then, els, .. } => {
+                        walk(then, out);
+                        walk(els, out);
+                    }
+                    Stmt::Data(_) | Stmt::Target { .. } | Stmt::Let { .. } => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.m.body, &mut out);
+        quote!(#(#out)*)
     }
 
     /// A block: forward code, and in gradient mode the deferred sweeps at its end.
@@ -906,16 +934,10 @@ impl Emitter<'_> {
         for s in stmts.iter().rev() {
             let part = match s {
                 Stmt::Data(_) | Stmt::Latent { .. } => quote!(),
-                Stmt::Observe {
-                    lhs,
-                    dist,
-                    args,
-                    src,
-                    ..
-                } => {
+                Stmt::Observe { lhs, args, src, .. } => {
                     let (low, vals) = self.kernel_operands(*src, None, Some(lhs), args);
                     let adjs = low.adjoints();
-                    let call = kernel_call(dist.module, &vals, true);
+                    let call = kernel_dispatch(*src, &vals, true);
                     let rev = low.reverse();
                     quote!(#adjs let _ = #call; #rev)
                 }
@@ -1122,12 +1144,12 @@ impl Emitter<'_> {
         }
         if m.grad {
             let adjs = low.adjoints();
-            let c = kernel_call(dist.module, &vals, true);
+            let c = kernel_dispatch(src, &vals, true);
             let rev = low.reverse();
             let acc = if m.lp { quote!(__lp += #lp;) } else { quote!() };
             out.extend(quote!(#adjs let #lp = #c; #acc #rev));
         } else {
-            let c = kernel_call(dist.module, &vals, false);
+            let c = kernel_dispatch(src, &vals, false);
             let acc = if m.terms {
                 quote!(__terms[#src] += #lp;)
             } else if m.lp {
@@ -1373,17 +1395,31 @@ fn seed_one(v: &V) -> TokenStream {
     }
 }
 
-fn kernel_call(module: &str, vals: &[V], grads: bool) -> TokenStream {
-    let module = format_ident!("{}", module);
-    let flats = vals.iter().map(|v| v.flat());
-    let gs = vals.iter().map(|v| {
-        if grads {
-            v.grad_flat_opt()
-        } else {
-            quote!(::core::option::Option::None)
+/// A distribution statement's kernel call, by method dispatch on its operands (see
+/// `__private::Ops3`): when all are numbers, the inlined scalar kernel; otherwise the
+/// vectorised one. Either way through the statement's memo `__k{src}`.
+fn kernel_dispatch(src: usize, vals: &[V], grads: bool) -> TokenStream {
+    let n = vals.len();
+    let ops = format_ident!("Ops{}", n);
+    let sc = format_ident!("ScalarKernel{}", n);
+    let sl = format_ident!("SliceKernel{}", n);
+    let k = format_ident!("__k{}", src);
+    let args = vals.iter().map(|v| match v {
+        V::Var(b) => {
+            let v = vname(b);
+            quote!(&#v)
         }
+        V::Temp(t, _) => quote!(&#t),
+        V::Data(d, span) => quote_spanned!(*span=> ::vi::__private::obs(#d)),
     });
-    quote!(::vi::__private::dist::#module::lpdf(#(#flats,)* #(#gs),*))
+    let gs = vals.iter().map(|v| match v.grad() {
+        Some(g) if grads => quote!(::core::option::Option::Some(&mut #g)),
+        _ => quote!(::core::option::Option::None::<&mut f64>),
+    });
+    quote!({
+        use ::vi::__private::{#sc as _, #sl as _};
+        (&::vi::__private::#ops(#(#args),*)).lpdf(&mut #k, #(#gs),*)
+    })
 }
 
 fn span_of_ty(t: &syn::Type) -> Span {
@@ -1393,4 +1429,45 @@ fn span_of_ty(t: &syn::Type) -> Span {
         .next()
         .map(|t| t.span())
         .unwrap_or_else(Span::call_site)
+}
+
+#[cfg(test)]
+mod kernel_dispatch_tests {
+    /// The gradient function of a model's expansion, as text.
+    fn grad_fn(src: &str) -> String {
+        let out = crate::run(src.parse().expect("tokens")).to_string();
+        assert!(!out.contains("compile_error"), "{out}");
+        let start = out.find("fn __grad").expect("a gradient function");
+        let end = out[start..]
+            .find("fn __sim")
+            .expect("the function after it");
+        out[start..start + end].to_string()
+    }
+
+    #[test]
+    fn a_statement_in_a_loop_keeps_one_memo_declared_before_the_loop() {
+        let g = grad_fn(
+            "fn m(x: &DMatrix<f64>, y: &DVector<f64>) {
+                let b ~ Normal(0.0, 1.0);
+                let sigma ~ HalfNormal(1.0);
+                for i in 0..x.nrows() {
+                    let mut mu = b;
+                    for j in 0..x.ncols() {
+                        mu += x[(i, j)] * b;
+                    }
+                    y[i] ~ Normal(mu, sigma);
+                }
+            }",
+        );
+        // One memo per distribution statement, all declared before the first loop.
+        let decls: Vec<usize> = g.match_indices("let mut __k").map(|(i, _)| i).collect();
+        assert_eq!(decls.len(), 3, "{g}");
+        let first_loop = g.find("for i in").expect("the loop");
+        assert!(decls.iter().all(|&d| d < first_loop), "{g}");
+        // The observation's kernel call goes through operand dispatch with that memo.
+        let call = g.rfind("Ops3").expect("a kernel call by dispatch");
+        assert!(call > first_loop, "{g}");
+        assert!(g[call..].contains("lpdf (& mut __k"), "{g}");
+        assert!(!g.contains("dist :: normal :: lpdf"), "{g}");
+    }
 }

@@ -102,7 +102,9 @@ pub trait Zeros {
 impl Zeros for f64 {
     #[inline]
     fn zeros_like(&self) -> Self {
-        0.0
+        // The additive identity of IEEE addition (`-0.0 + x` is `x` for every `x`, while
+        // `0.0 + -0.0` is `0.0`), so the compiler can drop the first `+=` into an adjoint.
+        -0.0
     }
 }
 

@@ -1,8 +1,9 @@
 //! Bernoulli(p).
 
+use super::scalar::{slices, Kernel, Memo};
 use super::{
-    acc, as_bool, at, broadcast_len, check_each, in_support, outside, probability, sample_lens_ok,
-    ArgError, Cdf, Hoisted, LogDensity, Support,
+    as_bool, at, check_each, in_support, outside, probability, sample_lens_ok, ArgError, Cdf,
+    LogDensity, Support,
 };
 use crate::error::DistError;
 use rand::Rng;
@@ -78,31 +79,27 @@ impl rand::distr::Distribution<f64> for Bernoulli {
 /// in `p` into `dp`. `dy` is accepted for uniformity and ignored (`y` is discrete). `-inf`
 /// when a `y` is not 0 or 1; NaN when the lengths do not broadcast or a `p` is outside
 /// `[0, 1]`.
-pub fn lpdf(y: &[f64], p: &[f64], _dy: Option<&mut [f64]>, mut dp: Option<&mut [f64]>) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), p.len()]) else {
-        return f64::NAN;
-    };
-    let ln_p = Hoisted::new(p, f64::ln);
-    let ln_q = Hoisted::new(p, |p: f64| (-p).ln_1p());
-    let mut lp = 0.0;
-    for i in 0..n {
-        let (yi, pi) = (at(y, i), at(p, i));
-        if !(0.0..=1.0).contains(&pi) {
-            return f64::NAN;
+pub fn lpdf(y: &[f64], p: &[f64], dy: Option<&mut [f64]>, dp: Option<&mut [f64]>) -> f64 {
+    slices::<Scalar, 2>([y, p], [dy, dp])
+}
+
+/// Bernoulli's one-element kernel: keeps `ln(p)` and `ln(1 - p)` while `p` repeats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<(f64, f64), 1>);
+
+impl Kernel<2> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [y, p]: [f64; 2], _want: [bool; 2]) -> (f64, [f64; 2]) {
+        if !(0.0..=1.0).contains(&p) {
+            return (f64::NAN, [0.0; 2]);
         }
-        match as_bool(yi) {
-            Some(true) => {
-                lp += ln_p.get(pi);
-                acc(&mut dp, i, 1.0 / pi);
-            }
-            Some(false) => {
-                lp += ln_q.get(pi);
-                acc(&mut dp, i, -1.0 / (1.0 - pi));
-            }
-            None => return outside(yi),
+        let &(ln_p, ln_q) = self.0.get([p], |[p]| (p.ln(), (-p).ln_1p()));
+        match as_bool(y) {
+            Some(true) => (ln_p, [0.0, 1.0 / p]),
+            Some(false) => (ln_q, [0.0, -1.0 / (1.0 - p)]),
+            None => (outside(y), [0.0; 2]),
         }
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

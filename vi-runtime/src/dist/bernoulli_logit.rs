@@ -1,8 +1,9 @@
 //! BernoulliLogit(logit): a Bernoulli parameterised by the log-odds.
 
+use super::scalar::{slices, Kernel};
 use super::{
-    acc, as_bool, at, broadcast_len, check_each, finite, in_support, outside, sample_lens_ok,
-    ArgError, Cdf, LogDensity, Support,
+    as_bool, at, check_each, finite, in_support, outside, sample_lens_ok, ArgError, Cdf,
+    LogDensity, Support,
 };
 use crate::error::DistError;
 use crate::math::{log_sigmoid, sigmoid};
@@ -79,34 +80,27 @@ impl rand::distr::Distribution<f64> for BernoulliLogit {
 /// partial in `logit` into `dlogit`. `dy` is accepted for uniformity and ignored (`y` is
 /// discrete). `-inf` when a `y` is not 0 or 1; NaN when the lengths do not broadcast or a
 /// `logit` is NaN.
-pub fn lpdf(
-    y: &[f64],
-    logit: &[f64],
-    _dy: Option<&mut [f64]>,
-    mut dlogit: Option<&mut [f64]>,
-) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), logit.len()]) else {
-        return f64::NAN;
-    };
-    let mut lp = 0.0;
-    for i in 0..n {
-        let (yi, a) = (at(y, i), at(logit, i));
-        if a.is_nan() {
-            return f64::NAN;
+pub fn lpdf(y: &[f64], logit: &[f64], dy: Option<&mut [f64]>, dlogit: Option<&mut [f64]>) -> f64 {
+    slices::<Scalar, 2>([y, logit], [dy, dlogit])
+}
+
+/// BernoulliLogit's one-element kernel (nothing worth keeping: the logit usually changes
+/// with every element).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar;
+
+impl Kernel<2> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [y, logit]: [f64; 2], _want: [bool; 2]) -> (f64, [f64; 2]) {
+        if logit.is_nan() {
+            return (f64::NAN, [0.0; 2]);
         }
-        match as_bool(yi) {
-            Some(true) => {
-                lp += log_sigmoid(a);
-                acc(&mut dlogit, i, sigmoid(-a));
-            }
-            Some(false) => {
-                lp += log_sigmoid(-a);
-                acc(&mut dlogit, i, -sigmoid(a));
-            }
-            None => return outside(yi),
+        match as_bool(y) {
+            Some(true) => (log_sigmoid(logit), [0.0, sigmoid(-logit)]),
+            Some(false) => (log_sigmoid(-logit), [0.0, -sigmoid(logit)]),
+            None => (outside(y), [0.0; 2]),
         }
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

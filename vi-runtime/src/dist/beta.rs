@@ -1,8 +1,9 @@
 //! Beta(a, b).
 
+use super::scalar::{slices, Kernel, Memo};
 use super::{
-    acc, at, broadcast_len, check_each, digamma, is_positive, lgamma, observed, positive,
-    sample_lens_ok, ArgError, Cdf, LogDensity, Support,
+    at, check_each, digamma, is_positive, lgamma, observed, positive, sample_lens_ok, ArgError,
+    Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
 use rand::Rng;
@@ -93,51 +94,50 @@ pub fn lpdf(
     y: &[f64],
     a: &[f64],
     b: &[f64],
-    mut dy: Option<&mut [f64]>,
-    mut da: Option<&mut [f64]>,
-    mut db: Option<&mut [f64]>,
+    dy: Option<&mut [f64]>,
+    da: Option<&mut [f64]>,
+    db: Option<&mut [f64]>,
 ) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), a.len(), b.len()]) else {
-        return f64::NAN;
-    };
-    let shared = a.len() == 1 && b.len() == 1;
-    let want_shape = da.is_some() || db.is_some();
-    // ln B(a, b) and, for the shape partials, digamma(a), digamma(b), digamma(a + b): once
-    // when both shapes are broadcast scalars.
-    let specials = |a: f64, b: f64| {
-        let psi = if want_shape {
-            (digamma(a), digamma(b), digamma(a + b))
-        } else {
-            (0.0, 0.0, 0.0)
-        };
-        (ln_beta(a, b), psi)
-    };
-    let first = if shared {
-        specials(a[0], b[0])
-    } else {
-        (0.0, (0.0, 0.0, 0.0))
-    };
-    let mut lp = 0.0;
-    for i in 0..n {
-        let (yi, ai, bi) = (at(y, i), at(a, i), at(b, i));
-        if !(ai > 0.0 && bi > 0.0) {
-            return f64::NAN;
+    slices::<Scalar, 3>([y, a, b], [dy, da, db])
+}
+
+/// Beta's one-element kernel: keeps `ln B(a, b)` and, when a shape's partial is wanted,
+/// `digamma(a)`, `digamma(b)`, `digamma(a + b)` while `a` and `b` repeat.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<(f64, f64, f64, f64), 3>);
+
+impl Kernel<3> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [y, a, b]: [f64; 3], want: [bool; 3]) -> (f64, [f64; 3]) {
+        if !(a > 0.0 && b > 0.0) {
+            return (f64::NAN, [0.0; 3]);
         }
-        if !(yi > 0.0 && yi < 1.0) {
-            return if yi.is_nan() {
+        if !(y > 0.0 && y < 1.0) {
+            let lp = if y.is_nan() {
                 f64::NAN
             } else {
                 f64::NEG_INFINITY
             };
+            return (lp, [0.0; 3]);
         }
-        let (lb, (psi_a, psi_b, psi_ab)) = if shared { first } else { specials(ai, bi) };
-        let (ln_y, ln_1my) = (yi.ln(), (-yi).ln_1p());
-        lp += (ai - 1.0) * ln_y + (bi - 1.0) * ln_1my - lb;
-        acc(&mut dy, i, (ai - 1.0) / yi - (bi - 1.0) / (1.0 - yi));
-        acc(&mut da, i, ln_y - psi_a + psi_ab);
-        acc(&mut db, i, ln_1my - psi_b + psi_ab);
+        let key = [a, b, f64::from(u8::from(want[1] || want[2]))];
+        let &(lb, psi_a, psi_b, psi_ab) = self.0.get(key, |[a, b, w]| {
+            if w > 0.0 {
+                (ln_beta(a, b), digamma(a), digamma(b), digamma(a + b))
+            } else {
+                (ln_beta(a, b), 0.0, 0.0, 0.0)
+            }
+        });
+        let (ln_y, ln_1my) = (y.ln(), (-y).ln_1p());
+        (
+            (a - 1.0) * ln_y + (b - 1.0) * ln_1my - lb,
+            [
+                (a - 1.0) / y - (b - 1.0) / (1.0 - y),
+                ln_y - psi_a + psi_ab,
+                ln_1my - psi_b + psi_ab,
+            ],
+        )
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

@@ -1,8 +1,9 @@
 //! Binomial(n, p).
 
+use super::scalar::{slices, Kernel, Memo};
 use super::{
-    acc, at, broadcast_len, check_each, count, is_count, lchoose, outside, probability,
-    sample_lens_ok, ArgError, Cdf, Hoisted, LogDensity, Support,
+    at, broadcast_len, check_each, count, is_count, lchoose, outside, probability, sample_lens_ok,
+    ArgError, Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
 use rand::Rng;
@@ -105,38 +106,40 @@ pub fn lpdf(
     y: &[f64],
     n: &[f64],
     p: &[f64],
-    _dy: Option<&mut [f64]>,
-    _dn: Option<&mut [f64]>,
-    mut dp: Option<&mut [f64]>,
+    dy: Option<&mut [f64]>,
+    dn: Option<&mut [f64]>,
+    dp: Option<&mut [f64]>,
 ) -> f64 {
-    let Some(len) = broadcast_len(&[y.len(), n.len(), p.len()]) else {
-        return f64::NAN;
-    };
-    let ln_p = Hoisted::new(p, f64::ln);
-    let ln_q = Hoisted::new(p, |p: f64| (-p).ln_1p());
-    let mut lp = 0.0;
-    for i in 0..len {
-        let (k, m, pi) = (at(y, i), at(n, i), at(p, i));
-        if !(is_count(m) && (0.0..=1.0).contains(&pi)) {
-            return f64::NAN;
+    slices::<Scalar, 3>([y, n, p], [dy, dn, dp])
+}
+
+/// Binomial's one-element kernel: keeps `ln(p)` and `ln(1 - p)` while `p` repeats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<(f64, f64), 1>);
+
+impl Kernel<3> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [k, n, p]: [f64; 3], _want: [bool; 3]) -> (f64, [f64; 3]) {
+        if !(is_count(n) && (0.0..=1.0).contains(&p)) {
+            return (f64::NAN, [0.0; 3]);
         }
-        if !(is_count(k) && k <= m) {
-            return outside(k);
+        if !(is_count(k) && k <= n) {
+            return (outside(k), [0.0; 3]);
         }
+        let &(ln_p, ln_q) = self.0.get([p], |[p]| (p.ln(), (-p).ln_1p()));
         // Terms with a zero count are skipped, so p = 0 or 1 gives exact 0 * ln 0 = 0.
-        lp += lchoose(m, k);
+        let mut lp = lchoose(n, k);
         let mut g = 0.0;
         if k > 0.0 {
-            lp += k * ln_p.get(pi);
-            g += k / pi;
+            lp += k * ln_p;
+            g += k / p;
         }
-        if k < m {
-            lp += (m - k) * ln_q.get(pi);
-            g -= (m - k) / (1.0 - pi);
+        if k < n {
+            lp += (n - k) * ln_q;
+            g -= (n - k) / (1.0 - p);
         }
-        acc(&mut dp, i, g);
+        (lp, [0.0, 0.0, g])
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent); when both

@@ -1,8 +1,9 @@
 //! BinomialLogit(n, logit): a binomial parameterised by the log-odds.
 
+use super::scalar::{slices, Kernel, Memo};
 use super::{
-    acc, at, binomial, broadcast_len, check_each, finite, is_count, lchoose, outside,
-    sample_lens_ok, ArgError, Cdf, Hoisted, LogDensity, Support,
+    at, binomial, check_each, finite, is_count, lchoose, outside, sample_lens_ok, ArgError, Cdf,
+    LogDensity, Support,
 };
 use crate::error::DistError;
 use crate::math::{log_sigmoid, sigmoid};
@@ -79,34 +80,39 @@ pub fn lpdf(
     y: &[f64],
     n: &[f64],
     logit: &[f64],
-    _dy: Option<&mut [f64]>,
-    _dn: Option<&mut [f64]>,
-    mut dlogit: Option<&mut [f64]>,
+    dy: Option<&mut [f64]>,
+    dn: Option<&mut [f64]>,
+    dlogit: Option<&mut [f64]>,
 ) -> f64 {
-    let Some(len) = broadcast_len(&[y.len(), n.len(), logit.len()]) else {
-        return f64::NAN;
-    };
-    let ln_p = Hoisted::new(logit, log_sigmoid);
-    let ln_q = Hoisted::new(logit, |a: f64| log_sigmoid(-a));
-    let mut lp = 0.0;
-    for i in 0..len {
-        let (k, m, a) = (at(y, i), at(n, i), at(logit, i));
-        if !is_count(m) || a.is_nan() {
-            return f64::NAN;
+    slices::<Scalar, 3>([y, n, logit], [dy, dn, dlogit])
+}
+
+/// BinomialLogit's one-element kernel: keeps `ln sigmoid(logit)`, `ln sigmoid(-logit)` and
+/// `sigmoid(logit)` while `logit` repeats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<(f64, f64, f64), 1>);
+
+impl Kernel<3> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [k, n, logit]: [f64; 3], _want: [bool; 3]) -> (f64, [f64; 3]) {
+        if !is_count(n) || logit.is_nan() {
+            return (f64::NAN, [0.0; 3]);
         }
-        if !(is_count(k) && k <= m) {
-            return outside(k);
+        if !(is_count(k) && k <= n) {
+            return (outside(k), [0.0; 3]);
         }
-        lp += lchoose(m, k);
+        let &(ln_p, ln_q, p) = self
+            .0
+            .get([logit], |[a]| (log_sigmoid(a), log_sigmoid(-a), sigmoid(a)));
+        let mut lp = lchoose(n, k);
         if k > 0.0 {
-            lp += k * ln_p.get(a);
+            lp += k * ln_p;
         }
-        if k < m {
-            lp += (m - k) * ln_q.get(a);
+        if k < n {
+            lp += (n - k) * ln_q;
         }
-        acc(&mut dlogit, i, k - m * sigmoid(a));
+        (lp, [0.0, 0.0, k - n * p])
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent); when both

@@ -1,8 +1,8 @@
 //! Cauchy(mu, sigma).
 
+use super::scalar::{slices, Kernel, Memo};
 use super::{
-    acc, at, broadcast_len, check_each, finite, ln1p_sq, positive, sample_lens_ok, ArgError, Cdf,
-    Hoisted, LogDensity, Support,
+    at, check_each, finite, ln1p_sq, positive, sample_lens_ok, ArgError, Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
 use crate::math::LN_PI;
@@ -87,30 +87,29 @@ pub fn lpdf(
     y: &[f64],
     mu: &[f64],
     sigma: &[f64],
-    mut dy: Option<&mut [f64]>,
-    mut dmu: Option<&mut [f64]>,
-    mut dsigma: Option<&mut [f64]>,
+    dy: Option<&mut [f64]>,
+    dmu: Option<&mut [f64]>,
+    dsigma: Option<&mut [f64]>,
 ) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), mu.len(), sigma.len()]) else {
-        return f64::NAN;
-    };
-    let ln_sigma = Hoisted::new(sigma, f64::ln);
-    let mut lp = 0.0;
-    for i in 0..n {
-        let s = at(sigma, i);
-        if !(s > 0.0) {
-            return f64::NAN;
+    slices::<Scalar, 3>([y, mu, sigma], [dy, dmu, dsigma])
+}
+
+/// Cauchy's one-element kernel: keeps `1 / sigma` and `ln(sigma)` while `sigma` repeats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<(f64, f64), 1>);
+
+impl Kernel<3> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [y, mu, sigma]: [f64; 3], _want: [bool; 3]) -> (f64, [f64; 3]) {
+        if !(sigma > 0.0) {
+            return (f64::NAN, [0.0; 3]);
         }
-        let inv = 1.0 / s;
-        let z = (at(y, i) - at(mu, i)) * inv;
-        lp += -LN_PI - ln_sigma.get(s) - ln1p_sq(z);
+        let &(inv, ln_sigma) = self.0.get([sigma], |[s]| (1.0 / s, s.ln()));
+        let z = (y - mu) * inv;
         // 2 z / (1 + z^2), without overflow for huge |z| (0 at z = 0: 1 / 0 = inf).
         let g = 2.0 * inv / (z + 1.0 / z);
-        acc(&mut dy, i, -g);
-        acc(&mut dmu, i, g);
-        acc(&mut dsigma, i, -inv + g * z);
+        (-LN_PI - ln_sigma - ln1p_sq(z), [-g, g, -inv + g * z])
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

@@ -1,8 +1,8 @@
 //! Exponential(rate).
 
+use super::scalar::{slices, Kernel, Memo};
 use super::{
-    acc, at, broadcast_len, check_each, observed, positive, sample_lens_ok, ArgError, Cdf, Hoisted,
-    LogDensity, Support,
+    at, check_each, observed, positive, sample_lens_ok, ArgError, Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
 use rand::Rng;
@@ -71,30 +71,26 @@ impl rand::distr::Distribution<f64> for Exponential {
 /// Sum over the broadcast elements of ln Exponential(y | rate), adding partials into the
 /// given buffers. `-inf` when a `y` is negative; NaN when the lengths do not broadcast or a
 /// `rate` is not positive.
-pub fn lpdf(
-    y: &[f64],
-    rate: &[f64],
-    mut dy: Option<&mut [f64]>,
-    mut drate: Option<&mut [f64]>,
-) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), rate.len()]) else {
-        return f64::NAN;
-    };
-    let ln_rate = Hoisted::new(rate, f64::ln);
-    let mut lp = 0.0;
-    for i in 0..n {
-        let (yi, r) = (at(y, i), at(rate, i));
-        if !(r > 0.0) {
-            return f64::NAN;
+pub fn lpdf(y: &[f64], rate: &[f64], dy: Option<&mut [f64]>, drate: Option<&mut [f64]>) -> f64 {
+    slices::<Scalar, 2>([y, rate], [dy, drate])
+}
+
+/// Exponential's one-element kernel: keeps `ln(rate)` while `rate` repeats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<f64, 1>);
+
+impl Kernel<2> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [y, rate]: [f64; 2], _want: [bool; 2]) -> (f64, [f64; 2]) {
+        if !(rate > 0.0) {
+            return (f64::NAN, [0.0; 2]);
         }
-        if yi < 0.0 {
-            return f64::NEG_INFINITY;
+        if y < 0.0 {
+            return (f64::NEG_INFINITY, [0.0; 2]);
         }
-        lp += ln_rate.get(r) - r * yi;
-        acc(&mut dy, i, -r);
-        acc(&mut drate, i, 1.0 / r - yi);
+        let &ln_rate = self.0.get([rate], |[r]| r.ln());
+        (ln_rate - rate * y, [-rate, 1.0 / rate - y])
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

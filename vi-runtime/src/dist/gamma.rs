@@ -1,8 +1,9 @@
 //! Gamma(shape, rate).
 
+use super::scalar::{slices, Kernel, Memo};
 use super::{
-    acc, at, broadcast_len, check_each, digamma, gamma_p, is_positive, lgamma, observed, positive,
-    sample_lens_ok, ArgError, Cdf, Hoisted, LogDensity, Support,
+    at, check_each, digamma, gamma_p, is_positive, lgamma, observed, positive, sample_lens_ok,
+    ArgError, Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
 use rand::Rng;
@@ -85,35 +86,37 @@ pub fn lpdf(
     y: &[f64],
     shape: &[f64],
     rate: &[f64],
-    mut dy: Option<&mut [f64]>,
-    mut dshape: Option<&mut [f64]>,
-    mut drate: Option<&mut [f64]>,
+    dy: Option<&mut [f64]>,
+    dshape: Option<&mut [f64]>,
+    drate: Option<&mut [f64]>,
 ) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), shape.len(), rate.len()]) else {
-        return f64::NAN;
-    };
-    let lgamma_shape = Hoisted::new(shape, lgamma);
-    let want_dshape = dshape.is_some();
-    let digamma_shape = Hoisted::new(shape, |a| if want_dshape { digamma(a) } else { 0.0 });
-    let ln_rate = Hoisted::new(rate, f64::ln);
-    let mut lp = 0.0;
-    for i in 0..n {
-        let (yi, a, b) = (at(y, i), at(shape, i), at(rate, i));
+    slices::<Scalar, 3>([y, shape, rate], [dy, dshape, drate])
+}
+
+/// Gamma's one-element kernel: keeps `lgamma(shape)`, `digamma(shape)` (when wanted) and
+/// `ln(rate)` while `shape` and `rate` repeat.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<(f64, f64, f64), 3>);
+
+impl Kernel<3> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [y, a, b]: [f64; 3], want: [bool; 3]) -> (f64, [f64; 3]) {
         if !(a > 0.0 && b > 0.0) {
-            return f64::NAN;
+            return (f64::NAN, [0.0; 3]);
         }
-        if yi <= 0.0 {
-            return f64::NEG_INFINITY;
+        if y <= 0.0 {
+            return (f64::NEG_INFINITY, [0.0; 3]);
         }
-        let (ln_y, ln_b) = (yi.ln(), ln_rate.get(b));
-        lp += a * ln_b - lgamma_shape.get(a) + (a - 1.0) * ln_y - b * yi;
-        acc(&mut dy, i, (a - 1.0) / yi - b);
-        if want_dshape {
-            acc(&mut dshape, i, ln_b - digamma_shape.get(a) + ln_y);
-        }
-        acc(&mut drate, i, a / b - yi);
+        let key = [a, b, f64::from(u8::from(want[1]))];
+        let &(lgamma_a, digamma_a, ln_b) = self.0.get(key, |[a, b, w]| {
+            (lgamma(a), if w > 0.0 { digamma(a) } else { 0.0 }, b.ln())
+        });
+        let ln_y = y.ln();
+        (
+            a * ln_b - lgamma_a + (a - 1.0) * ln_y - b * y,
+            [(a - 1.0) / y - b, ln_b - digamma_a + ln_y, a / b - y],
+        )
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

@@ -1,8 +1,8 @@
 //! HalfCauchy(sigma): a zero-location Cauchy folded onto `(0, inf)`.
 
+use super::scalar::{slices, Kernel, Memo};
 use super::{
-    acc, at, broadcast_len, check_each, ln1p_sq, observed, positive, sample_lens_ok, ArgError, Cdf,
-    Hoisted, LogDensity, Support,
+    at, check_each, ln1p_sq, observed, positive, sample_lens_ok, ArgError, Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
 use crate::math::LN_PI;
@@ -76,34 +76,29 @@ impl rand::distr::Distribution<f64> for HalfCauchy {
 /// Sum over the broadcast elements of ln HalfCauchy(y | sigma), adding partials into the
 /// given buffers. `-inf` when a `y` is negative; NaN when the lengths do not broadcast or a
 /// `sigma` is not positive.
-pub fn lpdf(
-    y: &[f64],
-    sigma: &[f64],
-    mut dy: Option<&mut [f64]>,
-    mut dsigma: Option<&mut [f64]>,
-) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), sigma.len()]) else {
-        return f64::NAN;
-    };
-    let ln_sigma = Hoisted::new(sigma, f64::ln);
-    let mut lp = 0.0;
-    for i in 0..n {
-        let (yi, s) = (at(y, i), at(sigma, i));
-        if !(s > 0.0) {
-            return f64::NAN;
+pub fn lpdf(y: &[f64], sigma: &[f64], dy: Option<&mut [f64]>, dsigma: Option<&mut [f64]>) -> f64 {
+    slices::<Scalar, 2>([y, sigma], [dy, dsigma])
+}
+
+/// HalfCauchy's one-element kernel: keeps `1 / sigma` and `ln(sigma)` while `sigma` repeats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<(f64, f64), 1>);
+
+impl Kernel<2> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [y, sigma]: [f64; 2], _want: [bool; 2]) -> (f64, [f64; 2]) {
+        if !(sigma > 0.0) {
+            return (f64::NAN, [0.0; 2]);
         }
-        if yi < 0.0 {
-            return f64::NEG_INFINITY;
+        if y < 0.0 {
+            return (f64::NEG_INFINITY, [0.0; 2]);
         }
-        let inv = 1.0 / s;
-        let z = yi * inv;
-        lp += LN_2 - LN_PI - ln_sigma.get(s) - ln1p_sq(z);
+        let &(inv, ln_sigma) = self.0.get([sigma], |[s]| (1.0 / s, s.ln()));
+        let z = y * inv;
         // 2 z / (1 + z^2), without overflow for huge |z| (0 at z = 0: 1 / 0 = inf).
         let g = 2.0 * inv / (z + 1.0 / z);
-        acc(&mut dy, i, -g);
-        acc(&mut dsigma, i, -inv + g * z);
+        (LN_2 - LN_PI - ln_sigma - ln1p_sq(z), [-g, -inv + g * z])
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

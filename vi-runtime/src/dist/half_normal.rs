@@ -1,8 +1,8 @@
 //! HalfNormal(sigma): a zero-mean normal folded onto `(0, inf)`.
 
+use super::scalar::{slices, Kernel, Memo};
 use super::{
-    acc, at, broadcast_len, check_each, observed, positive, sample_lens_ok, ArgError, Cdf, Hoisted,
-    LogDensity, Support,
+    at, check_each, observed, positive, sample_lens_ok, ArgError, Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
 use crate::math::LN_SQRT_2PI;
@@ -75,32 +75,30 @@ impl rand::distr::Distribution<f64> for HalfNormal {
 /// Sum over the broadcast elements of ln HalfNormal(y | sigma), adding partials into the
 /// given buffers. `-inf` when a `y` is negative; NaN when the lengths do not broadcast or a
 /// `sigma` is not positive.
-pub fn lpdf(
-    y: &[f64],
-    sigma: &[f64],
-    mut dy: Option<&mut [f64]>,
-    mut dsigma: Option<&mut [f64]>,
-) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), sigma.len()]) else {
-        return f64::NAN;
-    };
-    let ln_sigma = Hoisted::new(sigma, f64::ln);
-    let mut lp = 0.0;
-    for i in 0..n {
-        let (yi, s) = (at(y, i), at(sigma, i));
-        if !(s > 0.0) {
-            return f64::NAN;
+pub fn lpdf(y: &[f64], sigma: &[f64], dy: Option<&mut [f64]>, dsigma: Option<&mut [f64]>) -> f64 {
+    slices::<Scalar, 2>([y, sigma], [dy, dsigma])
+}
+
+/// HalfNormal's one-element kernel: keeps `1 / sigma` and `ln(sigma)` while `sigma` repeats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<(f64, f64), 1>);
+
+impl Kernel<2> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [y, sigma]: [f64; 2], _want: [bool; 2]) -> (f64, [f64; 2]) {
+        if !(sigma > 0.0) {
+            return (f64::NAN, [0.0; 2]);
         }
-        if yi < 0.0 {
-            return f64::NEG_INFINITY;
+        if y < 0.0 {
+            return (f64::NEG_INFINITY, [0.0; 2]);
         }
-        let inv = 1.0 / s;
-        let z = yi * inv;
-        lp += LN_2 - LN_SQRT_2PI - ln_sigma.get(s) - 0.5 * z * z;
-        acc(&mut dy, i, -z * inv);
-        acc(&mut dsigma, i, (z * z - 1.0) * inv);
+        let &(inv, ln_sigma) = self.0.get([sigma], |[s]| (1.0 / s, s.ln()));
+        let z = y * inv;
+        (
+            LN_2 - LN_SQRT_2PI - ln_sigma - 0.5 * z * z,
+            [-z * inv, (z * z - 1.0) * inv],
+        )
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

@@ -1,8 +1,9 @@
 //! HalfStudentT(nu, sigma): a zero-location Student's t folded onto `(0, inf)`.
 
+use super::scalar::{slices, Kernel, Memo};
 use super::{
-    acc, at, broadcast_len, check_each, digamma, is_positive, lgamma, ln1p_sq, observed, positive,
-    sample_lens_ok, ArgError, Cdf, Hoisted, LogDensity, Support,
+    at, check_each, digamma, is_positive, lgamma, ln1p_sq, observed, positive, sample_lens_ok,
+    ArgError, Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
 use crate::math::LN_PI;
@@ -92,54 +93,58 @@ pub fn lpdf(
     y: &[f64],
     nu: &[f64],
     sigma: &[f64],
-    mut dy: Option<&mut [f64]>,
-    mut dnu: Option<&mut [f64]>,
-    mut dsigma: Option<&mut [f64]>,
+    dy: Option<&mut [f64]>,
+    dnu: Option<&mut [f64]>,
+    dsigma: Option<&mut [f64]>,
 ) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), nu.len(), sigma.len()]) else {
-        return f64::NAN;
-    };
-    let norm = Hoisted::new(nu, |v| {
-        LN_2 + lgamma(0.5 * (v + 1.0)) - lgamma(0.5 * v) - 0.5 * (v.ln() + LN_PI)
-    });
-    let want_dnu = dnu.is_some();
-    let dnorm = Hoisted::new(nu, |v| {
-        if want_dnu {
-            0.5 * (digamma(0.5 * (v + 1.0)) - digamma(0.5 * v)) - 0.5 / v
+    slices::<Scalar, 3>([y, nu, sigma], [dy, dnu, dsigma])
+}
+
+/// HalfStudentT's one-element kernel: keeps the normalising constant (and its derivative in
+/// `nu` when wanted), `ln(sigma)`, `1 / sqrt(nu)` and `1 / sigma` while `nu` and `sigma`
+/// repeat.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<(f64, f64, f64, f64, f64), 3>);
+
+impl Kernel<3> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [y, nu, sigma]: [f64; 3], want: [bool; 3]) -> (f64, [f64; 3]) {
+        if !(nu > 0.0 && sigma > 0.0) {
+            return (f64::NAN, [0.0; 3]);
+        }
+        if y < 0.0 {
+            return (f64::NEG_INFINITY, [0.0; 3]);
+        }
+        let key = [nu, sigma, f64::from(u8::from(want[1]))];
+        let &(norm, dnorm, ln_sigma, inv_sqrt_nu, inv) = self.0.get(key, |[v, s, w]| {
+            (
+                LN_2 + lgamma(0.5 * (v + 1.0)) - lgamma(0.5 * v) - 0.5 * (v.ln() + LN_PI),
+                if w > 0.0 {
+                    0.5 * (digamma(0.5 * (v + 1.0)) - digamma(0.5 * v)) - 0.5 / v
+                } else {
+                    0.0
+                },
+                s.ln(),
+                1.0 / v.sqrt(),
+                1.0 / s,
+            )
+        });
+        let z = y * inv;
+        // ln(1 + r), r = z^2 / nu, without overflow for huge |z|.
+        let l1p = ln1p_sq(z * inv_sqrt_nu);
+        let g = (nu + 1.0) / (sigma * (nu / z + z));
+        let dnu = if want[1] {
+            // r / (1 + r), again without overflow.
+            let w = 1.0 / (1.0 + nu / (z * z));
+            dnorm - 0.5 * l1p + 0.5 * (nu + 1.0) * w / nu
         } else {
             0.0
-        }
-    });
-    let ln_sigma = Hoisted::new(sigma, f64::ln);
-    let inv_sqrt_nu = Hoisted::new(nu, |v: f64| 1.0 / v.sqrt());
-    let mut lp = 0.0;
-    for i in 0..n {
-        let (yi, v, s) = (at(y, i), at(nu, i), at(sigma, i));
-        if !(v > 0.0 && s > 0.0) {
-            return f64::NAN;
-        }
-        if yi < 0.0 {
-            return f64::NEG_INFINITY;
-        }
-        let inv = 1.0 / s;
-        let z = yi * inv;
-        // ln(1 + r), r = z^2 / nu, without overflow for huge |z|.
-        let l1p = ln1p_sq(z * inv_sqrt_nu.get(v));
-        lp += norm.get(v) - ln_sigma.get(s) - 0.5 * (v + 1.0) * l1p;
-        let g = (v + 1.0) / (s * (v / z + z));
-        acc(&mut dy, i, -g);
-        acc(&mut dsigma, i, -inv + g * z);
-        if want_dnu {
-            // r / (1 + r), again without overflow.
-            let w = 1.0 / (1.0 + v / (z * z));
-            acc(
-                &mut dnu,
-                i,
-                dnorm.get(v) - 0.5 * l1p + 0.5 * (v + 1.0) * w / v,
-            );
-        }
+        };
+        (
+            norm - ln_sigma - 0.5 * (nu + 1.0) * l1p,
+            [-g, dnu, -inv + g * z],
+        )
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

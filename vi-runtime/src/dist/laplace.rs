@@ -1,9 +1,7 @@
 //! Laplace(mu, b), the double exponential.
 
-use super::{
-    acc, at, broadcast_len, check_each, finite, positive, sample_lens_ok, ArgError, Cdf, Hoisted,
-    LogDensity, Support,
-};
+use super::scalar::{slices, Kernel, Memo};
+use super::{at, check_each, finite, positive, sample_lens_ok, ArgError, Cdf, LogDensity, Support};
 use crate::error::DistError;
 use rand::Rng;
 use std::f64::consts::LN_2;
@@ -92,24 +90,26 @@ pub fn lpdf(
     y: &[f64],
     mu: &[f64],
     b: &[f64],
-    mut dy: Option<&mut [f64]>,
-    mut dmu: Option<&mut [f64]>,
-    mut db: Option<&mut [f64]>,
+    dy: Option<&mut [f64]>,
+    dmu: Option<&mut [f64]>,
+    db: Option<&mut [f64]>,
 ) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), mu.len(), b.len()]) else {
-        return f64::NAN;
-    };
-    let ln_b = Hoisted::new(b, f64::ln);
-    let mut lp = 0.0;
-    for i in 0..n {
-        let s = at(b, i);
-        if !(s > 0.0) {
-            return f64::NAN;
+    slices::<Scalar, 3>([y, mu, b], [dy, dmu, db])
+}
+
+/// Laplace's one-element kernel: keeps `1 / b` and `ln(b)` while `b` repeats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<(f64, f64), 1>);
+
+impl Kernel<3> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [y, mu, b]: [f64; 3], _want: [bool; 3]) -> (f64, [f64; 3]) {
+        if !(b > 0.0) {
+            return (f64::NAN, [0.0; 3]);
         }
-        let inv = 1.0 / s;
-        let d = at(y, i) - at(mu, i);
+        let &(inv, ln_b) = self.0.get([b], |[s]| (1.0 / s, s.ln()));
+        let d = y - mu;
         let a = d.abs() * inv;
-        lp += -LN_2 - ln_b.get(s) - a;
         let sign = if d > 0.0 {
             1.0
         } else if d < 0.0 {
@@ -117,11 +117,8 @@ pub fn lpdf(
         } else {
             0.0
         };
-        acc(&mut dy, i, -sign * inv);
-        acc(&mut dmu, i, sign * inv);
-        acc(&mut db, i, (a - 1.0) * inv);
+        (-LN_2 - ln_b - a, [-sign * inv, sign * inv, (a - 1.0) * inv])
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

@@ -1,8 +1,8 @@
 //! LogNormal(mu, sigma).
 
+use super::scalar::{slices, Kernel, Memo};
 use super::{
-    acc, at, broadcast_len, check_each, finite, observed, positive, sample_lens_ok, ArgError, Cdf,
-    Hoisted, LogDensity, Support,
+    at, check_each, finite, observed, positive, sample_lens_ok, ArgError, Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
 use crate::math::LN_SQRT_2PI;
@@ -86,32 +86,34 @@ pub fn lpdf(
     y: &[f64],
     mu: &[f64],
     sigma: &[f64],
-    mut dy: Option<&mut [f64]>,
-    mut dmu: Option<&mut [f64]>,
-    mut dsigma: Option<&mut [f64]>,
+    dy: Option<&mut [f64]>,
+    dmu: Option<&mut [f64]>,
+    dsigma: Option<&mut [f64]>,
 ) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), mu.len(), sigma.len()]) else {
-        return f64::NAN;
-    };
-    let ln_sigma = Hoisted::new(sigma, f64::ln);
-    let mut lp = 0.0;
-    for i in 0..n {
-        let (yi, s) = (at(y, i), at(sigma, i));
-        if !(s > 0.0) {
-            return f64::NAN;
+    slices::<Scalar, 3>([y, mu, sigma], [dy, dmu, dsigma])
+}
+
+/// LogNormal's one-element kernel: keeps `1 / sigma` and `ln(sigma)` while `sigma` repeats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<(f64, f64), 1>);
+
+impl Kernel<3> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [y, mu, sigma]: [f64; 3], _want: [bool; 3]) -> (f64, [f64; 3]) {
+        if !(sigma > 0.0) {
+            return (f64::NAN, [0.0; 3]);
         }
-        if yi <= 0.0 {
-            return f64::NEG_INFINITY;
+        if y <= 0.0 {
+            return (f64::NEG_INFINITY, [0.0; 3]);
         }
-        let inv = 1.0 / s;
-        let ln_y = yi.ln();
-        let z = (ln_y - at(mu, i)) * inv;
-        lp += -0.5 * z * z - ln_sigma.get(s) - LN_SQRT_2PI - ln_y;
-        acc(&mut dy, i, -(1.0 + z * inv) / yi);
-        acc(&mut dmu, i, z * inv);
-        acc(&mut dsigma, i, (z * z - 1.0) * inv);
+        let &(inv, ln_sigma) = self.0.get([sigma], |[s]| (1.0 / s, s.ln()));
+        let ln_y = y.ln();
+        let z = (ln_y - mu) * inv;
+        (
+            -0.5 * z * z - ln_sigma - LN_SQRT_2PI - ln_y,
+            [-(1.0 + z * inv) / y, z * inv, (z * z - 1.0) * inv],
+        )
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

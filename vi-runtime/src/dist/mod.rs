@@ -51,8 +51,10 @@
 //! | [`Poisson`] | `y, rate` | `rate` | `{0, 1, ...}` |
 //! | [`PoissonLog`] | `y, log_rate` | `log_rate` | `{0, 1, ...}` |
 //!
-//! Each module also has `check(..)` (one `Option<&[f64]>` per kernel argument) and
-//! `sample(rng, params.., n)`.
+//! Each module also has `check(..)` (one `Option<&[f64]>` per kernel argument),
+//! `sample(rng, params.., n)`, and `Scalar`: the density and partials of one element
+//! (trait [`scalar::Kernel`]), the single source of the formula, which the vectorised
+//! kernel loops over and which `model!` calls directly when every operand is a number.
 //!
 //! Special functions come from `libm` (`lgamma`, `erf`) and `statrs` (digamma, regularised
 //! incomplete beta and gamma functions for the CDFs).
@@ -77,6 +79,7 @@ pub mod log_normal;
 pub mod normal;
 pub mod poisson;
 pub mod poisson_log;
+pub mod scalar;
 pub mod student_t;
 pub mod uniform;
 

@@ -1,5 +1,6 @@
 //! Normal(mu, sigma).
 
+use super::scalar::{Kernel, Memo};
 use super::{
     acc, at, broadcast_len, check_each, finite, positive, sample_lens_ok, ArgError, Cdf, Hoisted,
     LogDensity, Support,
@@ -163,6 +164,30 @@ fn residual_pass(y: &[f64], mu: &[f64], dmu: &mut [f64], inv: f64) -> f64 {
         *gi += z * inv;
     }
     combine(acc) + tail
+}
+
+/// Normal's one-element kernel: keeps `1 / sigma` and `ln(sigma)` while `sigma` repeats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<(f64, f64), 1>);
+
+impl Kernel<3> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [y, mu, sigma]: [f64; 3], _want: [bool; 3]) -> (f64, [f64; 3]) {
+        if !(sigma > 0.0) {
+            return (f64::NAN, [0.0; 3]);
+        }
+        let &(inv, ln_sigma) = self.0.get([sigma], |[s]| (1.0 / s, s.ln()));
+        let z = (y - mu) * inv;
+        let dmu = z * inv;
+        (
+            -0.5 * z * z - ln_sigma - LN_SQRT_2PI,
+            [-dmu, dmu, (z * z - 1.0) * inv],
+        )
+    }
+
+    fn lpdf([y, mu, sigma]: [&[f64]; 3], [dy, dmu, dsigma]: [Option<&mut [f64]>; 3]) -> f64 {
+        lpdf(y, mu, sigma, dy, dmu, dsigma)
+    }
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

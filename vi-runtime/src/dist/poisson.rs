@@ -1,8 +1,9 @@
 //! Poisson(rate).
 
+use super::scalar::{slices, Kernel, Memo};
 use super::{
-    acc, at, broadcast_len, check_each, gamma_q, in_support, is_count, lgamma, nonnegative,
-    outside, sample_lens_ok, ArgError, Cdf, Hoisted, LogDensity, Support,
+    at, check_each, gamma_q, in_support, is_count, lgamma, nonnegative, outside, sample_lens_ok,
+    ArgError, Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
 use rand::Rng;
@@ -95,35 +96,33 @@ impl rand::distr::Distribution<f64> for Poisson {
 /// in `rate` into `drate`. `dy` is accepted for uniformity and ignored (`y` is a count).
 /// `-inf` when a `y` is not a non-negative integer; NaN when the lengths do not broadcast or
 /// a `rate` is negative or NaN.
-pub fn lpdf(
-    y: &[f64],
-    rate: &[f64],
-    _dy: Option<&mut [f64]>,
-    mut drate: Option<&mut [f64]>,
-) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), rate.len()]) else {
-        return f64::NAN;
-    };
-    let ln_rate = Hoisted::new(rate, f64::ln);
-    let mut lp = 0.0;
-    for i in 0..n {
-        let (k, r) = (at(y, i), at(rate, i));
-        if !(r >= 0.0) {
-            return f64::NAN;
+pub fn lpdf(y: &[f64], rate: &[f64], dy: Option<&mut [f64]>, drate: Option<&mut [f64]>) -> f64 {
+    slices::<Scalar, 2>([y, rate], [dy, drate])
+}
+
+/// Poisson's one-element kernel: keeps `ln(rate)` while `rate` repeats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<f64, 1>);
+
+impl Kernel<2> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [k, rate]: [f64; 2], _want: [bool; 2]) -> (f64, [f64; 2]) {
+        if !(rate >= 0.0) {
+            return (f64::NAN, [0.0; 2]);
         }
         if !is_count(k) {
-            return outside(k);
+            return (outside(k), [0.0; 2]);
         }
-        lp -= r + lgamma(k + 1.0);
+        let mut lp = -(rate + lgamma(k + 1.0));
         let mut g = -1.0;
         // Skipped for k = 0, so a rate of 0 gives exactly ln P(0) = 0.
         if k > 0.0 {
-            lp += k * ln_rate.get(r);
-            g += k / r;
+            let &ln_rate = self.0.get([rate], |[r]| r.ln());
+            lp += k * ln_rate;
+            g += k / rate;
         }
-        acc(&mut drate, i, g);
+        (lp, [0.0, g])
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

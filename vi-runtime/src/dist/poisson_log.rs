@@ -1,8 +1,9 @@
 //! PoissonLog(log_rate): a Poisson parameterised by the log of its rate.
 
+use super::scalar::{slices, Kernel};
 use super::{
-    acc, at, broadcast_len, check_each, finite, in_support, is_count, lgamma, outside, poisson,
-    sample_lens_ok, ArgError, Cdf, LogDensity, Support,
+    at, check_each, finite, in_support, is_count, lgamma, outside, poisson, sample_lens_ok,
+    ArgError, Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
 use rand::Rng;
@@ -70,30 +71,34 @@ impl rand::distr::Distribution<f64> for PoissonLog {
 pub fn lpdf(
     y: &[f64],
     log_rate: &[f64],
-    _dy: Option<&mut [f64]>,
-    mut dlog_rate: Option<&mut [f64]>,
+    dy: Option<&mut [f64]>,
+    dlog_rate: Option<&mut [f64]>,
 ) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), log_rate.len()]) else {
-        return f64::NAN;
-    };
-    let mut lp = 0.0;
-    for i in 0..n {
-        let (k, a) = (at(y, i), at(log_rate, i));
-        if a.is_nan() {
-            return f64::NAN;
+    slices::<Scalar, 2>([y, log_rate], [dy, dlog_rate])
+}
+
+/// PoissonLog's one-element kernel (nothing worth keeping: the log rate usually changes with
+/// every element).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar;
+
+impl Kernel<2> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [k, log_rate]: [f64; 2], _want: [bool; 2]) -> (f64, [f64; 2]) {
+        if log_rate.is_nan() {
+            return (f64::NAN, [0.0; 2]);
         }
         if !is_count(k) {
-            return outside(k);
+            return (outside(k), [0.0; 2]);
         }
-        let rate = a.exp();
-        lp -= rate + lgamma(k + 1.0);
+        let rate = log_rate.exp();
+        let mut lp = -(rate + lgamma(k + 1.0));
         // Skipped for k = 0, so a log rate of -inf gives exactly ln P(0) = 0.
         if k > 0.0 {
-            lp += k * a;
+            lp += k * log_rate;
         }
-        acc(&mut dlog_rate, i, k - rate);
+        (lp, [0.0, k - rate])
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

@@ -1,8 +1,9 @@
 //! StudentT(nu, mu, sigma).
 
+use super::scalar::{slices, Kernel, Memo};
 use super::{
-    acc, at, broadcast_len, check_each, digamma, finite, is_positive, lgamma, ln1p_sq, positive,
-    sample_lens_ok, ArgError, Cdf, Hoisted, LogDensity, Support,
+    at, check_each, digamma, finite, is_positive, lgamma, ln1p_sq, positive, sample_lens_ok,
+    ArgError, Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
 use crate::math::LN_PI;
@@ -118,56 +119,59 @@ pub fn lpdf(
     nu: &[f64],
     mu: &[f64],
     sigma: &[f64],
-    mut dy: Option<&mut [f64]>,
-    mut dnu: Option<&mut [f64]>,
-    mut dmu: Option<&mut [f64]>,
-    mut dsigma: Option<&mut [f64]>,
+    dy: Option<&mut [f64]>,
+    dnu: Option<&mut [f64]>,
+    dmu: Option<&mut [f64]>,
+    dsigma: Option<&mut [f64]>,
 ) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), nu.len(), mu.len(), sigma.len()]) else {
-        return f64::NAN;
-    };
-    // ln Gamma((nu + 1) / 2) - ln Gamma(nu / 2) - ln(nu pi) / 2, and its derivative in nu.
-    let norm = Hoisted::new(nu, |v| {
-        lgamma(0.5 * (v + 1.0)) - lgamma(0.5 * v) - 0.5 * (v.ln() + LN_PI)
-    });
-    let want_dnu = dnu.is_some();
-    let dnorm = Hoisted::new(nu, |v| {
-        if want_dnu {
-            0.5 * (digamma(0.5 * (v + 1.0)) - digamma(0.5 * v)) - 0.5 / v
-        } else {
-            0.0
+    slices::<Scalar, 4>([y, nu, mu, sigma], [dy, dnu, dmu, dsigma])
+}
+
+/// StudentT's one-element kernel: keeps the normalising constant (and its derivative in `nu`
+/// when wanted), `ln(sigma)`, `1 / sqrt(nu)` and `1 / sigma` while `nu` and `sigma` repeat.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<(f64, f64, f64, f64, f64), 3>);
+
+impl Kernel<4> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [y, nu, mu, sigma]: [f64; 4], want: [bool; 4]) -> (f64, [f64; 4]) {
+        if !(nu > 0.0 && sigma > 0.0) {
+            return (f64::NAN, [0.0; 4]);
         }
-    });
-    let ln_sigma = Hoisted::new(sigma, f64::ln);
-    let inv_sqrt_nu = Hoisted::new(nu, |v: f64| 1.0 / v.sqrt());
-    let mut lp = 0.0;
-    for i in 0..n {
-        let (v, s) = (at(nu, i), at(sigma, i));
-        if !(v > 0.0 && s > 0.0) {
-            return f64::NAN;
-        }
-        let inv = 1.0 / s;
-        let z = (at(y, i) - at(mu, i)) * inv;
+        let key = [nu, sigma, f64::from(u8::from(want[1]))];
+        let &(norm, dnorm, ln_sigma, inv_sqrt_nu, inv) = self.0.get(key, |[v, s, w]| {
+            (
+                // ln Gamma((nu + 1) / 2) - ln Gamma(nu / 2) - ln(nu pi) / 2, and its
+                // derivative in nu.
+                lgamma(0.5 * (v + 1.0)) - lgamma(0.5 * v) - 0.5 * (v.ln() + LN_PI),
+                if w > 0.0 {
+                    0.5 * (digamma(0.5 * (v + 1.0)) - digamma(0.5 * v)) - 0.5 / v
+                } else {
+                    0.0
+                },
+                s.ln(),
+                1.0 / v.sqrt(),
+                1.0 / s,
+            )
+        });
+        let z = (y - mu) * inv;
         // ln(1 + r), r = z^2 / nu, without overflow for huge |z|.
-        let l1p = ln1p_sq(z * inv_sqrt_nu.get(v));
-        lp += norm.get(v) - ln_sigma.get(s) - 0.5 * (v + 1.0) * l1p;
+        let l1p = ln1p_sq(z * inv_sqrt_nu);
         // d/dy of -(nu + 1)/2 ln(1 + r) is -(nu + 1) z / (nu sigma (1 + r)), written so
         // that neither z = 0 nor a huge z overflows.
-        let g = (v + 1.0) / (s * (v / z + z));
-        acc(&mut dy, i, -g);
-        acc(&mut dmu, i, g);
-        acc(&mut dsigma, i, -inv + g * z);
-        if want_dnu {
+        let g = (nu + 1.0) / (sigma * (nu / z + z));
+        let dnu = if want[1] {
             // r / (1 + r), again without overflow.
-            let w = 1.0 / (1.0 + v / (z * z));
-            acc(
-                &mut dnu,
-                i,
-                dnorm.get(v) - 0.5 * l1p + 0.5 * (v + 1.0) * w / v,
-            );
-        }
+            let w = 1.0 / (1.0 + nu / (z * z));
+            dnorm - 0.5 * l1p + 0.5 * (nu + 1.0) * w / nu
+        } else {
+            0.0
+        };
+        (
+            norm - ln_sigma - 0.5 * (nu + 1.0) * l1p,
+            [-g, dnu, g, -inv + g * z],
+        )
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent).

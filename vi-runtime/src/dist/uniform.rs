@@ -1,7 +1,8 @@
 //! Uniform(lower, upper).
 
+use super::scalar::{slices, Kernel, Memo};
 use super::{
-    acc, at, broadcast_len, check_each, finite, sample_lens_ok, ArgError, Cdf, LogDensity, Support,
+    at, broadcast_len, check_each, finite, sample_lens_ok, ArgError, Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
 use rand::Rng;
@@ -94,32 +95,37 @@ pub fn lpdf(
     y: &[f64],
     lower: &[f64],
     upper: &[f64],
-    _dy: Option<&mut [f64]>,
-    mut dlower: Option<&mut [f64]>,
-    mut dupper: Option<&mut [f64]>,
+    dy: Option<&mut [f64]>,
+    dlower: Option<&mut [f64]>,
+    dupper: Option<&mut [f64]>,
 ) -> f64 {
-    let Some(n) = broadcast_len(&[y.len(), lower.len(), upper.len()]) else {
-        return f64::NAN;
-    };
-    let mut lp = 0.0;
-    for i in 0..n {
-        let (yi, l, u) = (at(y, i), at(lower, i), at(upper, i));
-        if !(l < u) {
-            return f64::NAN;
+    slices::<Scalar, 3>([y, lower, upper], [dy, dlower, dupper])
+}
+
+/// Uniform's one-element kernel: keeps `1 / (upper - lower)` and its log while the bounds
+/// repeat.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scalar(Memo<(f64, f64), 2>);
+
+impl Kernel<3> for Scalar {
+    #[inline(always)]
+    fn elem(&mut self, [y, lower, upper]: [f64; 3], _want: [bool; 3]) -> (f64, [f64; 3]) {
+        if !(lower < upper) {
+            return (f64::NAN, [0.0; 3]);
         }
-        if !(yi >= l && yi <= u) {
-            return if yi.is_nan() {
+        if !(y >= lower && y <= upper) {
+            let lp = if y.is_nan() {
                 f64::NAN
             } else {
                 f64::NEG_INFINITY
             };
+            return (lp, [0.0; 3]);
         }
-        let inv = 1.0 / (u - l);
-        lp -= (u - l).ln();
-        acc(&mut dlower, i, inv);
-        acc(&mut dupper, i, -inv);
+        let &(inv, ln_width) = self
+            .0
+            .get([lower, upper], |[l, u]| (1.0 / (u - l), (u - l).ln()));
+        (-ln_width, [0.0, inv, -inv])
     }
-    lp
 }
 
 /// Validates the data arguments (`None` for arguments that depend on a latent); when both

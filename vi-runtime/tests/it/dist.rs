@@ -8,6 +8,8 @@ use vi_runtime::dist::{self, *};
 use vi_runtime::infer::{rng_for, Rng};
 use vi_runtime::DistError;
 
+mod scalar;
+
 /// Every tolerance of this file.
 mod tol {
     /// Relative error of a log density against scipy.
