@@ -142,26 +142,26 @@ pub fn lpdf(
 fn residual_pass(y: &[f64], mu: &[f64], dmu: &mut [f64], inv: f64) -> f64 {
     let n = dmu.len();
     let (y, mu) = (&y[..n], &mu[..n]);
-    let (yc, mc) = (y.chunks_exact(LANES), mu.chunks_exact(LANES));
-    let (yr, mr) = (yc.remainder(), mc.remainder());
-    let mut gc = dmu.chunks_exact_mut(LANES);
+    let whole = n - n % LANES;
     let mut acc = [0.0; LANES];
-    for ((yy, mm), gg) in yc.map(lanes).zip(mc.map(lanes)).zip(&mut gc) {
-        let Ok(gg) = <&mut [f64; LANES]>::try_from(gg) else {
-            continue;
-        };
+    // Plain index loops over fixed-size blocks (no iterator adaptors, which the inliner
+    // may leave as calls and so stop the vectoriser).
+    let mut i = 0;
+    while i < whole {
+        let (yy, mm) = (lanes(&y[i..i + LANES]), lanes(&mu[i..i + LANES]));
+        let gg = &mut dmu[i..i + LANES];
         for l in 0..LANES {
             let z = (yy[l] - mm[l]) * inv;
             acc[l] += z * z;
             gg[l] += z * inv;
         }
+        i += LANES;
     }
-    let gr = gc.into_remainder();
     let mut tail = 0.0;
-    for ((&yi, &mi), gi) in yr.iter().zip(mr).zip(gr.iter_mut()) {
-        let z = (yi - mi) * inv;
+    for j in whole..n {
+        let z = (y[j] - mu[j]) * inv;
         tail += z * z;
-        *gi += z * inv;
+        dmu[j] += z * inv;
     }
     combine(acc) + tail
 }
