@@ -649,7 +649,7 @@ impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
             ga.acc(g);
         }
         if let Some(gb) = gb {
-            *gb += g.as_slice().iter().sum::<f64>();
+            *gb += vi_runtime::ad::kernels::sum(g.as_slice());
         }
     }
     #[inline]
@@ -664,7 +664,7 @@ impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
             ga.acc(g);
         }
         if let Some(gb) = gb {
-            *gb -= g.as_slice().iter().sum::<f64>();
+            *gb -= vi_runtime::ad::kernels::sum(g.as_slice());
         }
     }
     #[inline]
@@ -683,11 +683,7 @@ impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
             }
         }
         if let Some(gb) = gb {
-            *gb += g
-                .iter()
-                .zip(self.0.as_slice())
-                .map(|(p, q)| p * q)
-                .sum::<f64>();
+            *gb += vi_runtime::ad::kernels::dot(g, self.0.as_slice());
         }
     }
 }

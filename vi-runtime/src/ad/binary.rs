@@ -7,9 +7,9 @@
 //! column either a slice or one repeated number, so every inner loop is a plain indexed loop
 //! over slices of one known length, which the compiler vectorises.
 
-use super::{Flat, Operand, ShapeError, Value};
+use super::{kernels, Flat, Operand, ShapeError, Value};
 use kind::{Join, Kind};
-use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector, DVectorView, DVectorViewMut, Dyn};
+use nalgebra::{DMatrix, DVector};
 
 pub mod kind {
     //! Type-level operand kinds: which axes an operand broadcasts along, and the value type
@@ -278,12 +278,18 @@ macro_rules! lanes {
 
 trait Lane: Copy {
     fn fit(self, n: usize) -> Self;
+    /// Elements `start..end` (a repeated number: itself).
+    fn sub(self, start: usize, end: usize) -> Self;
     fn at(self, i: usize) -> f64;
 }
 
 impl Lane for f64 {
     #[inline(always)]
     fn fit(self, _: usize) -> Self {
+        self
+    }
+    #[inline(always)]
+    fn sub(self, _: usize, _: usize) -> Self {
         self
     }
     #[inline(always)]
@@ -298,36 +304,12 @@ impl Lane for &[f64] {
         &self[..n]
     }
     #[inline(always)]
+    fn sub(self, start: usize, end: usize) -> Self {
+        &self[start..end]
+    }
+    #[inline(always)]
     fn at(self, i: usize) -> f64 {
         self[i]
-    }
-}
-
-/// Where a backward loop adds to: a slice, or one number (a broadcast input, summed).
-trait Acc {
-    fn fit(self, n: usize) -> Self;
-    fn add(&mut self, i: usize, v: f64);
-}
-
-impl Acc for &mut [f64] {
-    #[inline(always)]
-    fn fit(self, n: usize) -> Self {
-        &mut self[..n]
-    }
-    #[inline(always)]
-    fn add(&mut self, i: usize, v: f64) {
-        self[i] += v;
-    }
-}
-
-impl Acc for &mut f64 {
-    #[inline(always)]
-    fn fit(self, _: usize) -> Self {
-        self
-    }
-    #[inline(always)]
-    fn add(&mut self, _: usize, v: f64) {
-        **self += v;
     }
 }
 
@@ -343,8 +325,9 @@ fn fwd_loop<X: Lane, Y: Lane>(o: &mut [f64], x: X, y: Y, f: impl Fn(f64, f64) ->
 }
 
 #[inline(always)]
-fn back_loop<A: Acc, X: Lane, Y: Lane>(
-    acc: A,
+#[allow(clippy::needless_range_loop)]
+fn back_loop<X: Lane, Y: Lane>(
+    acc: &mut [f64],
     x: X,
     y: Y,
     out: &[f64],
@@ -353,11 +336,48 @@ fn back_loop<A: Acc, X: Lane, Y: Lane>(
 ) {
     let n = g.len();
     let out = &out[..n];
-    let mut acc = acc.fit(n);
+    let acc = &mut acc[..n];
     let x = x.fit(n);
     let y = y.fit(n);
     for i in 0..n {
-        acc.add(i, g[i] * d(x.at(i), y.at(i), out[i]));
+        acc[i] += g[i] * d(x.at(i), y.at(i), out[i]);
+    }
+}
+
+/// Elements per block of [`back_sum`]: its buffer stays in registers or L1.
+const SUM_BLOCK: usize = 64;
+
+/// `acc += sum_i g[i] d(x[i], y[i], out[i])`: the adjoint of an input broadcast along this
+/// run. A single running sum would not vectorise; the terms of each block go through
+/// [`back_loop`] into a small buffer, which [`kernels::sum`] adds with several partial sums.
+#[inline(always)]
+fn back_sum<X: Lane, Y: Lane>(
+    acc: &mut f64,
+    x: X,
+    y: Y,
+    out: &[f64],
+    g: &[f64],
+    d: impl Fn(f64, f64, f64) -> f64 + Copy,
+) {
+    let n = g.len();
+    let out = &out[..n];
+    let mut buf = [0.0; SUM_BLOCK];
+    let mut start = 0;
+    while start < n {
+        let m = SUM_BLOCK.min(n - start);
+        let b = &mut buf[..m];
+        b.fill(0.0);
+        let end = start + m;
+        back_loop(
+            b,
+            x.sub(start, end),
+            y.sub(start, end),
+            &out[start..end],
+            &g[start..end],
+            d,
+        );
+        *acc += kernels::sum(b);
+        start = end;
     }
 }
 
@@ -450,7 +470,7 @@ fn side(
         let n = r * c;
         lanes!(a.flat_lane(n), b.flat_lane(n); p, q => {
             if x.is_scalar() {
-                back_loop(&mut gx[0], p, q, out, g, d)
+                back_sum(&mut gx[0], p, q, &out[..n], &g[..n], d)
             } else {
                 back_loop(&mut gx[..n], p, q, out, g, d)
             }
@@ -461,7 +481,7 @@ fn side(
             let off = x.col_offset(j);
             lanes!(a.col_lane(j, r), b.col_lane(j, r); p, q => {
                 if x.brow {
-                    back_loop(&mut gx[off], p, q, oc, gc, d)
+                    back_sum(&mut gx[off], p, q, oc, gc, d)
                 } else {
                     back_loop(&mut gx[off..off + r], p, q, oc, gc, d)
                 }
@@ -643,9 +663,9 @@ impl MulKind<kind::Col> for kind::Mat {
         b: &B,
     ) -> Result<Self::Out, ShapeError> {
         let (r, k, _) = inner_dims(a.dims(), b.dims())?;
-        let av = DMatrixView::from_slice(a.flat(), r, k);
-        let bv = DVectorView::from_slice(b.flat(), k);
-        Ok(av * bv)
+        let mut out = DVector::zeros(r);
+        kernels::gemv(a.flat(), r, k, b.flat(), out.as_mut_slice());
+        Ok(out)
     }
     #[inline]
     fn back<A: Operand + ?Sized, B: Operand + ?Sized>(
@@ -660,15 +680,13 @@ impl MulKind<kind::Col> for kind::Mat {
         if k != k2 || g.len() != r {
             return;
         }
-        let av = DMatrixView::from_slice(a.flat(), r, k);
-        let bv = DVectorView::from_slice(b.flat(), k);
         if let Some(ga) = ga {
             // dA += g b^T
-            DMatrixViewMut::from_slice(ga, r, k).ger(1.0, g, &bv, 1.0);
+            kernels::ger(ga, r, k, g.as_slice(), b.flat());
         }
         if let Some(gb) = gb {
             // db += A^T g
-            DVectorViewMut::from_slice(gb, k).gemv_tr(1.0, &av, g, 1.0);
+            kernels::gemv_tr(a.flat(), r, k, g.as_slice(), gb);
         }
     }
 }
@@ -681,9 +699,9 @@ impl MulKind<kind::Mat> for kind::Mat {
         b: &B,
     ) -> Result<Self::Out, ShapeError> {
         let (r, k, m) = inner_dims(a.dims(), b.dims())?;
-        let av = DMatrixView::from_slice(a.flat(), r, k);
-        let bv = DMatrixView::from_slice(b.flat(), k, m);
-        Ok(av * bv)
+        let mut out = DMatrix::zeros(r, m);
+        kernels::gemm(a.flat(), b.flat(), out.as_mut_slice(), r, k, m);
+        Ok(out)
     }
     #[inline]
     fn back<A: Operand + ?Sized, B: Operand + ?Sized>(
@@ -699,20 +717,12 @@ impl MulKind<kind::Mat> for kind::Mat {
             return;
         }
         if let Some(ga) = ga {
-            // dA += G B^T, with B^T a strided view of B (no copy).
-            let bt = nalgebra::MatrixView::<f64, Dyn, Dyn, Dyn, Dyn>::from_slice_with_strides(
-                b.flat(),
-                m,
-                k,
-                k,
-                1,
-            );
-            DMatrixViewMut::from_slice(ga, r, k).gemm(1.0, g, &bt, 1.0);
+            // dA += G B^T
+            kernels::gemm_nt(g.as_slice(), b.flat(), ga, r, k, m);
         }
         if let Some(gb) = gb {
             // dB += A^T G
-            let av = DMatrixView::from_slice(a.flat(), r, k);
-            DMatrixViewMut::from_slice(gb, k, m).gemm_tr(1.0, &av, g, 1.0);
+            kernels::gemm_tn(a.flat(), g.as_slice(), gb, r, k, m);
         }
     }
 }
@@ -725,11 +735,9 @@ impl MulKind<kind::Mat> for kind::Row {
         b: &B,
     ) -> Result<Self::Out, ShapeError> {
         let (_, k, m) = inner_dims(a.dims(), b.dims())?;
-        let mv = DMatrixView::from_slice(b.flat(), k, m);
-        let rv = DVectorView::from_slice(a.flat(), k);
         let mut out = nalgebra::RowDVector::zeros(m);
         // (r M)^T = M^T r^T
-        DVectorViewMut::from_slice(out.as_mut_slice(), m).gemv_tr(1.0, &mv, &rv, 0.0);
+        kernels::gemv_tr(b.flat(), k, m, a.flat(), out.as_mut_slice());
         Ok(out)
     }
     #[inline]
@@ -745,16 +753,13 @@ impl MulKind<kind::Mat> for kind::Row {
         if k != k2 || g.len() != m {
             return;
         }
-        let mv = DMatrixView::from_slice(b.flat(), k, m);
-        let rv = DVectorView::from_slice(a.flat(), k);
-        let gv = DVectorView::from_slice(g.as_slice(), m);
         if let Some(ga) = ga {
             // dr^T += M g^T
-            DVectorViewMut::from_slice(ga, k).gemv(1.0, &mv, &gv, 1.0);
+            kernels::gemv(b.flat(), k, m, g.as_slice(), ga);
         }
         if let Some(gb) = gb {
             // dM += r^T g
-            DMatrixViewMut::from_slice(gb, k, m).ger(1.0, &rv, &gv, 1.0);
+            kernels::ger(gb, k, m, a.flat(), g.as_slice());
         }
     }
 }

@@ -63,9 +63,13 @@
 //!   adjoint of the overwritten element into `x`'s adjoint (`gx += gv[i]; gv[i] = 0`).
 //!
 //! Integer indices are `usize`.
+//!
+//! The loops under the rules (reductions with several partial sums, axpy, the matrix
+//! products on column-major slices) are in [`kernels`]; they vectorise.
 
 mod binary;
 mod index;
+pub mod kernels;
 mod reduce;
 mod unary;
 
@@ -216,6 +220,24 @@ impl<T: Operand + ?Sized> Operand for &T {
 pub trait Value: Operand + Zeros + Clone {
     /// Zeros of shape (rows, columns) (which must fit the type: (1, 1) for a scalar).
     fn zeros_shaped(rows: usize, cols: usize) -> Self;
+
+    /// `f` applied to every element, as a new value of the same shape. The vector and
+    /// matrix types write each result once into fresh storage (no copy of `self` first),
+    /// in a loop that vectorises when `f` does.
+    #[inline(always)]
+    fn map_elements(&self, f: impl Fn(f64) -> f64) -> Self {
+        let mut out = self.clone();
+        for v in out.flat_mut() {
+            *v = f(*v);
+        }
+        out
+    }
+}
+
+/// `f` of every element of `x`, collected into a new `Vec` (each element written once).
+#[inline(always)]
+fn mapped(x: &[f64], f: impl Fn(f64) -> f64) -> Vec<f64> {
+    x.iter().map(|&v| f(v)).collect()
 }
 
 impl Value for f64 {
@@ -230,6 +252,10 @@ impl Value for DVector<f64> {
     fn zeros_shaped(rows: usize, _: usize) -> Self {
         DVector::zeros(rows)
     }
+    #[inline(always)]
+    fn map_elements(&self, f: impl Fn(f64) -> f64) -> Self {
+        DVector::from_vec(mapped(self.as_slice(), f))
+    }
 }
 
 impl Value for RowDVector<f64> {
@@ -237,12 +263,20 @@ impl Value for RowDVector<f64> {
     fn zeros_shaped(_: usize, cols: usize) -> Self {
         RowDVector::zeros(cols)
     }
+    #[inline(always)]
+    fn map_elements(&self, f: impl Fn(f64) -> f64) -> Self {
+        RowDVector::from_vec(mapped(self.as_slice(), f))
+    }
 }
 
 impl Value for DMatrix<f64> {
     #[inline]
     fn zeros_shaped(rows: usize, cols: usize) -> Self {
         DMatrix::zeros(rows, cols)
+    }
+    #[inline(always)]
+    fn map_elements(&self, f: impl Fn(f64) -> f64) -> Self {
+        DMatrix::from_vec(self.nrows(), self.ncols(), mapped(self.as_slice(), f))
     }
 }
 

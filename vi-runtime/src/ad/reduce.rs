@@ -1,7 +1,7 @@
 //! Reductions and structure: `sum`, `mean`, `dot`, `transpose`.
 
 use super::kind::VectorKind;
-use super::{Operand, ShapeError, Value};
+use super::{kernels, Operand, ShapeError, Value};
 use nalgebra::{DMatrix, DVector, RowDVector};
 
 /// The sum of all elements (of a value or of data).
@@ -15,7 +15,7 @@ use nalgebra::{DMatrix, DVector, RowDVector};
 /// ```
 #[inline]
 pub fn sum<X: Operand + ?Sized>(x: &X) -> Result<f64, ShapeError> {
-    Ok(x.flat().iter().sum())
+    Ok(kernels::sum(x.flat()))
 }
 
 /// Backward rule of [`sum`]: every element's adjoint gets `g`.
@@ -38,7 +38,7 @@ pub fn mean<X: Operand + ?Sized>(x: &X) -> Result<f64, ShapeError> {
             right: (0, 0),
         });
     }
-    Ok(d.iter().sum::<f64>() / d.len() as f64)
+    Ok(kernels::sum(d) / d.len() as f64)
 }
 
 /// Backward rule of [`mean`]: every element's adjoint gets `g / n`.
@@ -79,13 +79,7 @@ where
             right: b.dims(),
         });
     }
-    let n = x.len();
-    let y = &y[..n];
-    let mut s = 0.0;
-    for i in 0..n {
-        s += x[i] * y[i];
-    }
-    Ok(s)
+    Ok(kernels::dot(x, y))
 }
 
 /// Backward rule of [`dot`]: `ga += g b`, `gb += g a` (those given).

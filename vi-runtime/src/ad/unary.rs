@@ -1,21 +1,12 @@
 //! Unary elementwise rules on `f64`, `DVector`, `RowDVector` and `DMatrix`.
 //!
-//! Forward: the output is a copy of the input mapped in place (one allocation, the output).
+//! Forward: [`Value::map_elements`] (one allocation, the output, each element written once).
 //! Backward: `gx[i] += g[i] * f'(x[i])`, where `f'` may reuse the output `y[i]`. Both are
 //! plain indexed loops over slices re-sliced to one length, so there is no bounds check in
 //! the loop and the compiler vectorises what can be vectorised.
 
 use super::{ShapeError, Value};
 use crate::math;
-
-#[inline(always)]
-#[allow(clippy::needless_range_loop)]
-fn map_in_place(v: &mut [f64], f: impl Fn(f64) -> f64) {
-    let n = v.len();
-    for i in 0..n {
-        v[i] = f(v[i]);
-    }
-}
 
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
@@ -38,9 +29,7 @@ macro_rules! unary {
         $(#[$doc])*
         #[inline]
         pub fn $name<X: Value>(x: &X) -> Result<X, ShapeError> {
-            let mut out = x.clone();
-            map_in_place(out.flat_mut(), |$x| $f);
-            Ok(out)
+            Ok(x.map_elements(|$x| $f))
         }
 
         #[doc = concat!("Backward rule of [`", stringify!($name), "`]: `gx += g * d/dx ",
@@ -59,7 +48,7 @@ macro_rules! unary {
 unary! {
     /// `-x`.
     neg, neg_back, |x| -x, |x, y| -1.0;
-    /// `e^x`.
+    /// `e^x` ([`math::exp`](crate::math::exp): branch-free, so it vectorises).
     ///
     /// ```
     /// use nalgebra::DVector;
@@ -71,18 +60,18 @@ unary! {
     /// assert_eq!(gx, y); // d/dx e^x = e^x
     /// # Ok::<(), vi_runtime::ad::ShapeError>(())
     /// ```
-    exp, exp_back, |x| x.exp(), |x, y| y;
+    exp, exp_back, |x| math::exp(x), |x, y| y;
     /// Natural logarithm (`NaN` for negative input, `-inf` at 0, as `f64::ln`).
     ln, ln_back, |x| x.ln(), |x, y| 1.0 / x;
     /// `ln(1 + x)`, accurate near 0.
     log1p, log1p_back, |x| x.ln_1p(), |x, y| 1.0 / (1.0 + x);
-    /// `e^x - 1`, accurate near 0.
-    expm1, expm1_back, |x| x.exp_m1(), |x, y| y + 1.0;
+    /// `e^x - 1`, accurate near 0 ([`math::expm1`](crate::math::expm1): vectorises).
+    expm1, expm1_back, |x| math::expm1(x), |x, y| y + 1.0;
     /// Square root.
     sqrt, sqrt_back, |x| x.sqrt(), |x, y| 0.5 / y;
-    /// Hyperbolic tangent.
-    tanh, tanh_back, |x| x.tanh(), |x, y| 1.0 - y * y;
-    /// The logistic function `1 / (1 + e^-x)` (stable in both tails).
+    /// Hyperbolic tangent ([`math::tanh`](crate::math::tanh): branch-free, so it vectorises).
+    tanh, tanh_back, |x| math::tanh(x), |x, y| 1.0 - y * y;
+    /// The logistic function `1 / (1 + e^-x)` (stable in both tails; vectorises).
     sigmoid, sigmoid_back, |x| math::sigmoid(x), |x, y| y * (1.0 - y);
     /// `ln(1 + e^x)` (stable in both tails).
     softplus, softplus_back, |x| math::softplus(x), |x, y| math::sigmoid(x);
@@ -114,9 +103,7 @@ unary! {
 /// ```
 #[inline]
 pub fn powi<X: Value>(x: &X, n: i32) -> Result<X, ShapeError> {
-    let mut out = x.clone();
-    map_in_place(out.flat_mut(), |v| v.powi(n));
-    Ok(out)
+    Ok(x.map_elements(|v| v.powi(n)))
 }
 
 /// Backward rule of [`powi`]: `gx += g * n x^(n-1)` (0 for `n = 0`).

@@ -5,6 +5,7 @@ use super::{
     acc, at, broadcast_len, check_each, finite, positive, sample_lens_ok, ArgError, Cdf, Hoisted,
     LogDensity, Support,
 };
+use crate::ad::kernels::{combine, lanes, LANES};
 use crate::error::DistError;
 use crate::math::LN_SQRT_2PI;
 use rand::Rng;
@@ -101,11 +102,7 @@ pub fn lpdf(
             // Observed data against a vector of locations (`y ~ Normal(x * w + b, sigma)`):
             // straight slices, so the loop vectorises.
             Some(g) if dy.is_none() && y.len() == n && mu.len() == n && g.len() == n => {
-                for ((&yi, &mi), gi) in y.iter().zip(mu).zip(g.iter_mut()) {
-                    let z = (yi - mi) * inv;
-                    ss += z * z;
-                    *gi += z * inv;
-                }
+                ss = residual_pass(y, mu, g, inv);
             }
             _ => {
                 for i in 0..n {
@@ -135,6 +132,38 @@ pub fn lpdf(
         acc(&mut dsigma, i, (z * z - 1.0) * inv);
     }
     lp
+}
+
+/// The vectorised likelihood pass `y ~ Normal(mu, sigma)` with data `y`, a location per
+/// element and one scale: returns `sum z_i^2` and adds `z_i / sigma` into `dmu`, where
+/// `z_i = (y_i - mu_i) / sigma`. The sum is kept in [`LANES`] partial sums so the loop
+/// vectorises (one running sum would make every element wait for the previous one).
+#[inline]
+fn residual_pass(y: &[f64], mu: &[f64], dmu: &mut [f64], inv: f64) -> f64 {
+    let n = dmu.len();
+    let (y, mu) = (&y[..n], &mu[..n]);
+    let whole = n - n % LANES;
+    let mut acc = [0.0; LANES];
+    // Plain index loops over fixed-size blocks (no iterator adaptors, which the inliner
+    // may leave as calls and so stop the vectoriser).
+    let mut i = 0;
+    while i < whole {
+        let (yy, mm) = (lanes(&y[i..i + LANES]), lanes(&mu[i..i + LANES]));
+        let gg = &mut dmu[i..i + LANES];
+        for l in 0..LANES {
+            let z = (yy[l] - mm[l]) * inv;
+            acc[l] += z * z;
+            gg[l] += z * inv;
+        }
+        i += LANES;
+    }
+    let mut tail = 0.0;
+    for j in whole..n {
+        let z = (y[j] - mu[j]) * inv;
+        tail += z * z;
+        dmu[j] += z * inv;
+    }
+    combine(acc) + tail
 }
 
 /// Normal's one-element kernel: keeps `1 / sigma` and `ln(sigma)` while `sigma` repeats.

@@ -3,6 +3,7 @@
 mod ad;
 mod diagnostics;
 mod dist;
+mod fast_rules;
 mod laplace;
 mod lecture;
 mod models;

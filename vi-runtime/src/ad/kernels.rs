@@ -1,0 +1,314 @@
+//! Slice kernels under the rules: reductions, axpy and the matrix products on column-major
+//! slices, written so that LLVM vectorises them.
+//!
+//! A reduction written as one running sum (`s += x[i]`) cannot vectorise: floating-point
+//! addition is not associative, so the compiler must keep the order, and every add waits
+//! for the previous one. These kernels keep [`LANES`] independent partial sums (four
+//! two-lane SSE2 registers, two four-lane AVX registers) and add them at the end, in a fixed
+//! order, so results are deterministic. Loops run over slices re-sliced to one length so
+//! that no bounds check stays in the loop.
+//!
+//! The matrix products work column by column on nalgebra's column-major storage:
+//! `A b` as axpys of the columns of `A` (four to seven at a time, so the output is read and
+//! written once per group), `A^T g` as dots of the columns of `A` with `g`.
+
+/// The number of independent partial sums of a reduction.
+pub const LANES: usize = 8;
+
+/// `sum_i f(a_i, b_i)` over the common length of `a` and `b`, in [`LANES`] partial sums.
+#[inline(always)]
+fn reduce2(a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0; LANES];
+    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.map(lanes).zip(bc.map(lanes)) {
+        for l in 0..LANES {
+            acc[l] += f(x[l], y[l]);
+        }
+    }
+    let mut tail = 0.0;
+    for (&x, &y) in ar.iter().zip(br) {
+        tail += f(x, y);
+    }
+    combine(acc) + tail
+}
+
+/// A chunk of `chunks_exact(LANES)` as an array, so the loops over it have no bounds
+/// checks (the fallback is never taken).
+#[inline(always)]
+pub(crate) fn lanes(c: &[f64]) -> &[f64; LANES] {
+    c.try_into().unwrap_or(&[0.0; LANES])
+}
+
+/// The partial sums added lane-wise first (as two-lane vectors would be), then across.
+#[inline(always)]
+pub(crate) fn combine(acc: [f64; LANES]) -> f64 {
+    let even = (acc[0] + acc[2]) + (acc[4] + acc[6]);
+    let odd = (acc[1] + acc[3]) + (acc[5] + acc[7]);
+    even + odd
+}
+
+/// `sum_i a_i b_i` over the common length of `a` and `b`.
+///
+/// ```
+/// use vi_runtime::ad::kernels::dot;
+/// assert_eq!(dot(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]), 32.0);
+/// ```
+#[inline]
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    reduce2(a, b, |x, y| x * y)
+}
+
+/// `sum_i a_i`.
+///
+/// ```
+/// use vi_runtime::ad::kernels::sum;
+/// assert_eq!(sum(&[1.0, 2.0, 3.5]), 6.5);
+/// assert_eq!(sum(&[]), 0.0);
+/// ```
+#[inline]
+pub fn sum(a: &[f64]) -> f64 {
+    reduce2(a, a, |x, _| x)
+}
+
+/// `sum_i f(a_i, b_i)` over the common length of `a` and `b` for an elementwise `f`, with
+/// several partial sums (for reductions such as the adjoint of a broadcast scalar,
+/// `sum_i g_i d_i`).
+#[inline(always)]
+pub fn sum_map2(a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64) -> f64 {
+    reduce2(a, b, f)
+}
+
+/// `y += alpha x` over the common length.
+///
+/// ```
+/// use vi_runtime::ad::kernels::axpy;
+/// let mut y = [1.0, 1.0];
+/// axpy(2.0, &[3.0, 4.0], &mut y);
+/// assert_eq!(y, [7.0, 9.0]);
+/// ```
+#[inline]
+pub fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
+    let n = x.len().min(y.len());
+    let (x, y) = (&x[..n], &mut y[..n]);
+    for i in 0..n {
+        y[i] += alpha * x[i];
+    }
+}
+
+/// `out[i] += sum_c b[c] cols[c][i]` for `C` columns at once: one pass over `out` (read and
+/// written once for all `C` columns), the columns' elements in registers.
+#[inline(always)]
+fn axpy_group<const C: usize>(cols: [&[f64]; C], b: [f64; C], out: &mut [f64]) {
+    let n = out.len();
+    let cols = cols.map(|c| &c[..n]);
+    for i in 0..n {
+        let mut s = 0.0;
+        for c in 0..C {
+            s += b[c] * cols[c][i];
+        }
+        out[i] += s;
+    }
+}
+
+/// `out += A b` for `A` column-major `r x k` (`a.len() == r * k`), `b` of length `k`, `out`
+/// of length `r`: columns in groups of four (the first group takes the remainder, so up to
+/// seven columns make one pass over `out`). Does nothing when the lengths do not fit.
+#[inline]
+pub fn gemv(a: &[f64], r: usize, k: usize, b: &[f64], out: &mut [f64]) {
+    if a.len() != r * k || b.len() != k || out.len() != r || r == 0 {
+        return;
+    }
+    let out = &mut out[..r];
+    let col = |j: usize| &a[j * r..(j + 1) * r];
+    let first = if k < 4 { k } else { 4 + k % 4 };
+    match first {
+        1 => axpy_group([col(0)], [b[0]], out),
+        2 => axpy_group([col(0), col(1)], [b[0], b[1]], out),
+        3 => axpy_group([col(0), col(1), col(2)], [b[0], b[1], b[2]], out),
+        4 => axpy_group(
+            std::array::from_fn::<_, 4, _>(col),
+            [b[0], b[1], b[2], b[3]],
+            out,
+        ),
+        5 => axpy_group(
+            std::array::from_fn::<_, 5, _>(col),
+            std::array::from_fn(|j| b[j]),
+            out,
+        ),
+        6 => axpy_group(
+            std::array::from_fn::<_, 6, _>(col),
+            std::array::from_fn(|j| b[j]),
+            out,
+        ),
+        7 => axpy_group(
+            std::array::from_fn::<_, 7, _>(col),
+            std::array::from_fn(|j| b[j]),
+            out,
+        ),
+        _ => {}
+    }
+    let mut j = first;
+    while j + 4 <= k {
+        axpy_group(
+            std::array::from_fn::<_, 4, _>(|c| col(j + c)),
+            std::array::from_fn(|c| b[j + c]),
+            out,
+        );
+        j += 4;
+    }
+}
+
+/// `out += A^T g` for `A` column-major `r x k`, `g` of length `r`, `out` of length `k`:
+/// one dot per column of `A`. Does nothing when the lengths do not fit.
+#[inline]
+pub fn gemv_tr(a: &[f64], r: usize, k: usize, g: &[f64], out: &mut [f64]) {
+    if a.len() != r * k || g.len() != r || out.len() != k || r == 0 {
+        return;
+    }
+    for (o, c) in out.iter_mut().zip(a.chunks_exact(r)) {
+        *o += dot(c, g);
+    }
+}
+
+/// `A += alpha x y^T` for `A` column-major `r x k`, `x` of length `r`, `y` of length `k`:
+/// one axpy per column. Does nothing when the lengths do not fit.
+#[inline]
+pub fn ger(a: &mut [f64], r: usize, k: usize, x: &[f64], y: &[f64]) {
+    if a.len() != r * k || x.len() != r || y.len() != k || r == 0 {
+        return;
+    }
+    for (c, &yj) in a.chunks_exact_mut(r).zip(y) {
+        axpy(yj, x, c);
+    }
+}
+
+/// `C += A B` for column-major `A` (`r x k`), `B` (`k x m`), `C` (`r x m`): one [`gemv`]
+/// per column of `B`. Does nothing when the lengths do not fit.
+#[inline]
+pub fn gemm(a: &[f64], b: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) {
+    if a.len() != r * k || b.len() != k * m || c.len() != r * m || r == 0 || k == 0 {
+        return;
+    }
+    for (cc, bc) in c.chunks_exact_mut(r).zip(b.chunks_exact(k)) {
+        gemv(a, r, k, bc, cc);
+    }
+}
+
+/// `C += A^T G` for column-major `A` (`r x k`), `G` (`r x m`), `C` (`k x m`): one
+/// [`gemv_tr`] per column of `G`. Does nothing when the lengths do not fit.
+#[inline]
+pub fn gemm_tn(a: &[f64], g: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) {
+    if a.len() != r * k || g.len() != r * m || c.len() != k * m || r == 0 || k == 0 {
+        return;
+    }
+    for (cc, gc) in c.chunks_exact_mut(k).zip(g.chunks_exact(r)) {
+        gemv_tr(a, r, k, gc, cc);
+    }
+}
+
+/// `C += G B^T` for column-major `G` (`r x m`), `B` (`k x m`), `C` (`r x k`): column `p` of
+/// `C` gains `sum_c B[p, c] G[:, c]`, as axpys. Does nothing when the lengths do not fit.
+#[inline]
+pub fn gemm_nt(g: &[f64], b: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) {
+    if g.len() != r * m || b.len() != k * m || c.len() != r * k || r == 0 || k == 0 {
+        return;
+    }
+    for (gc, bc) in g.chunks_exact(r).zip(b.chunks_exact(k)) {
+        for (cp, &bpc) in c.chunks_exact_mut(r).zip(bc) {
+            axpy(bpc, gc, cp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::{DMatrix, DVector};
+
+    /// Deterministic test values in [-1, 1).
+    fn vals(n: usize, seed: usize) -> Vec<f64> {
+        (0..n)
+            .map(|i| ((i * 37 + seed * 101) % 199) as f64 / 99.5 - 1.0)
+            .collect()
+    }
+
+    fn close(a: &[f64], b: &[f64]) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn reductions_match_plain_sums_at_every_remainder() {
+        for n in 0..40 {
+            let (a, b) = (vals(n, 1), vals(n, 2));
+            let want: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!((dot(&a, &b) - want).abs() < 1e-12, "dot, n = {n}");
+            assert!(
+                (sum(&a) - a.iter().sum::<f64>()).abs() < 1e-12,
+                "sum, n = {n}"
+            );
+            let want: f64 = a.iter().zip(&b).map(|(x, y)| x - 2.0 * y).sum();
+            assert!((sum_map2(&a, &b, |x, y| x - 2.0 * y) - want).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn products_match_nalgebra() {
+        // Shapes covering every remainder of the four-column unrolling and empty factors.
+        for (r, k, m) in [
+            (1, 1, 1),
+            (7, 3, 2),
+            (9, 4, 5),
+            (13, 5, 3),
+            (3, 9, 1),
+            (6, 0, 2),
+        ] {
+            let a = DMatrix::from_vec(r, k, vals(r * k, 3));
+            let b = DMatrix::from_vec(k, m, vals(k * m, 4));
+            let g = DMatrix::from_vec(r, m, vals(r * m, 5));
+            let c0 = DMatrix::from_vec(r, m, vals(r * m, 6));
+
+            let mut c = c0.clone();
+            gemm(a.as_slice(), b.as_slice(), c.as_mut_slice(), r, k, m);
+            close(c.as_slice(), (&c0 + &a * &b).as_slice());
+
+            let t0 = DMatrix::from_vec(k, m, vals(k * m, 7));
+            let mut t = t0.clone();
+            gemm_tn(a.as_slice(), g.as_slice(), t.as_mut_slice(), r, k, m);
+            close(t.as_slice(), (&t0 + a.transpose() * &g).as_slice());
+
+            let n0 = DMatrix::from_vec(r, k, vals(r * k, 8));
+            let mut nt = n0.clone();
+            gemm_nt(g.as_slice(), b.as_slice(), nt.as_mut_slice(), r, k, m);
+            close(nt.as_slice(), (&n0 + &g * b.transpose()).as_slice());
+
+            let x = DVector::from_vec(vals(k, 9));
+            let o0 = DVector::from_vec(vals(r, 10));
+            let mut o = o0.clone();
+            gemv(a.as_slice(), r, k, x.as_slice(), o.as_mut_slice());
+            close(o.as_slice(), (&o0 + &a * &x).as_slice());
+
+            let gv = DVector::from_vec(vals(r, 11));
+            let mut ot = x.clone();
+            gemv_tr(a.as_slice(), r, k, gv.as_slice(), ot.as_mut_slice());
+            close(ot.as_slice(), (&x + a.transpose() * &gv).as_slice());
+
+            let mut ag = a.clone();
+            ger(ag.as_mut_slice(), r, k, gv.as_slice(), x.as_slice());
+            close(ag.as_slice(), (&a + &gv * x.transpose()).as_slice());
+        }
+    }
+
+    #[test]
+    fn products_ignore_lengths_that_do_not_fit() {
+        let mut out = [1.0; 2];
+        gemv(&[1.0; 6], 2, 3, &[1.0; 2], &mut out);
+        gemv_tr(&[1.0; 6], 2, 3, &[1.0; 2], &mut out);
+        assert_eq!(out, [1.0; 2]);
+    }
+}
