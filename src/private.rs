@@ -969,37 +969,16 @@ macro_rules! flats_converted {
                 F64s::One(self.to_f64())
             }
         }
-        impl Flats for [$t] {
-            const CONVERTS: bool = true;
-            fn flats(&self) -> F64s<'_> {
-                converted(self.iter())
-            }
-        }
-        impl Flats for Vec<$t> {
-            const CONVERTS: bool = true;
-            fn flats(&self) -> F64s<'_> {
-                converted(self.iter())
-            }
-        }
-        impl Flats for DVector<$t> {
-            const CONVERTS: bool = true;
-            fn flats(&self) -> F64s<'_> {
-                converted(self.iter())
-            }
-        }
-        impl Flats for RowDVector<$t> {
-            const CONVERTS: bool = true;
-            fn flats(&self) -> F64s<'_> {
-                converted(self.iter())
-            }
-        }
-        impl Flats for DMatrix<$t> {
-            const CONVERTS: bool = true;
-            fn flats(&self) -> F64s<'_> {
-                converted(self.iter())
-            }
-        }
+        flats_converted!(@containers [$t], Vec<$t>, DVector<$t>, RowDVector<$t>, DMatrix<$t>);
         impl<const N: usize> Flats for Matrix<$t, Const<N>, U1, ArrayStorage<$t, N, 1>> {
+            const CONVERTS: bool = true;
+            fn flats(&self) -> F64s<'_> {
+                converted(self.iter())
+            }
+        }
+    )*};
+    (@containers $($c:ty),*) => {$(
+        impl Flats for $c {
             const CONVERTS: bool = true;
             fn flats(&self) -> F64s<'_> {
                 converted(self.iter())
