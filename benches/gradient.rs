@@ -34,6 +34,9 @@ use nalgebra::{DMatrix, DVector};
 use std::time::Duration;
 use vi::prelude::*;
 
+mod common;
+use common::{check, theta};
+
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 
 model! {
@@ -391,26 +394,6 @@ fn data(n: usize, d: usize) -> (DMatrix<f64>, DVector<f64>) {
     let x = DMatrix::from_fn(n, d, |i, j| ((i * 31 + j * 17) % 97) as f64 / 48.0 - 1.0);
     let y = DVector::from_fn(n, |i, _| ((i * 13) % 29) as f64 / 10.0 - 1.4);
     (x, y)
-}
-
-fn theta(dim: usize) -> Vec<f64> {
-    (0..dim)
-        .map(|i| ((i * 7) % 11) as f64 / 20.0 - 0.25)
-        .collect()
-}
-
-fn check(name: &str, model: &impl Model, hand: impl Fn(&[f64], &mut [f64]) -> f64) {
-    let th = theta(model.dim());
-    let (mut g1, mut g2) = (vec![0.0; th.len()], vec![0.0; th.len()]);
-    let a = model.log_density_grad(&th, &mut g1);
-    let b = hand(&th, &mut g2);
-    assert!((a - b).abs() < 1e-8 * (1.0 + b.abs()), "{name}: {a} vs {b}");
-    for (x, y) in g1.iter().zip(&g2) {
-        assert!(
-            (x - y).abs() < 1e-8 * (1.0 + y.abs()),
-            "{name}: gradient {x} vs {y}"
-        );
-    }
 }
 
 /// The data and models of both groups, built once.

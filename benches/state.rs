@@ -16,6 +16,9 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use vi::prelude::*;
 
+mod common;
+use common::{check, theta};
+
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 
 model! {
@@ -88,26 +91,6 @@ fn data(n: usize) -> Vec<f64> {
     (0..n)
         .map(|i| ((i * 13) % 29) as f64 / 10.0 - 1.4 + (i as f64).sqrt() * 0.1)
         .collect()
-}
-
-fn theta(dim: usize) -> Vec<f64> {
-    (0..dim)
-        .map(|i| ((i * 7) % 11) as f64 / 20.0 - 0.25)
-        .collect()
-}
-
-fn check(name: &str, model: &impl Model, hand: impl Fn(&[f64], &mut [f64]) -> f64) {
-    let th = theta(model.dim());
-    let (mut g1, mut g2) = (vec![0.0; th.len()], vec![0.0; th.len()]);
-    let a = model.log_density_grad(&th, &mut g1);
-    let b = hand(&th, &mut g2);
-    assert!((a - b).abs() < 1e-8 * (1.0 + b.abs()), "{name}: {a} vs {b}");
-    for (x, y) in g1.iter().zip(&g2) {
-        assert!(
-            (x - y).abs() < 1e-8 * (1.0 + y.abs()),
-            "{name}: gradient {x} vs {y}"
-        );
-    }
 }
 
 fn bench(c: &mut Criterion) {
