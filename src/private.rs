@@ -280,7 +280,7 @@ impl Latent for DVector<f64> {
     }
     #[inline]
     fn read(theta: &[f64], p: &Param, lp: &mut f64, jacobian: bool) -> Self {
-        let mut x = DVector::zeros(p.size());
+        let mut x = DVector::from_vec(vi_runtime::ad::pool::zeroed(p.size()));
         read_flat(theta, p, lp, jacobian, x.as_mut_slice());
         x
     }
@@ -301,17 +301,63 @@ impl Latent for DMatrix<f64> {
     }
     fn read(theta: &[f64], p: &Param, lp: &mut f64, jacobian: bool) -> Self {
         // Row-major in theta; nalgebra stores column-major.
-        let mut rm = vec![0.0; p.size()];
+        use vi_runtime::ad::pool;
+        let (r, c) = (p.shape[0], p.shape[1]);
+        let mut rm = pool::zeroed(p.size());
         read_flat(theta, p, lp, jacobian, &mut rm);
-        DMatrix::from_row_slice(p.shape[0], p.shape[1], &rm)
+        let mut cm = pool::zeroed(p.size());
+        for (i, row) in rm.chunks_exact(c.max(1)).enumerate().take(r) {
+            for (j, &v) in row.iter().enumerate() {
+                cm[i + j * r] = v;
+            }
+        }
+        pool::give(rm);
+        DMatrix::from_vec(r, c, cm)
     }
     fn read_constrained(x: &[f64], p: &Param) -> Self {
         DMatrix::from_row_slice(p.shape[0], p.shape[1], &x[p.range()])
     }
     fn grad_back(&self, theta: &[f64], p: &Param, grad: &mut [f64], jacobian: bool) {
-        let rm: Vec<f64> = self.transpose().as_slice().to_vec();
+        use vi_runtime::ad::pool;
+        let (r, c) = self.shape();
+        let mut rm = pool::zeroed(r * c);
+        for (j, col) in self.as_slice().chunks_exact(r.max(1)).enumerate().take(c) {
+            for (i, &v) in col.iter().enumerate() {
+                rm[i * c + j] = v;
+            }
+        }
         grad_flat(theta, p, &rm, grad, jacobian);
+        pool::give(rm);
     }
+}
+
+/// A value whose storage goes back to this thread's pool (`vi_runtime::ad::pool`) once its
+/// statement is done: `Recycler(__t3_1).recycle();` (autoref specialisation: values of
+/// other types are dropped).
+pub struct Recycler<T>(pub T);
+
+/// [`Recycler`] of a value with pooled storage.
+pub trait RecycleKnown {
+    /// Gives the storage back.
+    fn recycle(self);
+}
+
+impl<T: vi_runtime::ad::pool::Recycle> RecycleKnown for Recycler<T> {
+    #[inline]
+    fn recycle(self) {
+        self.0.recycle()
+    }
+}
+
+/// [`Recycler`] of any other value: dropped.
+pub trait RecycleOther {
+    /// Drops the value.
+    fn recycle(self);
+}
+
+impl<T> RecycleOther for &Recycler<T> {
+    #[inline]
+    fn recycle(self) {}
 }
 
 /// Wraps a data argument for the finiteness check (autoref specialisation: types the check
@@ -618,21 +664,21 @@ pub trait ColScalarRules {
 impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
     #[inline]
     fn add_fwd(&self) -> Result<DVector<f64>, ShapeError> {
-        let mut out = self.0.clone();
+        let mut out = DVector::from_vec(vi_runtime::ad::pool::copied(self.0.as_slice()));
         let b = *self.1;
         out.as_mut_slice().iter_mut().for_each(|x| *x += b);
         Ok(out)
     }
     #[inline]
     fn sub_fwd(&self) -> Result<DVector<f64>, ShapeError> {
-        let mut out = self.0.clone();
+        let mut out = DVector::from_vec(vi_runtime::ad::pool::copied(self.0.as_slice()));
         let b = *self.1;
         out.as_mut_slice().iter_mut().for_each(|x| *x -= b);
         Ok(out)
     }
     #[inline]
     fn mul_fwd(&self) -> Result<DVector<f64>, ShapeError> {
-        let mut out = self.0.clone();
+        let mut out = DVector::from_vec(vi_runtime::ad::pool::copied(self.0.as_slice()));
         let b = *self.1;
         out.as_mut_slice().iter_mut().for_each(|x| *x *= b);
         Ok(out)

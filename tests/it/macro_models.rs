@@ -291,6 +291,47 @@ fn neural_network_matrix_and_loop_forms() {
     check_model(&l, 1.0, 8, |th, jac| bnn_reference(&x, &y, 3, th, jac));
 }
 
+#[test]
+fn temporaries_are_reused_across_calls_and_change_no_result() {
+    use vi::ad::pool;
+    let (n, hn) = (40, 8);
+    let x = design(n, 3);
+    let y = DVector::from_fn(n, |i, _| (i as f64 * 0.3).cos());
+    let m = bnn_matrix(&x, &y, hn).unwrap();
+    let d = m.dim();
+    let a: Vec<f64> = (0..d).map(|k| ((k * 5) % 9) as f64 / 9.0 - 0.5).collect();
+    let b: Vec<f64> = (0..d).map(|k| ((k * 4) % 7) as f64 / 7.0 - 0.4).collect();
+    // A thread of its own: its pool starts empty.
+    std::thread::spawn(move || {
+        assert_eq!(pool::kept(), (0, 0));
+        let mut g1 = vec![0.0; d];
+        let lp1 = m.log_density_grad(&a, &mut g1);
+        let kept = pool::kept();
+        // x * w1, + b1', the hidden layer (n x hn each) and their adjoints went back.
+        assert!(kept.1 >= 6 * n * hn, "{kept:?}");
+        let mut g = vec![0.0; d];
+        m.log_density_grad(&b, &mut g);
+        assert_eq!(
+            pool::kept(),
+            kept,
+            "a second call takes and gives back the same buffers"
+        );
+        let mut g2 = vec![0.0; d];
+        let lp2 = m.log_density_grad(&a, &mut g2);
+        assert_eq!(lp1.to_bits(), lp2.to_bits());
+        assert_eq!(
+            g1.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            g2.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        assert_eq!(pool::kept(), kept);
+        // The log density alone gives back its values too, and agrees with the gradient's.
+        assert_eq!(m.log_density(&a).to_bits(), lp1.to_bits());
+        assert!(pool::kept().1 >= 3 * n * hn);
+    })
+    .join()
+    .unwrap();
+}
+
 // --- Linear regression, vectorised and as a scalar loop -------------------------------------
 
 model! {

@@ -476,6 +476,20 @@ impl Lowering {
         quote!(#(#data)* #operands #(#ops)*)
     }
 
+    /// Hands the temporaries' storage back to the pool once their statement is done: their
+    /// values, and with `adjoints` their adjoints too.
+    pub fn recycle_temps(&self, adjoints: bool) -> TokenStream {
+        let names = self.ops.iter().filter_map(|op| match &op.out {
+            V::Temp(t, g) => Some(if adjoints {
+                vec![t.clone(), g.clone()]
+            } else {
+                vec![t.clone()]
+            }),
+            _ => None,
+        });
+        recycle(names.flatten())
+    }
+
     /// Declarations of the adjoints of the temporaries (zero, the shape of each value).
     pub fn adjoints(&self) -> TokenStream {
         let decls = self.ops.iter().filter_map(|op| match &op.out {
@@ -573,6 +587,25 @@ impl Lowering {
             WriteMode::Redo => quote_spanned!(span=> #u.redo(&mut #v, #p, #x)),
         };
         quote_spanned!(op.span=> ::vi::__private::shape(#stmt, #call)?;)
+    }
+}
+
+/// `Recycler(x).recycle();` for every name: pooled storage goes back to the pool, other
+/// values are dropped (see `__private::Recycler`).
+pub fn recycle(names: impl IntoIterator<Item = Ident>) -> TokenStream {
+    let calls: Vec<TokenStream> = names
+        .into_iter()
+        .map(|n| quote!(::vi::__private::Recycler(#n).recycle();))
+        .collect();
+    if calls.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        {
+            #[allow(unused_imports)]
+            use ::vi::__private::{RecycleKnown as _, RecycleOther as _};
+            #(#calls)*
+        }
     }
 }
 

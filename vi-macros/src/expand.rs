@@ -277,6 +277,10 @@ impl Emitter<'_> {
                 ..Mode::default()
             },
         );
+        // The log density alone: the values of the body's `let`s are done with at its end.
+        let lp_done = self.recycle_lets(&m.body, false);
+        let latents_done = crate::diff::recycle(m.latents.iter().map(|l| vname(&l.binding)));
+        let lp_body = quote!(#lp_body #lp_done #latents_done);
         let terms_body = self.block(
             &m.body,
             Mode {
@@ -311,6 +315,11 @@ impl Emitter<'_> {
                 save: true,
                 ..Mode::default()
             },
+        );
+        let grad_done = crate::diff::recycle(
+            m.latents
+                .iter()
+                .flat_map(|l| [vname(&l.binding), gname(&l.binding)]),
         );
         let grad_out = m.latents.iter().enumerate().map(|(k, l)| {
             let g = gname(&l.binding);
@@ -407,6 +416,7 @@ impl Emitter<'_> {
                         let mut __lp = 0.0f64;
                         #grad_body
                         #(#grad_out)*
+                        #grad_done
                         ::core::result::Result::Ok(__lp)
                     }
 
@@ -536,7 +546,31 @@ impl Emitter<'_> {
         for d in deferred.into_iter().rev() {
             out.extend(d);
         }
+        if m.grad {
+            // Swept: the values of the block's `let`s and their adjoints are done with.
+            out.extend(self.recycle_lets(stmts, true));
+        }
         out
+    }
+
+    /// Hands the storage of the values of the `let`s of a block (with `adjoints`, of their
+    /// adjoints too) back to the pool, at the end of the block. Not state written in place
+    /// (its log refers to it) nor versions a loop or `if` carries (they are moved), which are
+    /// not plain `let`s of the block.
+    fn recycle_lets(&self, stmts: &[Stmt], adjoints: bool) -> TokenStream {
+        let names = stmts.iter().filter_map(|s| match s {
+            Stmt::Let { binding, init, .. }
+                if !writes_in_place(binding, init) && !self.groups.contains_key(&binding.id) =>
+            {
+                Some(if adjoints {
+                    vec![vname(binding), gname(binding)]
+                } else {
+                    vec![vname(binding)]
+                })
+            }
+            _ => None,
+        });
+        crate::diff::recycle(names.flatten())
     }
 
     fn stmt(&self, s: &Stmt, m: Mode, deferred: &mut Vec<TokenStream>) -> TokenStream {
@@ -614,9 +648,16 @@ impl Emitter<'_> {
                 if m.grad {
                     let adjs = low.adjoints();
                     let rev = low.reverse();
-                    deferred.push(quote!(#adjs #rev));
+                    let done = low.recycle_temps(true);
+                    deferred.push(quote!(#adjs #rev #done));
                 }
-                quote!(#fwd #ty_check #adj)
+                // Without a sweep to come, the temporaries are done with once the value is.
+                let done = if m.grad || m.save {
+                    quote!()
+                } else {
+                    low.recycle_temps(false)
+                };
+                quote!(#fwd #ty_check #adj #done)
             }
             Stmt::For {
                 pat,
@@ -957,7 +998,8 @@ impl Emitter<'_> {
                     let adjs = low.adjoints();
                     let call = kernel_dispatch(*src, &vals, true);
                     let rev = low.reverse();
-                    quote!(#adjs let _ = #call; #rev)
+                    let done = low.recycle_temps(true);
+                    quote!(#adjs let _ = #call; #rev #done)
                 }
                 Stmt::Target { value, src } => match value {
                     Operand::Data(_) => quote!(),
@@ -977,7 +1019,8 @@ impl Emitter<'_> {
                     low.lower(init, Some(binding));
                     let adjs = low.adjoints();
                     let rev = low.reverse();
-                    quote!(#adjs #rev)
+                    let done = low.recycle_temps(true);
+                    quote!(#adjs #rev #done)
                 }
                 Stmt::For {
                     pat,
@@ -1165,7 +1208,8 @@ impl Emitter<'_> {
             let c = kernel_dispatch(src, &vals, true);
             let rev = low.reverse();
             let acc = if m.lp { quote!(__lp += #lp;) } else { quote!() };
-            out.extend(quote!(#adjs let #lp = #c; #acc #rev));
+            let done = low.recycle_temps(true);
+            out.extend(quote!(#adjs let #lp = #c; #acc #rev #done));
         } else {
             let c = kernel_dispatch(src, &vals, false);
             let acc = if m.terms {
@@ -1175,7 +1219,12 @@ impl Emitter<'_> {
             } else {
                 quote!()
             };
-            out.extend(quote!(let #lp = #c; #acc));
+            let done = if m.save {
+                quote!()
+            } else {
+                low.recycle_temps(false)
+            };
+            out.extend(quote!(let #lp = #c; #acc #done));
         }
         out
     }

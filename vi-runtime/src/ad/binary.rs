@@ -663,7 +663,7 @@ impl MulKind<kind::Col> for kind::Mat {
         b: &B,
     ) -> Result<Self::Out, ShapeError> {
         let (r, k, _) = inner_dims(a.dims(), b.dims())?;
-        let mut out = DVector::zeros(r);
+        let mut out = DVector::from_vec(super::pool::zeroed(r));
         kernels::gemv(a.flat(), r, k, b.flat(), out.as_mut_slice());
         Ok(out)
     }
@@ -699,7 +699,7 @@ impl MulKind<kind::Mat> for kind::Mat {
         b: &B,
     ) -> Result<Self::Out, ShapeError> {
         let (r, k, m) = inner_dims(a.dims(), b.dims())?;
-        let mut out = DMatrix::zeros(r, m);
+        let mut out = DMatrix::from_vec(r, m, super::pool::zeroed(r * m));
         kernels::gemm(a.flat(), b.flat(), out.as_mut_slice(), r, k, m);
         Ok(out)
     }
@@ -735,7 +735,7 @@ impl MulKind<kind::Mat> for kind::Row {
         b: &B,
     ) -> Result<Self::Out, ShapeError> {
         let (_, k, m) = inner_dims(a.dims(), b.dims())?;
-        let mut out = nalgebra::RowDVector::zeros(m);
+        let mut out = nalgebra::RowDVector::from_vec(super::pool::zeroed(m));
         // (r M)^T = M^T r^T
         kernels::gemv_tr(b.flat(), k, m, a.flat(), out.as_mut_slice());
         Ok(out)

@@ -70,6 +70,7 @@
 mod binary;
 mod index;
 pub mod kernels;
+pub mod pool;
 mod reduce;
 mod unary;
 
@@ -111,28 +112,28 @@ impl Zeros for f64 {
 impl Zeros for DVector<f64> {
     #[inline]
     fn zeros_like(&self) -> Self {
-        DVector::zeros(self.len())
+        DVector::from_vec(pool::zeroed(self.len()))
     }
 }
 
 impl Zeros for RowDVector<f64> {
     #[inline]
     fn zeros_like(&self) -> Self {
-        RowDVector::zeros(self.len())
+        RowDVector::from_vec(pool::zeroed(self.len()))
     }
 }
 
 impl Zeros for DMatrix<f64> {
     #[inline]
     fn zeros_like(&self) -> Self {
-        DMatrix::zeros(self.nrows(), self.ncols())
+        DMatrix::from_vec(self.nrows(), self.ncols(), pool::zeroed(self.len()))
     }
 }
 
 impl Zeros for Vec<f64> {
     #[inline]
     fn zeros_like(&self) -> Self {
-        vec![0.0; self.len()]
+        pool::zeroed(self.len())
     }
 }
 
@@ -234,11 +235,7 @@ pub trait Value: Operand + Zeros + Clone {
     }
 }
 
-/// `f` of every element of `x`, collected into a new `Vec` (each element written once).
-#[inline(always)]
-fn mapped(x: &[f64], f: impl Fn(f64) -> f64) -> Vec<f64> {
-    x.iter().map(|&v| f(v)).collect()
-}
+use pool::mapped;
 
 impl Value for f64 {
     #[inline]
@@ -250,7 +247,7 @@ impl Value for f64 {
 impl Value for DVector<f64> {
     #[inline]
     fn zeros_shaped(rows: usize, _: usize) -> Self {
-        DVector::zeros(rows)
+        DVector::from_vec(pool::zeroed(rows))
     }
     #[inline(always)]
     fn map_elements(&self, f: impl Fn(f64) -> f64) -> Self {
@@ -261,7 +258,7 @@ impl Value for DVector<f64> {
 impl Value for RowDVector<f64> {
     #[inline]
     fn zeros_shaped(_: usize, cols: usize) -> Self {
-        RowDVector::zeros(cols)
+        RowDVector::from_vec(pool::zeroed(cols))
     }
     #[inline(always)]
     fn map_elements(&self, f: impl Fn(f64) -> f64) -> Self {
@@ -272,7 +269,7 @@ impl Value for RowDVector<f64> {
 impl Value for DMatrix<f64> {
     #[inline]
     fn zeros_shaped(rows: usize, cols: usize) -> Self {
-        DMatrix::zeros(rows, cols)
+        DMatrix::from_vec(rows, cols, pool::zeroed(rows * cols))
     }
     #[inline(always)]
     fn map_elements(&self, f: impl Fn(f64) -> f64) -> Self {

@@ -140,7 +140,7 @@ impl Transpose for DVector<f64> {
     type Output = RowDVector<f64>;
     #[inline]
     fn transposed(&self) -> RowDVector<f64> {
-        self.transpose()
+        RowDVector::from_vec(super::pool::copied(self.as_slice()))
     }
     #[inline]
     fn add_transposed(g: &RowDVector<f64>, gx: &mut Self) {
@@ -154,7 +154,7 @@ impl Transpose for RowDVector<f64> {
     type Output = DVector<f64>;
     #[inline]
     fn transposed(&self) -> DVector<f64> {
-        self.transpose()
+        DVector::from_vec(super::pool::copied(self.as_slice()))
     }
     #[inline]
     fn add_transposed(g: &DVector<f64>, gx: &mut Self) {

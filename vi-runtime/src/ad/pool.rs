@@ -1,0 +1,251 @@
+//! Storage reused across gradient evaluations.
+//!
+//! The rules allocate their outputs and the generated code its adjoints; a model evaluated
+//! thousands of times (every leapfrog step of NUTS, every ELBO step) asks for the same
+//! buffers on every call. Freed straight back to `malloc`, large buffers at the top of the
+//! heap are returned to the kernel (glibc trims a free top above 128 KiB) and every call
+//! faults their pages in again: for a network with 200 x 50 hidden units, that is most of
+//! the gradient's time. So the rules take their storage from a per-thread pool
+//! ([`zeroed`], [`copied`], [`mapped`]) and generated code hands every temporary back
+//! ([`recycle`]) when its statement's sweep is done.
+//!
+//! The pool is per thread (chains on several threads never share a buffer nor a lock),
+//! holds at most [`MAX_BUFFERS`] buffers and [`MAX_ELEMENTS`] elements in all (beyond that
+//! a returned buffer is freed), and never changes a value: a buffer taken is always filled
+//! (zeros, a copy, or a map) before it is returned to the caller.
+
+use nalgebra::{DMatrix, DVector, RowDVector};
+use std::cell::RefCell;
+
+/// The most buffers one thread keeps.
+pub const MAX_BUFFERS: usize = 64;
+/// The most `f64`s one thread keeps, over all its buffers (64 MiB).
+pub const MAX_ELEMENTS: usize = 8 << 20;
+
+struct Pool {
+    free: Vec<Vec<f64>>,
+    elements: usize,
+}
+
+thread_local! {
+    static POOL: RefCell<Pool> = const {
+        RefCell::new(Pool {
+            free: Vec::new(),
+            elements: 0,
+        })
+    };
+}
+
+/// An empty buffer with room for at least `n` elements: the smallest kept buffer that
+/// fits, or a new one.
+fn take(n: usize) -> Vec<f64> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let kept = POOL
+        .try_with(|p| {
+            let mut p = p.try_borrow_mut().ok()?;
+            let k = p
+                .free
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.capacity() >= n)
+                .min_by_key(|(_, v)| v.capacity())
+                .map(|(k, _)| k)?;
+            let v = p.free.swap_remove(k);
+            p.elements -= v.capacity();
+            Some(v)
+        })
+        .ok()
+        .flatten();
+    match kept {
+        Some(mut v) => {
+            v.clear();
+            v
+        }
+        None => Vec::with_capacity(n),
+    }
+}
+
+/// Gives a buffer back to this thread's pool (or frees it when the pool is full).
+pub fn give(v: Vec<f64>) {
+    let c = v.capacity();
+    if c == 0 {
+        return;
+    }
+    let _ = POOL.try_with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut() {
+            if p.free.len() < MAX_BUFFERS && p.elements + c <= MAX_ELEMENTS {
+                p.elements += c;
+                p.free.push(v);
+            }
+        }
+    });
+}
+
+/// What this thread's pool holds: (buffers, elements over all of them).
+///
+/// ```
+/// use vi_runtime::ad::pool;
+/// let before = pool::kept();
+/// pool::give(Vec::with_capacity(10));
+/// assert_eq!(pool::kept().0, before.0 + 1);
+/// ```
+pub fn kept() -> (usize, usize) {
+    POOL.try_with(|p| {
+        p.try_borrow()
+            .map(|p| (p.free.len(), p.elements))
+            .unwrap_or((0, 0))
+    })
+    .unwrap_or((0, 0))
+}
+
+/// `n` zeros, in storage from the pool.
+///
+/// ```
+/// use vi_runtime::ad::pool;
+/// let v = pool::zeroed(3);
+/// assert_eq!(v, vec![0.0; 3]);
+/// pool::give(v);
+/// ```
+#[inline]
+pub fn zeroed(n: usize) -> Vec<f64> {
+    let mut v = take(n);
+    v.resize(n, 0.0);
+    v
+}
+
+/// A copy of `x`, in storage from the pool.
+#[inline]
+pub fn copied(x: &[f64]) -> Vec<f64> {
+    let mut v = take(x.len());
+    v.extend_from_slice(x);
+    v
+}
+
+/// `f` of every element of `x`, in storage from the pool (each element written once, in a
+/// loop that vectorises when `f` does).
+#[inline(always)]
+pub fn mapped(x: &[f64], f: impl Fn(f64) -> f64) -> Vec<f64> {
+    let mut v = take(x.len());
+    v.extend(x.iter().map(|&e| f(e)));
+    v
+}
+
+/// A value whose storage can go back to the pool.
+pub trait Recycle {
+    /// Gives the storage back (see [`give`]).
+    fn recycle(self);
+}
+
+impl Recycle for f64 {
+    #[inline]
+    fn recycle(self) {}
+}
+
+impl Recycle for Vec<f64> {
+    #[inline]
+    fn recycle(self) {
+        give(self)
+    }
+}
+
+impl Recycle for DVector<f64> {
+    #[inline]
+    fn recycle(self) {
+        give(self.data.into())
+    }
+}
+
+impl Recycle for RowDVector<f64> {
+    #[inline]
+    fn recycle(self) {
+        give(self.data.into())
+    }
+}
+
+impl Recycle for DMatrix<f64> {
+    #[inline]
+    fn recycle(self) {
+        give(self.data.into())
+    }
+}
+
+/// Free-function form of [`Recycle::recycle`].
+///
+/// ```
+/// use vi_runtime::ad::pool;
+/// let m = nalgebra::DMatrix::<f64>::from_vec(2, 2, pool::zeroed(4));
+/// pool::recycle(m);
+/// // The next request of at most 4 elements reuses that storage, zeroed.
+/// assert_eq!(pool::zeroed(3), vec![0.0; 3]);
+/// ```
+#[inline]
+pub fn recycle<T: Recycle>(x: T) {
+    x.recycle()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Empties this thread's pool (tests may share a thread).
+    fn drain() {
+        POOL.with(|p| {
+            let mut p = p.borrow_mut();
+            p.free.clear();
+            p.elements = 0;
+        });
+    }
+
+    #[test]
+    fn a_returned_buffer_is_reused_and_refilled() {
+        drain();
+        let mut v = zeroed(100);
+        v.iter_mut().for_each(|x| *x = 7.0);
+        let p = v.as_ptr();
+        give(v);
+        let w = zeroed(60);
+        assert_eq!(w.as_ptr(), p, "the kept buffer is reused");
+        assert_eq!(w, vec![0.0; 60], "and zeroed");
+        give(w);
+        let c = copied(&[1.0, 2.0]);
+        assert_eq!(c, vec![1.0, 2.0]);
+        let m = mapped(&[1.0, 2.0, 3.0], |x| x * x);
+        assert_eq!(m, vec![1.0, 4.0, 9.0]);
+    }
+
+    #[test]
+    fn the_smallest_fitting_buffer_is_taken() {
+        drain();
+        let big = zeroed(1000);
+        let small = zeroed(10);
+        let (pb, ps) = (big.as_ptr(), small.as_ptr());
+        give(big);
+        give(small);
+        let a = zeroed(5);
+        assert_eq!(a.as_ptr(), ps);
+        let b = zeroed(5);
+        assert_eq!(b.as_ptr(), pb);
+        give(a);
+        give(b);
+    }
+
+    #[test]
+    fn the_pool_is_bounded() {
+        drain();
+        let bufs: Vec<Vec<f64>> = (0..MAX_BUFFERS + 10).map(|_| zeroed(1)).collect();
+        for b in bufs {
+            give(b);
+        }
+        let kept = POOL.with(|p| p.borrow().free.len());
+        assert_eq!(kept, MAX_BUFFERS);
+        drain();
+        give(zeroed(MAX_ELEMENTS / 2));
+        give(zeroed(MAX_ELEMENTS / 2 + 1));
+        let (kept, elements) = POOL.with(|p| (p.borrow().free.len(), p.borrow().elements));
+        assert_eq!(kept, 1, "the second buffer would pass the element bound");
+        assert!(elements <= MAX_ELEMENTS);
+        drain();
+    }
+}
