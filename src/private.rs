@@ -626,6 +626,95 @@ general_rule! {
     GeneralDiv, Broadcast, div_fwd, div_bwd, div, div_back;
 }
 
+/// The operands of `a * b + c`, fused ([`ad::mul_add`]), for method-call dispatch: three
+/// `f64`s take the scalar fast path ([`ScalarMulAdd`], found first), anything else the
+/// general rule ([`GeneralMulAdd`], on `&Tri`).
+pub struct Tri<'a, A: ?Sized, B: ?Sized, C: ?Sized>(pub &'a A, pub &'a B, pub &'a C);
+
+/// `a * b + c` on three scalars, forward and backward.
+pub trait ScalarMulAdd {
+    /// `a * b + c`.
+    fn mul_add_fwd(&self) -> Result<f64, ShapeError>;
+    /// Backward.
+    fn mul_add_bwd(
+        &self,
+        out: &f64,
+        g: &f64,
+        ga: Option<&mut f64>,
+        gb: Option<&mut f64>,
+        gc: Option<&mut f64>,
+    );
+}
+
+impl ScalarMulAdd for Tri<'_, f64, f64, f64> {
+    #[inline(always)]
+    fn mul_add_fwd(&self) -> Result<f64, ShapeError> {
+        // Two roundings, as `a * b` then `+ c` (not `mul_add`, which rounds once).
+        Ok(self.0 * self.1 + self.2)
+    }
+    #[inline(always)]
+    fn mul_add_bwd(
+        &self,
+        _out: &f64,
+        g: &f64,
+        ga: Option<&mut f64>,
+        gb: Option<&mut f64>,
+        gc: Option<&mut f64>,
+    ) {
+        if let Some(ga) = ga {
+            *ga += g * self.1;
+        }
+        if let Some(gb) = gb {
+            *gb += g * self.0;
+        }
+        if let Some(gc) = gc {
+            *gc += g;
+        }
+    }
+}
+
+/// `a * b + c` through [`ad::mul_add`].
+pub trait GeneralMulAdd<A: ?Sized, B: ?Sized, C: ?Sized> {
+    /// The output type.
+    type Out;
+    /// Forward.
+    fn mul_add_fwd(&self) -> Result<Self::Out, ShapeError>;
+    /// Backward.
+    fn mul_add_bwd(
+        &self,
+        out: &Self::Out,
+        g: &Self::Out,
+        ga: Option<&mut A>,
+        gb: Option<&mut B>,
+        gc: Option<&mut C>,
+    );
+}
+
+impl<A, B, C> GeneralMulAdd<A, B, C> for &Tri<'_, A, B, C>
+where
+    A: ad::MulRule<B> + ?Sized,
+    B: ?Sized,
+    C: ad::Operand + ?Sized,
+    A::Output: ad::Broadcast<C>,
+{
+    type Out = <A::Output as ad::Broadcast<C>>::Output;
+    #[inline(always)]
+    fn mul_add_fwd(&self) -> Result<Self::Out, ShapeError> {
+        ad::mul_add(self.0, self.1, self.2)
+    }
+    #[inline(always)]
+    fn mul_add_bwd(
+        &self,
+        out: &Self::Out,
+        g: &Self::Out,
+        ga: Option<&mut A>,
+        gb: Option<&mut B>,
+        gc: Option<&mut C>,
+    ) {
+        ad::mul_add_back(self.0, self.1, self.2, out, g, ga, gb, gc)
+    }
+}
+
 /// `+ - *` of a column and a scalar (`x * w + b`, `theta * tau + mu`), forward and backward,
 /// in one plain loop each.
 pub trait ColScalarRules {

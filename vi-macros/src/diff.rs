@@ -121,6 +121,8 @@ impl V {
 enum Kind {
     Unary(Unary),
     Binary(Binary),
+    /// `a * b + c` (or `c + a * b`), fused: one output and one adjoint instead of two.
+    MulAdd,
     WithData(WithData, Vec<Ident>),
     Set(Vec<Ident>),
 }
@@ -372,20 +374,25 @@ impl Lowering {
                 });
                 o
             }
-            AExpr::Binary(f, a, b, span) => {
+            AExpr::Binary(f, l, r, span) if fused(*f, l, r).is_some() => {
+                let Some((a, b, c)) = fused(*f, l, r) else {
+                    return self.lower_binary(*f, l, r, *span, out);
+                };
                 let a = self.lower_inner(a, None);
                 let b = self.lower_inner(b, None);
-                let mut args = vec![a, b];
+                let c = self.lower_inner(c, None);
+                let mut args = vec![a, b, c];
                 self.distinct(&mut args, *span);
                 let o = self.out_or_temp(out);
                 self.ops.push(Op {
                     out: o.clone(),
-                    kind: Kind::Binary(*f),
+                    kind: Kind::MulAdd,
                     args,
                     span: *span,
                 });
                 o
             }
+            AExpr::Binary(f, a, b, span) => self.lower_binary(*f, a, b, *span, out),
             AExpr::WithData(f, x, params, span) => {
                 let x = self.lower_inner(x, None);
                 let ps = params.iter().map(|p| self.param(p)).collect();
@@ -416,6 +423,28 @@ impl Lowering {
         }
     }
 
+    fn lower_binary(
+        &mut self,
+        f: Binary,
+        a: &AExpr,
+        b: &AExpr,
+        span: Span,
+        out: Option<&Binding>,
+    ) -> V {
+        let a = self.lower_inner(a, None);
+        let b = self.lower_inner(b, None);
+        let mut args = vec![a, b];
+        self.distinct(&mut args, span);
+        let o = self.out_or_temp(out);
+        self.ops.push(Op {
+            out: o.clone(),
+            kind: Kind::Binary(f),
+            args,
+            span,
+        });
+        o
+    }
+
     /// The forward code: data operands, then every call in order. A failing shape check
     /// returns `Fail::Shape(stmt, e)` from the enclosing function.
     pub fn forward(&self) -> TokenStream {
@@ -444,6 +473,10 @@ impl Lowering {
                     let f = format_ident!("{}", f, span = op.span);
                     let x = op.args[0].arg();
                     quote_spanned!(op.span=> ::vi::__private::ad::#f(#x))
+                }
+                Kind::MulAdd => {
+                    let (a, b, c) = (op.args[0].arg(), op.args[1].arg(), op.args[2].arg());
+                    quote_spanned!(op.span=> (&::vi::__private::Tri(#a, #b, #c)).mul_add_fwd())
                 }
                 Kind::Binary(f) if f.arith() => {
                     // Method dispatch: two scalars take the fast path (see `__private::Bin`).
@@ -524,6 +557,15 @@ impl Lowering {
                         Some(gx) => quote!(::vi::__private::ad::#f(#x, &#out_v, &#gout, &mut #gx);),
                         None => quote!(),
                     }
+                }
+                Kind::MulAdd => {
+                    let (a, b, c) = (op.args[0].arg(), op.args[1].arg(), op.args[2].arg());
+                    let (ga, gb, gc) = (
+                        op.args[0].grad_opt(),
+                        op.args[1].grad_opt(),
+                        op.args[2].grad_opt(),
+                    );
+                    quote!((&::vi::__private::Tri(#a, #b, #c)).mul_add_bwd(&#out_v, &#gout, #ga, #gb, #gc);)
                 }
                 Kind::Binary(b) if b.arith() => {
                     let f = format_ident!("{}_bwd", b.name());
@@ -606,6 +648,21 @@ pub fn recycle(names: impl IntoIterator<Item = Ident>) -> TokenStream {
             use ::vi::__private::{RecycleKnown as _, RecycleOther as _};
             #(#calls)*
         }
+    }
+}
+
+/// `(a, b, c)` when `l op r` is `a * b + c` or `c + a * b` and can be fused into one rule:
+/// the addend is not data (data of any type, such as an integer, need not meet the fused
+/// rule's broadcasting; it keeps the two rules).
+fn fused<'e>(op: Binary, l: &'e AExpr, r: &'e AExpr) -> Option<(&'e AExpr, &'e AExpr, &'e AExpr)> {
+    if op != Binary::Add {
+        return None;
+    }
+    let data = |e: &AExpr| matches!(e, AExpr::Data(_));
+    match (l, r) {
+        (AExpr::Binary(Binary::Mul, a, b, _), c) if !data(c) => Some((a, b, c)),
+        (c, AExpr::Binary(Binary::Mul, a, b, _)) if !data(c) => Some((a, b, c)),
+        _ => None,
     }
 }
 

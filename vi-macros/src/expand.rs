@@ -378,7 +378,7 @@ impl Emitter<'_> {
 
                     fn __build(&self) -> ::core::result::Result<::vi::__private::ParamLayout, ::vi::__private::Fail> {
                         #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
+                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _, ScalarMulAdd as _, GeneralMulAdd as _};
                         let mut __layout = ::vi::__private::ParamLayout::new();
                         #bind
                         let mut __lp = 0.0f64;
@@ -388,7 +388,7 @@ impl Emitter<'_> {
 
                     fn __lp(&self, theta: &[f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
                         #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
+                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _, ScalarMulAdd as _, GeneralMulAdd as _};
                         let __params = self.__layout.params();
                         #bind
                         let mut __lp = 0.0f64;
@@ -398,7 +398,7 @@ impl Emitter<'_> {
 
                     fn __terms(&self, theta: &[f64]) -> ::core::result::Result<::std::vec::Vec<f64>, ::vi::__private::Fail> {
                         #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
+                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _, ScalarMulAdd as _, GeneralMulAdd as _};
                         let __params = self.__layout.params();
                         let jacobian = true;
                         #bind
@@ -410,7 +410,7 @@ impl Emitter<'_> {
 
                     fn __grad(&self, theta: &[f64], grad: &mut [f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
                         #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
+                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _, ScalarMulAdd as _, GeneralMulAdd as _};
                         let __params = self.__layout.params();
                         #bind
                         let mut __lp = 0.0f64;
@@ -427,7 +427,7 @@ impl Emitter<'_> {
                         __sims: &mut ::std::vec::Vec<::std::vec::Vec<f64>>,
                     ) -> ::core::result::Result<(), ::vi::__private::Fail> {
                         #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _};
+                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _, ScalarMulAdd as _, GeneralMulAdd as _};
                         let __params = self.__layout.params();
                         #bind
                         #sim_body

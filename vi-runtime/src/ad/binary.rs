@@ -7,7 +7,8 @@
 //! column either a slice or one repeated number, so every inner loop is a plain indexed loop
 //! over slices of one known length, which the compiler vectorises.
 
-use super::{kernels, Flat, Operand, ShapeError, Value};
+use super::pool::Recycle;
+use super::{kernels, Flat, Operand, ShapeError, Value, Zeros};
 use kind::{Join, Kind};
 use nalgebra::{DMatrix, DVector};
 
@@ -554,6 +555,18 @@ pub trait MulRule<B: ?Sized> {
         ga: Option<&mut Self>,
         gb: Option<&mut B>,
     );
+    /// The product's shape (rows, columns), or the forward rule's error.
+    fn mul_dims(a: &Self, b: &B) -> Result<(usize, usize), ShapeError>;
+    /// [`MulRule::mul_back`] with the product and its adjoint as flat slices (column-major,
+    /// of the product's length; the product's values are not read).
+    fn mul_back_flat(
+        a: &Self,
+        b: &B,
+        out: &[f64],
+        g: &[f64],
+        ga: Option<&mut Self>,
+        gb: Option<&mut B>,
+    );
 }
 
 /// [`MulRule`] by operand kinds.
@@ -563,15 +576,20 @@ pub trait MulKind<K: Kind>: Kind {
     /// Forward.
     fn fwd<A: Operand + ?Sized, B: Operand + ?Sized>(a: &A, b: &B)
         -> Result<Self::Out, ShapeError>;
-    /// Backward, into flat adjoints.
+    /// Backward, from the flat product and its flat adjoint into flat adjoints.
     fn back<A: Operand + ?Sized, B: Operand + ?Sized>(
         a: &A,
         b: &B,
-        out: &Self::Out,
-        g: &Self::Out,
+        out: &[f64],
+        g: &[f64],
         ga: Option<&mut [f64]>,
         gb: Option<&mut [f64]>,
     );
+    /// The product's shape (rows, columns), or the forward rule's error.
+    fn dims<A: Operand + ?Sized, B: Operand + ?Sized>(
+        a: &A,
+        b: &B,
+    ) -> Result<(usize, usize), ShapeError>;
 }
 
 impl<A: Operand + ?Sized, B: Operand + ?Sized> MulRule<B> for A
@@ -589,6 +607,28 @@ where
         b: &B,
         out: &Self::Output,
         g: &Self::Output,
+        ga: Option<&mut Self>,
+        gb: Option<&mut B>,
+    ) {
+        <A::Kind as MulKind<B::Kind>>::back(
+            a,
+            b,
+            out.flat(),
+            g.flat(),
+            ga.map(|x| x.flat_mut()),
+            gb.map(|x| x.flat_mut()),
+        );
+    }
+    #[inline]
+    fn mul_dims(a: &Self, b: &B) -> Result<(usize, usize), ShapeError> {
+        <A::Kind as MulKind<B::Kind>>::dims(a, b)
+    }
+    #[inline]
+    fn mul_back_flat(
+        a: &Self,
+        b: &B,
+        out: &[f64],
+        g: &[f64],
         ga: Option<&mut Self>,
         gb: Option<&mut B>,
     ) {
@@ -618,12 +658,19 @@ macro_rules! elementwise_mul {
             fn back<A: Operand + ?Sized, B: Operand + ?Sized>(
                 a: &A,
                 b: &B,
-                out: &Self::Out,
-                g: &Self::Out,
+                out: &[f64],
+                g: &[f64],
                 ga: Option<&mut [f64]>,
                 gb: Option<&mut [f64]>,
             ) {
-                elementwise_back::<MulOp>(View::of(a), View::of(b), out.flat(), g.flat(), ga, gb);
+                elementwise_back::<MulOp>(View::of(a), View::of(b), out, g, ga, gb);
+            }
+            #[inline]
+            fn dims<A: Operand + ?Sized, B: Operand + ?Sized>(
+                a: &A,
+                b: &B,
+            ) -> Result<(usize, usize), ShapeError> {
+                out_dims(MulOp::NAME, &View::of(a), &View::of(b))
             }
         }
     )*};
@@ -671,8 +718,8 @@ impl MulKind<kind::Col> for kind::Mat {
     fn back<A: Operand + ?Sized, B: Operand + ?Sized>(
         a: &A,
         b: &B,
-        _out: &Self::Out,
-        g: &Self::Out,
+        _out: &[f64],
+        g: &[f64],
         ga: Option<&mut [f64]>,
         gb: Option<&mut [f64]>,
     ) {
@@ -682,12 +729,20 @@ impl MulKind<kind::Col> for kind::Mat {
         }
         if let Some(ga) = ga {
             // dA += g b^T
-            kernels::ger(ga, r, k, g.as_slice(), b.flat());
+            kernels::ger(ga, r, k, g, b.flat());
         }
         if let Some(gb) = gb {
             // db += A^T g
-            kernels::gemv_tr(a.flat(), r, k, g.as_slice(), gb);
+            kernels::gemv_tr(a.flat(), r, k, g, gb);
         }
+    }
+    #[inline]
+    fn dims<A: Operand + ?Sized, B: Operand + ?Sized>(
+        a: &A,
+        b: &B,
+    ) -> Result<(usize, usize), ShapeError> {
+        let (r, _, _) = inner_dims(a.dims(), b.dims())?;
+        Ok((r, 1))
     }
 }
 
@@ -707,23 +762,31 @@ impl MulKind<kind::Mat> for kind::Mat {
     fn back<A: Operand + ?Sized, B: Operand + ?Sized>(
         a: &A,
         b: &B,
-        _out: &Self::Out,
-        g: &Self::Out,
+        _out: &[f64],
+        g: &[f64],
         ga: Option<&mut [f64]>,
         gb: Option<&mut [f64]>,
     ) {
         let ((r, k), (k2, m)) = (a.dims(), b.dims());
-        if k != k2 || g.shape() != (r, m) || r == 0 || k == 0 || m == 0 {
+        if k != k2 || g.len() != r * m || r == 0 || k == 0 || m == 0 {
             return;
         }
         if let Some(ga) = ga {
             // dA += G B^T
-            kernels::gemm_nt(g.as_slice(), b.flat(), ga, r, k, m);
+            kernels::gemm_nt(g, b.flat(), ga, r, k, m);
         }
         if let Some(gb) = gb {
             // dB += A^T G
-            kernels::gemm_tn(a.flat(), g.as_slice(), gb, r, k, m);
+            kernels::gemm_tn(a.flat(), g, gb, r, k, m);
         }
+    }
+    #[inline]
+    fn dims<A: Operand + ?Sized, B: Operand + ?Sized>(
+        a: &A,
+        b: &B,
+    ) -> Result<(usize, usize), ShapeError> {
+        let (r, _, m) = inner_dims(a.dims(), b.dims())?;
+        Ok((r, m))
     }
 }
 
@@ -744,8 +807,8 @@ impl MulKind<kind::Mat> for kind::Row {
     fn back<A: Operand + ?Sized, B: Operand + ?Sized>(
         a: &A,
         b: &B,
-        _out: &Self::Out,
-        g: &Self::Out,
+        _out: &[f64],
+        g: &[f64],
         ga: Option<&mut [f64]>,
         gb: Option<&mut [f64]>,
     ) {
@@ -755,12 +818,20 @@ impl MulKind<kind::Mat> for kind::Row {
         }
         if let Some(ga) = ga {
             // dr^T += M g^T
-            kernels::gemv(b.flat(), k, m, g.as_slice(), ga);
+            kernels::gemv(b.flat(), k, m, g, ga);
         }
         if let Some(gb) = gb {
             // dM += r^T g
-            kernels::ger(gb, k, m, a.flat(), g.as_slice());
+            kernels::ger(gb, k, m, a.flat(), g);
         }
+    }
+    #[inline]
+    fn dims<A: Operand + ?Sized, B: Operand + ?Sized>(
+        a: &A,
+        b: &B,
+    ) -> Result<(usize, usize), ShapeError> {
+        let (_, _, m) = inner_dims(a.dims(), b.dims())?;
+        Ok((1, m))
     }
 }
 
@@ -831,6 +902,21 @@ macro_rules! int_operand {
             ) {
                 <A as MulRule<f64>>::mul_back(a, &(*b as f64), out, g, ga, None);
             }
+            #[inline]
+            fn mul_dims(a: &Self, b: &$t) -> Result<(usize, usize), ShapeError> {
+                <A as MulRule<f64>>::mul_dims(a, &(*b as f64))
+            }
+            #[inline]
+            fn mul_back_flat(
+                a: &Self,
+                b: &$t,
+                out: &[f64],
+                g: &[f64],
+                ga: Option<&mut Self>,
+                _: Option<&mut $t>,
+            ) {
+                <A as MulRule<f64>>::mul_back_flat(a, &(*b as f64), out, g, ga, None);
+            }
         }
 
         impl<B: Operand + ?Sized> MulRule<B> for $t
@@ -852,6 +938,21 @@ macro_rules! int_operand {
                 gb: Option<&mut B>,
             ) {
                 <f64 as MulRule<B>>::mul_back(&(*a as f64), b, out, g, None, gb);
+            }
+            #[inline]
+            fn mul_dims(a: &Self, b: &B) -> Result<(usize, usize), ShapeError> {
+                <f64 as MulRule<B>>::mul_dims(&(*a as f64), b)
+            }
+            #[inline]
+            fn mul_back_flat(
+                a: &Self,
+                b: &B,
+                out: &[f64],
+                g: &[f64],
+                _: Option<&mut Self>,
+                gb: Option<&mut B>,
+            ) {
+                <f64 as MulRule<B>>::mul_back_flat(&(*a as f64), b, out, g, None, gb);
             }
         }
     )*};
@@ -929,6 +1030,111 @@ binary_fns! {
 #[inline]
 pub fn mul<A: MulRule<B> + ?Sized, B: ?Sized>(a: &A, b: &B) -> Result<A::Output, ShapeError> {
     A::mul(a, b)
+}
+
+/// `a * b + c`: the product as [`mul`], then `+` broadcast as [`add`], in one step. When the
+/// sum has the product's shape (`x * w + b`, `x * w1 + b1.transpose()`), `c` is added into
+/// the product's own storage: no second temporary and no copy.
+///
+/// ```
+/// use nalgebra::{DMatrix, DVector};
+/// use vi_runtime::ad;
+/// let x = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0]);
+/// let w = DVector::from_vec(vec![1.0, -1.0]);
+/// assert_eq!(ad::mul_add(&x, &w, &0.5)?, DVector::from_vec(vec![-0.5, -0.5]));
+/// assert!(ad::mul_add(&x, &w, &DVector::zeros(3)).is_err());
+/// # Ok::<(), ad::ShapeError>(())
+/// ```
+#[inline]
+pub fn mul_add<A, B, C>(
+    a: &A,
+    b: &B,
+    c: &C,
+) -> Result<<A::Output as Broadcast<C>>::Output, ShapeError>
+where
+    A: MulRule<B> + ?Sized,
+    B: ?Sized,
+    C: Operand + ?Sized,
+    A::Output: Broadcast<C>,
+{
+    let t = A::mul(a, b)?;
+    let (pr, pc) = t.dims();
+    let cv = View::of(c);
+    let (r, m) = out_dims(AddOp::NAME, &View::of(&t), &cv)?;
+    let scalar_out = {
+        type Out<A, B, C> = <<A as MulRule<B>>::Output as Broadcast<C>>::Output;
+        <<Out<A, B, C> as Operand>::Kind as Kind>::BROW
+            && <<Out<A, B, C> as Operand>::Kind as Kind>::BCOL
+    };
+    if (r, m) != (pr, pc) || scalar_out {
+        let out = <A::Output as Broadcast<C>>::zip::<AddOp>(&t, c)?;
+        t.recycle();
+        return Ok(out);
+    }
+    let mut v = t.into_storage();
+    if r * m > 0 {
+        for (j, o) in v.chunks_exact_mut(r).enumerate().take(m) {
+            match cv.col_lane(j, r) {
+                LaneOf::Slice(s) => o.iter_mut().zip(s).for_each(|(x, y)| *x += y),
+                LaneOf::Repeat(y) => o.iter_mut().for_each(|x| *x += y),
+            }
+        }
+    }
+    Ok(Value::from_storage(r, m, v))
+}
+
+/// Backward rule of [`mul_add`]: adds into `ga`, `gb`, `gc` (those given). When the sum has
+/// the product's shape its adjoint is the product's, handed to [`mul`]'s rule as it is.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn mul_add_back<A, B, C>(
+    a: &A,
+    b: &B,
+    c: &C,
+    out: &<A::Output as Broadcast<C>>::Output,
+    g: &<A::Output as Broadcast<C>>::Output,
+    ga: Option<&mut A>,
+    gb: Option<&mut B>,
+    gc: Option<&mut C>,
+) where
+    A: MulRule<B> + ?Sized,
+    B: ?Sized,
+    C: Operand + ?Sized,
+    A::Output: Broadcast<C>,
+{
+    let Ok((pr, pc)) = A::mul_dims(a, b) else {
+        return;
+    };
+    if out.dims() == (pr, pc) && out.flat().len() == pr * pc && g.flat().len() == pr * pc {
+        if let Some(gc) = gc {
+            // `c`'s side of `+`, the sum standing in for the product (`+` reads no values).
+            let product = View {
+                data: out.flat(),
+                rows: pr,
+                cols: pc,
+                brow: <<A::Output as Operand>::Kind as Kind>::BROW,
+                bcol: <<A::Output as Operand>::Kind as Kind>::BCOL,
+            };
+            elementwise_back::<AddOp>(
+                product,
+                View::of(c),
+                out.flat(),
+                g.flat(),
+                None,
+                Some(gc.flat_mut()),
+            );
+        }
+        A::mul_back_flat(a, b, out.flat(), g.flat(), ga, gb);
+        return;
+    }
+    let Ok(t) = A::mul(a, b) else {
+        return;
+    };
+    let mut gt = t.zeros_like();
+    <A::Output as Broadcast<C>>::zip_back::<AddOp>(&t, c, out, g, Some(&mut gt), gc);
+    A::mul_back(a, b, &t, &gt, ga, gb);
+    t.recycle();
+    gt.recycle();
 }
 
 /// Backward rule of [`mul`]: adds into `ga`, `gb` (those given).

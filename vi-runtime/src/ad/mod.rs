@@ -45,6 +45,10 @@
 //!   against a row or a matrix is a matrix, and so on; [`mul`] of `DMatrix * DVector`,
 //!   `DMatrix * DMatrix` and `RowDVector * DMatrix` (and `DMatrix * Vec<f64>`/`[f64]`) is
 //!   the matrix product instead.
+//! * *Extension*, fused: [`mul_add`]`(&a, &b, &c)` is `a * b + c` ([`mul`], then [`add`])
+//!   and [`mul_add_back`]`(&a, &b, &c, &out, &g, ga, gb, gc)` its backward rule. When the
+//!   sum has the product's shape, `c` is added into the product's storage and the sum's
+//!   adjoint is the product's: no temporary, no copy, no second adjoint.
 //! * Unary, elementwise on `f64`, `DVector`, `RowDVector`, `DMatrix` (trait [`Value`]):
 //!   [`neg`], [`exp`], [`ln`], [`log1p`], [`expm1`], [`sqrt`], [`tanh`], [`sigmoid`],
 //!   [`softplus`], [`log_sigmoid`], [`sin`], [`cos`], [`abs`] as `op(&x) -> Result<X, _>` and
@@ -75,8 +79,8 @@ mod reduce;
 mod unary;
 
 pub use binary::{
-    add, add_back, div, div_back, kind, mul, mul_back, powf, powf_back, sub, sub_back, Broadcast,
-    ElemOp, MulKind, MulRule,
+    add, add_back, div, div_back, kind, mul, mul_add, mul_add_back, mul_back, powf, powf_back, sub,
+    sub_back, Broadcast, ElemOp, MulKind, MulRule,
 };
 pub use index::{
     col, col_back, index, index2, index2_back, index_back, row, row_back, set, set_back,
@@ -218,9 +222,16 @@ impl<T: Operand + ?Sized> Operand for &T {
 
 /// A value the rules compute with and return: `f64`, `DVector<f64>`, `RowDVector<f64>`,
 /// `DMatrix<f64>`.
-pub trait Value: Operand + Zeros + Clone {
+pub trait Value: Operand + Zeros + Clone + pool::Recycle {
     /// Zeros of shape (rows, columns) (which must fit the type: (1, 1) for a scalar).
     fn zeros_shaped(rows: usize, cols: usize) -> Self;
+
+    /// The value of shape (rows, columns) held in `data` (column-major, `rows * cols`
+    /// elements, which must fit the type), taking the storage over.
+    fn from_storage(rows: usize, cols: usize, data: Vec<f64>) -> Self;
+
+    /// The value's storage (column-major), given up.
+    fn into_storage(self) -> Vec<f64>;
 
     /// `f` applied to every element, as a new value of the same shape. The vector and
     /// matrix types write each result once into fresh storage (no copy of `self` first),
@@ -242,12 +253,28 @@ impl Value for f64 {
     fn zeros_shaped(_: usize, _: usize) -> Self {
         0.0
     }
+    #[inline]
+    fn from_storage(_: usize, _: usize, data: Vec<f64>) -> Self {
+        data.first().copied().unwrap_or(0.0)
+    }
+    #[inline]
+    fn into_storage(self) -> Vec<f64> {
+        vec![self]
+    }
 }
 
 impl Value for DVector<f64> {
     #[inline]
     fn zeros_shaped(rows: usize, _: usize) -> Self {
         DVector::from_vec(pool::zeroed(rows))
+    }
+    #[inline]
+    fn from_storage(_: usize, _: usize, data: Vec<f64>) -> Self {
+        DVector::from_vec(data)
+    }
+    #[inline]
+    fn into_storage(self) -> Vec<f64> {
+        self.data.into()
     }
     #[inline(always)]
     fn map_elements(&self, f: impl Fn(f64) -> f64) -> Self {
@@ -260,6 +287,14 @@ impl Value for RowDVector<f64> {
     fn zeros_shaped(_: usize, cols: usize) -> Self {
         RowDVector::from_vec(pool::zeroed(cols))
     }
+    #[inline]
+    fn from_storage(_: usize, _: usize, data: Vec<f64>) -> Self {
+        RowDVector::from_vec(data)
+    }
+    #[inline]
+    fn into_storage(self) -> Vec<f64> {
+        self.data.into()
+    }
     #[inline(always)]
     fn map_elements(&self, f: impl Fn(f64) -> f64) -> Self {
         RowDVector::from_vec(mapped(self.as_slice(), f))
@@ -270,6 +305,14 @@ impl Value for DMatrix<f64> {
     #[inline]
     fn zeros_shaped(rows: usize, cols: usize) -> Self {
         DMatrix::from_vec(rows, cols, pool::zeroed(rows * cols))
+    }
+    #[inline]
+    fn from_storage(rows: usize, cols: usize, data: Vec<f64>) -> Self {
+        DMatrix::from_vec(rows, cols, data)
+    }
+    #[inline]
+    fn into_storage(self) -> Vec<f64> {
+        self.data.into()
     }
     #[inline(always)]
     fn map_elements(&self, f: impl Fn(f64) -> f64) -> Self {

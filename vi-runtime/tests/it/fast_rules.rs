@@ -6,7 +6,7 @@
 //! (`vi_runtime::check`).
 
 use nalgebra::{DMatrix, DVector, RowDVector};
-use vi_runtime::ad::{self, Value};
+use vi_runtime::ad::{self, Flat, Operand, Value};
 use vi_runtime::check::gradient_mismatch;
 use vi_runtime::dist::normal;
 
@@ -354,4 +354,98 @@ fn exp_expm1_sigmoid_rules_over_a_wide_range() {
             "{name}_back: (index, analytic, numeric)"
         );
     }
+}
+
+/// `mul_add` against `mul` then `add` (exactly: the same roundings in the same order), and
+/// its backward rule against central differences of `L = sum(w * (a * b + c))`, adding onto
+/// nonzero starting adjoints.
+fn check_mul_add<A, B, C>(what: &str, a: &A, b: &B, c: &C)
+where
+    A: Value + ad::MulRule<B>,
+    B: Value,
+    C: Value,
+    A::Output: ad::Broadcast<C>,
+{
+    let out = ad::mul_add(a, b, c).unwrap();
+    let two = ad::add(&ad::mul(a, b).unwrap(), c).unwrap();
+    assert_eq!(out.dims(), two.dims(), "{what}: shape");
+    assert_eq!(out.flat(), two.flat(), "{what}: values");
+    let w = filled(out.clone(), 5);
+    let (na, nb) = (a.flat().len(), b.flat().len());
+    let x: Vec<f64> = a
+        .flat()
+        .iter()
+        .chain(b.flat())
+        .chain(c.flat())
+        .copied()
+        .collect();
+    let f = |x: &[f64]| {
+        let (a, b, c) = (
+            rebuild(a, &x[..na]),
+            rebuild(b, &x[na..na + nb]),
+            rebuild(c, &x[na + nb..]),
+        );
+        dotp(w.flat(), ad::mul_add(&a, &b, &c).unwrap().flat())
+    };
+    let (ga0, gb0, gc0) = (
+        filled(a.clone(), 6),
+        filled(b.clone(), 7),
+        filled(c.clone(), 8),
+    );
+    let (mut ga, mut gb, mut gc) = (ga0.clone(), gb0.clone(), gc0.clone());
+    ad::mul_add_back(
+        a,
+        b,
+        c,
+        &out,
+        &w,
+        Some(&mut ga),
+        Some(&mut gb),
+        Some(&mut gc),
+    );
+    let grad: Vec<f64> = ga
+        .flat()
+        .iter()
+        .zip(ga0.flat())
+        .chain(gb.flat().iter().zip(gb0.flat()))
+        .chain(gc.flat().iter().zip(gc0.flat()))
+        .map(|(n, o)| n - o)
+        .collect();
+    assert_eq!(
+        gradient_mismatch(f, &grad, &x, TOL),
+        None,
+        "{what}: (index, analytic, numeric)"
+    );
+}
+
+#[test]
+fn fused_product_and_sum_in_every_broadcast() {
+    let m = |r, c, s| filled(DMatrix::<f64>::zeros(r, c), s);
+    let v = |n, s| filled(DVector::<f64>::zeros(n), s);
+    let row = |n, s| filled(RowDVector::<f64>::zeros(n), s);
+    // The sum has the product's shape: `c` goes into the product's storage.
+    check_mul_add("x * w + b", &m(70, 5, 1), &v(5, 2), &0.7);
+    check_mul_add("x * w + v", &m(70, 5, 1), &v(5, 2), &v(70, 3));
+    check_mul_add("x * w1 + b1'", &m(30, 4, 1), &m(4, 6, 2), &row(6, 3));
+    check_mul_add(
+        "x * w1 + b1 (a column)",
+        &m(30, 4, 1),
+        &m(4, 6, 2),
+        &v(30, 3),
+    );
+    check_mul_add("x * w1 + m", &m(30, 4, 1), &m(4, 6, 2), &m(30, 6, 3));
+    check_mul_add("r * m + r", &row(5, 1), &m(5, 8, 2), &row(8, 3));
+    check_mul_add("v * s + v", &v(7, 1), &1.3, &v(7, 2));
+    check_mul_add("s * v + s", &-0.4, &v(7, 1), &2.0);
+    check_mul_add("s * s + s", &-0.4, &1.7, &2.0);
+    // The sum is larger than the product: the two rules.
+    check_mul_add("s * s + v", &-0.4, &1.7, &v(5, 1));
+    check_mul_add("v * s + m", &v(4, 1), &0.3, &m(4, 3, 2));
+    check_mul_add("x * w + r", &m(6, 3, 1), &v(3, 2), &row(4, 3));
+    // Shape errors of either rule.
+    assert!(ad::mul_add(&m(6, 3, 1), &v(4, 2), &0.5).is_err());
+    assert!(ad::mul_add(&m(6, 3, 1), &v(3, 2), &v(5, 3)).is_err());
+    assert!(ad::mul_add(&m(6, 3, 1), &m(3, 2, 2), &row(3, 3)).is_err());
+    // Empty operands.
+    check_mul_add("empty", &m(0, 3, 1), &v(3, 2), &0.5);
 }
