@@ -13,7 +13,9 @@
 //!   fused per hidden unit; it is timed with `f64::tanh` (libm) and with
 //!   `vi::math::tanh` (the library's branch-free tanh, which vectorises).
 //! * `hand-written nalgebra`: the same formulas with nalgebra's products (`x * w`,
-//!   `x.tr_mul(r)`); `hand-written row loop`: indexed loops over rows.
+//!   `x.tr_mul(r)`); `hand-written row loop`: one observation at a time, the loop forms'
+//!   shape (linear regression: indexed loops over a row; the network: per row, vectors of
+//!   the hidden units, with `w1`'s rows contiguous, fused, no allocation).
 //!
 //! `cargo bench --bench gradient -- --warm-up-time 1 --measurement-time 3`
 //!
@@ -390,6 +392,73 @@ fn bnn_fast(
     lp
 }
 
+/// Hand-written network one observation at a time, the loop form's shape: per row, the
+/// hidden layer (rows of `w1`, contiguous in theta, scaled by the row's inputs), its tanh,
+/// the output and the backward pass, over vectors of the hidden units; no allocation
+/// (`hid` is scratch of length `h`).
+#[allow(clippy::too_many_arguments)]
+fn bnn_row_loop(
+    x: &DMatrix<f64>,
+    y: &DVector<f64>,
+    h: usize,
+    th: &[f64],
+    g: &mut [f64],
+    hid: &mut [f64],
+    tanh: impl Fn(f64) -> f64,
+) -> f64 {
+    let (n, d) = x.shape();
+    let nw1 = d * h;
+    let (w1, b1, w2) = (&th[..nw1], &th[nw1..nw1 + h], &th[nw1 + h..nw1 + 2 * h]);
+    let (b2, ls) = (th[nw1 + 2 * h], th[nw1 + 2 * h + 1]);
+    let sigma = ls.exp();
+    let inv2 = 1.0 / (sigma * sigma);
+    g.fill(0.0);
+    let (gw1, rest) = g.split_at_mut(nw1);
+    let (gb1, rest) = rest.split_at_mut(h);
+    let (gw2, rest) = rest.split_at_mut(h);
+    let hid = &mut hid[..h];
+    let (mut ss, mut gb2) = (0.0, 0.0);
+    for r in 0..n {
+        hid.copy_from_slice(b1);
+        for i in 0..d {
+            axpy(x[(r, i)], &w1[i * h..(i + 1) * h], hid);
+        }
+        for v in hid.iter_mut() {
+            *v = tanh(*v);
+        }
+        let e = y[r] - b2 - dot(hid, w2);
+        ss += e * e;
+        let rr = e * inv2;
+        gb2 += rr;
+        axpy(rr, hid, gw2);
+        // The hidden layer's adjoint, in place of its values.
+        for ((v, w), gb) in hid.iter_mut().zip(w2).zip(gb1.iter_mut()) {
+            let ga = rr * w * (1.0 - *v * *v);
+            *gb += ga;
+            *v = ga;
+        }
+        for i in 0..d {
+            axpy(x[(r, i)], hid, &mut gw1[i * h..(i + 1) * h]);
+        }
+    }
+    for (gv, v) in gw1.iter_mut().zip(w1) {
+        *gv -= v;
+    }
+    for (gv, v) in gb1.iter_mut().zip(b1) {
+        *gv -= v;
+    }
+    for (gv, v) in gw2.iter_mut().zip(w2) {
+        *gv -= v;
+    }
+    rest[0] = gb2 - b2;
+    rest[1] = ss * inv2 - n as f64 - sigma * sigma + 1.0;
+    let mut lp = -0.5 * (dot(w1, w1) + dot(w2, w2) + dot(b1, b1) + b2 * b2)
+        - (nw1 + 2 * h + 1) as f64 * LN_SQRT_2PI;
+    lp += std::f64::consts::LN_2 - 0.5 * sigma * sigma - LN_SQRT_2PI + ls;
+    lp += -0.5 * ss * inv2 - n as f64 * (ls + LN_SQRT_2PI);
+    lp
+}
+
 fn data(n: usize, d: usize) -> (DMatrix<f64>, DVector<f64>) {
     let x = DMatrix::from_fn(n, d, |i, j| ((i * 31 + j * 17) % 97) as f64 / 48.0 - 1.0);
     let y = DVector::from_fn(n, |i, _| ((i * 13) % 29) as f64 / 10.0 - 1.4);
@@ -457,6 +526,10 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
     check("bnn fast, vi tanh", &s.bm, |t, g| {
         bnn_fast(nx, ny, H, t, g, &mut scc.borrow_mut(), vi::math::tanh)
     });
+    let hid = std::cell::RefCell::new(vec![0.0; H]);
+    check("bnn row loop (loop model)", &s.bl, |t, g| {
+        bnn_row_loop(nx, ny, H, t, g, &mut hid.borrow_mut(), vi::math::tanh)
+    });
 
     let th = theta(s.lv.dim());
     let mut g = vec![0.0; th.len()];
@@ -492,6 +565,12 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
         (NET, "hand-written fast, libm tanh", {
             let (th, mut g, mut sc) = (th.clone(), g.clone(), BnnScratch::new(nx.nrows(), H));
             Box::new(move || bnn_fast(nx, ny, H, black_box(&th), &mut g, &mut sc, f64::tanh))
+        }),
+        (NET, "hand-written row loop, vi::math::tanh", {
+            let (th, mut g, mut hid) = (th.clone(), g.clone(), vec![0.0; H]);
+            Box::new(move || {
+                bnn_row_loop(nx, ny, H, black_box(&th), &mut g, &mut hid, vi::math::tanh)
+            })
         }),
         (NET, "hand-written nalgebra", {
             let (th, mut g) = (th.clone(), g.clone());

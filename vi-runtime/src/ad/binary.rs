@@ -410,7 +410,12 @@ fn out_dims(op: &'static str, a: &View, b: &View) -> Result<(usize, usize), Shap
 #[inline]
 fn elementwise<O: ElemOp, Out: Value>(a: View, b: View) -> Result<Out, ShapeError> {
     let (r, c) = out_dims(O::NAME, &a, &b)?;
-    let mut out = Out::zeros_shaped(r, c);
+    // Every element is written below: storage from the pool as it is (a scalar: no storage).
+    let mut out = if <Out::Kind as Kind>::BROW && <Out::Kind as Kind>::BCOL {
+        Out::zeros_shaped(r, c)
+    } else {
+        Out::from_storage(r, c, super::pool::scratch(r * c))
+    };
     let o = out.flat_mut();
     let n = o.len();
     if n == 0 {

@@ -22,15 +22,20 @@ pub const MAX_BUFFERS: usize = 64;
 /// The most `f64`s one thread keeps, over all its buffers (64 MiB).
 pub const MAX_ELEMENTS: usize = 8 << 20;
 
+/// Kept buffers by capacity: `(capacity, buffers of that capacity)`, ascending. A model
+/// asks for few distinct sizes, so finding the smallest that fits is a short scan and
+/// taking one a pop.
 struct Pool {
-    free: Vec<Vec<f64>>,
+    classes: Vec<(usize, Vec<Vec<f64>>)>,
+    buffers: usize,
     elements: usize,
 }
 
 thread_local! {
     static POOL: RefCell<Pool> = const {
         RefCell::new(Pool {
-            free: Vec::new(),
+            classes: Vec::new(),
+            buffers: 0,
             elements: 0,
         })
     };
@@ -39,32 +44,33 @@ thread_local! {
 /// An empty buffer with room for at least `n` elements: the smallest kept buffer that
 /// fits, or a new one.
 fn take(n: usize) -> Vec<f64> {
+    let mut v = take_kept(n);
+    v.clear();
+    v
+}
+
+/// A buffer with room for at least `n` elements, as it was given back (its elements those of
+/// the value it held), or a new empty one.
+fn take_kept(n: usize) -> Vec<f64> {
     if n == 0 {
         return Vec::new();
     }
     let kept = POOL
         .try_with(|p| {
             let mut p = p.try_borrow_mut().ok()?;
-            let k = p
-                .free
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| v.capacity() >= n)
-                .min_by_key(|(_, v)| v.capacity())
-                .map(|(k, _)| k)?;
-            let v = p.free.swap_remove(k);
+            let v = p
+                .classes
+                .iter_mut()
+                .find(|(c, bufs)| *c >= n && !bufs.is_empty())?
+                .1
+                .pop()?;
+            p.buffers -= 1;
             p.elements -= v.capacity();
             Some(v)
         })
         .ok()
         .flatten();
-    match kept {
-        Some(mut v) => {
-            v.clear();
-            v
-        }
-        None => Vec::with_capacity(n),
-    }
+    kept.unwrap_or_else(|| Vec::with_capacity(n))
 }
 
 /// Gives a buffer back to this thread's pool (or frees it when the pool is full).
@@ -75,9 +81,13 @@ pub fn give(v: Vec<f64>) {
     }
     let _ = POOL.try_with(|p| {
         if let Ok(mut p) = p.try_borrow_mut() {
-            if p.free.len() < MAX_BUFFERS && p.elements + c <= MAX_ELEMENTS {
+            if p.buffers < MAX_BUFFERS && p.elements + c <= MAX_ELEMENTS {
+                p.buffers += 1;
                 p.elements += c;
-                p.free.push(v);
+                match p.classes.binary_search_by_key(&c, |(k, _)| *k) {
+                    Ok(k) => p.classes[k].1.push(v),
+                    Err(k) => p.classes.insert(k, (c, vec![v])),
+                }
             }
         }
     });
@@ -94,7 +104,7 @@ pub fn give(v: Vec<f64>) {
 pub fn kept() -> (usize, usize) {
     POOL.try_with(|p| {
         p.try_borrow()
-            .map(|p| (p.free.len(), p.elements))
+            .map(|p| (p.buffers, p.elements))
             .unwrap_or((0, 0))
     })
     .unwrap_or((0, 0))
@@ -115,6 +125,20 @@ pub fn zeroed(n: usize) -> Vec<f64> {
     v
 }
 
+/// `n` elements to be overwritten, in storage from the pool: whatever a kept buffer held
+/// (zeros in a new one). For outputs whose every element is then written, in a loop over a
+/// slice (which vectorises where filling through an iterator does not).
+#[inline]
+pub fn scratch(n: usize) -> Vec<f64> {
+    let mut v = take_kept(n);
+    if v.len() >= n {
+        v.truncate(n);
+    } else {
+        v.resize(n, 0.0);
+    }
+    v
+}
+
 /// A copy of `x`, in storage from the pool.
 #[inline]
 pub fn copied(x: &[f64]) -> Vec<f64> {
@@ -127,8 +151,10 @@ pub fn copied(x: &[f64]) -> Vec<f64> {
 /// loop that vectorises when `f` does).
 #[inline(always)]
 pub fn mapped(x: &[f64], f: impl Fn(f64) -> f64) -> Vec<f64> {
-    let mut v = take(x.len());
-    v.extend(x.iter().map(|&e| f(e)));
+    let mut v = scratch(x.len());
+    for (o, &e) in v.iter_mut().zip(x) {
+        *o = f(e);
+    }
     v
 }
 
@@ -193,7 +219,8 @@ mod tests {
     fn drain() {
         POOL.with(|p| {
             let mut p = p.borrow_mut();
-            p.free.clear();
+            p.classes.clear();
+            p.buffers = 0;
             p.elements = 0;
         });
     }
@@ -213,6 +240,15 @@ mod tests {
         assert_eq!(c, vec![1.0, 2.0]);
         let m = mapped(&[1.0, 2.0, 3.0], |x| x * x);
         assert_eq!(m, vec![1.0, 4.0, 9.0]);
+        give(m);
+        let s = scratch(2);
+        assert_eq!(s.len(), 2);
+        give(s);
+        assert_eq!(
+            zeroed(3),
+            vec![0.0; 3],
+            "a kept buffer's old elements are not seen"
+        );
     }
 
     #[test]
@@ -238,13 +274,12 @@ mod tests {
         for b in bufs {
             give(b);
         }
-        let kept = POOL.with(|p| p.borrow().free.len());
-        assert_eq!(kept, MAX_BUFFERS);
+        assert_eq!(kept().0, MAX_BUFFERS);
         drain();
         give(zeroed(MAX_ELEMENTS / 2));
         give(zeroed(MAX_ELEMENTS / 2 + 1));
-        let (kept, elements) = POOL.with(|p| (p.borrow().free.len(), p.borrow().elements));
-        assert_eq!(kept, 1, "the second buffer would pass the element bound");
+        let (buffers, elements) = kept();
+        assert_eq!(buffers, 1, "the second buffer would pass the element bound");
         assert!(elements <= MAX_ELEMENTS);
         drain();
     }
