@@ -5,6 +5,7 @@ mod examples;
 mod layout;
 mod macro_coverage;
 mod macro_data;
+mod macro_hoist;
 mod macro_inplace;
 mod macro_models;
 mod macro_scalar;

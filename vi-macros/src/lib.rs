@@ -2,13 +2,15 @@
 //!
 //! The pipeline, one stage per file, each a plain function of the previous one's output:
 //! [`parse`] (tokens -> DSL syntax tree), [`analyse`] (names, latent vs observed, shapes,
-//! constraints, activity), [`diff`] (the reverse sweep), [`expand`] (quote). Errors go to
-//! a [`ctxt::Ctxt`] and are reported together.
+//! constraints, activity), [`hoist`] (loop invariants out of their loops), [`diff`] (the
+//! reverse sweep), [`expand`] (quote). Errors go to a [`ctxt::Ctxt`] and are reported
+//! together.
 
 mod analyse;
 mod ctxt;
 mod diff;
 mod expand;
+mod hoist;
 mod parse;
 
 use proc_macro::TokenStream;
@@ -29,7 +31,7 @@ fn run(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
     let cx = ctxt::Ctxt::new();
     let model = analyse::analyse(&cx, &def);
     match cx.check() {
-        Ok(()) => expand::expand(&model),
+        Ok(()) => expand::expand(&hoist::hoist(model)),
         Err(e) => {
             let errors = e.to_compile_error();
             let stub = expand::fallback(&def);

@@ -168,8 +168,47 @@ pub fn gemv_tr(a: &[f64], r: usize, k: usize, g: &[f64], out: &mut [f64]) {
     if a.len() != r * k || g.len() != r || out.len() != k || r == 0 {
         return;
     }
+    // Short columns (a row vector times a matrix with few rows, `x_i * w1` in a loop over
+    // observations): one unrolled dot per column instead of a many-lane reduction.
+    macro_rules! short {
+        ($($n:literal)*) => {
+            match r {
+                $($n => return gemv_tr_short::<$n>(a, g, out),)*
+                _ => {}
+            }
+        };
+    }
+    short!(1 2 3 4 5 6 7);
     for (o, c) in out.iter_mut().zip(a.chunks_exact(r)) {
         *o += dot(c, g);
+    }
+}
+
+/// [`gemv_tr`] for columns of `R` elements.
+#[inline(always)]
+fn gemv_tr_short<const R: usize>(a: &[f64], g: &[f64], out: &mut [f64]) {
+    let Ok(g) = <&[f64; R]>::try_from(g) else {
+        return;
+    };
+    for (o, c) in out.iter_mut().zip(a.chunks_exact(R)) {
+        let mut s = 0.0;
+        for i in 0..R {
+            s += c[i] * g[i];
+        }
+        *o += s;
+    }
+}
+
+/// [`ger`] for columns of `R` elements.
+#[inline(always)]
+fn ger_short<const R: usize>(a: &mut [f64], x: &[f64], y: &[f64]) {
+    let Ok(x) = <&[f64; R]>::try_from(x) else {
+        return;
+    };
+    for (c, &yj) in a.chunks_exact_mut(R).zip(y) {
+        for i in 0..R {
+            c[i] += yj * x[i];
+        }
     }
 }
 
@@ -180,6 +219,15 @@ pub fn ger(a: &mut [f64], r: usize, k: usize, x: &[f64], y: &[f64]) {
     if a.len() != r * k || x.len() != r || y.len() != k || r == 0 {
         return;
     }
+    macro_rules! short {
+        ($($n:literal)*) => {
+            match r {
+                $($n => return ger_short::<$n>(a, x, y),)*
+                _ => {}
+            }
+        };
+    }
+    short!(1 2 3 4 5 6 7);
     for (c, &yj) in a.chunks_exact_mut(r).zip(y) {
         axpy(yj, x, c);
     }
@@ -259,9 +307,16 @@ mod tests {
 
     #[test]
     fn products_match_nalgebra() {
-        // Shapes covering every remainder of the four-column unrolling and empty factors.
+        // Shapes covering every remainder of the four-column unrolling, every short column
+        // length of `gemv_tr` and `ger` (1 to 7 rows) and the general one, and empty factors.
         for (r, k, m) in [
             (1, 1, 1),
+            (1, 6, 2),
+            (2, 6, 1),
+            (4, 5, 2),
+            (5, 50, 2),
+            (6, 7, 1),
+            (8, 3, 2),
             (7, 3, 2),
             (9, 4, 5),
             (13, 5, 3),
