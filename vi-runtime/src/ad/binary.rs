@@ -1112,6 +1112,14 @@ pub fn mul_add_back<A, B, C>(
     };
     if out.dims() == (pr, pc) && out.flat().len() == pr * pc && g.flat().len() == pr * pc {
         if let Some(gc) = gc {
+            let n = pr * pc;
+            let gcf = gc.flat_mut();
+            if gcf.len() == n && c.dims() == (pr, pc) {
+                // `c` of the sum's shape: its adjoint is the sum's.
+                kernels::axpy(1.0, g.flat(), gcf);
+                A::mul_back_flat(a, b, out.flat(), g.flat(), ga, gb);
+                return;
+            }
             // `c`'s side of `+`, the sum standing in for the product (`+` reads no values).
             let product = View {
                 data: out.flat(),
@@ -1120,14 +1128,7 @@ pub fn mul_add_back<A, B, C>(
                 brow: <<A::Output as Operand>::Kind as Kind>::BROW,
                 bcol: <<A::Output as Operand>::Kind as Kind>::BCOL,
             };
-            elementwise_back::<AddOp>(
-                product,
-                View::of(c),
-                out.flat(),
-                g.flat(),
-                None,
-                Some(gc.flat_mut()),
-            );
+            elementwise_back::<AddOp>(product, View::of(c), out.flat(), g.flat(), None, Some(gcf));
         }
         A::mul_back_flat(a, b, out.flat(), g.flat(), ga, gb);
         return;
