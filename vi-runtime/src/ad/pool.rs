@@ -22,27 +22,36 @@ pub const MAX_BUFFERS: usize = 64;
 /// The most `f64`s one thread keeps, over all its buffers (64 MiB).
 pub const MAX_ELEMENTS: usize = 8 << 20;
 
-/// Kept buffers by capacity: `(capacity, buffers of that capacity)`, ascending. A model
-/// asks for few distinct sizes, so finding the smallest that fits is a short scan and
-/// taking one a pop.
+/// Kept buffers by size class: class `k` holds the buffers whose capacity is in
+/// `[2^k, 2^(k+1))`. Taking one looks at the top of the request's own class, then takes the
+/// first buffer of a larger class; giving one back is a push. No search, no sorting.
 struct Pool {
-    classes: Vec<(usize, Vec<Vec<f64>>)>,
+    classes: [Vec<Vec<f64>>; CLASSES],
     buffers: usize,
     elements: usize,
+}
+
+/// One class per bit of a capacity.
+const CLASSES: usize = usize::BITS as usize;
+
+/// The class of a capacity (`floor(log2(c))`, for `c > 0`).
+#[inline]
+fn class(c: usize) -> usize {
+    (usize::BITS - 1 - c.leading_zeros()) as usize
 }
 
 thread_local! {
     static POOL: RefCell<Pool> = const {
         RefCell::new(Pool {
-            classes: Vec::new(),
+            classes: [const { Vec::new() }; CLASSES],
             buffers: 0,
             elements: 0,
         })
     };
 }
 
-/// An empty buffer with room for at least `n` elements: the smallest kept buffer that
-/// fits, or a new one.
+/// An empty buffer with room for at least `n` elements: a kept one (of `n`'s size class when
+/// one fits, else of the smallest larger class), or a new one.
 fn take(n: usize) -> Vec<f64> {
     let mut v = take_kept(n);
     v.clear();
@@ -58,12 +67,13 @@ fn take_kept(n: usize) -> Vec<f64> {
     let kept = POOL
         .try_with(|p| {
             let mut p = p.try_borrow_mut().ok()?;
-            let v = p
-                .classes
-                .iter_mut()
-                .find(|(c, bufs)| *c >= n && !bufs.is_empty())?
-                .1
-                .pop()?;
+            let k = class(n);
+            let own = p.classes[k].last().is_some_and(|v| v.capacity() >= n);
+            let v = if own {
+                p.classes[k].pop()?
+            } else {
+                p.classes[k + 1..].iter_mut().find_map(|c| c.pop())?
+            };
             p.buffers -= 1;
             p.elements -= v.capacity();
             Some(v)
@@ -84,10 +94,7 @@ pub fn give(v: Vec<f64>) {
             if p.buffers < MAX_BUFFERS && p.elements + c <= MAX_ELEMENTS {
                 p.buffers += 1;
                 p.elements += c;
-                match p.classes.binary_search_by_key(&c, |(k, _)| *k) {
-                    Ok(k) => p.classes[k].1.push(v),
-                    Err(k) => p.classes.insert(k, (c, vec![v])),
-                }
+                p.classes[class(c)].push(v);
             }
         }
     });
@@ -98,7 +105,7 @@ pub fn give(v: Vec<f64>) {
 /// ```
 /// use vi_runtime::ad::pool;
 /// let before = pool::kept();
-/// pool::give(Vec::with_capacity(10));
+/// pool::give(Vec::with_capacity(1000));
 /// assert_eq!(pool::kept().0, before.0 + 1);
 /// ```
 pub fn kept() -> (usize, usize) {
@@ -201,10 +208,10 @@ impl Recycle for DMatrix<f64> {
 ///
 /// ```
 /// use vi_runtime::ad::pool;
-/// let m = nalgebra::DMatrix::<f64>::from_vec(2, 2, pool::zeroed(4));
+/// let m = nalgebra::DMatrix::<f64>::from_vec(20, 20, pool::zeroed(400));
 /// pool::recycle(m);
-/// // The next request of at most 4 elements reuses that storage, zeroed.
-/// assert_eq!(pool::zeroed(3), vec![0.0; 3]);
+/// // The next request of at most 400 elements reuses that storage, zeroed.
+/// assert_eq!(pool::zeroed(300), vec![0.0; 300]);
 /// ```
 #[inline]
 pub fn recycle<T: Recycle>(x: T) {
@@ -219,7 +226,7 @@ mod tests {
     fn drain() {
         POOL.with(|p| {
             let mut p = p.borrow_mut();
-            p.classes.clear();
+            p.classes.iter_mut().for_each(Vec::clear);
             p.buffers = 0;
             p.elements = 0;
         });
@@ -228,25 +235,26 @@ mod tests {
     #[test]
     fn a_returned_buffer_is_reused_and_refilled() {
         drain();
-        let mut v = zeroed(100);
+        let mut v = zeroed(1000);
         v.iter_mut().for_each(|x| *x = 7.0);
         let p = v.as_ptr();
         give(v);
-        let w = zeroed(60);
+        let w = zeroed(600);
         assert_eq!(w.as_ptr(), p, "the kept buffer is reused");
-        assert_eq!(w, vec![0.0; 60], "and zeroed");
+        assert_eq!(w, vec![0.0; 600], "and zeroed");
         give(w);
         let c = copied(&[1.0, 2.0]);
         assert_eq!(c, vec![1.0, 2.0]);
         let m = mapped(&[1.0, 2.0, 3.0], |x| x * x);
         assert_eq!(m, vec![1.0, 4.0, 9.0]);
         give(m);
-        let s = scratch(2);
-        assert_eq!(s.len(), 2);
+        let mut s = scratch(200);
+        assert_eq!(s.len(), 200);
+        s.fill(3.0);
         give(s);
         assert_eq!(
-            zeroed(3),
-            vec![0.0; 3],
+            zeroed(300),
+            vec![0.0; 300],
             "a kept buffer's old elements are not seen"
         );
     }
@@ -254,14 +262,14 @@ mod tests {
     #[test]
     fn the_smallest_fitting_buffer_is_taken() {
         drain();
-        let big = zeroed(1000);
-        let small = zeroed(10);
+        let big = zeroed(5000);
+        let small = zeroed(1000);
         let (pb, ps) = (big.as_ptr(), small.as_ptr());
         give(big);
         give(small);
-        let a = zeroed(5);
+        let a = zeroed(500);
         assert_eq!(a.as_ptr(), ps);
-        let b = zeroed(5);
+        let b = zeroed(500);
         assert_eq!(b.as_ptr(), pb);
         give(a);
         give(b);
