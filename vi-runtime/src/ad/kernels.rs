@@ -205,7 +205,23 @@ fn ger_short<const R: usize>(a: &mut [f64], x: &[f64], y: &[f64]) {
     let Ok(x) = <&[f64; R]>::try_from(x) else {
         return;
     };
-    for (c, &yj) in a.chunks_exact_mut(R).zip(y) {
+    // Two columns (2R contiguous elements) at a time, as one elementwise product of `x`
+    // twice and each column's factor repeated R times: loops the compiler vectorises
+    // across the columns' boundary.
+    let mut xx = [0.0; 16];
+    xx[..R].copy_from_slice(x);
+    xx[R..2 * R].copy_from_slice(x);
+    let pairs = (a.len() / R).min(y.len()) / 2;
+    let (a2, a1) = a.split_at_mut(2 * pairs * R);
+    for (c, yy) in a2.chunks_exact_mut(2 * R).zip(y.chunks_exact(2)) {
+        let mut f = [0.0; 16];
+        f[..R].fill(yy[0]);
+        f[R..2 * R].fill(yy[1]);
+        for t in 0..2 * R {
+            c[t] += f[t] * xx[t];
+        }
+    }
+    for (c, &yj) in a1.chunks_exact_mut(R).zip(&y[2 * pairs..]) {
         for i in 0..R {
             c[i] += yj * x[i];
         }
