@@ -1355,20 +1355,51 @@ macro_rules! to_value_clone {
         }
     )*};
 }
-to_value_clone!(f64, DVector<f64>, RowDVector<f64>, DMatrix<f64>);
+to_value_clone!(f64);
+
+impl ToValue for DVector<f64> {
+    type Out = DVector<f64>;
+    #[inline]
+    fn to_value(&self) -> DVector<f64> {
+        DVector::from_vec(vi_runtime::ad::pool::copied(self.as_slice()))
+    }
+}
+
+impl ToValue for RowDVector<f64> {
+    type Out = RowDVector<f64>;
+    #[inline]
+    fn to_value(&self) -> RowDVector<f64> {
+        RowDVector::from_vec(vi_runtime::ad::pool::copied(self.as_slice()))
+    }
+}
+
+impl ToValue for DMatrix<f64> {
+    type Out = DMatrix<f64>;
+    #[inline]
+    fn to_value(&self) -> DMatrix<f64> {
+        let (r, c) = self.shape();
+        DMatrix::from_vec(r, c, vi_runtime::ad::pool::copied(self.as_slice()))
+    }
+}
 
 impl ToValue for [f64] {
     type Out = DVector<f64>;
     fn to_value(&self) -> DVector<f64> {
-        DVector::from_column_slice(self)
+        DVector::from_vec(vi_runtime::ad::pool::copied(self))
     }
 }
 
 impl ToValue for Vec<f64> {
     type Out = DVector<f64>;
     fn to_value(&self) -> DVector<f64> {
-        DVector::from_column_slice(self)
+        DVector::from_vec(vi_runtime::ad::pool::copied(self))
     }
+}
+
+/// A copy of a value (`let m = w;`), its storage from the pool.
+#[inline]
+pub fn copy_of<T: ToValue<Out = T>>(x: &T) -> T {
+    x.to_value()
 }
 
 /// Free-function form of [`ToValue::to_value`].

@@ -102,3 +102,45 @@ fn a_regression_vectorised_and_as_a_scalar_loop() {
     let (x, y) = data(50, 3);
     after_the_first_call_nothing_is_allocated(&regression(&x, &y).unwrap());
 }
+
+model! {
+    fn assorted(x: &DMatrix<f64>, y: &DVector<f64>, k: &[i64]) {
+        let w ~ Normal(0.0, 1.0).iid(x.ncols());
+        let a ~ Gamma(2.0, 2.0);
+        let m = w;
+        let eta = x * m;
+        let total = sum(eta) + dot(w, w) + mean(eta.exp());
+        target += -0.01 * total * total;
+        k ~ Poisson((eta * 0.1).exp());
+        y ~ StudentT(a + 1.0, eta, a);
+        let mut acc = 0.0;
+        for i in 0..y.len() {
+            acc = acc * 0.5 + (eta[i] - y[i]).powi(2);
+        }
+        target += -0.001 * acc;
+    }
+}
+
+/// Copies (`let m = w`), reductions, a Poisson and a Student-t observation, and a loop that
+/// carries a value it multiplies (so its sweep needs the value saved at each iteration):
+/// after the first call, the one allocation of a gradient is that loop's saved values (of
+/// the loop's length, reserved at once); the log density allocates nothing.
+#[test]
+fn assorted_rules_and_a_loop_that_saves_its_state() {
+    let (x, y) = data(30, 3);
+    let k: Vec<i64> = (0..30).map(|i| (i % 4) as i64).collect();
+    let m = assorted(&x, &y, &k).unwrap();
+    let th: Vec<f64> = (0..m.dim()).map(|k| (k % 7) as f64 / 7.0 - 0.4).collect();
+    let mut g = vec![0.0; th.len()];
+    m.log_density_grad(&th, &mut g);
+    for _ in 0..3 {
+        let n = allocations(|| {
+            m.log_density_grad(&th, &mut g);
+        });
+        assert_eq!(n, 1, "allocations in a later gradient call");
+        let n = allocations(|| {
+            m.log_density(&th);
+        });
+        assert_eq!(n, 0, "allocations in a later log density call");
+    }
+}

@@ -133,11 +133,25 @@ pub struct Undo {
     pos: usize,
 }
 
+thread_local! {
+    /// Logs' storage kept for the next gradient call on this thread (as `ad::pool` keeps
+    /// values'): a log grows to the number of writes once, not on every call.
+    static LOGS: std::cell::RefCell<Vec<Vec<Entry>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The most logs' storages one thread keeps.
+const MAX_LOGS: usize = 16;
+
 impl Undo {
-    /// An empty log (allocates on the first write).
+    /// An empty log, in storage kept from an earlier call when there is one.
     #[inline]
     pub fn new() -> Self {
-        Undo::default()
+        let log = LOGS
+            .try_with(|l| l.try_borrow_mut().ok().and_then(|mut l| l.pop()))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        Undo { log, pos: 0 }
     }
 
     /// `v[i] = x` in the forward pass: logs the old value and the old adjoint `g[i]`, which
@@ -206,6 +220,24 @@ impl Undo {
             }
         }
         self.pos = start;
+    }
+}
+
+impl Drop for Undo {
+    /// Keeps the log's storage for the next call on this thread.
+    fn drop(&mut self) {
+        let mut log = std::mem::take(&mut self.log);
+        if log.capacity() == 0 {
+            return;
+        }
+        log.clear();
+        let _ = LOGS.try_with(|l| {
+            if let Ok(mut l) = l.try_borrow_mut() {
+                if l.len() < MAX_LOGS {
+                    l.push(log);
+                }
+            }
+        });
     }
 }
 

@@ -463,7 +463,8 @@ impl Lowering {
                         // Data as a value of its own (a slice or `Vec` becomes a column).
                         return quote_spanned!(op.span=> let #out = ::vi::__private::to_value(#x););
                     }
-                    return quote_spanned!(op.span=> let #out = ::core::clone::Clone::clone(#x););
+                    // A copy of a value, its storage from the pool.
+                    return quote_spanned!(op.span=> let #out = ::vi::__private::copy_of(#x););
                 }
                 Kind::Unary(Unary::Neg) => {
                     let x = op.args[0].arg();

@@ -811,6 +811,7 @@ impl Emitter<'_> {
             quote!(#u.mark())
         });
         let needs_saves = !saved.is_empty() || !data_carried.is_empty() || !written.is_empty();
+        let it = format_ident!("__it{}", src);
         let (decl_saves, push, adjs) = if save {
             let adjs = carried.iter().map(|c| {
                 let (v, g) = (vname(&c.exit), gname(&c.exit));
@@ -818,7 +819,8 @@ impl Emitter<'_> {
             });
             if needs_saves {
                 (
-                    quote!(let mut #saves = ::std::vec::Vec::new();),
+                    // One allocation, of the iterator's length, rather than one per doubling.
+                    quote!(let mut #saves = ::std::vec::Vec::with_capacity(::core::iter::Iterator::size_hint(&#it).0);),
                     quote!(#saves.push(((#(::core::clone::Clone::clone(&#saved),)*), (#(::core::clone::Clone::clone(&#data_carried),)*), (#(#marks,)*)));),
                     quote!(#(#adjs)*),
                 )
@@ -830,8 +832,9 @@ impl Emitter<'_> {
         };
         quote! {
             #(#init)*
+            let #it = ::core::iter::IntoIterator::into_iter(#iter);
             #decl_saves
-            for #pat in #iter {
+            for #pat in #it {
                 #push
                 #(#entry)*
                 #b
