@@ -2,8 +2,8 @@
 
 use super::scalar::{slices, Kernel, Memo};
 use super::{
-    at, check_each, gamma_q, in_support, is_count, lgamma, nonnegative, outside, sample_lens_ok,
-    ArgError, Cdf, LogDensity, Support,
+    at, check_each, gamma_q, in_support, is_count, ln_factorial, nonnegative, outside,
+    sample_lens_ok, ArgError, Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
 use rand::Rng;
@@ -113,7 +113,7 @@ impl Kernel<2> for Scalar {
         if !is_count(k) {
             return (outside(k), [0.0; 2]);
         }
-        let mut lp = -(rate + lgamma(k + 1.0));
+        let mut lp = -(rate + ln_factorial(k));
         let mut g = -1.0;
         // Skipped for k = 0, so a rate of 0 gives exactly ln P(0) = 0.
         if k > 0.0 {

@@ -2,7 +2,7 @@
 
 use super::scalar::{slices, Kernel};
 use super::{
-    at, check_each, finite, in_support, is_count, lgamma, outside, poisson, sample_lens_ok,
+    at, check_each, finite, in_support, is_count, ln_factorial, outside, poisson, sample_lens_ok,
     ArgError, Cdf, LogDensity, Support,
 };
 use crate::error::DistError;
@@ -92,7 +92,7 @@ impl Kernel<2> for Scalar {
             return (outside(k), [0.0; 2]);
         }
         let rate = log_rate.exp();
-        let mut lp = -(rate + lgamma(k + 1.0));
+        let mut lp = -(rate + ln_factorial(k));
         // Skipped for k = 0, so a log rate of -inf gives exactly ln P(0) = 0.
         if k > 0.0 {
             lp += k * log_rate;
