@@ -562,6 +562,9 @@ pub trait MulRule<B: ?Sized> {
     );
     /// The product's shape (rows, columns), or the forward rule's error.
     fn mul_dims(a: &Self, b: &B) -> Result<(usize, usize), ShapeError>;
+    /// Adds the product into `out` (of the product's shape) when it is a matrix product
+    /// (see [`MulKind::fwd_acc`]); `false` otherwise.
+    fn mul_acc(a: &Self, b: &B, out: &mut [f64]) -> bool;
     /// [`MulRule::mul_back`] with the product and its adjoint as flat slices (column-major,
     /// of the product's length; the product's values are not read).
     fn mul_back_flat(
@@ -595,6 +598,13 @@ pub trait MulKind<K: Kind>: Kind {
         a: &A,
         b: &B,
     ) -> Result<(usize, usize), ShapeError>;
+    /// Adds the product into `out` (of the product's shape, column-major) when this kind is
+    /// a matrix product, whose kernels accumulate; `false` (nothing done) for elementwise
+    /// products.
+    #[inline]
+    fn fwd_acc<A: Operand + ?Sized, B: Operand + ?Sized>(_a: &A, _b: &B, _out: &mut [f64]) -> bool {
+        false
+    }
 }
 
 impl<A: Operand + ?Sized, B: Operand + ?Sized> MulRule<B> for A
@@ -627,6 +637,10 @@ where
     #[inline]
     fn mul_dims(a: &Self, b: &B) -> Result<(usize, usize), ShapeError> {
         <A::Kind as MulKind<B::Kind>>::dims(a, b)
+    }
+    #[inline]
+    fn mul_acc(a: &Self, b: &B, out: &mut [f64]) -> bool {
+        <A::Kind as MulKind<B::Kind>>::fwd_acc(a, b, out)
     }
     #[inline]
     fn mul_back_flat(
@@ -749,6 +763,12 @@ impl MulKind<kind::Col> for kind::Mat {
         let (r, _, _) = inner_dims(a.dims(), b.dims())?;
         Ok((r, 1))
     }
+    #[inline]
+    fn fwd_acc<A: Operand + ?Sized, B: Operand + ?Sized>(a: &A, b: &B, out: &mut [f64]) -> bool {
+        let ((r, k), _) = (a.dims(), b.dims());
+        kernels::gemv(a.flat(), r, k, b.flat(), out);
+        true
+    }
 }
 
 impl MulKind<kind::Mat> for kind::Mat {
@@ -792,6 +812,12 @@ impl MulKind<kind::Mat> for kind::Mat {
     ) -> Result<(usize, usize), ShapeError> {
         let (r, _, m) = inner_dims(a.dims(), b.dims())?;
         Ok((r, m))
+    }
+    #[inline]
+    fn fwd_acc<A: Operand + ?Sized, B: Operand + ?Sized>(a: &A, b: &B, out: &mut [f64]) -> bool {
+        let ((r, k), (_, m)) = (a.dims(), b.dims());
+        kernels::gemm(a.flat(), b.flat(), out, r, k, m);
+        true
     }
 }
 
@@ -837,6 +863,13 @@ impl MulKind<kind::Mat> for kind::Row {
     ) -> Result<(usize, usize), ShapeError> {
         let (_, _, m) = inner_dims(a.dims(), b.dims())?;
         Ok((1, m))
+    }
+    #[inline]
+    fn fwd_acc<A: Operand + ?Sized, B: Operand + ?Sized>(a: &A, b: &B, out: &mut [f64]) -> bool {
+        let ((_, k), (_, m)) = (a.dims(), b.dims());
+        // (r M)^T = M^T r^T
+        kernels::gemv_tr(b.flat(), k, m, a.flat(), out);
+        true
     }
 }
 
@@ -912,6 +945,10 @@ macro_rules! int_operand {
                 <A as MulRule<f64>>::mul_dims(a, &(*b as f64))
             }
             #[inline]
+            fn mul_acc(a: &Self, b: &$t, out: &mut [f64]) -> bool {
+                <A as MulRule<f64>>::mul_acc(a, &(*b as f64), out)
+            }
+            #[inline]
             fn mul_back_flat(
                 a: &Self,
                 b: &$t,
@@ -947,6 +984,10 @@ macro_rules! int_operand {
             #[inline]
             fn mul_dims(a: &Self, b: &B) -> Result<(usize, usize), ShapeError> {
                 <f64 as MulRule<B>>::mul_dims(&(*a as f64), b)
+            }
+            #[inline]
+            fn mul_acc(a: &Self, b: &B, out: &mut [f64]) -> bool {
+                <f64 as MulRule<B>>::mul_acc(&(*a as f64), b, out)
             }
             #[inline]
             fn mul_back_flat(
@@ -1062,9 +1103,37 @@ where
     C: Operand + ?Sized,
     A::Output: Broadcast<C>,
 {
+    let cv = View::of(c);
+    {
+        // A matrix product into storage holding `c` already: no zeroing, no second pass.
+        let (pr, pc) = A::mul_dims(a, b)?;
+        let product = View {
+            data: &[],
+            rows: pr,
+            cols: pc,
+            brow: <<A::Output as Operand>::Kind as Kind>::BROW,
+            bcol: <<A::Output as Operand>::Kind as Kind>::BCOL,
+        };
+        let (r, m) = out_dims(AddOp::NAME, &product, &cv)?;
+        type Out<A, B, C> = <<A as MulRule<B>>::Output as Broadcast<C>>::Output;
+        let scalar_out = <<Out<A, B, C> as Operand>::Kind as Kind>::BROW
+            && <<Out<A, B, C> as Operand>::Kind as Kind>::BCOL;
+        if (r, m) == (pr, pc) && !scalar_out && r * m > 0 {
+            let mut v = super::pool::scratch(r * m);
+            for (j, o) in v.chunks_exact_mut(r).enumerate().take(m) {
+                match cv.col_lane(j, r) {
+                    LaneOf::Slice(s) => o.copy_from_slice(s),
+                    LaneOf::Repeat(y) => o.fill(y),
+                }
+            }
+            if A::mul_acc(a, b, &mut v) {
+                return Ok(Value::from_storage(r, m, v));
+            }
+            super::pool::give(v);
+        }
+    }
     let t = A::mul(a, b)?;
     let (pr, pc) = t.dims();
-    let cv = View::of(c);
     let (r, m) = out_dims(AddOp::NAME, &View::of(&t), &cv)?;
     let scalar_out = {
         type Out<A, B, C> = <<A as MulRule<B>>::Output as Broadcast<C>>::Output;

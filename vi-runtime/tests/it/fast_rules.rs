@@ -356,7 +356,8 @@ fn exp_expm1_sigmoid_rules_over_a_wide_range() {
     }
 }
 
-/// `mul_add` against `mul` then `add` (exactly: the same roundings in the same order), and
+/// `mul_add` against `mul` then `add` (to 1e-12: a matrix product accumulates onto `c`, so
+/// the additions may round in another order), and
 /// its backward rule against central differences of `L = sum(w * (a * b + c))`, adding onto
 /// nonzero starting adjoints.
 fn check_mul_add<A, B, C>(what: &str, a: &A, b: &B, c: &C)
@@ -369,7 +370,7 @@ where
     let out = ad::mul_add(a, b, c).unwrap();
     let two = ad::add(&ad::mul(a, b).unwrap(), c).unwrap();
     assert_eq!(out.dims(), two.dims(), "{what}: shape");
-    assert_eq!(out.flat(), two.flat(), "{what}: values");
+    close(what, out.flat(), two.flat());
     let w = filled(out.clone(), 5);
     let (na, nb) = (a.flat().len(), b.flat().len());
     let x: Vec<f64> = a
@@ -425,6 +426,7 @@ fn fused_product_and_sum_in_every_broadcast() {
     let row = |n, s| filled(RowDVector::<f64>::zeros(n), s);
     // The sum has the product's shape: `c` goes into the product's storage.
     check_mul_add("x * w + b", &m(70, 5, 1), &v(5, 2), &0.7);
+    check_mul_add("x * w + b, more columns than one pass", &m(40, 11, 1), &v(11, 2), &0.7);
     check_mul_add("x * w + v", &m(70, 5, 1), &v(5, 2), &v(70, 3));
     check_mul_add("x * w1 + b1'", &m(30, 4, 1), &m(4, 6, 2), &row(6, 3));
     check_mul_add(
