@@ -161,6 +161,23 @@ pub fn gemv(a: &[f64], r: usize, k: usize, b: &[f64], out: &mut [f64]) {
     }
 }
 
+/// Returns `$f::<R>(args)` when the column length `$r` is short (1 to 7), so each length
+/// gets a loop unrolled to it.
+macro_rules! short_columns {
+    ($r:expr, $f:ident($($arg:expr),*)) => {
+        match $r {
+            1 => return $f::<1>($($arg),*),
+            2 => return $f::<2>($($arg),*),
+            3 => return $f::<3>($($arg),*),
+            4 => return $f::<4>($($arg),*),
+            5 => return $f::<5>($($arg),*),
+            6 => return $f::<6>($($arg),*),
+            7 => return $f::<7>($($arg),*),
+            _ => {}
+        }
+    };
+}
+
 /// `out += A^T g` for `A` column-major `r x k`, `g` of length `r`, `out` of length `k`:
 /// one dot per column of `A`. Does nothing when the lengths do not fit.
 #[inline]
@@ -170,15 +187,7 @@ pub fn gemv_tr(a: &[f64], r: usize, k: usize, g: &[f64], out: &mut [f64]) {
     }
     // Short columns (a row vector times a matrix with few rows, `x_i * w1` in a loop over
     // observations): one unrolled dot per column instead of a many-lane reduction.
-    macro_rules! short {
-        ($($n:literal)*) => {
-            match r {
-                $($n => return gemv_tr_short::<$n>(a, g, out),)*
-                _ => {}
-            }
-        };
-    }
-    short!(1 2 3 4 5 6 7);
+    short_columns!(r, gemv_tr_short(a, g, out));
     for (o, c) in out.iter_mut().zip(a.chunks_exact(r)) {
         *o += dot(c, g);
     }
@@ -235,15 +244,7 @@ pub fn ger(a: &mut [f64], r: usize, k: usize, x: &[f64], y: &[f64]) {
     if a.len() != r * k || x.len() != r || y.len() != k || r == 0 {
         return;
     }
-    macro_rules! short {
-        ($($n:literal)*) => {
-            match r {
-                $($n => return ger_short::<$n>(a, x, y),)*
-                _ => {}
-            }
-        };
-    }
-    short!(1 2 3 4 5 6 7);
+    short_columns!(r, ger_short(a, x, y));
     for (c, &yj) in a.chunks_exact_mut(r).zip(y) {
         axpy(yj, x, c);
     }

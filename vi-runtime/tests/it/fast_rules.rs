@@ -426,7 +426,12 @@ fn fused_product_and_sum_in_every_broadcast() {
     let row = |n, s| filled(RowDVector::<f64>::zeros(n), s);
     // The sum has the product's shape: `c` goes into the product's storage.
     check_mul_add("x * w + b", &m(70, 5, 1), &v(5, 2), &0.7);
-    check_mul_add("x * w + b, more columns than one pass", &m(40, 11, 1), &v(11, 2), &0.7);
+    check_mul_add(
+        "x * w + b, more columns than one pass",
+        &m(40, 11, 1),
+        &v(11, 2),
+        &0.7,
+    );
     check_mul_add("x * w + v", &m(70, 5, 1), &v(5, 2), &v(70, 3));
     check_mul_add("x * w1 + b1'", &m(30, 4, 1), &m(4, 6, 2), &row(6, 3));
     check_mul_add(
