@@ -316,6 +316,14 @@ impl Emitter<'_> {
                 ..Mode::default()
             },
         );
+        // The rules' traits, for method-call dispatch on operands (`(&Bin(&a, &b)).mul_fwd()`).
+        let rules = quote! {
+            #[allow(unused_imports)]
+            use ::vi::__private::{
+                ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _,
+                GeneralMul as _, GeneralDiv as _, ScalarMulAdd as _, GeneralMulAdd as _,
+            };
+        };
         let grad_done = crate::diff::recycle(
             m.latents
                 .iter()
@@ -377,8 +385,7 @@ impl Emitter<'_> {
                     const __OBSERVED: &'static [&'static str] = &[#(#observed),*];
 
                     fn __build(&self) -> ::core::result::Result<::vi::__private::ParamLayout, ::vi::__private::Fail> {
-                        #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _, ScalarMulAdd as _, GeneralMulAdd as _};
+                        #rules
                         let mut __layout = ::vi::__private::ParamLayout::new();
                         #bind
                         let mut __lp = 0.0f64;
@@ -387,8 +394,7 @@ impl Emitter<'_> {
                     }
 
                     fn __lp(&self, theta: &[f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
-                        #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _, ScalarMulAdd as _, GeneralMulAdd as _};
+                        #rules
                         let __params = self.__layout.params();
                         #bind
                         let mut __lp = 0.0f64;
@@ -397,8 +403,7 @@ impl Emitter<'_> {
                     }
 
                     fn __terms(&self, theta: &[f64]) -> ::core::result::Result<::std::vec::Vec<f64>, ::vi::__private::Fail> {
-                        #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _, ScalarMulAdd as _, GeneralMulAdd as _};
+                        #rules
                         let __params = self.__layout.params();
                         let jacobian = true;
                         #bind
@@ -409,8 +414,7 @@ impl Emitter<'_> {
                     }
 
                     fn __grad(&self, theta: &[f64], grad: &mut [f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
-                        #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _, ScalarMulAdd as _, GeneralMulAdd as _};
+                        #rules
                         let __params = self.__layout.params();
                         #bind
                         let mut __lp = 0.0f64;
@@ -426,8 +430,7 @@ impl Emitter<'_> {
                         __rng: &mut R,
                         __sims: &mut ::std::vec::Vec<::std::vec::Vec<f64>>,
                     ) -> ::core::result::Result<(), ::vi::__private::Fail> {
-                        #[allow(unused_imports)]
-                        use ::vi::__private::{ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _, GeneralMul as _, GeneralDiv as _, ScalarMulAdd as _, GeneralMulAdd as _};
+                        #rules
                         let __params = self.__layout.params();
                         #bind
                         #sim_body
