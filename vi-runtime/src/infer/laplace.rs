@@ -2,7 +2,7 @@
 //!
 //! As Stan's `laplace` method: the mode of the log density on the unconstrained space (with
 //! the log-Jacobian by default, so it is the mode of the density the draws are taken on) is
-//! found by L-BFGS ([`super::lbfgs`]); the Hessian `H` there is computed by central
+//! found by L-BFGS (the private `infer::lbfgs` module); the Hessian `H` there is computed by central
 //! differences of the exact gradient (Stan's four-point stencil, `grad_hess_log_prob.hpp`)
 //! and symmetrised; the approximation is `Normal(mode, (-H)^-1)`, factored by Cholesky.
 
