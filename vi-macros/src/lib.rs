@@ -1,9 +1,9 @@
 //! The `model!` macro of the `vi` crate. Use it through `vi::model!` / `vi::prelude`.
 //!
 //! The pipeline, one stage per file, each a plain function of the previous one's output:
-//! [`parse`] (tokens -> DSL syntax tree), [`analyse`] (names, latent vs observed, shapes,
-//! constraints, activity), [`hoist`] (loop invariants out of their loops), [`diff`] (the
-//! reverse sweep), [`expand`] (quote). Errors go to a [`ctxt::Ctxt`] and are reported
+//! `parse` (tokens -> DSL syntax tree), `analyse` (names, latent vs observed, shapes,
+//! constraints, activity), `hoist` (loop invariants out of their loops), `diff` (the
+//! reverse sweep), `expand` (quote). Errors go to a `ctxt::Ctxt` and are reported
 //! together.
 
 mod analyse;
