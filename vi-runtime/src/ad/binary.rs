@@ -562,6 +562,8 @@ pub trait MulRule<B: ?Sized> {
     );
     /// The product's shape (rows, columns), or the forward rule's error.
     fn mul_dims(a: &Self, b: &B) -> Result<(usize, usize), ShapeError>;
+    /// Whether [`MulRule::mul_acc`] adds the product into its output (a matrix product).
+    const ACCUMULATES: bool;
     /// Adds the product into `out` (of the product's shape) when it is a matrix product
     /// (see [`MulKind::fwd_acc`]); `false` otherwise.
     fn mul_acc(a: &Self, b: &B, out: &mut [f64]) -> bool;
@@ -598,6 +600,8 @@ pub trait MulKind<K: Kind>: Kind {
         a: &A,
         b: &B,
     ) -> Result<(usize, usize), ShapeError>;
+    /// Whether [`MulKind::fwd_acc`] adds the product into its output.
+    const ACCUMULATES: bool = false;
     /// Adds the product into `out` (of the product's shape, column-major) when this kind is
     /// a matrix product, whose kernels accumulate; `false` (nothing done) for elementwise
     /// products.
@@ -612,6 +616,7 @@ where
     A::Kind: MulKind<B::Kind>,
 {
     type Output = <A::Kind as MulKind<B::Kind>>::Out;
+    const ACCUMULATES: bool = <A::Kind as MulKind<B::Kind>>::ACCUMULATES;
     #[inline]
     fn mul(a: &Self, b: &B) -> Result<Self::Output, ShapeError> {
         <A::Kind as MulKind<B::Kind>>::fwd(a, b)
@@ -723,6 +728,7 @@ fn inner_dims(
 
 impl MulKind<kind::Col> for kind::Mat {
     type Out = DVector<f64>;
+    const ACCUMULATES: bool = true;
     #[inline]
     fn fwd<A: Operand + ?Sized, B: Operand + ?Sized>(
         a: &A,
@@ -773,6 +779,7 @@ impl MulKind<kind::Col> for kind::Mat {
 
 impl MulKind<kind::Mat> for kind::Mat {
     type Out = DMatrix<f64>;
+    const ACCUMULATES: bool = true;
     #[inline]
     fn fwd<A: Operand + ?Sized, B: Operand + ?Sized>(
         a: &A,
@@ -823,6 +830,7 @@ impl MulKind<kind::Mat> for kind::Mat {
 
 impl MulKind<kind::Mat> for kind::Row {
     type Out = nalgebra::RowDVector<f64>;
+    const ACCUMULATES: bool = true;
     #[inline]
     fn fwd<A: Operand + ?Sized, B: Operand + ?Sized>(
         a: &A,
@@ -925,6 +933,7 @@ macro_rules! int_operand {
             A: MulRule<f64>,
         {
             type Output = <A as MulRule<f64>>::Output;
+            const ACCUMULATES: bool = <A as MulRule<f64>>::ACCUMULATES;
             #[inline]
             fn mul(a: &Self, b: &$t) -> Result<Self::Output, ShapeError> {
                 <A as MulRule<f64>>::mul(a, &(*b as f64))
@@ -966,6 +975,7 @@ macro_rules! int_operand {
             f64: MulRule<B>,
         {
             type Output = <f64 as MulRule<B>>::Output;
+            const ACCUMULATES: bool = <f64 as MulRule<B>>::ACCUMULATES;
             #[inline]
             fn mul(a: &Self, b: &B) -> Result<Self::Output, ShapeError> {
                 <f64 as MulRule<B>>::mul(&(*a as f64), b)
@@ -1104,54 +1114,46 @@ where
     A::Output: Broadcast<C>,
 {
     let cv = View::of(c);
-    {
-        // A matrix product into storage holding `c` already: no zeroing, no second pass.
-        let (pr, pc) = A::mul_dims(a, b)?;
-        let product = View {
-            data: &[],
-            rows: pr,
-            cols: pc,
-            brow: <<A::Output as Operand>::Kind as Kind>::BROW,
-            bcol: <<A::Output as Operand>::Kind as Kind>::BCOL,
-        };
-        let (r, m) = out_dims(AddOp::NAME, &product, &cv)?;
-        type Out<A, B, C> = <<A as MulRule<B>>::Output as Broadcast<C>>::Output;
-        let scalar_out = <<Out<A, B, C> as Operand>::Kind as Kind>::BROW
-            && <<Out<A, B, C> as Operand>::Kind as Kind>::BCOL;
-        if (r, m) == (pr, pc) && !scalar_out && r * m > 0 {
-            let mut v = super::pool::scratch(r * m);
-            for (j, o) in v.chunks_exact_mut(r).enumerate().take(m) {
-                match cv.col_lane(j, r) {
-                    LaneOf::Slice(s) => o.copy_from_slice(s),
-                    LaneOf::Repeat(y) => o.fill(y),
-                }
-            }
-            if A::mul_acc(a, b, &mut v) {
-                return Ok(Value::from_storage(r, m, v));
-            }
-            super::pool::give(v);
-        }
-    }
-    let t = A::mul(a, b)?;
-    let (pr, pc) = t.dims();
-    let (r, m) = out_dims(AddOp::NAME, &View::of(&t), &cv)?;
-    let scalar_out = {
-        type Out<A, B, C> = <<A as MulRule<B>>::Output as Broadcast<C>>::Output;
-        <<Out<A, B, C> as Operand>::Kind as Kind>::BROW
-            && <<Out<A, B, C> as Operand>::Kind as Kind>::BCOL
+    let (pr, pc) = A::mul_dims(a, b)?;
+    let product = View {
+        data: &[],
+        rows: pr,
+        cols: pc,
+        brow: <<A::Output as Operand>::Kind as Kind>::BROW,
+        bcol: <<A::Output as Operand>::Kind as Kind>::BCOL,
     };
-    if (r, m) != (pr, pc) || scalar_out {
+    let (r, m) = out_dims(AddOp::NAME, &product, &cv)?;
+    type Out<A, B, C> = <<A as MulRule<B>>::Output as Broadcast<C>>::Output;
+    let scalar_out = <<Out<A, B, C> as Operand>::Kind as Kind>::BROW
+        && <<Out<A, B, C> as Operand>::Kind as Kind>::BCOL;
+    if (r, m) != (pr, pc) || scalar_out || r * m == 0 {
+        // The sum is larger than the product (or a number, or empty): the two rules.
+        let t = A::mul(a, b)?;
         let out = <A::Output as Broadcast<C>>::zip::<AddOp>(&t, c)?;
         t.recycle();
         return Ok(out);
     }
-    let mut v = t.into_storage();
-    if r * m > 0 {
+    if A::ACCUMULATES {
+        // A matrix product accumulates into storage holding `c` already: no zeroing, no
+        // second pass.
+        let mut v = super::pool::scratch(r * m);
         for (j, o) in v.chunks_exact_mut(r).enumerate().take(m) {
             match cv.col_lane(j, r) {
-                LaneOf::Slice(s) => o.iter_mut().zip(s).for_each(|(x, y)| *x += y),
-                LaneOf::Repeat(y) => o.iter_mut().for_each(|x| *x += y),
+                LaneOf::Slice(s) => o.copy_from_slice(s),
+                LaneOf::Repeat(y) => o.fill(y),
             }
+        }
+        if A::mul_acc(a, b, &mut v) {
+            return Ok(Value::from_storage(r, m, v));
+        }
+        super::pool::give(v);
+    }
+    // Any other product: `c` added into the product's own storage.
+    let mut v = A::mul(a, b)?.into_storage();
+    for (j, o) in v.chunks_exact_mut(r).enumerate().take(m) {
+        match cv.col_lane(j, r) {
+            LaneOf::Slice(s) => o.iter_mut().zip(s).for_each(|(x, y)| *x += y),
+            LaneOf::Repeat(y) => o.iter_mut().for_each(|x| *x += y),
         }
     }
     Ok(Value::from_storage(r, m, v))
@@ -1181,23 +1183,28 @@ pub fn mul_add_back<A, B, C>(
     };
     if out.dims() == (pr, pc) && out.flat().len() == pr * pc && g.flat().len() == pr * pc {
         if let Some(gc) = gc {
-            let n = pr * pc;
             let gcf = gc.flat_mut();
-            if gcf.len() == n && c.dims() == (pr, pc) {
+            if gcf.len() == pr * pc && c.dims() == (pr, pc) {
                 // `c` of the sum's shape: its adjoint is the sum's.
                 kernels::axpy(1.0, g.flat(), gcf);
-                A::mul_back_flat(a, b, out.flat(), g.flat(), ga, gb);
-                return;
+            } else {
+                // `c`'s side of `+`, the sum standing in for the product (`+` reads no values).
+                let product = View {
+                    data: out.flat(),
+                    rows: pr,
+                    cols: pc,
+                    brow: <<A::Output as Operand>::Kind as Kind>::BROW,
+                    bcol: <<A::Output as Operand>::Kind as Kind>::BCOL,
+                };
+                elementwise_back::<AddOp>(
+                    product,
+                    View::of(c),
+                    out.flat(),
+                    g.flat(),
+                    None,
+                    Some(gcf),
+                );
             }
-            // `c`'s side of `+`, the sum standing in for the product (`+` reads no values).
-            let product = View {
-                data: out.flat(),
-                rows: pr,
-                cols: pc,
-                brow: <<A::Output as Operand>::Kind as Kind>::BROW,
-                bcol: <<A::Output as Operand>::Kind as Kind>::BCOL,
-            };
-            elementwise_back::<AddOp>(product, View::of(c), out.flat(), g.flat(), None, Some(gcf));
         }
         A::mul_back_flat(a, b, out.flat(), g.flat(), ga, gb);
         return;
