@@ -14,6 +14,10 @@ pub use vi_runtime::*;
 mod inplace;
 pub use inplace::{write_elem, ElemAt, Undo};
 
+#[path = "private/lanes.rs"]
+mod lanes;
+pub use lanes::{lane_col, lane_rows, lane_zeros, lanes, LaneRows, LaneSource, LaneZeros};
+
 /// Why a generated run stopped: a shape that does not fit (statement index) or bad data.
 #[derive(Debug)]
 pub enum Fail {
@@ -61,6 +65,14 @@ macro_rules! acc_mat {
     )*};
 }
 acc_mat!(DVector<f64>, RowDVector<f64>, DMatrix<f64>);
+
+/// The adjoint a loop carries back into an iteration becomes the adjoint of the body's last
+/// version of the state, which the iteration's recomputation has left at zero: `carried` is
+/// moved in (what `acc` would have added to zeros) and the zeros go back to the pool.
+#[inline]
+pub fn seed<T: vi_runtime::ad::pool::Recycle>(g: &mut T, carried: T) {
+    std::mem::replace(g, carried).recycle();
+}
 
 /// Free-function form of [`Acc::acc`].
 #[inline(always)]

@@ -70,6 +70,29 @@ struct Emitter<'a> {
     /// State written in place (see `analyse::StateVersions`): its binding id -> the loops
     /// and `if`s (statement indices) around its root, outermost first.
     groups: HashMap<usize, Vec<usize>>,
+    /// The versions a loop or `if` moves out of its body (last versions of loop state, the
+    /// branches' versions of what an `if` assigns).
+    moved: HashSet<usize>,
+}
+
+/// [`Emitter::moved`] of a block, at any depth.
+fn moved_versions(stmts: &[Stmt], out: &mut HashSet<usize>) {
+    for s in stmts {
+        match s {
+            Stmt::For { body, carried, .. } => {
+                out.extend(carried.iter().map(|c| c.last.id));
+                moved_versions(body, out);
+            }
+            Stmt::If {
+                then, els, joined, ..
+            } => {
+                out.extend(joined.iter().flat_map(|j| [j.then_last.id, j.else_last.id]));
+                moved_versions(then, out);
+                moved_versions(els, out);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The generated code for a model that analysed without errors.
@@ -85,6 +108,11 @@ pub fn expand(m: &Model) -> TokenStream {
         m,
         slots: std::rc::Rc::new(slots),
         groups: in_place_groups(&m.body),
+        moved: {
+            let mut moved = HashSet::new();
+            moved_versions(&m.body, &mut moved);
+            moved
+        },
     };
     e.model()
 }
@@ -561,9 +589,21 @@ impl Emitter<'_> {
     /// (its log refers to it) nor versions a loop or `if` carries (they are moved), which are
     /// not plain `let`s of the block.
     fn recycle_lets(&self, stmts: &[Stmt], adjoints: bool) -> TokenStream {
+        self.recycle_lets_but(stmts, adjoints, &HashSet::new())
+    }
+
+    /// [`Emitter::recycle_lets`] but for the bindings in `keep` (moved elsewhere).
+    fn recycle_lets_but(
+        &self,
+        stmts: &[Stmt],
+        adjoints: bool,
+        keep: &HashSet<usize>,
+    ) -> TokenStream {
         let names = stmts.iter().filter_map(|s| match s {
             Stmt::Let { binding, init, .. }
-                if !writes_in_place(binding, init) && !self.groups.contains_key(&binding.id) =>
+                if !writes_in_place(binding, init)
+                    && !self.groups.contains_key(&binding.id)
+                    && !keep.contains(&binding.id) =>
             {
                 Some(if adjoints {
                     vec![vname(binding), gname(binding)]
@@ -571,6 +611,19 @@ impl Emitter<'_> {
                     vec![vname(binding)]
                 })
             }
+            // A loop's exit versions, unless a loop or `if` around moves them on.
+            Stmt::For { carried, .. } => Some(
+                carried
+                    .iter()
+                    .filter(|c| {
+                        !self.groups.contains_key(&c.exit.id)
+                            && !keep.contains(&c.exit.id)
+                            && !self.moved.contains(&c.exit.id)
+                    })
+                    // (Their adjoints are moved into the loop's sweep.)
+                    .map(|c| vname(&c.exit))
+                    .collect(),
+            ),
             _ => None,
         });
         crate::diff::recycle(names.flatten())
@@ -778,18 +831,32 @@ impl Emitter<'_> {
             .iter()
             .map(|c| format_ident!("__cv{}", c.entry.id))
             .collect();
+        // The carrier holds the state between iterations: a pooled copy of the value before
+        // the loop, moved into each iteration's entry version and replaced by its last.
         let init = carried.iter().zip(&carriers).map(|(c, cv)| {
             let o = vname(&c.outer);
-            quote!(let mut #cv = ::core::clone::Clone::clone(&#o);)
+            quote!(let mut #cv = ::vi::__private::copy_of(&#o);)
         });
         let entry = carried.iter().zip(&carriers).map(|(c, cv)| {
             let e = vname(&c.entry);
-            quote!(let #e = ::core::clone::Clone::clone(&#cv);)
+            quote!(let #e = #cv;)
         });
         let back = carried.iter().zip(&carriers).map(|(c, cv)| {
             let l = vname(&c.last);
             quote!(#cv = #l;)
         });
+        // Done with at the iteration's end: the entry versions the body replaced, and the
+        // body's other `let`s (its last versions are moved into the carriers).
+        let lasts: HashSet<usize> = carried.iter().map(|c| c.last.id).collect();
+        let done = {
+            let entries = carried
+                .iter()
+                .filter(|c| c.entry.id != c.last.id)
+                .map(|c| vname(&c.entry));
+            let mut r = crate::diff::recycle(entries);
+            r.extend(self.recycle_lets_but(body, false, &lasts));
+            r
+        };
         let exit = carried.iter().zip(&carriers).map(|(c, cv)| {
             let x = vname(&c.exit);
             quote!(let #x = #cv;)
@@ -842,6 +909,7 @@ impl Emitter<'_> {
                 #(#entry)*
                 #b
                 #(#back)*
+                #done
             }
             #(#exit)*
             #adjs
@@ -883,7 +951,7 @@ impl Emitter<'_> {
             .filter(|(_, a)| **a)
             .map(|(c, _)| {
                 let (e, x) = (vname(&c.entry), vname(&c.exit));
-                quote!(let #e = ::core::clone::Clone::clone(&#x);)
+                quote!(let #e = ::vi::__private::copy_of(&#x);)
             });
         let needs_saves = !entries.is_empty() || !data_carried.is_empty() || !written.is_empty();
         // State written in place goes back to its value at the iteration's start (its log
@@ -922,9 +990,11 @@ impl Emitter<'_> {
                 ..Mode::default()
             },
         );
+        // The last version's adjoint is still zero here (the recomputation accumulates
+        // nothing): it becomes the carried adjoint, its zeros go back to the pool.
         let seed = carried.iter().zip(&gcs).map(|(c, gc)| {
             let g = gname(&c.last);
-            quote!(::vi::__private::acc(&mut #g, &#gc);)
+            quote!(::vi::__private::seed(&mut #g, #gc);)
         });
         let sweep = self.sweep(body);
         let next = carried.iter().zip(&gcs).map(|(c, gc)| {
@@ -935,6 +1005,18 @@ impl Emitter<'_> {
             let g = gname(&c.outer);
             quote!(::vi::__private::acc(&mut #g, &#gc);)
         });
+        let gcs_done = crate::diff::recycle(gcs.iter().cloned());
+        // Done with at the iteration's end: the entry values (saved or stand-ins) and the
+        // body's `let`s with their adjoints (the entries' adjoints are carried on).
+        let done = {
+            let entries = carried
+                .iter()
+                .filter(|c| c.entry.id != c.last.id)
+                .map(|c| vname(&c.entry));
+            let mut r = crate::diff::recycle(entries);
+            r.extend(self.recycle_lets_but(body, true, &HashSet::new()));
+            r
+        };
         quote! {
             #(#init)*
             for #pat in ::vi::__private::rev(#iter) {
@@ -945,8 +1027,10 @@ impl Emitter<'_> {
                 #(#seed)*
                 #sweep
                 #(#next)*
+                #done
             }
             #(#out)*
+            #gcs_done
         }
     }
 
@@ -1523,18 +1607,20 @@ mod kernel_dispatch_tests {
             "fn m(x: &DMatrix<f64>, y: &DVector<f64>) {
                 let b ~ Normal(0.0, 1.0);
                 let sigma ~ HalfNormal(1.0);
+                let t ~ Normal(0.0, 1.0).iid(x.nrows());
                 for i in 0..x.nrows() {
                     let mut mu = b;
                     for j in 0..x.ncols() {
                         mu += x[(i, j)] * b;
                     }
-                    y[i] ~ Normal(mu, sigma);
+                    // A latent per observation: the loop stays a loop (not vectorised).
+                    y[i] ~ Normal(mu + t[i], sigma);
                 }
             }",
         );
         // One memo per distribution statement, all declared before the first loop.
         let decls: Vec<usize> = g.match_indices("let mut __k").map(|(i, _)| i).collect();
-        assert_eq!(decls.len(), 3, "{g}");
+        assert_eq!(decls.len(), 4, "{g}");
         let first_loop = g.find("for i in").expect("the loop");
         assert!(decls.iter().all(|&d| d < first_loop), "{g}");
         // The observation's kernel call goes through operand dispatch with that memo.

@@ -229,7 +229,7 @@ fn made_in(stmts: &[Stmt], ids: &mut HashSet<usize>, names: &mut Vec<String>) {
 }
 
 /// The largest binding id of the model.
-fn max_id(stmts: &[Stmt]) -> usize {
+pub fn max_id(stmts: &[Stmt]) -> usize {
     fn expr(e: &AExpr) -> usize {
         match e {
             AExpr::Var(b) => b.id,

@@ -2,8 +2,8 @@
 //!
 //! The pipeline, one stage per file, each a plain function of the previous one's output:
 //! `parse` (tokens -> DSL syntax tree), `analyse` (names, latent vs observed, shapes,
-//! constraints, activity), `hoist` (loop invariants out of their loops), `diff` (the
-//! reverse sweep), `expand` (quote). Errors go to a `ctxt::Ctxt` and are reported
+//! constraints, activity), `hoist` (loop invariants out of their loops), `vectorise`
+//! (loops over observations as whole-vector statements), `diff` (the reverse sweep), `expand` (quote). Errors go to a `ctxt::Ctxt` and are reported
 //! together.
 
 mod analyse;
@@ -12,6 +12,7 @@ mod diff;
 mod expand;
 mod hoist;
 mod parse;
+mod vectorise;
 
 use proc_macro::TokenStream;
 
@@ -31,7 +32,7 @@ fn run(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
     let cx = ctxt::Ctxt::new();
     let model = analyse::analyse(&cx, &def);
     match cx.check() {
-        Ok(()) => expand::expand(&hoist::hoist(model)),
+        Ok(()) => expand::expand(&vectorise::vectorise(hoist::hoist(model))),
         Err(e) => {
             let errors = e.to_compile_error();
             let stub = expand::fallback(&def);

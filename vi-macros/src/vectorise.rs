@@ -1,0 +1,948 @@
+//! Loops over observations turned into whole-vector statements: the iterations of
+//! `for i in a..b` become *lanes*, a number per iteration becomes a column with a number
+//! per lane, and a row vector per iteration a matrix with a row per lane. The loop
+//!
+//! ```text
+//! for i in 0..x.nrows() {
+//!     let mut mu = b;
+//!     for j in 0..x.ncols() { mu += x[(i, j)] * w[j]; }
+//!     y[i] ~ Normal(mu, sigma);
+//! }
+//! ```
+//!
+//! runs as `mu` = a column of `b`s, `mu += x[:, j] * w[j]` for each `j` and one vectorised
+//! observation of `y`; `let xi = x.row(i).clone_owned(); dot(tanh(xi * w1 + c), w2)` runs as
+//! `tanh(x * w1 + c) * w2`. The density and its gradient are those of the loop (sums in
+//! another order); the gradient then costs what the vectorised model's does.
+//!
+//! A loop is vectorised only when every value in it has a shape the macro can tell and
+//! every operation means, lane by lane, what the loop meant; any other loop is left as it
+//! is. What it takes:
+//! * `for i in a..b` over data, carrying no state and writing no data from one iteration to
+//!   the next, with no `if`;
+//! * data read through the loop variable only as `y[i]` (a vector argument), `x[(i, j)]` (a
+//!   matrix argument, `j` not depending on `i`) or `let xi = x.row(i)` (optionally
+//!   `.clone_owned()`), and no other data statement;
+//! * each operation one of: elementwise functions and `+ - * / powf powi` of a lane value
+//!   with a scalar made before the loop or another lane value of the same kind; a row of
+//!   the lanes plus, minus, times or over a row vector made before the loop, times a matrix
+//!   made before the loop, or `dot` with a vector made before the loop;
+//! * observations `y[i] ~ D(..)` whose arguments are numbers per lane or scalars, `target +=`
+//!   a number per lane; inner loops (`for j ..`) of such `let`s, whose state may go from a
+//!   scalar to a number per lane (it then starts as a column of that scalar).
+//!
+//! Shapes come from the latents' declarations (`.iid(n)` is a column, `.iid((r, c))` a
+//! matrix), the arguments' types (`f64`, `&[f64]`, `&DVector<_>`, `&DMatrix<_>`, ...) and
+//! the rules' own shapes (`transpose`, `sum`, matrix products). An argument a data
+//! statement shadows has no known shape.
+
+use std::collections::{HashMap, HashSet};
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, ToTokens};
+use syn::{Expr, Ident, Pat, Type};
+
+use crate::analyse::{
+    pat_names, AExpr, Binary, Binding, Model, Operand, Shape, Stmt, Unary, WithData,
+};
+
+/// A value's shape, as far as the macro can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ty {
+    Scalar,
+    Col,
+    Row,
+    Mat,
+}
+
+/// What a value in a loop body is, iteration by iteration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// The same in every iteration: its shape, when known.
+    Inv(Option<Ty>),
+    /// A number per iteration: a column with one element per lane once vectorised.
+    Lane,
+    /// A row vector per iteration: a matrix with one row per lane once vectorised.
+    Rows,
+}
+
+const SCALAR: Kind = Kind::Inv(Some(Ty::Scalar));
+
+/// The elementwise functions (the other `Unary::Named` rules reduce or transpose).
+const ELEMENTWISE: &[&str] = &[
+    "exp",
+    "ln",
+    "log1p",
+    "expm1",
+    "sqrt",
+    "tanh",
+    "sigmoid",
+    "softplus",
+    "log_sigmoid",
+    "sin",
+    "cos",
+    "abs",
+];
+
+/// The number types an argument's elements may have.
+const NUMBERS: &[&str] = &[
+    "f64", "i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32", "u64", "usize", "bool",
+];
+
+/// Vectorises every loop of the model that can be (see the module's documentation).
+pub fn vectorise(mut m: Model) -> Model {
+    let mut shadowed = HashSet::new();
+    shadows(&m.body, &mut shadowed);
+    let args = m
+        .args
+        .iter()
+        .filter(|a| !shadowed.contains(&a.name.to_string()))
+        .map(|a| (a.name.to_string(), arg_ty(&a.ty)))
+        .collect();
+    let latents = m.latents.iter().map(|l| l.binding.id).max().unwrap_or(0);
+    let mut cx = Cx {
+        args,
+        types: HashMap::new(),
+        next: crate::hoist::max_id(&m.body).max(latents) + 1,
+        loops: 0,
+        cached: Vec::new(),
+    };
+    for l in &m.latents {
+        let t = match l.shape {
+            Shape::Scalar => Ty::Scalar,
+            Shape::Vector(_) => Ty::Col,
+            Shape::Matrix(..) => Ty::Mat,
+        };
+        cx.types.insert(l.binding.id, t);
+    }
+    cx.note(&m.body);
+    let body = std::mem::take(&mut m.body);
+    m.body = cx.block(body);
+    for key in cx.cached {
+        if !m.cached.contains(&key) {
+            m.cached.push(key);
+        }
+    }
+    m
+}
+
+/// The names data statements and loops bind, anywhere in the model.
+fn shadows(stmts: &[Stmt], out: &mut HashSet<String>) {
+    for s in stmts {
+        match s {
+            Stmt::Data(ts) => match syn::parse2::<syn::Stmt>(ts.clone()) {
+                Ok(syn::Stmt::Local(l)) => {
+                    let mut names = Vec::new();
+                    pat_names(&l.pat, &mut names);
+                    out.extend(names.iter().map(|n| n.to_string()));
+                }
+                Ok(_) => {}
+                // Not one statement: every name in it counts as bound.
+                Err(_) => idents(ts.clone(), &mut |i| {
+                    out.insert(i.to_string());
+                }),
+            },
+            Stmt::For { pat, body, .. } => {
+                let mut names = Vec::new();
+                pat_names(pat, &mut names);
+                out.extend(names.iter().map(|n| n.to_string()));
+                shadows(body, out);
+            }
+            Stmt::If { then, els, .. } => {
+                shadows(then, out);
+                shadows(els, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Calls `f` on every identifier of `ts`, at any depth.
+fn idents(ts: TokenStream, f: &mut dyn FnMut(&Ident)) {
+    for t in ts {
+        match t {
+            TokenTree::Ident(i) => f(&i),
+            TokenTree::Group(g) => idents(g.stream(), f),
+            _ => {}
+        }
+    }
+}
+
+/// The shape of an argument's type, when it is a number or a vector or matrix of numbers.
+fn arg_ty(t: &Type) -> Option<Ty> {
+    fn number(t: &Type) -> bool {
+        matches!(t, Type::Path(p) if p.qself.is_none()
+            && p.path.get_ident().is_some_and(|i| NUMBERS.contains(&i.to_string().as_str())))
+    }
+    match t {
+        Type::Reference(r) => arg_ty(&r.elem),
+        Type::Paren(p) => arg_ty(&p.elem),
+        Type::Group(g) => arg_ty(&g.elem),
+        Type::Slice(s) => number(&s.elem).then_some(Ty::Col),
+        Type::Path(p) if p.qself.is_none() => {
+            if number(t) {
+                return (p.path.get_ident()? != "bool").then_some(Ty::Scalar);
+            }
+            let seg = p.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(a) = &seg.arguments else {
+                return None;
+            };
+            let [syn::GenericArgument::Type(elem)] = a.args.iter().collect::<Vec<_>>()[..] else {
+                return None;
+            };
+            if !number(elem) {
+                return None;
+            }
+            match seg.ident.to_string().as_str() {
+                "Vec" | "DVector" => Some(Ty::Col),
+                "RowDVector" => Some(Ty::Row),
+                "DMatrix" => Some(Ty::Mat),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The shape after an elementwise operation with broadcasting.
+fn broadcast(a: Ty, b: Ty) -> Ty {
+    match (a, b) {
+        (Ty::Scalar, t) | (t, Ty::Scalar) => t,
+        (a, b) if a == b => a,
+        _ => Ty::Mat,
+    }
+}
+
+fn unary_ty(u: Unary, t: Ty) -> Option<Ty> {
+    match u {
+        Unary::Neg | Unary::Identity => Some(t),
+        Unary::Named("sum" | "mean") => Some(Ty::Scalar),
+        Unary::Named("transpose") => Some(match t {
+            Ty::Col => Ty::Row,
+            Ty::Row => Ty::Col,
+            t => t,
+        }),
+        Unary::Named(f) if ELEMENTWISE.contains(&f) => Some(t),
+        Unary::Named(_) => None,
+    }
+}
+
+fn binary_ty(op: Binary, a: Option<Ty>, b: Option<Ty>) -> Option<Ty> {
+    if op == Binary::Dot {
+        return Some(Ty::Scalar);
+    }
+    let (a, b) = (a?, b?);
+    Some(match (op, a, b) {
+        (Binary::Mul, Ty::Mat, Ty::Col) => Ty::Col,
+        (Binary::Mul, Ty::Mat, Ty::Mat) => Ty::Mat,
+        (Binary::Mul, Ty::Row, Ty::Mat) => Ty::Row,
+        _ => broadcast(a, b),
+    })
+}
+
+fn with_data_ty(w: WithData, t: Ty) -> Option<Ty> {
+    match w {
+        WithData::Powi => Some(t),
+        WithData::Index | WithData::Index2 => Some(Ty::Scalar),
+        WithData::Row => Some(Ty::Row),
+        WithData::Col => Some(Ty::Col),
+    }
+}
+
+/// The identifier a path expression is, if it is one.
+fn ident_of(e: &Expr) -> Option<&Ident> {
+    match e {
+        Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
+        Expr::Paren(p) => ident_of(&p.expr),
+        _ => None,
+    }
+}
+
+struct Cx {
+    /// The arguments no data statement shadows, with their shapes.
+    args: HashMap<String, Option<Ty>>,
+    /// The shapes of the bindings, as far as known.
+    types: HashMap<usize, Ty>,
+    /// The next binding id to make.
+    next: usize,
+    /// Loops vectorised so far (names their lane ranges).
+    loops: usize,
+    /// Data operands whose value depends only on the arguments: cache keys for the model.
+    cached: Vec<(usize, String)>,
+}
+
+impl Cx {
+    /// Records the shapes of the bindings of `stmts` (at any depth), in order.
+    fn note(&mut self, stmts: &[Stmt]) {
+        for s in stmts {
+            match s {
+                Stmt::Let { binding, init, .. } => {
+                    let t = self.ty_of(init);
+                    self.set(binding, t);
+                }
+                Stmt::For { body, carried, .. } => {
+                    for c in carried {
+                        let t = self.types.get(&c.outer.id).copied();
+                        self.set(&c.entry, t);
+                    }
+                    self.note(body);
+                    let mut again = false;
+                    for c in carried {
+                        if self.types.get(&c.last.id) != self.types.get(&c.entry.id) {
+                            self.set(&c.entry, None);
+                            again = true;
+                        }
+                    }
+                    if again {
+                        self.note(body);
+                    }
+                    for c in carried {
+                        let (e, l) = (self.types.get(&c.entry.id), self.types.get(&c.last.id));
+                        let t = if e == l { e.copied() } else { None };
+                        self.set(&c.exit, t);
+                    }
+                }
+                Stmt::If {
+                    then, els, joined, ..
+                } => {
+                    self.note(then);
+                    self.note(els);
+                    for j in joined {
+                        let (a, b) = (
+                            self.types.get(&j.then_last.id),
+                            self.types.get(&j.else_last.id),
+                        );
+                        let t = if a == b { a.copied() } else { None };
+                        self.set(&j.exit, t);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn set(&mut self, b: &Binding, t: Option<Ty>) {
+        match t {
+            Some(t) => self.types.insert(b.id, t),
+            None => self.types.remove(&b.id),
+        };
+    }
+
+    fn ty_of(&self, e: &AExpr) -> Option<Ty> {
+        match e {
+            AExpr::Var(b) => self.types.get(&b.id).copied(),
+            AExpr::Data(d) => self.data_ty(d),
+            AExpr::Unary(u, x, _) => unary_ty(*u, self.ty_of(x)?),
+            AExpr::Binary(op, a, b, _) => binary_ty(*op, self.ty_of(a), self.ty_of(b)),
+            AExpr::WithData(w, x, _, _) => with_data_ty(*w, self.ty_of(x)?),
+            AExpr::Set(v, ..) => self.ty_of(v),
+        }
+    }
+
+    /// The shape of a data expression: literals, arguments, their elements.
+    fn data_ty(&self, e: &Expr) -> Option<Ty> {
+        match e {
+            Expr::Lit(l) => {
+                matches!(l.lit, syn::Lit::Float(_) | syn::Lit::Int(_)).then_some(Ty::Scalar)
+            }
+            Expr::Paren(p) => self.data_ty(&p.expr),
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => self.data_ty(&u.expr),
+            Expr::Path(_) => *self.args.get(&ident_of(e)?.to_string())?,
+            Expr::Index(ix) => {
+                let t = (*self.args.get(&ident_of(&ix.expr)?.to_string())?)?;
+                match (&*ix.index, t) {
+                    (Expr::Tuple(_), Ty::Mat) => Some(Ty::Scalar),
+                    (Expr::Tuple(_) | Expr::Range(_), _) => None,
+                    (_, Ty::Col | Ty::Row) => Some(Ty::Scalar),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn block(&mut self, stmts: Vec<Stmt>) -> Vec<Stmt> {
+        let mut out = Vec::with_capacity(stmts.len());
+        for s in stmts {
+            match s {
+                Stmt::For {
+                    pat,
+                    iter,
+                    body,
+                    carried,
+                    data_carried,
+                    src,
+                } => {
+                    if carried.is_empty() && data_carried.is_empty() {
+                        if let Some(v) = self.lane_loop(&pat, &iter, &body) {
+                            out.extend(v);
+                            continue;
+                        }
+                    }
+                    out.push(Stmt::For {
+                        pat,
+                        iter,
+                        body: self.block(body),
+                        carried,
+                        data_carried,
+                        src,
+                    });
+                }
+                Stmt::If {
+                    cond,
+                    then,
+                    els,
+                    joined,
+                    src,
+                } => out.push(Stmt::If {
+                    cond,
+                    then: self.block(then),
+                    els: self.block(els),
+                    joined,
+                    src,
+                }),
+                s => out.push(s),
+            }
+        }
+        out
+    }
+
+    /// The statements that replace `for pat in iter { body }`, when it can be vectorised.
+    fn lane_loop(&mut self, pat: &Pat, iter: &Expr, body: &[Stmt]) -> Option<Vec<Stmt>> {
+        let Pat::Ident(p) = pat else { return None };
+        if p.by_ref.is_some() || p.subpat.is_some() {
+            return None;
+        }
+        let Expr::Range(r) = iter else { return None };
+        let (Some(lo), Some(hi), syn::RangeLimits::HalfOpen(_)) = (&r.start, &r.end, &r.limits)
+        else {
+            return None;
+        };
+        let range = format_ident!("__lanes{}", self.loops);
+        let fixed = self.fixed(iter.to_token_stream());
+        let mut l = Lanes {
+            cx: self,
+            i: p.ident.to_string(),
+            rows: HashSet::new(),
+            range: range.clone(),
+            fixed,
+            src: 0,
+            kinds: HashMap::new(),
+            cached: Vec::new(),
+        };
+        let stmts = l.block(body, true)?;
+        let cached = std::mem::take(&mut l.cached);
+        if !stmts
+            .iter()
+            .any(|s| matches!(s, Stmt::Observe { .. } | Stmt::Target { .. }))
+        {
+            return None;
+        }
+        self.loops += 1;
+        self.cached.extend(cached);
+        let mut out = vec![Stmt::Data(
+            quote!(let #range: ::core::ops::Range<usize> = (#lo)..(#hi);),
+        )];
+        out.extend(stmts);
+        Some(out)
+    }
+
+    /// Whether tokens read only the arguments (through methods, fields, indexing and
+    /// operators) and literals: their value is the same on every call.
+    fn fixed(&self, ts: TokenStream) -> bool {
+        let mut after_dot = false;
+        for t in ts {
+            let ok = match &t {
+                TokenTree::Ident(i) => after_dot || self.args.contains_key(&i.to_string()),
+                TokenTree::Punct(p) => p.as_char() != '!',
+                TokenTree::Literal(_) => true,
+                TokenTree::Group(g) => {
+                    g.delimiter() != proc_macro2::Delimiter::Brace && self.fixed(g.stream())
+                }
+            };
+            if !ok {
+                return false;
+            }
+            after_dot = matches!(&t, TokenTree::Punct(p) if p.as_char() == '.');
+        }
+        true
+    }
+
+    fn binding(&mut self, name: &Ident) -> Binding {
+        let id = self.next;
+        self.next += 1;
+        Binding {
+            id,
+            name: name.clone(),
+        }
+    }
+}
+
+/// One loop being vectorised.
+struct Lanes<'a> {
+    cx: &'a mut Cx,
+    /// The loop variable.
+    i: String,
+    /// Data `let`s of the body holding a row per lane (`let xi = x.row(i)`).
+    rows: HashSet<String>,
+    /// The name of the lane range (`a..b`).
+    range: Ident,
+    /// Whether the range is the same on every call.
+    fixed: bool,
+    /// The statement being vectorised.
+    src: usize,
+    /// What the body's bindings are, iteration by iteration.
+    kinds: HashMap<usize, Kind>,
+    /// Cache keys of the lane data whose value depends only on the arguments.
+    cached: Vec<(usize, String)>,
+}
+
+impl Lanes<'_> {
+    /// Whether `ts` reads the loop variable or a row of the lanes.
+    fn mentions(&self, ts: TokenStream) -> bool {
+        let mut found = false;
+        idents(ts, &mut |n| {
+            let n = n.to_string();
+            found |= n == self.i || self.rows.contains(&n);
+        });
+        found
+    }
+
+    fn kind_of(&self, b: &Binding) -> Kind {
+        match self.kinds.get(&b.id) {
+            Some(k) => *k,
+            None => Kind::Inv(self.cx.types.get(&b.id).copied()),
+        }
+    }
+
+    /// The vectorised statements of a block (`top`: the loop's own body, else an inner
+    /// loop's).
+    fn block(&mut self, stmts: &[Stmt], top: bool) -> Option<Vec<Stmt>> {
+        let mut out = Vec::with_capacity(stmts.len());
+        for s in stmts {
+            match s {
+                Stmt::Data(ts) if top => out.push(self.row_let(ts)?),
+                Stmt::Let {
+                    binding,
+                    ty: None,
+                    init,
+                    src,
+                } => {
+                    self.src = *src;
+                    let (k, init) = self.expr(init)?;
+                    self.kinds.insert(binding.id, k);
+                    out.push(Stmt::Let {
+                        binding: binding.clone(),
+                        ty: None,
+                        init,
+                        src: *src,
+                    });
+                }
+                Stmt::Observe {
+                    lhs,
+                    dist,
+                    args,
+                    src,
+                    obs,
+                } if top => {
+                    self.src = *src;
+                    let (Kind::Lane, lhs) = self.data(lhs)? else {
+                        return None;
+                    };
+                    let mut new = Vec::with_capacity(args.len());
+                    for a in args {
+                        let (k, a) = match a {
+                            Operand::Data(d) => {
+                                let (k, d) = self.data(d)?;
+                                (k, Operand::Data(d))
+                            }
+                            Operand::Active(e) => {
+                                let (k, e) = self.expr(e)?;
+                                (k, Operand::Active(e))
+                            }
+                        };
+                        if k != Kind::Lane && k != SCALAR {
+                            return None;
+                        }
+                        new.push(a);
+                    }
+                    out.push(Stmt::Observe {
+                        lhs,
+                        dist,
+                        args: new,
+                        src: *src,
+                        obs: *obs,
+                    });
+                }
+                Stmt::Target {
+                    value: Operand::Active(e),
+                    src,
+                } if top => {
+                    self.src = *src;
+                    let (Kind::Lane, e) = self.expr(e)? else {
+                        return None;
+                    };
+                    let sum = AExpr::Unary(Unary::Named("sum"), Box::new(e), Span::call_site());
+                    out.push(Stmt::Target {
+                        value: Operand::Active(sum),
+                        src: *src,
+                    });
+                }
+                Stmt::For {
+                    pat,
+                    iter,
+                    body,
+                    carried,
+                    data_carried,
+                    src,
+                } if data_carried.is_empty() => {
+                    let Pat::Ident(p) = pat else { return None };
+                    if self.mentions(iter.to_token_stream())
+                        || self.mentions(p.ident.to_token_stream())
+                    {
+                        return None;
+                    }
+                    let mut carried = carried.clone();
+                    let mut entry: Vec<Kind> =
+                        carried.iter().map(|c| self.kind_of(&c.outer)).collect();
+                    let mut rounds = 0;
+                    let body = loop {
+                        for (c, k) in carried.iter().zip(&entry) {
+                            self.kinds.insert(c.entry.id, *k);
+                        }
+                        let body = self.block(body, false)?;
+                        let mut same = true;
+                        for (c, k) in carried.iter().zip(entry.iter_mut()) {
+                            match (*k, self.kind_of(&c.last)) {
+                                (Kind::Inv(_), Kind::Inv(_)) | (Kind::Lane, Kind::Lane) => {}
+                                (Kind::Rows, Kind::Rows) => {}
+                                // State that starts as a scalar and becomes a number per
+                                // lane starts as a column of that scalar.
+                                (SCALAR, Kind::Lane) => {
+                                    *k = Kind::Lane;
+                                    same = false;
+                                }
+                                _ => return None,
+                            }
+                        }
+                        if same {
+                            break body;
+                        }
+                        rounds += 1;
+                        if rounds > carried.len() {
+                            return None;
+                        }
+                    };
+                    for (c, k) in carried.iter_mut().zip(&entry) {
+                        let last = self.kind_of(&c.last);
+                        self.kinds.insert(c.exit.id, last);
+                        if *k == Kind::Lane && self.kind_of(&c.outer) != Kind::Lane {
+                            let b = self.cx.binding(&c.outer.name);
+                            let zeros: Expr = {
+                                let r = &self.range;
+                                syn::parse_quote!(::vi::__private::lane_zeros(&#r))
+                            };
+                            self.cache(*src, &zeros);
+                            out.push(Stmt::Let {
+                                binding: b.clone(),
+                                ty: None,
+                                init: AExpr::Binary(
+                                    Binary::Add,
+                                    Box::new(AExpr::Var(c.outer.clone())),
+                                    Box::new(AExpr::Data(zeros)),
+                                    Span::call_site(),
+                                ),
+                                src: *src,
+                            });
+                            self.kinds.insert(b.id, Kind::Lane);
+                            c.outer = b;
+                        }
+                    }
+                    out.push(Stmt::For {
+                        pat: pat.clone(),
+                        iter: iter.clone(),
+                        body,
+                        carried,
+                        data_carried: Vec::new(),
+                        src: *src,
+                    });
+                }
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// `let xi = x.row(i)` (optionally `.clone_owned()` / `.into_owned()`) as the rows of
+    /// the lanes.
+    fn row_let(&mut self, ts: &TokenStream) -> Option<Stmt> {
+        let Ok(syn::Stmt::Local(l)) = syn::parse2::<syn::Stmt>(ts.clone()) else {
+            return None;
+        };
+        let Pat::Ident(p) = &l.pat else { return None };
+        if p.by_ref.is_some() || p.mutability.is_some() || p.subpat.is_some() {
+            return None;
+        }
+        let init = l.init.as_ref()?;
+        if init.diverge.is_some() {
+            return None;
+        }
+        let mut e = &*init.expr;
+        while let Expr::MethodCall(m) = e {
+            if m.method != "clone_owned" && m.method != "into_owned" {
+                break;
+            }
+            if !m.args.is_empty() || m.turbofish.is_some() {
+                return None;
+            }
+            e = &m.receiver;
+        }
+        let Expr::MethodCall(m) = e else { return None };
+        if m.method != "row" || m.turbofish.is_some() || m.args.len() != 1 {
+            return None;
+        }
+        let x = ident_of(&m.receiver)?;
+        if ident_of(&m.args[0])? != self.i.as_str()
+            || self.cx.args.get(&x.to_string()) != Some(&Some(Ty::Mat))
+        {
+            return None;
+        }
+        let name = &p.ident;
+        self.rows.insert(name.to_string());
+        let r = &self.range;
+        Some(Stmt::Data(
+            quote!(let #name = ::vi::__private::lane_rows(#x, &#r);),
+        ))
+    }
+
+    /// Keeps `e`'s conversion with the model when the lanes are the same on every call.
+    fn cache(&mut self, src: usize, e: &Expr) {
+        if self.fixed {
+            self.cached.push((src, e.to_token_stream().to_string()));
+        }
+    }
+
+    /// A data operand in the loop: what it is per iteration and its vectorised expression.
+    fn data(&mut self, d: &Expr) -> Option<(Kind, Expr)> {
+        if !self.mentions(d.to_token_stream()) {
+            return Some((Kind::Inv(self.cx.data_ty(d)), d.clone()));
+        }
+        let r = self.range.clone();
+        let src = self.src;
+        match d {
+            Expr::Paren(p) => self.data(&p.expr),
+            Expr::Path(_) => {
+                let n = ident_of(d)?;
+                if !self.rows.contains(&n.to_string()) {
+                    return None;
+                }
+                self.cache(src, d);
+                Some((Kind::Rows, d.clone()))
+            }
+            Expr::Index(ix) => {
+                let x = ident_of(&ix.expr)?;
+                let t = (*self.cx.args.get(&x.to_string())?)?;
+                match (&*ix.index, t) {
+                    (i, Ty::Col) if ident_of(i)? == self.i.as_str() => {
+                        let e: Expr = syn::parse_quote!(::vi::__private::lanes(#x, &#r));
+                        self.cache(src, &e);
+                        Some((Kind::Lane, e))
+                    }
+                    (Expr::Tuple(t), Ty::Mat) if t.elems.len() == 2 => {
+                        let (i, j) = (&t.elems[0], &t.elems[1]);
+                        if ident_of(i)? != self.i.as_str() || self.mentions(j.to_token_stream()) {
+                            return None;
+                        }
+                        Some((
+                            Kind::Lane,
+                            syn::parse_quote!(::vi::__private::lane_col(#x, &#r, #j)),
+                        ))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// An expression of the body: what it is per iteration and its vectorised form.
+    fn expr(&mut self, e: &AExpr) -> Option<(Kind, AExpr)> {
+        use Kind::{Inv, Lane, Rows};
+        Some(match e {
+            AExpr::Var(b) => (self.kind_of(b), e.clone()),
+            AExpr::Data(d) => {
+                let (k, d) = self.data(d)?;
+                (k, AExpr::Data(d))
+            }
+            AExpr::Unary(u, x, sp) => {
+                let (k, x) = self.expr(x)?;
+                let k = match (*u, k) {
+                    (u, Inv(t)) => Inv(t.and_then(|t| unary_ty(u, t))),
+                    (Unary::Neg | Unary::Identity, k) => k,
+                    (Unary::Named(f), k) if ELEMENTWISE.contains(&f) => k,
+                    _ => return None,
+                };
+                (k, AExpr::Unary(*u, Box::new(x), *sp))
+            }
+            AExpr::Binary(op, a, b, sp) => {
+                let (ka, a) = self.expr(a)?;
+                let (kb, b) = self.expr(b)?;
+                let row = Inv(Some(Ty::Row));
+                let col = Inv(Some(Ty::Col));
+                let mat = Inv(Some(Ty::Mat));
+                let elementwise = matches!(
+                    op,
+                    Binary::Add | Binary::Sub | Binary::Mul | Binary::Div | Binary::Powf
+                );
+                let bin = |op, a, b| AExpr::Binary(op, Box::new(a), Box::new(b), *sp);
+                let tr = |x| AExpr::Unary(Unary::Named("transpose"), Box::new(x), *sp);
+                match (*op, ka, kb) {
+                    (op, Inv(ta), Inv(tb)) => (Inv(binary_ty(op, ta, tb)), bin(op, a, b)),
+                    // A number per lane with a number per lane or a scalar.
+                    (op, Lane, Lane) | (op, Lane, SCALAR) | (op, SCALAR, Lane) if elementwise => {
+                        (Lane, bin(op, a, b))
+                    }
+                    // A row per lane with a scalar, a row per lane or a row vector: the
+                    // matrix of rows broadcasts them the same way (not `*` of two rows, a
+                    // matrix product once vectorised).
+                    (op, Rows, SCALAR) | (op, SCALAR, Rows) if elementwise => (Rows, bin(op, a, b)),
+                    (op, Rows, Rows) if elementwise && op != Binary::Mul => (Rows, bin(op, a, b)),
+                    (op, Rows, k) if elementwise && k == row => (Rows, bin(op, a, b)),
+                    (Binary::Mul, k, Rows) if k == row => (Rows, bin(Binary::Mul, b, a)),
+                    (op, k, Rows) if elementwise && k == row => (Rows, bin(op, a, b)),
+                    // A row per lane times a matrix: the matrix of rows times it.
+                    (Binary::Mul, Rows, k) if k == mat => (Rows, bin(Binary::Mul, a, b)),
+                    // `dot` of a row per lane and a vector: the matrix of rows times it.
+                    (Binary::Dot, Rows, k) if k == col => (Lane, bin(Binary::Mul, a, b)),
+                    (Binary::Dot, k, Rows) if k == col => (Lane, bin(Binary::Mul, b, a)),
+                    (Binary::Dot, Rows, k) if k == row => (Lane, bin(Binary::Mul, a, tr(b))),
+                    (Binary::Dot, k, Rows) if k == row => (Lane, bin(Binary::Mul, b, tr(a))),
+                    _ => return None,
+                }
+            }
+            AExpr::WithData(w, x, args, sp) => {
+                if args.iter().any(|a| self.mentions(a.to_token_stream())) {
+                    return None;
+                }
+                let (k, x) = self.expr(x)?;
+                let k = match (*w, k) {
+                    (w, Inv(t)) => Inv(t.and_then(|t| with_data_ty(w, t))),
+                    (WithData::Powi, k) => k,
+                    _ => return None,
+                };
+                (k, AExpr::WithData(*w, Box::new(x), args.clone(), *sp))
+            }
+            AExpr::Set(..) => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ctxt::Ctxt;
+    use crate::parse::ModelDef;
+
+    fn vectorised(ts: TokenStream) -> Model {
+        let def: ModelDef = syn::parse2(ts).expect("parses");
+        let cx = Ctxt::new();
+        let m = crate::analyse::analyse(&cx, &def);
+        assert!(cx.check().is_ok(), "the model analyses");
+        vectorise(crate::hoist::hoist(m))
+    }
+
+    fn loops(stmts: &[Stmt]) -> usize {
+        stmts
+            .iter()
+            .map(|s| match s {
+                Stmt::For { body, .. } => 1 + loops(body),
+                Stmt::If { then, els, .. } => loops(then) + loops(els),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    #[test]
+    fn the_loop_forms_of_the_benchmarks_become_vector_statements() {
+        let m = vectorised(quote! {
+            fn m(x: &DMatrix<f64>, y: &DVector<f64>) {
+                let w ~ Normal(0.0, 1.0).iid(x.ncols());
+                let b ~ Normal(0.0, 1.0);
+                let sigma ~ HalfNormal(1.0);
+                for i in 0..x.nrows() {
+                    let mut mu = b;
+                    for j in 0..x.ncols() {
+                        mu += x[(i, j)] * w[j];
+                    }
+                    y[i] ~ Normal(mu, sigma);
+                }
+            }
+        });
+        // The loop over `j` stays, over columns of the lanes.
+        assert_eq!(loops(&m.body), 1);
+        let m = vectorised(quote! {
+            fn m(x: &DMatrix<f64>, y: &DVector<f64>, h: usize) {
+                let w1 ~ Normal(0.0, 1.0).iid((x.ncols(), h));
+                let b1 ~ Normal(0.0, 1.0).iid(h);
+                let w2 ~ Normal(0.0, 1.0).iid(h);
+                let b2 ~ Normal(0.0, 1.0);
+                let sigma ~ HalfNormal(1.0);
+                for i in 0..x.nrows() {
+                    let xi = x.row(i).clone_owned();
+                    let hidden = tanh(xi * w1 + b1.transpose());
+                    y[i] ~ Normal(dot(hidden, w2) + b2, sigma);
+                }
+            }
+        });
+        assert_eq!(loops(&m.body), 0);
+    }
+
+    #[test]
+    fn loops_whose_meaning_per_lane_is_not_certain_stay() {
+        for model in [
+            // State carried from one observation to the next.
+            quote! { fn m(y: &[f64]) {
+                let a ~ Normal(0.0, 1.0);
+                let mut s = 0.0;
+                for i in 0..y.len() { s = s * a; y[i] ~ Normal(s, 1.0); }
+            } },
+            // A vector per observation (`w` is a vector: `x[i] * w` is one per lane).
+            quote! { fn m(x: &[f64], y: &DMatrix<f64>) {
+                let w ~ Normal(0.0, 1.0).iid(3);
+                for i in 0..x.len() { y.row(i) ~ Normal(x[i] * w, 1.0); }
+            } },
+            // A latent indexed by the loop.
+            quote! { fn m(y: &[f64]) {
+                let theta ~ Normal(0.0, 1.0).iid(y.len());
+                for i in 0..y.len() { y[i] ~ Normal(theta[i], 1.0); }
+            } },
+            // An `if` in the body.
+            quote! { fn m(y: &[f64], on: &[bool]) {
+                let a ~ Normal(0.0, 1.0);
+                for i in 0..y.len() { if on[i] { y[i] ~ Normal(a, 1.0); } }
+            } },
+            // Data of unknown shape (a shadowed argument).
+            quote! { fn m(x: &[f64], y: &[f64]) {
+                let a ~ Normal(0.0, 1.0);
+                let x = x.to_vec();
+                for i in 0..y.len() { y[i] ~ Normal(a * x[i], 1.0); }
+            } },
+            // Two rows per lane multiplied (a matrix product once vectorised).
+            quote! { fn m(x: &DMatrix<f64>, y: &[f64]) {
+                let a ~ Normal(0.0, 1.0);
+                for i in 0..y.len() {
+                    let xi = x.row(i).clone_owned();
+                    y[i] ~ Normal(sum(xi * xi) * a, 1.0);
+                }
+            } },
+            // A data statement the loop runs for its effect.
+            quote! { fn m(y: &[f64]) {
+                let a ~ Normal(0.0, 1.0);
+                for i in 0..y.len() { println!("{i}"); y[i] ~ Normal(a, 1.0); }
+            } },
+        ] {
+            let m = vectorised(model.clone());
+            assert_eq!(loops(&m.body), 1, "{model}");
+        }
+    }
+}
