@@ -106,6 +106,14 @@ pub fn vectorise(mut m: Model) -> Model {
         next: crate::hoist::max_id(&m.body).max(latents) + 1,
         loops: 0,
         cached: Vec::new(),
+        lengths: m
+            .latents
+            .iter()
+            .filter_map(|l| match &l.shape {
+                Shape::Vector(n) => Some((l.binding.id, n.to_token_stream().to_string())),
+                _ => None,
+            })
+            .collect(),
     };
     for l in &m.latents {
         let t = match l.shape {
@@ -269,6 +277,8 @@ struct Cx {
     loops: usize,
     /// Data operands whose value depends only on the arguments: cache keys for the model.
     cached: Vec<(usize, String)>,
+    /// The latent vectors, with their lengths as written (`x.ncols()` in `.iid(x.ncols())`).
+    lengths: HashMap<usize, String>,
 }
 
 impl Cx {
@@ -602,6 +612,10 @@ impl Lanes<'_> {
                     {
                         return None;
                     }
+                    if let Some(s) = self.dot_loop(&p.ident, iter, body, carried) {
+                        out.push(s);
+                        continue;
+                    }
                     let mut carried = carried.clone();
                     let mut entry: Vec<Kind> =
                         carried.iter().map(|c| self.kind_of(&c.outer)).collect();
@@ -671,6 +685,103 @@ impl Lanes<'_> {
             }
         }
         Some(out)
+    }
+
+    /// `for j in 0..x.ncols() { mu += x[(i, j)] * w[j]; }`, with `w` a latent declared with
+    /// `.iid(x.ncols())`: a dot product per lane, so the rows of the lanes times `w` (one
+    /// matrix-vector product, where the loop would make a column pass per `j`).
+    fn dot_loop(
+        &mut self,
+        j: &Ident,
+        iter: &Expr,
+        body: &[Stmt],
+        carried: &[crate::analyse::Carried],
+    ) -> Option<Stmt> {
+        let (
+            [c],
+            [Stmt::Let {
+                binding,
+                ty: None,
+                init,
+                src,
+            }],
+        ) = (carried, body)
+        else {
+            return None;
+        };
+        if binding.id != c.last.id || !matches!(self.kind_of(&c.outer), SCALAR | Kind::Lane) {
+            return None;
+        }
+        let AExpr::Binary(Binary::Add, a, b, sp) = init else {
+            return None;
+        };
+        let product = match (&**a, &**b) {
+            (AExpr::Var(v), p) | (p, AExpr::Var(v)) if v.id == c.entry.id => p,
+            _ => return None,
+        };
+        let AExpr::Binary(Binary::Mul, a, b, _) = product else {
+            return None;
+        };
+        let (data, coef) = match (&**a, &**b) {
+            (AExpr::Data(d), w) | (w, AExpr::Data(d)) => (d, w),
+            _ => return None,
+        };
+        // `w[j]`, `w` a latent vector whose length is written as the range's end.
+        let AExpr::WithData(WithData::Index, w, idx, _) = coef else {
+            return None;
+        };
+        let AExpr::Var(w) = &**w else { return None };
+        let [idx] = &idx[..] else { return None };
+        if ident_of(idx)? != j {
+            return None;
+        }
+        let len = self.cx.lengths.get(&w.id)?;
+        // `x[(i, j)]`, `x` a matrix argument whose columns the range runs over.
+        let Expr::Index(ix) = data else { return None };
+        let x = ident_of(&ix.expr)?;
+        let Expr::Tuple(t) = &*ix.index else {
+            return None;
+        };
+        if t.elems.len() != 2
+            || ident_of(&t.elems[0])? != self.i.as_str()
+            || ident_of(&t.elems[1])? != j
+            || self.cx.args.get(&x.to_string()) != Some(&Some(Ty::Mat))
+        {
+            return None;
+        }
+        let Expr::Range(r) = iter else { return None };
+        let (Some(lo), Some(hi), syn::RangeLimits::HalfOpen(_)) = (&r.start, &r.end, &r.limits)
+        else {
+            return None;
+        };
+        let ncols = quote!(#x.ncols()).to_string();
+        if lo.to_token_stream().to_string() != "0"
+            || hi.to_token_stream().to_string() != ncols
+            || *len != ncols
+        {
+            return None;
+        }
+        let range = &self.range;
+        let rows: Expr = syn::parse_quote!(::vi::__private::lane_rows(#x, &#range));
+        self.cache(*src, &rows);
+        self.kinds.insert(c.exit.id, Kind::Lane);
+        let mv = AExpr::Binary(
+            Binary::Mul,
+            Box::new(AExpr::Data(rows)),
+            Box::new(AExpr::Var(w.clone())),
+            *sp,
+        );
+        Some(Stmt::Let {
+            binding: c.exit.clone(),
+            ty: None,
+            init: AExpr::Binary(
+                Binary::Add,
+                Box::new(AExpr::Var(c.outer.clone())),
+                Box::new(mv),
+                *sp,
+            ),
+            src: *src,
+        })
     }
 
     /// `let xi = x.row(i)` (optionally `.clone_owned()` / `.into_owned()`) as the rows of
@@ -878,8 +989,29 @@ mod tests {
                 }
             }
         });
-        // The loop over `j` stays, over columns of the lanes.
+        // The loop over `j` is a dot product per lane: one matrix-vector product.
+        assert_eq!(loops(&m.body), 0);
+        // With a coefficient vector whose length is not the range's (as written), the loop
+        // over `j` stays, a pass over a column of the lanes per `j`.
+        let m = vectorised(quote! {
+            fn m(x: &DMatrix<f64>, y: &DVector<f64>, d: usize) {
+                let w ~ Normal(0.0, 1.0).iid(d);
+                let b ~ Normal(0.0, 1.0);
+                let sigma ~ HalfNormal(1.0);
+                for i in 0..x.nrows() {
+                    let mut mu = b;
+                    for j in 0..x.ncols() {
+                        mu += x[(i, j)] * w[j];
+                    }
+                    y[i] ~ Normal(mu, sigma);
+                }
+            }
+        });
         assert_eq!(loops(&m.body), 1);
+        assert!(
+            m.body.iter().all(|s| !matches!(s, Stmt::For { body, .. } if loops(body) > 0)),
+            "the loop over observations is gone"
+        );
         let m = vectorised(quote! {
             fn m(x: &DMatrix<f64>, y: &DVector<f64>, h: usize) {
                 let w1 ~ Normal(0.0, 1.0).iid((x.ncols(), h));
