@@ -65,3 +65,41 @@ fn invariants_in_replayed_nested_and_branching_loops() {
     };
     check_model(&m, 1.0, 21, reference);
 }
+
+model! {
+    fn hoist_two_parts(y: &[f64], on: &[bool]) {
+        let s ~ HalfNormal(1.0);
+        let r ~ Normal(0.0, 1.0);
+        for i in 0..y.len() {
+            if on[i] {
+                target += -0.5 * r * r;
+            }
+            // Two invariant parts of one statement, each with its own literal: each moved
+            // `let` keeps its own operands (they once shared one name, and the sweep of
+            // `r * 2.0` read the 3.0 of `s * 3.0`).
+            y[i] ~ Normal(r * 2.0, s * 3.0);
+        }
+    }
+}
+
+#[test]
+fn two_parts_moved_out_of_one_statement_keep_their_own_operands() {
+    let y = [0.4, -1.2, 0.9];
+    let on = [true, false, true];
+    let m = hoist_two_parts(&y, &on).unwrap();
+    let reference = |th: &[f64], jac: bool| {
+        let mut rd = Reader::new(th);
+        let s = rd.positive();
+        let r = rd.real();
+        rd.done();
+        let mut lp = half_normal(s, 1.0) + normal(r, 0.0, 1.0);
+        for i in 0..3 {
+            if on[i] {
+                lp -= 0.5 * r * r;
+            }
+            lp += normal(y[i], 2.0 * r, 3.0 * s);
+        }
+        lp + if jac { rd.jac } else { 0.0 }
+    };
+    check_model(&m, 1.0, 22, reference);
+}

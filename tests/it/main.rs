@@ -11,4 +11,5 @@ mod macro_models;
 mod macro_scalar;
 mod macro_simulate;
 mod macro_validation;
+mod macro_vectorise;
 mod support;

@@ -13,8 +13,9 @@
 //! An expression is invariant when it reads no binding made inside the loop (its own `let`s,
 //! the versions of the state it carries) and no data other than literals (data may read the
 //! loop variable). Element writes and rules with data parameters are never moved. Inner loops
-//! are treated first, so what is invariant in two nested loops moves out of both. The moved
-//! `let`s keep their statement's index, so an error names the statement the user wrote.
+//! are treated first, so what is invariant in two nested loops moves out of both. A moved part
+//! gets a statement index of its own with its statement's source text, so an error names the
+//! statement the user wrote.
 //!
 //! A loop that runs no iteration still evaluates what was moved out of it: an expression
 //! whose shapes cannot agree is then reported even though the loop is empty.
@@ -27,19 +28,49 @@ use crate::analyse::{AExpr, Binding, Model, Operand, Stmt};
 pub fn hoist(mut m: Model) -> Model {
     let latents = m.latents.iter().map(|l| l.binding.id).max().unwrap_or(0);
     let first = max_id(&m.body).max(latents) + 1;
-    let mut next = Next { first, next: first };
+    let mut next = Next {
+        first,
+        next: first,
+        srcs: std::mem::take(&mut m.srcs),
+        cached: std::mem::take(&mut m.cached),
+    };
     let body = std::mem::take(&mut m.body);
     m.body = block(body, &mut next);
+    m.srcs = next.srcs;
+    m.cached = next.cached;
     m
 }
 
-/// The ids of the bindings this pass makes: from `first` on.
+/// The ids of the bindings this pass makes (from `first` on), and the statements' sources.
 struct Next {
     first: usize,
     next: usize,
+    /// [`Model::srcs`].
+    srcs: Vec<String>,
+    /// [`Model::cached`].
+    cached: Vec<(usize, String)>,
 }
 
 impl Next {
+    /// A new statement index with the source text of statement `src`, for a `let` moved
+    /// out of it: the generated names of a statement's operands and temporaries are numbered
+    /// by its index, and the moved `let`s end up in one scope with each other and with what
+    /// is left of the statement, so each needs an index of its own. The data operands kept
+    /// with the model are kept for the new index too.
+    fn src_from(&mut self, src: usize) -> usize {
+        let k = self.srcs.len();
+        let text = self.srcs.get(src).cloned().unwrap_or_default();
+        self.srcs.push(text);
+        let keys: Vec<String> = self
+            .cached
+            .iter()
+            .filter(|(s, _)| *s == src)
+            .map(|(_, t)| t.clone())
+            .collect();
+        self.cached.extend(keys.into_iter().map(|t| (k, t)));
+        k
+    }
+
     fn binding(&mut self) -> Binding {
         let id = self.next;
         self.next += 1;
@@ -167,7 +198,7 @@ fn parts(
             binding,
             ty: None,
             init,
-            src,
+            src: next.src_from(src),
         });
         return;
     }

@@ -1,5 +1,5 @@
 //! Loops over observations turned into whole-vector statements: the iterations of
-//! `for i in a..b` become *lanes*, a number per iteration becomes a column with a number
+//! `for i in 0..n` become *lanes*, a number per iteration becomes a column with a number
 //! per lane, and a row vector per iteration a matrix with a row per lane. The loop
 //!
 //! ```text
@@ -18,8 +18,8 @@
 //! A loop is vectorised only when every value in it has a shape the macro can tell and
 //! every operation means, lane by lane, what the loop meant; any other loop is left as it
 //! is. What it takes:
-//! * `for i in a..b` over data, carrying no state and writing no data from one iteration to
-//!   the next, with no `if`;
+//! * `for i in 0..n` over data, carrying no state and writing no data from one iteration to
+//!   the next, with no `if` (an error about an observed value then names its index `i`);
 //! * data read through the loop variable only as `y[i]` (a vector argument), `x[(i, j)]` (a
 //!   matrix argument, `j` not depending on `i`) or `let xi = x.row(i)` (optionally
 //!   `.clone_owned()`), and no other data statement;
@@ -428,6 +428,11 @@ impl Cx {
         else {
             return None;
         };
+        // From 0: lane `i` is iteration `i`, so an error about an element of the lanes names
+        // the index the loop would have.
+        if lo.to_token_stream().to_string() != "0" {
+            return None;
+        }
         let range = format_ident!("__lanes{}", self.loops);
         let fixed = self.fixed(iter.to_token_stream());
         let mut l = Lanes {
@@ -495,7 +500,7 @@ struct Lanes<'a> {
     i: String,
     /// Data `let`s of the body holding a row per lane (`let xi = x.row(i)`).
     rows: HashSet<String>,
-    /// The name of the lane range (`a..b`).
+    /// The name of the lane range (`0..n`).
     range: Ident,
     /// Whether the range is the same on every call.
     fixed: bool,
@@ -1009,7 +1014,9 @@ mod tests {
         });
         assert_eq!(loops(&m.body), 1);
         assert!(
-            m.body.iter().all(|s| !matches!(s, Stmt::For { body, .. } if loops(body) > 0)),
+            m.body
+                .iter()
+                .all(|s| !matches!(s, Stmt::For { body, .. } if loops(body) > 0)),
             "the loop over observations is gone"
         );
         let m = vectorised(quote! {
@@ -1027,6 +1034,103 @@ mod tests {
             }
         });
         assert_eq!(loops(&m.body), 0);
+    }
+
+    /// The models of `tests/it/macro_vectorise.rs`, which check the vectorised code against
+    /// formulas and finite differences: vectorised as meant.
+    #[test]
+    fn the_integration_tests_models_are_vectorised() {
+        for (model, left) in [
+            (
+                quote! { fn m(x: &DMatrix<f64>, y: &[f64]) {
+                    let w1 ~ Normal(0.0, 1.0).iid((x.ncols(), 3));
+                    let b1 ~ Normal(0.0, 1.0).iid(3);
+                    let v ~ Normal(0.0, 1.0).iid(x.ncols());
+                    let w2 ~ Normal(0.0, 1.0).iid(3);
+                    let s ~ HalfNormal(1.0);
+                    for i in 0..x.nrows() {
+                        let xi = x.row(i).clone_owned();
+                        let a = (xi - v.transpose()) / (v.transpose() * v.transpose() + 1.0);
+                        let h = sigmoid(a * w1 + b1.transpose()) * 2.0 - 1.0;
+                        let q = v.transpose() * xi;
+                        let mu = dot(h, w2) + dot(b1.transpose(), h) * 0.5 + dot(q, v);
+                        y[i] ~ Normal(mu, s + 0.1);
+                        target += -0.05 * mu.powi(2);
+                    }
+                } },
+                0,
+            ),
+            (
+                quote! { fn m(x: &DMatrix<i64>, k: &[i64], z: &Vec<bool>, t: &DVector<f64>) {
+                    let a ~ Normal(0.0, 1.0);
+                    let w ~ Normal(0.0, 1.0).iid(2);
+                    let s ~ HalfNormal(1.0);
+                    for i in 0..k.len() {
+                        let eta = a + x[(i, 0)] * w[0] + (x[(i, 1)] * w[1]).tanh();
+                        k[i] ~ PoissonLog(eta);
+                        z[i] ~ BernoulliLogit(eta / (s + 1.0));
+                        t[i] ~ Normal(eta.exp().ln() * 0.5, s.powf(0.5));
+                        target += -(eta - t[i]).powi(2) * 0.01;
+                    }
+                } },
+                0,
+            ),
+            (
+                // The two loops over `j` stay (neither is a dot product with a vector of
+                // the range's length as written).
+                quote! { fn m(x: &DMatrix<f64>, y: &DVector<f64>, d: usize) {
+                    let w ~ Normal(0.0, 1.0).iid(d);
+                    let b ~ Normal(0.0, 1.0);
+                    let s ~ HalfNormal(1.0);
+                    for i in 0..x.nrows() {
+                        let mut mu = b * 2.0;
+                        for j in 0..x.ncols() { mu = mu * 0.5 + x[(i, j)] * w[j]; }
+                        let mut acc = b;
+                        for j in 0..x.ncols() { acc += x[(i, j)] * w[j]; }
+                        y[i] ~ Normal(mu + acc, s);
+                    }
+                } },
+                2,
+            ),
+            (
+                // The loop over groups stays.
+                quote! { fn m(x: &DMatrix<f64>, c: &[i64], n: &[usize]) {
+                    let mu ~ Normal(0.0, 1.0).iid(n.len());
+                    let s ~ HalfNormal(1.0);
+                    for g in 0..n.len() {
+                        for i in 0..n[g] {
+                            x[(i, g)] ~ Normal(mu[g] * 2.0, s);
+                            c[i] ~ Poisson(exp(mu[g]));
+                        }
+                    }
+                } },
+                1,
+            ),
+        ] {
+            let m = vectorised(model.clone());
+            assert_eq!(loops(&m.body), left, "{model}");
+        }
+    }
+
+    #[test]
+    fn lanes_that_change_between_calls_are_not_kept_with_the_model() {
+        let m = vectorised(quote! { fn m(c: &[i64], n: &[usize]) {
+            let mu ~ Normal(0.0, 1.0).iid(n.len());
+            for g in 0..n.len() {
+                for i in 0..n[g] { c[i] ~ Poisson(exp(mu[g])); }
+            }
+            for i in 0..c.len() { c[i] ~ Poisson(exp(mu[0])); }
+        } });
+        assert_eq!(loops(&m.body), 1);
+        let lanes: Vec<&String> = m
+            .cached
+            .iter()
+            .map(|(_, t)| t)
+            .filter(|t| t.contains("lanes"))
+            .collect();
+        // Only the second loop's lanes (`0..c.len()`, the same on every call).
+        assert_eq!(lanes.len(), 1, "{lanes:?}");
+        assert!(lanes[0].contains("__lanes1"), "{lanes:?}");
     }
 
     #[test]
