@@ -258,3 +258,22 @@ fn simulate_draws_one_value_per_iteration() {
     assert!(sims[0].1.iter().all(|c| *c >= 0.0 && c.fract() == 0.0));
     assert!(sims[1].1.iter().all(|b| *b == 0.0 || *b == 1.0));
 }
+
+#[test]
+fn a_loop_over_no_observations_adds_nothing() {
+    let x = DMatrix::<i64>::zeros(0, 2);
+    let m = vec_counts(&x, &[], &Vec::new(), &DVector::zeros(0)).unwrap();
+    let reference = |th: &[f64], jac: bool| {
+        let mut rd = Reader::new(th);
+        let a = rd.real();
+        let w = rd.reals(2);
+        let s = rd.positive();
+        rd.done();
+        normal(a, 0.0, 1.0)
+            + normal(w[0], 0.0, 1.0)
+            + normal(w[1], 0.0, 1.0)
+            + half_normal(s, 1.0)
+            + if jac { rd.jac } else { 0.0 }
+    };
+    check_model(&m, 1.0, 35, reference);
+}
