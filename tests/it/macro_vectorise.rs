@@ -99,20 +99,24 @@ fn counts_data() -> (DMatrix<i64>, Vec<i64>, Vec<bool>, DVector<f64>) {
     (x, k, z, t)
 }
 
+/// `vec_counts`'s latents read from `th`, and their prior's log density.
+fn counts_prior(th: &[f64]) -> (f64, Vec<f64>, f64, f64, Reader<'_>) {
+    let mut rd = Reader::new(th);
+    let a = rd.real();
+    let w = rd.reals(2);
+    let s = rd.positive();
+    rd.done();
+    let lp =
+        normal(a, 0.0, 1.0) + normal(w[0], 0.0, 1.0) + normal(w[1], 0.0, 1.0) + half_normal(s, 1.0);
+    (a, w, s, lp, rd)
+}
+
 #[test]
 fn numbers_per_lane_from_integer_and_boolean_data() {
     let (x, k, z, t) = counts_data();
     let m = vec_counts(&x, &k, &z, &t).unwrap();
     let reference = |th: &[f64], jac: bool| {
-        let mut rd = Reader::new(th);
-        let a = rd.real();
-        let w = rd.reals(2);
-        let s = rd.positive();
-        rd.done();
-        let mut lp = normal(a, 0.0, 1.0)
-            + normal(w[0], 0.0, 1.0)
-            + normal(w[1], 0.0, 1.0)
-            + half_normal(s, 1.0);
+        let (a, w, s, mut lp, rd) = counts_prior(th);
         for i in 0..6 {
             let eta = a + x[(i, 0)] as f64 * w[0] + (x[(i, 1)] as f64 * w[1]).tanh();
             lp += poisson_log(k[i] as f64, eta)
@@ -264,16 +268,8 @@ fn a_loop_over_no_observations_adds_nothing() {
     let x = DMatrix::<i64>::zeros(0, 2);
     let m = vec_counts(&x, &[], &Vec::new(), &DVector::zeros(0)).unwrap();
     let reference = |th: &[f64], jac: bool| {
-        let mut rd = Reader::new(th);
-        let a = rd.real();
-        let w = rd.reals(2);
-        let s = rd.positive();
-        rd.done();
-        normal(a, 0.0, 1.0)
-            + normal(w[0], 0.0, 1.0)
-            + normal(w[1], 0.0, 1.0)
-            + half_normal(s, 1.0)
-            + if jac { rd.jac } else { 0.0 }
+        let (_, _, _, lp, rd) = counts_prior(th);
+        lp + if jac { rd.jac } else { 0.0 }
     };
     check_model(&m, 1.0, 35, reference);
 }

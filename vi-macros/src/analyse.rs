@@ -196,7 +196,7 @@ impl WithData {
     }
 }
 
-const UNARY_FNS: &[&str] = &[
+pub const UNARY_FNS: &[&str] = &[
     "exp",
     "ln",
     "log1p",

@@ -68,21 +68,11 @@ enum Kind {
 
 const SCALAR: Kind = Kind::Inv(Some(Ty::Scalar));
 
-/// The elementwise functions (the other `Unary::Named` rules reduce or transpose).
-const ELEMENTWISE: &[&str] = &[
-    "exp",
-    "ln",
-    "log1p",
-    "expm1",
-    "sqrt",
-    "tanh",
-    "sigmoid",
-    "softplus",
-    "log_sigmoid",
-    "sin",
-    "cos",
-    "abs",
-];
+/// Whether `f`, one of the DSL's one-argument functions, works element by element (the
+/// others reduce or transpose).
+fn elementwise(f: &str) -> bool {
+    crate::analyse::UNARY_FNS.contains(&f) && !matches!(f, "sum" | "mean" | "transpose")
+}
 
 /// The number types an argument's elements may have.
 const NUMBERS: &[&str] = &[
@@ -230,7 +220,7 @@ fn unary_ty(u: Unary, t: Ty) -> Option<Ty> {
             Ty::Row => Ty::Col,
             t => t,
         }),
-        Unary::Named(f) if ELEMENTWISE.contains(&f) => Some(t),
+        Unary::Named(f) if elementwise(f) => Some(t),
         Unary::Named(_) => None,
     }
 }
@@ -895,7 +885,7 @@ impl Lanes<'_> {
                 let k = match (*u, k) {
                     (u, Inv(t)) => Inv(t.and_then(|t| unary_ty(u, t))),
                     (Unary::Neg | Unary::Identity, k) => k,
-                    (Unary::Named(f), k) if ELEMENTWISE.contains(&f) => k,
+                    (Unary::Named(f), k) if elementwise(f) => k,
                     _ => return None,
                 };
                 (k, AExpr::Unary(*u, Box::new(x), *sp))
