@@ -214,6 +214,39 @@ fn lanes_that_change_between_groups() {
     check_model(&m, 1.0, 34, reference);
 }
 
+model! {
+    fn vec_group_counts(c: &[i64], n: &[usize]) {
+        let mu ~ Normal(0.0, 1.0).iid(n.len());
+        for g in 0..n.len() {
+            // Lanes up to a binding made in the loop over groups: different in every group.
+            let m = n[g];
+            for i in 0..m {
+                c[i] ~ Poisson(exp(mu[g]));
+            }
+        }
+    }
+}
+
+#[test]
+fn lanes_up_to_a_binding_of_an_outer_loop() {
+    let c = [2, 0, 1, 4];
+    let n = [1, 4, 3];
+    let m = vec_group_counts(&c, &n).unwrap();
+    let reference = |th: &[f64], _: bool| {
+        let mut rd = Reader::new(th);
+        let mu = rd.reals(3);
+        rd.done();
+        let mut lp = mu.iter().map(|&t| normal(t, 0.0, 1.0)).sum::<f64>();
+        for g in 0..3 {
+            for &k in &c[..n[g]] {
+                lp += poisson(k as f64, mu[g].exp());
+            }
+        }
+        lp
+    };
+    check_model(&m, 1.0, 36, reference);
+}
+
 #[test]
 fn an_observed_value_outside_its_support_is_named_by_its_index_in_the_loop() {
     let (x, mut k, z, t) = counts_data();

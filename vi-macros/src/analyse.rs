@@ -1417,69 +1417,14 @@ impl Analyser {
         }
     }
 
-    /// Whether `e` is built only from the model's arguments, constants and literals by
-    /// operators, fields, indexing, casts and method calls (no function calls, closures,
-    /// blocks or macros, whose results need not be the same on every call).
+    /// Whether `e` is built only from the model's arguments, constants and literals (see
+    /// [`built_from_arguments`]), names resolved in the current scope.
     fn invariant(&self, e: &Expr, uses_arg: &mut bool) -> bool {
-        match e {
-            Expr::Path(p) => match p.path.get_ident() {
-                Some(i) => match self.lookup(&i.to_string()) {
-                    Some(Entry::Data { arg: true, .. }) => {
-                        *uses_arg = true;
-                        true
-                    }
-                    Some(_) => false,
-                    None => i.to_string().starts_with(|c: char| c.is_uppercase()),
-                },
-                // `f64::MAX`, `std::f64::consts::PI`.
-                None => p.qself.is_none() && p.path.segments.len() > 1,
-            },
-            Expr::Lit(_) => true,
-            Expr::Paren(x) => self.invariant(&x.expr, uses_arg),
-            Expr::Group(x) => self.invariant(&x.expr, uses_arg),
-            Expr::Reference(x) => x.mutability.is_none() && self.invariant(&x.expr, uses_arg),
-            Expr::Unary(x) => self.invariant(&x.expr, uses_arg),
-            Expr::Cast(x) => self.invariant(&x.expr, uses_arg),
-            Expr::Field(x) => self.invariant(&x.base, uses_arg),
-            Expr::Binary(b) => {
-                use syn::BinOp::*;
-                let pure = matches!(
-                    b.op,
-                    Add(_)
-                        | Sub(_)
-                        | Mul(_)
-                        | Div(_)
-                        | Rem(_)
-                        | And(_)
-                        | Or(_)
-                        | BitXor(_)
-                        | BitAnd(_)
-                        | BitOr(_)
-                        | Shl(_)
-                        | Shr(_)
-                        | Eq(_)
-                        | Lt(_)
-                        | Le(_)
-                        | Ne(_)
-                        | Ge(_)
-                        | Gt(_)
-                );
-                pure && self.invariant(&b.left, uses_arg) && self.invariant(&b.right, uses_arg)
-            }
-            Expr::Index(x) => {
-                self.invariant(&x.expr, uses_arg) && self.invariant(&x.index, uses_arg)
-            }
-            Expr::MethodCall(m) => {
-                self.invariant(&m.receiver, uses_arg)
-                    && m.args.iter().all(|a| self.invariant(a, uses_arg))
-            }
-            Expr::Tuple(t) => t.elems.iter().all(|a| self.invariant(a, uses_arg)),
-            Expr::Range(r) => {
-                r.start.iter().all(|a| self.invariant(a, uses_arg))
-                    && r.end.iter().all(|a| self.invariant(a, uses_arg))
-            }
-            _ => false,
-        }
+        let name = |n: &str| {
+            self.lookup(n)
+                .map(|entry| matches!(entry, Entry::Data { arg: true, .. }))
+        };
+        built_from_arguments(e, &name, uses_arg)
     }
 
     fn sub(&mut self, e: &Expr) -> AExpr {
@@ -2026,6 +1971,90 @@ impl<'ast> Visit<'ast> for FreeVars {
         if let Some(r) = &s.rest {
             self.visit_expr(r);
         }
+    }
+}
+
+/// Whether `e` is built only from the model's arguments, constants and literals by
+/// operators, fields, indexing, casts and method calls (no function calls, closures,
+/// blocks or macros, whose results need not be the same on every call). `name` says what a
+/// name is: `Some(true)` an argument, `Some(false)` another binding, `None` unknown (then a
+/// constant when it starts with a capital). `uses_arg` is set when an argument is read.
+pub fn built_from_arguments(
+    e: &Expr,
+    name: &dyn Fn(&str) -> Option<bool>,
+    uses_arg: &mut bool,
+) -> bool {
+    match e {
+        Expr::Path(p) => match p.path.get_ident() {
+            Some(i) => match name(&i.to_string()) {
+                Some(true) => {
+                    *uses_arg = true;
+                    true
+                }
+                Some(false) => false,
+                None => i.to_string().starts_with(|c: char| c.is_uppercase()),
+            },
+            // `f64::MAX`, `std::f64::consts::PI`.
+            None => p.qself.is_none() && p.path.segments.len() > 1,
+        },
+        Expr::Lit(_) => true,
+        Expr::Paren(x) => built_from_arguments(&x.expr, name, uses_arg),
+        Expr::Group(x) => built_from_arguments(&x.expr, name, uses_arg),
+        Expr::Reference(x) => {
+            x.mutability.is_none() && built_from_arguments(&x.expr, name, uses_arg)
+        }
+        Expr::Unary(x) => built_from_arguments(&x.expr, name, uses_arg),
+        Expr::Cast(x) => built_from_arguments(&x.expr, name, uses_arg),
+        Expr::Field(x) => built_from_arguments(&x.base, name, uses_arg),
+        Expr::Binary(b) => {
+            use syn::BinOp::*;
+            let pure = matches!(
+                b.op,
+                Add(_)
+                    | Sub(_)
+                    | Mul(_)
+                    | Div(_)
+                    | Rem(_)
+                    | And(_)
+                    | Or(_)
+                    | BitXor(_)
+                    | BitAnd(_)
+                    | BitOr(_)
+                    | Shl(_)
+                    | Shr(_)
+                    | Eq(_)
+                    | Lt(_)
+                    | Le(_)
+                    | Ne(_)
+                    | Ge(_)
+                    | Gt(_)
+            );
+            pure && built_from_arguments(&b.left, name, uses_arg)
+                && built_from_arguments(&b.right, name, uses_arg)
+        }
+        Expr::Index(x) => {
+            built_from_arguments(&x.expr, name, uses_arg)
+                && built_from_arguments(&x.index, name, uses_arg)
+        }
+        Expr::MethodCall(m) => {
+            built_from_arguments(&m.receiver, name, uses_arg)
+                && m.args
+                    .iter()
+                    .all(|a| built_from_arguments(a, name, uses_arg))
+        }
+        Expr::Tuple(t) => t
+            .elems
+            .iter()
+            .all(|a| built_from_arguments(a, name, uses_arg)),
+        Expr::Range(r) => {
+            r.start
+                .iter()
+                .all(|a| built_from_arguments(a, name, uses_arg))
+                && r.end
+                    .iter()
+                    .all(|a| built_from_arguments(a, name, uses_arg))
+        }
+        _ => false,
     }
 }
 

@@ -424,7 +424,7 @@ impl Cx {
             return None;
         }
         let range = format_ident!("__lanes{}", self.loops);
-        let fixed = self.fixed(iter.to_token_stream());
+        let fixed = self.fixed(iter);
         let mut l = Lanes {
             cx: self,
             i: p.ident.to_string(),
@@ -452,25 +452,20 @@ impl Cx {
         Some(out)
     }
 
-    /// Whether tokens read only the arguments (through methods, fields, indexing and
-    /// operators) and literals: their value is the same on every call.
-    fn fixed(&self, ts: TokenStream) -> bool {
-        let mut after_dot = false;
-        for t in ts {
-            let ok = match &t {
-                TokenTree::Ident(i) => after_dot || self.args.contains_key(&i.to_string()),
-                TokenTree::Punct(p) => p.as_char() != '!',
-                TokenTree::Literal(_) => true,
-                TokenTree::Group(g) => {
-                    g.delimiter() != proc_macro2::Delimiter::Brace && self.fixed(g.stream())
-                }
-            };
-            if !ok {
-                return false;
+    /// Whether `e`'s value is the same on every call: built from the arguments no data
+    /// statement shadows, constants and literals (`analyse::built_from_arguments`; any other
+    /// name is a binding of the model).
+    fn fixed(&self, e: &Expr) -> bool {
+        let name = |n: &str| {
+            if self.args.contains_key(n) {
+                Some(true)
+            } else if n.starts_with(|c: char| c.is_uppercase()) {
+                None
+            } else {
+                Some(false)
             }
-            after_dot = matches!(&t, TokenTree::Punct(p) if p.as_char() == '.');
-        }
-        true
+        };
+        crate::analyse::built_from_arguments(e, &name, &mut false)
     }
 
     fn binding(&mut self, name: &Ident) -> Binding {
@@ -1121,6 +1116,24 @@ mod tests {
         // Only the second loop's lanes (`0..c.len()`, the same on every call).
         assert_eq!(lanes.len(), 1, "{lanes:?}");
         assert!(lanes[0].contains("__lanes1"), "{lanes:?}");
+    }
+
+    #[test]
+    fn lanes_up_to_a_data_binding_are_not_kept_with_the_model() {
+        // `0..m`: `m` is a binding of the loop over groups, not an argument.
+        let m = vectorised(quote! { fn m(c: &[i64], n: &[usize]) {
+            let mu ~ Normal(0.0, 1.0).iid(n.len());
+            for g in 0..n.len() {
+                let m = n[g];
+                for i in 0..m { c[i] ~ Poisson(exp(mu[g])); }
+            }
+        } });
+        assert_eq!(loops(&m.body), 1);
+        assert!(
+            m.cached.iter().all(|(_, t)| !t.contains("lanes")),
+            "{:?}",
+            m.cached
+        );
     }
 
     #[test]
