@@ -592,6 +592,25 @@ impl Emitter<'_> {
         self.recycle_lets_but(stmts, adjoints, &HashSet::new())
     }
 
+    /// What a loop iteration is done with at its end: the entry versions of the state the
+    /// body replaced (saved values or stand-ins in the sweep), and the body's `let`s (with
+    /// `adjoints`, theirs too) but those in `keep`.
+    fn iteration_done(
+        &self,
+        body: &[Stmt],
+        carried: &[Carried],
+        adjoints: bool,
+        keep: &HashSet<usize>,
+    ) -> TokenStream {
+        let entries = carried
+            .iter()
+            .filter(|c| c.entry.id != c.last.id)
+            .map(|c| vname(&c.entry));
+        let mut out = crate::diff::recycle(entries);
+        out.extend(self.recycle_lets_but(body, adjoints, keep));
+        out
+    }
+
     /// [`Emitter::recycle_lets`] but for the bindings in `keep` (moved elsewhere).
     fn recycle_lets_but(
         &self,
@@ -845,18 +864,9 @@ impl Emitter<'_> {
             let l = vname(&c.last);
             quote!(#cv = #l;)
         });
-        // Done with at the iteration's end: the entry versions the body replaced, and the
-        // body's other `let`s (its last versions are moved into the carriers).
+        // The last versions are moved into the carriers.
         let lasts: HashSet<usize> = carried.iter().map(|c| c.last.id).collect();
-        let done = {
-            let entries = carried
-                .iter()
-                .filter(|c| c.entry.id != c.last.id)
-                .map(|c| vname(&c.entry));
-            let mut r = crate::diff::recycle(entries);
-            r.extend(self.recycle_lets_but(body, false, &lasts));
-            r
-        };
+        let done = self.iteration_done(body, carried, false, &lasts);
         let exit = carried.iter().zip(&carriers).map(|(c, cv)| {
             let x = vname(&c.exit);
             quote!(let #x = #cv;)
@@ -1006,17 +1016,8 @@ impl Emitter<'_> {
             quote!(::vi::__private::acc(&mut #g, &#gc);)
         });
         let gcs_done = crate::diff::recycle(gcs.iter().cloned());
-        // Done with at the iteration's end: the entry values (saved or stand-ins) and the
-        // body's `let`s with their adjoints (the entries' adjoints are carried on).
-        let done = {
-            let entries = carried
-                .iter()
-                .filter(|c| c.entry.id != c.last.id)
-                .map(|c| vname(&c.entry));
-            let mut r = crate::diff::recycle(entries);
-            r.extend(self.recycle_lets_but(body, true, &HashSet::new()));
-            r
-        };
+        // The entries' adjoints are carried on (not `let`s of the body).
+        let done = self.iteration_done(body, carried, true, &HashSet::new());
         quote! {
             #(#init)*
             for #pat in ::vi::__private::rev(#iter) {
