@@ -90,7 +90,7 @@ fn report(name: &str, fit: impl FnOnce() -> Result<Posterior, FitError>) {
         Diagnostics::Vi(d) => println!(
             "{name}: {secs:.4} s, {} iterations after the eta search (eta = {}), converged {}, \
              k-hat {:.2} ({})",
-            d.iterations, d.eta, d.converged, d.khat, d.reliability
+            d.iterations, d.eta.unwrap_or(f64::NAN), d.converged, d.khat, d.reliability
         ),
         Diagnostics::Laplace(d) => println!(
             "{name}: {secs:.4} s, {} L-BFGS iterations, log evidence {:.3}, k-hat {:.2} ({})",

@@ -22,6 +22,6 @@ pub use infer::posterior::{Chain, Diagnostics, Posterior};
 pub use infer::predictive::{Predictive, Simulate};
 pub use infer::psis::{pareto_k, Reliability};
 pub use infer::summary::{Summary, SummaryRow};
-pub use infer::vi::{Vi, ViDiagnostics};
+pub use infer::vi::{Vi, ViDiagnostics, ViMethod, ViStart};
 pub use model::{Model, Param, ParamLayout};
 pub use transform::{OutsideSupport, Transform};

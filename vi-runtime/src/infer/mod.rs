@@ -1,5 +1,7 @@
 //! Inference engines and their one result type.
 
+mod advi;
+mod dadvi;
 pub mod diagnostics;
 pub mod init;
 pub mod laplace;

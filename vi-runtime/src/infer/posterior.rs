@@ -29,6 +29,8 @@ impl Chain {
 }
 
 /// What the method has to say about its own fit.
+// One value per fit, never in a hot path or a large collection: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Diagnostics {
     /// Mean-field variational inference.

@@ -1,61 +1,44 @@
-//! Mean-field Gaussian variational inference, as Stan's ADVI does it.
+//! Mean-field Gaussian variational inference.
 //!
 //! The guide is `q(theta) = prod_i Normal(theta_i | mu_i, exp(omega_i))` on the unconstrained
-//! space. The ELBO `E_q[log p(theta)] + H[q]` is maximised by stochastic gradient ascent with
-//! reparameterised gradients (`theta = mu + exp(omega) * eta`, `eta ~ Normal(0, I)`) and the
-//! closed-form entropy `H[q] = sum_i omega_i + d/2 (1 + ln 2 pi)`. As in Stan
-//! (`src/stan/variational/advi.hpp`, `families/normal_meanfield.hpp`; Kucukelbir et al. 2017):
+//! space, and its ELBO `E_q[log p(theta)] + H[q]` is maximised with the closed-form entropy.
+//! Two methods:
 //!
-//! - the step size of iteration `k` is `eta k^(-1/2) / (tau + sqrt(s_k))` elementwise, with
-//!   `s_1 = g_1^2`, `s_k = alpha g_k^2 + (1 - alpha) s_{k-1}`, `tau = 1`, `alpha = 0.1`;
-//! - `eta` is chosen by trying 100, 10, 1, 0.1, 0.01 for a short run each from the initial
-//!   guide and keeping the one with the best ELBO (Stan stops at the first that gets worse;
-//!   see `adapt_eta` for why all are tried);
-//! - every `eval_interval` iterations the ELBO is estimated and its relative change pushed
-//!   onto a circular buffer; the fit has converged when the mean or the median of the buffer
-//!   falls below the tolerance (the change is taken relative to `max(|ELBO|, 1)` rather than
-//!   `|ELBO|`, so that an ELBO near zero can converge);
-//! - a step whose gradient (or an ELBO evaluation whose every draw) is not finite is skipped
-//!   and counted rather than fatal, up to `max_skipped` in a row.
+//! - **deterministic** (the default, [`Vi::default`]): the ELBO averaged over one fixed set of
+//!   standard-normal draws (DADVI), maximised by L-BFGS on the exact gradient from the Laplace
+//!   mode, stopping on the gradient norm; then the Monte Carlo error of each mean, the
+//!   linear-response covariance and the ELBO on fresh draws. See the private `infer::dadvi`
+//!   module's documentation for the method and its choices.
+//! - **stochastic** ([`Vi::stochastic`]): Stan's ADVI, stochastic gradient ascent with its
+//!   adaptive step sizes and its stop rule on the relative ELBO change, and an ELBO trace.
 //!
-//! One addition to Stan, on by default and switchable off with [`Vi::iterate_averaging`]:
-//! the fitted guide is the average (Polyak-Ruppert) of the iterates over the last third of
-//! the run (in whole blocks of `eval_interval` iterations) rather than the last, noisy
-//! iterate. With Stan's normalised steps of size `eta / sqrt(k)` the last iterate's error
-//! shrinks only slowly; on a correlated regression with Stan's defaults the rms error of the
-//! means was 0.40 posterior sds for the last iterate and 0.04 for the average (12 seeds; the
-//! test `averaging_beats_the_last_iterate` checks it).
-//!
-//! With one gradient draw per step (Stan's default) the sds carry a noise-driven bias of a
-//! few percent; `grad_samples(10)` and a longer run bring them to the mean-field optimum
-//! within 1%.
-//!
-//! After the fit, draws from the guide give the importance ratios `log p - log q` whose Pareto
-//! k-hat ([`crate::infer::psis`]) says whether the approximation can be trusted.
+//! After either, draws from the fitted approximation give the importance ratios
+//! `log p - log q` whose Pareto k-hat ([`crate::infer::psis`]) says whether it can be trusted.
 
-use std::collections::VecDeque;
 use std::fmt;
 
+use nalgebra::{DMatrix, DVector};
 use rand::Rng as _;
 use rand_distr::StandardNormal;
 
-use super::init::initial_point;
+pub use super::dadvi::ViStart;
 use super::posterior::{Chain, Diagnostics, Posterior};
 use super::psis::{pareto_k, Reliability};
-use super::{rng_for, Rng};
+use super::{advi, dadvi, rng_for, Rng};
 use crate::error::FitError;
 use crate::math::LN_2PI;
 use crate::model::Model;
-use crate::progress::Bars;
 
-/// The step-size scales tried by the adaptation, in Stan's order.
-const ETA_SEQUENCE: [f64; 5] = [100.0, 10.0, 1.0, 0.1, 0.01];
-/// Stan's `tau` (offset of the step-size denominator).
-const TAU: f64 = 1.0;
-/// Stan's weight of the newest squared gradient in the running average.
-const ALPHA: f64 = 0.1;
+/// Which objective and optimiser a [`Vi`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViMethod {
+    /// The ELBO over fixed draws, maximised by L-BFGS to a gradient tolerance (DADVI).
+    Deterministic,
+    /// Stan's ADVI: stochastic gradient ascent on fresh draws every step.
+    Stochastic,
+}
 
-/// Mean-field Gaussian variational inference (Stan's ADVI), built with its settings.
+/// Mean-field Gaussian variational inference, built with its settings.
 ///
 /// ```
 /// use vi_runtime::{Model, ParamLayout, Transform, Vi};
@@ -71,49 +54,68 @@ const ALPHA: f64 = 0.1;
 /// let mut layout = ParamLayout::new();
 /// layout.push("x", vec![], Transform::Identity);
 /// let fit = Vi::default().seed(7).draws(200).fit(&StdNormal(layout)).unwrap();
+/// let vi_runtime::Diagnostics::Vi(d) = fit.diagnostics() else { unreachable!() };
+/// // A Gaussian target: the deterministic ELBO's optimum is exact.
+/// assert!(d.mean[0].abs() < 1e-6 && (d.sd[0] - 1.0).abs() < 1e-6);
+/// // Stan's stochastic ADVI is one call away.
+/// let fit = Vi::stochastic().seed(7).draws(200).fit(&StdNormal(layout_of(&fit))).unwrap();
 /// assert!((fit.mean("x").unwrap()[0]).abs() < 0.3);
+/// # fn layout_of(p: &vi_runtime::Posterior) -> ParamLayout { p.layout().clone() }
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vi {
+    method: ViMethod,
     seed: u64,
-    max_iterations: usize,
-    grad_samples: usize,
-    elbo_samples: usize,
-    tolerance: f64,
-    eval_interval: usize,
-    adapt_iterations: usize,
     draws: usize,
-    step_size: Option<f64>,
-    max_skipped: usize,
-    averaging: bool,
     progress: bool,
+    det: dadvi::Settings,
+    sto: advi::Settings,
+    /// Settings given that belong to the other method, for the error `fit` gives.
+    misplaced: Vec<&'static str>,
 }
 
 impl Default for Vi {
-    /// Stan's defaults: 10,000 iterations at most, 1 gradient sample, 100 ELBO samples,
-    /// relative tolerance 0.01, ELBO evaluated every 100 iterations, 50 adaptation
-    /// iterations per candidate step size, 1000 draws; seed 0.
+    /// The deterministic method: `2d` fixed draws clamped to `[32, 128]`, moments matched,
+    /// gradient tolerance `1e-6`, at most 1000 L-BFGS iterations, started at the Laplace
+    /// mode, linear response on up to 100 parameters; 1000 output draws; seed 0.
     fn default() -> Self {
         Vi {
+            method: ViMethod::Deterministic,
             seed: 0,
-            max_iterations: 10_000,
-            grad_samples: 1,
-            elbo_samples: 100,
-            tolerance: 0.01,
-            eval_interval: 100,
-            adapt_iterations: 50,
             draws: 1000,
-            step_size: None,
-            max_skipped: 50,
-            averaging: true,
             progress: true,
+            det: dadvi::Settings::default(),
+            sto: advi::Settings::default(),
+            misplaced: Vec::new(),
         }
     }
 }
 
 impl Vi {
-    /// Whether to draw a progress bar (default on; drawn only with the `progress` feature
-    /// and when standard error is a terminal).
+    /// Stan's stochastic ADVI with Stan's defaults: 10,000 iterations at most, 1 gradient
+    /// sample, 100 ELBO samples, relative tolerance 0.01, ELBO evaluated every 100
+    /// iterations, 50 adaptation iterations per candidate step size, 1000 draws; seed 0.
+    ///
+    /// It starts at a random point, takes noisy steps of size `eta / sqrt(k)` and stops when
+    /// the relative ELBO change is small, so on posteriors with unstandardised predictors it
+    /// can stop well short of the optimum; its ELBO trace is what the lecture's figure of
+    /// "optimising the ELBO by stochastic gradients" shows.
+    pub fn stochastic() -> Self {
+        Vi {
+            method: ViMethod::Stochastic,
+            ..Vi::default()
+        }
+    }
+
+    fn only(mut self, method: ViMethod, name: &'static str) -> Self {
+        if self.method != method {
+            self.misplaced.push(name);
+        }
+        self
+    }
+
+    /// Whether to draw a progress bar for the stochastic method (default on; drawn only
+    /// with the `progress` feature and when standard error is a terminal).
     pub fn progress(mut self, on: bool) -> Self {
         self.progress = on;
         self
@@ -125,96 +127,177 @@ impl Vi {
         self
     }
 
-    /// The maximum number of stochastic gradient iterations (after the step-size search).
-    pub fn max_iterations(mut self, n: usize) -> Self {
-        self.max_iterations = n;
-        self
-    }
-
-    /// Monte Carlo draws per gradient estimate (Stan's `grad_samples`, default 1).
-    pub fn grad_samples(mut self, n: usize) -> Self {
-        self.grad_samples = n;
-        self
-    }
-
-    /// Monte Carlo draws per ELBO estimate (Stan's `elbo_samples`, default 100).
-    pub fn elbo_samples(mut self, n: usize) -> Self {
-        self.elbo_samples = n;
-        self
-    }
-
-    /// The tolerance on the relative change of the ELBO (Stan's `tol_rel_obj`, default 0.01).
-    pub fn tolerance(mut self, tol: f64) -> Self {
-        self.tolerance = tol;
-        self
-    }
-
-    /// Iterations between ELBO evaluations (Stan's `eval_elbo`, default 100).
-    pub fn eval_interval(mut self, n: usize) -> Self {
-        self.eval_interval = n;
-        self
-    }
-
-    /// Iterations of each trial run of the step-size search (Stan's `adapt_iter`, default 50).
-    pub fn adapt_iterations(mut self, n: usize) -> Self {
-        self.adapt_iterations = n;
-        self
-    }
-
-    /// The number of draws from the fitted guide (Stan's `output_samples`, default 1000).
+    /// The number of draws from the fitted approximation (default 1000).
     pub fn draws(mut self, n: usize) -> Self {
         self.draws = n;
         self
     }
 
-    /// A fixed step-size scale `eta`, skipping the search (Stan's `eta` with
-    /// `adapt engaged=0`).
+    /// The maximum number of iterations: L-BFGS iterations for the deterministic method
+    /// (default 1000), stochastic gradient steps after the step-size search for the
+    /// stochastic one (default 10,000).
+    pub fn max_iterations(mut self, n: usize) -> Self {
+        match self.method {
+            ViMethod::Deterministic => self.det.max_iterations = n,
+            ViMethod::Stochastic => self.sto.max_iterations = n,
+        }
+        self
+    }
+
+    /// Deterministic method: the number of fixed draws `M` (rounded up to even; default
+    /// `2d` clamped to `[32, 128]`). More draws bring the objective's optimum closer to the
+    /// ELBO's; the diagnostics say when the Monte Carlo error of the means calls for more.
+    pub fn fixed_draws(mut self, n: usize) -> Self {
+        self.det.draws = Some(n);
+        self.only(ViMethod::Deterministic, "fixed_draws")
+    }
+
+    /// Deterministic method: whether the fixed draws' mean and second moments are made
+    /// exact (default `true`; see the module documentation).
+    pub fn moment_matching(mut self, on: bool) -> Self {
+        self.det.moment_matching = on;
+        self.only(ViMethod::Deterministic, "moment_matching")
+    }
+
+    /// Deterministic method: stop when the largest component of the objective's gradient,
+    /// in coordinates whitened by the Laplace covariance, is below `tol` (default `1e-6`).
+    pub fn grad_tolerance(mut self, tol: f64) -> Self {
+        self.det.grad_tolerance = tol;
+        self.only(ViMethod::Deterministic, "grad_tolerance")
+    }
+
+    /// Deterministic method: whether the marginal covariance is corrected by linear response
+    /// (default: on for at most 100 parameters). With it, [`Posterior::sd`] and the draws
+    /// use the corrected covariance, and the diagnostics say so.
+    pub fn linear_response(mut self, on: bool) -> Self {
+        self.det.linear_response = Some(on);
+        self.only(ViMethod::Deterministic, "linear_response")
+    }
+
+    /// Deterministic method: whether to start at the Laplace mode (default `true`); without
+    /// it the start is a random point with unit sds.
+    pub fn laplace_start(mut self, on: bool) -> Self {
+        self.det.laplace_start = on;
+        self.only(ViMethod::Deterministic, "laplace_start")
+    }
+
+    /// Stochastic method: Monte Carlo draws per gradient estimate (Stan's `grad_samples`,
+    /// default 1).
+    pub fn grad_samples(mut self, n: usize) -> Self {
+        self.sto.grad_samples = n;
+        self.only(ViMethod::Stochastic, "grad_samples")
+    }
+
+    /// Stochastic method: Monte Carlo draws per ELBO estimate (Stan's `elbo_samples`,
+    /// default 100).
+    pub fn elbo_samples(mut self, n: usize) -> Self {
+        self.sto.elbo_samples = n;
+        self.only(ViMethod::Stochastic, "elbo_samples")
+    }
+
+    /// Stochastic method: the tolerance on the relative change of the ELBO (Stan's
+    /// `tol_rel_obj`, default 0.01).
+    pub fn tolerance(mut self, tol: f64) -> Self {
+        self.sto.tolerance = tol;
+        self.only(ViMethod::Stochastic, "tolerance")
+    }
+
+    /// Stochastic method: iterations between ELBO evaluations (Stan's `eval_elbo`,
+    /// default 100).
+    pub fn eval_interval(mut self, n: usize) -> Self {
+        self.sto.eval_interval = n;
+        self.only(ViMethod::Stochastic, "eval_interval")
+    }
+
+    /// Stochastic method: iterations of each trial run of the step-size search (Stan's
+    /// `adapt_iter`, default 50).
+    pub fn adapt_iterations(mut self, n: usize) -> Self {
+        self.sto.adapt_iterations = n;
+        self.only(ViMethod::Stochastic, "adapt_iterations")
+    }
+
+    /// Stochastic method: a fixed step-size scale `eta`, skipping the search (Stan's `eta`
+    /// with `adapt engaged=0`).
     pub fn step_size(mut self, eta: f64) -> Self {
-        self.step_size = Some(eta);
-        self
+        self.sto.step_size = Some(eta);
+        self.only(ViMethod::Stochastic, "step_size")
     }
 
-    /// How many consecutive steps with a non-finite gradient or ELBO may be skipped before
-    /// the fit is declared diverged (default 50). Isolated skips (a guide draw that lands
-    /// where the model is not finite) are only counted.
+    /// Stochastic method: how many consecutive steps with a non-finite gradient or ELBO may
+    /// be skipped before the fit is declared diverged (default 50). Isolated skips (a guide
+    /// draw that lands where the model is not finite) are only counted.
     pub fn max_skipped(mut self, n: usize) -> Self {
-        self.max_skipped = n;
-        self
+        self.sto.max_skipped = n;
+        self.only(ViMethod::Stochastic, "max_skipped")
     }
 
-    /// Whether the fitted guide is the average of the iterates over the last third of the run
-    /// (default `true`) or, as in Stan, the last iterate (`false`).
+    /// Stochastic method: whether the fitted guide is the average of the iterates over the
+    /// last third of the run (default `true`) or, as in Stan, the last iterate (`false`).
     pub fn iterate_averaging(mut self, on: bool) -> Self {
-        self.averaging = on;
-        self
+        self.sto.averaging = on;
+        self.only(ViMethod::Stochastic, "iterate_averaging")
     }
 
     fn validate(&self) -> Result<(), FitError> {
         let bad = |message: String| Err(FitError::InvalidSettings { message });
-        let positive = [
-            ("max_iterations", self.max_iterations),
-            ("grad_samples", self.grad_samples),
-            ("elbo_samples", self.elbo_samples),
-            ("eval_interval", self.eval_interval),
-            ("adapt_iterations", self.adapt_iterations),
-            ("draws", self.draws),
-        ];
+        if let Some(name) = self.misplaced.first() {
+            return bad(match self.method {
+                ViMethod::Deterministic => format!(
+                    "Vi: `{name}` is a setting of the stochastic method; build it with \
+                     `Vi::stochastic()`"
+                ),
+                ViMethod::Stochastic => format!(
+                    "Vi: `{name}` is a setting of the deterministic method (`Vi::default()`), \
+                     not of `Vi::stochastic()`"
+                ),
+            });
+        }
+        let mut positive = vec![("draws", self.draws)];
+        match self.method {
+            ViMethod::Deterministic => {
+                positive.push(("max_iterations", self.det.max_iterations));
+                if let Some(m) = self.det.draws {
+                    if m < 4 {
+                        return bad(format!(
+                            "Vi: `fixed_draws` must be at least 4 (two antithetic pairs, so \
+                             that their Monte Carlo error can be estimated), got {m}"
+                        ));
+                    }
+                }
+                let tol = self.det.grad_tolerance;
+                if !(tol.is_finite() && tol > 0.0) {
+                    return bad(format!(
+                        "Vi: `grad_tolerance` must be positive and finite, got {tol}"
+                    ));
+                }
+            }
+            ViMethod::Stochastic => {
+                let s = &self.sto;
+                positive.extend([
+                    ("max_iterations", s.max_iterations),
+                    ("grad_samples", s.grad_samples),
+                    ("elbo_samples", s.elbo_samples),
+                    ("eval_interval", s.eval_interval),
+                    ("adapt_iterations", s.adapt_iterations),
+                ]);
+                if !(s.tolerance.is_finite() && s.tolerance > 0.0) {
+                    return bad(format!(
+                        "Vi: `tolerance` must be positive and finite, got {}",
+                        s.tolerance
+                    ));
+                }
+                if let Some(eta) = s.step_size {
+                    if !(eta.is_finite() && eta > 0.0) {
+                        return bad(format!(
+                            "Vi: `step_size` must be positive and finite, got {eta}"
+                        ));
+                    }
+                }
+            }
+        }
         for (name, v) in positive {
             if v == 0 {
                 return bad(format!("Vi: `{name}` must be at least 1, got 0"));
-            }
-        }
-        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
-            return bad(format!(
-                "Vi: `tolerance` must be positive and finite, got {}",
-                self.tolerance
-            ));
-        }
-        if let Some(eta) = self.step_size {
-            if !(eta.is_finite() && eta > 0.0) {
-                return bad(format!(
-                    "Vi: `step_size` must be positive and finite, got {eta}"
-                ));
             }
         }
         Ok(())
@@ -223,387 +306,344 @@ impl Vi {
     /// Fits the mean-field guide to `model` and draws from it.
     ///
     /// # Errors
-    /// [`FitError::InvalidSettings`] for zero counts or a non-positive tolerance or step size;
-    /// [`FitError::NoParameters`] / [`FitError::NoFiniteStart`] from the initialisation;
-    /// [`FitError::Diverged`] when the ELBO cannot be computed at the initial guide, when every
-    /// candidate step size diverges, or when more than `max_skipped` consecutive steps had a
+    /// [`FitError::InvalidSettings`] for zero counts, a non-positive tolerance or step size,
+    /// or a setting of the other method; [`FitError::NoParameters`] /
+    /// [`FitError::NoFiniteStart`] from the initialisation; [`FitError::Diverged`] when the
+    /// objective cannot be computed at the initial guide, and for the stochastic method when
+    /// every candidate step size diverges or more than `max_skipped` consecutive steps had a
     /// non-finite gradient or ELBO.
     pub fn fit<M: Model + ?Sized>(&self, model: &M) -> Result<Posterior, FitError> {
         self.validate()?;
+        match self.method {
+            ViMethod::Deterministic => self.fit_deterministic(model),
+            ViMethod::Stochastic => self.fit_stochastic(model),
+        }
+    }
+
+    fn fit_stochastic<M: Model + ?Sized>(&self, model: &M) -> Result<Posterior, FitError> {
         let mut rng = rng_for(self.seed, 0);
-        let (theta0, _, _) = initial_point(model, &mut rng, 2.0)?;
-        let d = theta0.len();
-        let init = Guide {
-            mu: theta0,
-            omega: vec![0.0; d],
-        };
-        let mut work = Work::new(d);
-
-        let eta = match self.step_size {
-            Some(eta) => eta,
-            None => self.adapt_eta(model, &init, &mut rng, &mut work)?,
-        };
-
-        // Stochastic gradient ascent (Stan's `stochastic_gradient_ascent`).
-        let mut guide = init.clone();
-        let cb_size =
-            ((0.1 * self.max_iterations as f64 / self.eval_interval as f64) as usize).max(2);
-        let mut cb: VecDeque<f64> = VecDeque::with_capacity(cb_size);
-        let mut history = vec![0.0; 2 * d];
-        let mut elbo_trace = Vec::new();
-        let mut elbo_prev: Option<f64> = None;
-        let mut skipped = 0usize;
-        let mut consecutive = 0usize;
-        let mut converged = false;
-        let mut iterations = 0;
-        let mut first_step = true;
-        // Sums of the iterates (mu then omega) over each block of `eval_interval` iterations,
-        // for the averaged guide. The last third: a longer window averages out more noise but
-        // takes in more of the transient (tried on a correlated regression, 12 seeds: the
-        // last half, third and quarter gave rms errors of the means of 0.064, 0.042, 0.046
-        // posterior sds with Stan's defaults, and 0.0023, 0.0030, 0.0040 in long runs).
-        let mut blocks: Vec<Vec<f64>> = Vec::new();
-        let mut block = vec![0.0; 2 * d];
-        let bars = if self.progress {
-            Bars::new("VI")
-        } else {
-            Bars::hidden("VI")
-        };
-        bars.start(0, "optimising", self.max_iterations as u64);
-        for iter in 1..=self.max_iterations {
-            bars.advance(0, 1);
-            iterations = iter;
-            match self.elbo_grad(model, &guide, &mut rng, &mut work) {
-                Some(()) => {
-                    update(&mut guide, &work.grad, &mut history, first_step, eta, iter);
-                    first_step = false;
-                    consecutive = 0;
-                }
-                None => {
-                    skipped += 1;
-                    consecutive += 1;
-                }
-            }
-            if guide.mu.iter().chain(&guide.omega).any(|v| !v.is_finite()) {
-                return Err(FitError::Diverged {
-                    message: format!(
-                        "the guide's parameters became non-finite at iteration {iter} \
-                         (step size eta = {eta})"
-                    ),
-                });
-            }
-            for (b, v) in block.iter_mut().zip(guide.mu.iter().chain(&guide.omega)) {
-                *b += v;
-            }
-            if iter % self.eval_interval == 0 {
-                blocks.push(std::mem::replace(&mut block, vec![0.0; 2 * d]));
-                match self.elbo(model, &guide, &mut rng, &mut work) {
-                    Some(elbo) => {
-                        elbo_trace.push(elbo);
-                        // Stan: the first relative change is against ELBO = 0, i.e. 1. The
-                        // change is relative to max(|ELBO|, 1): Stan's purely relative change
-                        // never settles for an ELBO near 0 (a normalised Gaussian target).
-                        let delta = match elbo_prev {
-                            Some(prev) => ((prev - elbo) / elbo.abs().max(1.0)).abs(),
-                            None => 1.0,
-                        };
-                        elbo_prev = Some(elbo);
-                        if cb.len() == cb_size {
-                            cb.pop_front();
-                        }
-                        cb.push_back(delta);
-                        let mean = cb.iter().sum::<f64>() / cb.len() as f64;
-                        if mean < self.tolerance || median(cb.iter().copied()) < self.tolerance {
-                            converged = true;
-                        }
-                    }
-                    None => {
-                        elbo_trace.push(f64::NAN);
-                        skipped += 1;
-                        consecutive += 1;
-                    }
-                }
-            }
-            if consecutive > self.max_skipped {
-                return Err(FitError::Diverged {
-                    message: format!(
-                        "{consecutive} consecutive steps had a non-finite gradient or ELBO \
-                         (limit {}) at iteration {iter}; {skipped} skipped in all",
-                        self.max_skipped
-                    ),
-                });
-            }
-            if converged {
-                break;
-            }
-        }
-        bars.finish(0);
-
-        if self.averaging && !blocks.is_empty() {
-            let used = blocks.len().div_ceil(3);
-            let n = (used * self.eval_interval) as f64;
-            for i in 0..2 * d {
-                let avg = blocks.iter().rev().take(used).map(|b| b[i]).sum::<f64>() / n;
-                if i < d {
-                    guide.mu[i] = avg;
-                } else {
-                    guide.omega[i - d] = avg;
-                }
-            }
-        }
-
-        // Draws from the guide, their lp__ and the importance ratios.
-        let sigma: Vec<f64> = guide.omega.iter().map(|w| w.exp()).collect();
-        let log_q_const = -0.5 * d as f64 * LN_2PI - guide.omega.iter().sum::<f64>();
-        let mut draws = Vec::with_capacity(self.draws * d);
-        let mut lp = Vec::with_capacity(self.draws);
-        let mut log_ratios = Vec::with_capacity(self.draws);
-        let mut theta = vec![0.0; d];
-        let mut x = vec![0.0; d];
-        for _ in 0..self.draws {
-            let mut ss = 0.0;
-            for i in 0..d {
-                let e: f64 = rng.sample(StandardNormal);
-                ss += e * e;
-                theta[i] = guide.mu[i] + sigma[i] * e;
-            }
-            let log_p = model.log_density(&theta);
-            let log_p = if log_p.is_nan() {
-                f64::NEG_INFINITY
-            } else {
-                log_p
-            };
-            model.constrain(&theta, &mut x);
-            draws.extend_from_slice(&x);
-            lp.push(log_p);
-            log_ratios.push(log_p - (log_q_const - 0.5 * ss));
-        }
-        let khat = pareto_k(&log_ratios);
-        let elbo = log_ratios.iter().sum::<f64>() / log_ratios.len() as f64;
+        let run = self.sto.run(model, &mut rng, self.progress)?;
+        let sd: Vec<f64> = run.omega.iter().map(|w| w.exp()).collect();
+        let (chain, ratios) = draw(model, &run.mu, &Spread::Diagonal(&sd), self.draws, &mut rng);
+        let (elbo, elbo_mcse) = mean_and_se(&ratios);
+        let khat = pareto_k(&ratios);
         let diagnostics = ViDiagnostics {
+            method: ViMethod::Stochastic,
             elbo,
-            elbo_trace,
-            eval_interval: self.eval_interval,
-            iterations,
-            converged,
-            eta,
-            skipped_steps: skipped,
+            elbo_mcse,
+            elbo_trace: run.elbo_trace,
+            trace_gradients: run.trace_gradients,
+            gradient_evaluations: run.gradients,
+            eval_interval: self.sto.eval_interval,
+            iterations: run.iterations,
+            converged: run.converged,
+            eta: Some(run.eta),
+            skipped_steps: run.skipped,
             khat,
             reliability: Reliability::from_khat(khat),
-            mean: guide.mu,
-            sd: sigma,
+            mean: run.mu,
+            sd,
+            ..ViDiagnostics::default()
         };
         Ok(Posterior::new(
             model.layout().clone(),
-            vec![Chain { draws, lp }],
+            vec![chain],
             Diagnostics::Vi(diagnostics),
         ))
     }
 
-    /// Stan's `adapt_eta`: a short run from the initial guide for each candidate in
-    /// [`ETA_SEQUENCE`], scored by the ELBO at its end. Unlike Stan, which stops at the first
-    /// candidate whose ELBO is worse than the previous one's, every candidate is tried and the
-    /// best kept: with a large eta the guide's sds can collapse to ~0 while its mean sits at
-    /// the mode, an ELBO that beats the initial one, and Stan's early stop then keeps that
-    /// eta (seen on a correlated regression for 7 of 12 seeds).
-    fn adapt_eta<M: Model + ?Sized>(
-        &self,
-        model: &M,
-        init: &Guide,
-        rng: &mut Rng,
-        work: &mut Work,
-    ) -> Result<f64, FitError> {
-        let d = init.mu.len();
-        let elbo_init = self
-            .elbo(model, init, rng, work)
-            .ok_or_else(|| FitError::Diverged {
-                message: "cannot compute the ELBO at the initial guide: the log density is \
-                          not finite at any of its draws"
-                    .into(),
-            })?;
-        let mut elbo_best = f64::MIN;
-        let mut eta_best = 0.0;
-        let mut history = vec![0.0; 2 * d];
-        for &eta in &ETA_SEQUENCE {
-            let mut guide = init.clone();
-            history.iter_mut().for_each(|h| *h = 0.0);
-            for iter in 1..=self.adapt_iterations {
-                if self.elbo_grad(model, &guide, rng, work).is_none() {
-                    // Stan sets a failed gradient to zero: the step only advances the schedule.
-                    work.grad.iter_mut().for_each(|g| *g = 0.0);
-                }
-                update(&mut guide, &work.grad, &mut history, iter == 1, eta, iter);
+    fn fit_deterministic<M: Model + ?Sized>(&self, model: &M) -> Result<Posterior, FitError> {
+        let run = self.det.run(model, self.seed, &mut rng_for(self.seed, 0))?;
+        let d = run.mu.len();
+        let sd: Vec<f64> = run.omega.iter().map(|w| w.exp()).collect();
+        let mut rng = rng_for(self.seed, 1);
+        let lr_factor = run
+            .lr_covariance
+            .as_ref()
+            .and_then(|c| c.clone().cholesky());
+        let (chain, ratios, elbo_ratios) = match &lr_factor {
+            Some(c) => {
+                let l = c.l();
+                let (chain, ratios) = draw(model, &run.mu, &Spread::Full(&l), self.draws, &mut rng);
+                let mut rng_elbo = rng_for(self.seed, 2);
+                let (_, elbo_ratios) = draw(
+                    model,
+                    &run.mu,
+                    &Spread::Diagonal(&sd),
+                    self.draws,
+                    &mut rng_elbo,
+                );
+                (chain, ratios, elbo_ratios)
             }
-            let elbo = if guide.mu.iter().chain(&guide.omega).all(|v| v.is_finite()) {
-                self.elbo(model, &guide, rng, work).unwrap_or(f64::MIN)
-            } else {
-                f64::MIN
-            };
-            if elbo > elbo_best {
-                elbo_best = elbo;
-                eta_best = eta;
+            None => {
+                let (chain, ratios) =
+                    draw(model, &run.mu, &Spread::Diagonal(&sd), self.draws, &mut rng);
+                let elbo_ratios = ratios.clone();
+                (chain, ratios, elbo_ratios)
             }
-        }
-        if elbo_best > elbo_init {
-            return Ok(eta_best);
-        }
-        Err(FitError::Diverged {
-            message: format!(
-                "every step size tried ({ETA_SEQUENCE:?}) failed to improve on the initial \
-                 ELBO {elbo_init}; the model may be ill-conditioned or misspecified"
-            ),
-        })
-    }
-
-    /// The Monte Carlo ELBO: the mean log density over `elbo_samples` guide draws (non-finite
-    /// draws dropped, as Stan does) plus the entropy. `None` if every draw was dropped.
-    fn elbo<M: Model + ?Sized>(
-        &self,
-        model: &M,
-        guide: &Guide,
-        rng: &mut Rng,
-        work: &mut Work,
-    ) -> Option<f64> {
-        let d = guide.mu.len();
-        let mut sum = 0.0;
-        let mut kept = 0usize;
-        for _ in 0..self.elbo_samples {
-            for i in 0..d {
-                let e: f64 = rng.sample(StandardNormal);
-                work.zeta[i] = guide.mu[i] + guide.omega[i].exp() * e;
-            }
-            let lp = model.log_density(&work.zeta);
-            if lp.is_finite() {
-                sum += lp;
-                kept += 1;
-            }
-        }
-        // Stan divides by all samples, dropped or not; a mean over the kept ones is the
-        // estimate of the ELBO restricted to where the model is finite.
-        (kept > 0).then(|| sum / kept as f64 + guide.entropy())
-    }
-
-    /// The reparameterised ELBO gradient into `work.grad` (`mu` part then `omega` part).
-    /// `None` if the log density or its gradient is not finite at a draw.
-    fn elbo_grad<M: Model + ?Sized>(
-        &self,
-        model: &M,
-        guide: &Guide,
-        rng: &mut Rng,
-        work: &mut Work,
-    ) -> Option<()> {
-        let d = guide.mu.len();
-        work.grad.iter_mut().for_each(|g| *g = 0.0);
-        for _ in 0..self.grad_samples {
-            for i in 0..d {
-                let e: f64 = rng.sample(StandardNormal);
-                work.eta[i] = e;
-                work.zeta[i] = guide.mu[i] + guide.omega[i].exp() * e;
-            }
-            let lp = model.log_density_grad(&work.zeta, &mut work.g);
-            if !lp.is_finite() || work.g.iter().any(|g| !g.is_finite()) {
-                return None;
-            }
-            for i in 0..d {
-                work.grad[i] += work.g[i];
-                work.grad[d + i] += work.g[i] * work.eta[i];
-            }
-        }
-        let n = self.grad_samples as f64;
-        for i in 0..d {
-            work.grad[i] /= n;
-            // Chain rule through sigma = exp(omega), plus the entropy's gradient 1.
-            work.grad[d + i] = work.grad[d + i] / n * guide.omega[i].exp() + 1.0;
-        }
-        work.grad.iter().all(|g| g.is_finite()).then_some(())
-    }
-}
-
-/// The mean-field guide's parameters.
-#[derive(Debug, Clone)]
-struct Guide {
-    mu: Vec<f64>,
-    omega: Vec<f64>,
-}
-
-impl Guide {
-    /// Closed-form entropy of the guide.
-    fn entropy(&self) -> f64 {
-        let d = self.mu.len() as f64;
-        0.5 * d * (1.0 + LN_2PI) + self.omega.iter().sum::<f64>()
-    }
-}
-
-/// Scratch buffers reused across iterations.
-struct Work {
-    eta: Vec<f64>,
-    zeta: Vec<f64>,
-    g: Vec<f64>,
-    grad: Vec<f64>,
-}
-
-impl Work {
-    fn new(d: usize) -> Self {
-        Work {
-            eta: vec![0.0; d],
-            zeta: vec![0.0; d],
-            g: vec![0.0; d],
-            grad: vec![0.0; 2 * d],
-        }
-    }
-}
-
-/// One adaptive step: `s_k = g^2` on the first step, else `alpha g^2 + (1 - alpha) s_{k-1}`;
-/// then `(mu, omega) += eta / sqrt(k) * g / (tau + sqrt(s_k))`.
-fn update(guide: &mut Guide, grad: &[f64], history: &mut [f64], first: bool, eta: f64, k: usize) {
-    let d = guide.mu.len();
-    let eta_scaled = eta / (k as f64).sqrt();
-    for j in 0..2 * d {
-        let g2 = grad[j] * grad[j];
-        history[j] = if first {
-            g2
-        } else {
-            ALPHA * g2 + (1.0 - ALPHA) * history[j]
         };
-        let step = eta_scaled * grad[j] / (TAU + history[j].sqrt());
-        if j < d {
-            guide.mu[j] += step;
-        } else {
-            guide.omega[j - d] += step;
+        let (elbo, elbo_mcse) = mean_and_se(&elbo_ratios);
+        let khat = pareto_k(&ratios);
+        let lr_sd: Vec<f64> = match (&lr_factor, &run.lr_covariance) {
+            (Some(_), Some(c)) => (0..d).map(|i| c[(i, i)].sqrt()).collect(),
+            _ => Vec::new(),
+        };
+        let laplace_gap = match run.start {
+            ViStart::Laplace { log_evidence } => Some(log_evidence - elbo),
+            ViStart::Random { .. } => None,
+        };
+        let names = model.layout().flat_names();
+        let mut warnings = Vec::new();
+        if !run.converged {
+            warnings.push(format!(
+                "the optimiser stopped with the gradient norm {:.1e} above the tolerance {:.0e} \
+                 ({}): the fit is not at the optimum",
+                run.grad_norm, self.det.grad_tolerance, run.stop_reason
+            ));
         }
+        let reported_sd = if lr_sd.is_empty() { &sd } else { &lr_sd };
+        if let Some((i, ratio)) = run
+            .mean_mcse
+            .iter()
+            .zip(reported_sd)
+            .map(|(e, s)| e / s)
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+        {
+            if ratio > MAX_MCSE_SDS {
+                warnings.push(format!(
+                    "too few fixed draws: the Monte Carlo error of the fitted mean of `{}` is \
+                     {ratio:.2} of its posterior sd (above {MAX_MCSE_SDS}); use more, for \
+                     example `Vi::default().fixed_draws({})`",
+                    names[i],
+                    2 * run.draws
+                ));
+            }
+        }
+        if let Some((i, e)) = run
+            .log_sd_mcse
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+        {
+            if *e > MAX_MCSE_SDS {
+                warnings.push(format!(
+                    "too few fixed draws: the Monte Carlo error of the fitted sd of `{}` is \
+                     {:.0}% of it (above {:.0}%); use more, for example \
+                     `Vi::default().fixed_draws({})`",
+                    names[i],
+                    100.0 * e,
+                    100.0 * MAX_MCSE_SDS,
+                    2 * run.draws
+                ));
+            }
+        }
+        let optimism = run.objective - elbo;
+        if elbo.is_finite() && optimism > (3.0 * elbo_mcse).max(MAX_OPTIMISM) {
+            warnings.push(format!(
+                "too few fixed draws: the objective on the fixed draws ({:.3}) is {optimism:.2} \
+                 nats above the ELBO on fresh draws ({elbo:.3} +- {elbo_mcse:.3}); use more, \
+                 for example `Vi::default().fixed_draws({})`",
+                run.objective,
+                2 * run.draws
+            ));
+        }
+        if !elbo.is_finite() {
+            warnings.push(
+                "the log density is not finite at some draws from the guide, so the ELBO on \
+                 fresh draws is -inf"
+                    .into(),
+            );
+        }
+        if let Some(why) = &run.lr_failure {
+            warnings.push(format!(
+                "no linear-response correction ({why}); the sds are the mean-field ones, which \
+                 understate correlated posteriors' sds"
+            ));
+        }
+        let trace_len = run.trace.len();
+        let diagnostics = ViDiagnostics {
+            method: ViMethod::Deterministic,
+            elbo,
+            elbo_mcse,
+            objective: Some(run.objective),
+            elbo_trace: run.trace,
+            trace_gradients: run.trace_gradients,
+            gradient_evaluations: run.gradients,
+            eval_interval: 1,
+            iterations: run.iterations,
+            newton_steps: run.newton_steps,
+            converged: run.converged,
+            grad_norm: Some(run.grad_norm),
+            stop_reason: run.stop_reason,
+            fixed_draws: run.draws,
+            moments_matched: run.moments_matched,
+            start: Some(run.start),
+            laplace_gap,
+            mean_mcse: run.mean_mcse,
+            log_sd_mcse: run.log_sd_mcse,
+            mean_mcse_from_hessian: run.mcse_from_hessian,
+            linear_response: !lr_sd.is_empty(),
+            lr_sd,
+            covariance: run.lr_covariance.filter(|_| lr_factor.is_some()),
+            khat,
+            reliability: Reliability::from_khat(khat),
+            mean: run.mu,
+            sd,
+            warnings,
+            ..ViDiagnostics::default()
+        };
+        debug_assert_eq!(diagnostics.elbo_trace.len(), trace_len);
+        Ok(Posterior::new(
+            model.layout().clone(),
+            vec![Chain {
+                draws: chain.draws,
+                lp: chain.lp,
+            }],
+            Diagnostics::Vi(diagnostics),
+        ))
     }
 }
 
-/// The median of a few values.
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.collect();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
+/// The largest Monte Carlo error of a fitted mean, in posterior sds (and of a fitted sd,
+/// relative to it), before the diagnostics call the fixed draws too few.
+const MAX_MCSE_SDS: f64 = 0.1;
+/// Nats by which the objective on the fixed draws may exceed the ELBO on fresh draws (beyond
+/// three Monte Carlo errors of the latter) before the draws are called too few.
+const MAX_OPTIMISM: f64 = 0.5;
+
+/// The spread of the Gaussian approximation around its mean.
+enum Spread<'a> {
+    /// Independent sds (the mean-field guide).
+    Diagonal(&'a [f64]),
+    /// A lower-triangular factor `L` of the covariance `L L'`.
+    Full(&'a DMatrix<f64>),
+}
+
+/// `n` draws from `Normal(mu, spread)`: the chain (constrained draws, `lp__`) and the log
+/// importance ratios `log p - log q`.
+fn draw<M: Model + ?Sized>(
+    model: &M,
+    mu: &[f64],
+    spread: &Spread<'_>,
+    n: usize,
+    rng: &mut Rng,
+) -> (Chain, Vec<f64>) {
+    let d = mu.len();
+    let log_det = match spread {
+        Spread::Diagonal(sd) => sd.iter().map(|s| s.ln()).sum::<f64>(),
+        Spread::Full(l) => l.diagonal().iter().map(|v| v.ln()).sum::<f64>(),
+    };
+    let log_q_const = -0.5 * d as f64 * LN_2PI - log_det;
+    let mut draws = Vec::with_capacity(n * d);
+    let mut lp = Vec::with_capacity(n);
+    let mut log_ratios = Vec::with_capacity(n);
+    let mut theta = vec![0.0; d];
+    let mut x = vec![0.0; d];
+    for _ in 0..n {
+        let z = DVector::from_fn(d, |_, _| rng.sample::<f64, _>(StandardNormal));
+        match spread {
+            Spread::Diagonal(sd) => {
+                for i in 0..d {
+                    theta[i] = mu[i] + sd[i] * z[i];
+                }
+            }
+            Spread::Full(l) => {
+                let offset = *l * &z;
+                for i in 0..d {
+                    theta[i] = mu[i] + offset[i];
+                }
+            }
+        }
+        let log_p = model.log_density(&theta);
+        let log_p = if log_p.is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            log_p
+        };
+        model.constrain(&theta, &mut x);
+        draws.extend_from_slice(&x);
+        lp.push(log_p);
+        log_ratios.push(log_p - (log_q_const - 0.5 * z.norm_squared()));
     }
+    (Chain { draws, lp }, log_ratios)
+}
+
+/// The mean and its standard error (`-inf` and NaN if a value is `-inf`).
+fn mean_and_se(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    if !mean.is_finite() {
+        return (mean, f64::NAN);
+    }
+    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, (var / n).sqrt())
 }
 
 /// What a VI fit reports about itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ViDiagnostics {
-    /// The ELBO of the fitted guide, estimated over the output draws as the mean of
-    /// `log p - log q` (`-inf` if a draw fell where the model is not finite).
+    /// The method that fitted the guide.
+    pub method: ViMethod,
+    /// The ELBO of the fitted mean-field guide, estimated on fresh draws independent of the
+    /// fit as the mean of `log p - log q` (`-inf` if a draw fell where the model is not
+    /// finite).
     pub elbo: f64,
-    /// The ELBO estimate at every `eval_interval`-th iteration (NaN where it could not be
-    /// computed).
+    /// The Monte Carlo standard error of `elbo`.
+    pub elbo_mcse: f64,
+    /// Deterministic method: the objective (the ELBO over the fixed draws) at the optimum.
+    pub objective: Option<f64>,
+    /// The ELBO over the course of the fit: for the stochastic method its estimate every
+    /// `eval_interval` iterations (NaN where it could not be computed); for the deterministic
+    /// one the best objective reached after each evaluation.
     pub elbo_trace: Vec<f64>,
-    /// Iterations between the entries of `elbo_trace`.
+    /// Model gradient evaluations made by the time of each `elbo_trace` entry: the common
+    /// axis on which both methods' traces can be compared.
+    pub trace_gradients: Vec<usize>,
+    /// Model gradient evaluations in the whole fit (the Laplace start's not included).
+    pub gradient_evaluations: usize,
+    /// Iterations between the entries of `elbo_trace` (stochastic method; 1 otherwise).
     pub eval_interval: usize,
-    /// Stochastic gradient iterations run after the step-size search.
+    /// L-BFGS iterations (deterministic) or stochastic gradient iterations after the
+    /// step-size search (stochastic).
     pub iterations: usize,
-    /// Whether the relative ELBO change fell below the tolerance before the iteration cap.
+    /// Deterministic method: Newton steps taken after L-BFGS.
+    pub newton_steps: usize,
+    /// Deterministic method: whether the gradient norm reached the tolerance; stochastic:
+    /// whether the relative ELBO change fell below the tolerance before the iteration cap.
     pub converged: bool,
-    /// The step-size scale used (chosen by the search unless given).
-    pub eta: f64,
-    /// Steps skipped because the gradient or the ELBO was not finite.
+    /// Deterministic method: the largest component of the objective's gradient at the end,
+    /// in whitened coordinates.
+    pub grad_norm: Option<f64>,
+    /// Deterministic method: why the optimiser stopped, in words.
+    pub stop_reason: String,
+    /// Deterministic method: the number of fixed draws (0 for the stochastic method).
+    pub fixed_draws: usize,
+    /// Deterministic method: whether the fixed draws' first two moments were matched exactly.
+    pub moments_matched: bool,
+    /// Deterministic method: how the optimisation was started.
+    pub start: Option<ViStart>,
+    /// Deterministic method started at the Laplace mode: the Laplace log evidence minus the
+    /// ELBO, in nats (the ELBO is a lower bound on the log evidence).
+    pub laplace_gap: Option<f64>,
+    /// Deterministic method: the Monte Carlo error (sd) of each fitted mean on the
+    /// unconstrained scale, from DADVI's sandwich estimate; empty for the stochastic method.
+    pub mean_mcse: Vec<f64>,
+    /// Deterministic method: the Monte Carlo error (sd) of each fitted log sd, that is the
+    /// relative error of each mean-field sd; empty for the stochastic method.
+    pub log_sd_mcse: Vec<f64>,
+    /// Whether `mean_mcse` used the computed Hessian of the objective (otherwise the value a
+    /// Gaussian posterior gives it, in whitened coordinates).
+    pub mean_mcse_from_hessian: bool,
+    /// Whether the draws and sds use the linear-response covariance.
+    pub linear_response: bool,
+    /// The linear-response sds on the unconstrained scale (empty without it).
+    pub lr_sd: Vec<f64>,
+    /// The linear-response covariance on the unconstrained scale, if used.
+    pub covariance: Option<DMatrix<f64>>,
+    /// Stochastic method: the step-size scale used (chosen by the search unless given).
+    pub eta: Option<f64>,
+    /// Stochastic method: steps skipped because the gradient or the ELBO was not finite.
     pub skipped_steps: usize,
     /// Pareto k-hat of the importance ratios `log p - log q` over the output draws.
     pub khat: f64,
@@ -611,47 +651,158 @@ pub struct ViDiagnostics {
     pub reliability: Reliability,
     /// The guide's means on the unconstrained scale, in flat order.
     pub mean: Vec<f64>,
-    /// The guide's standard deviations on the unconstrained scale, in flat order.
+    /// The guide's (mean-field) standard deviations on the unconstrained scale.
     pub sd: Vec<f64>,
+    /// What the fit found wrong with itself, in words (empty when nothing).
+    pub warnings: Vec<String>,
 }
 
 impl Default for ViDiagnostics {
     fn default() -> Self {
         ViDiagnostics {
+            method: ViMethod::Deterministic,
             elbo: f64::NAN,
+            elbo_mcse: f64::NAN,
+            objective: None,
             elbo_trace: Vec::new(),
+            trace_gradients: Vec::new(),
+            gradient_evaluations: 0,
             eval_interval: 0,
             iterations: 0,
+            newton_steps: 0,
             converged: false,
-            eta: f64::NAN,
+            grad_norm: None,
+            stop_reason: String::new(),
+            fixed_draws: 0,
+            moments_matched: false,
+            start: None,
+            laplace_gap: None,
+            mean_mcse: Vec::new(),
+            log_sd_mcse: Vec::new(),
+            mean_mcse_from_hessian: false,
+            linear_response: false,
+            lr_sd: Vec::new(),
+            covariance: None,
+            eta: None,
             skipped_steps: 0,
             khat: f64::NAN,
             reliability: Reliability::Unreliable,
             mean: Vec::new(),
             sd: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }
 
-impl fmt::Display for ViDiagnostics {
-    /// The verdict paragraph printed under the summary table.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ViDiagnostics {
+    fn fmt_deterministic(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let matched = if self.moments_matched {
+            ", moments matched"
+        } else {
+            ""
+        };
+        write!(
+            f,
+            "Mean-field VI (deterministic ELBO over {} fixed draws{matched})",
+            self.fixed_draws
+        )?;
+        if self.converged {
+            write!(f, " converged")?;
+        } else {
+            write!(f, " did NOT converge")?;
+        }
+        write!(
+            f,
+            ": gradient norm {:.1e} after {} L-BFGS iterations",
+            self.grad_norm.unwrap_or(f64::NAN),
+            self.iterations
+        )?;
+        if self.newton_steps > 0 {
+            write!(f, " and {} Newton steps", self.newton_steps)?;
+        }
+        write!(f, ", {} model gradients", self.gradient_evaluations)?;
+        match &self.start {
+            Some(ViStart::Laplace { .. }) => writeln!(f, "; started at the Laplace mode.")?,
+            Some(ViStart::Random { reason }) => {
+                writeln!(f, "; started at a random point ({reason}).")?
+            }
+            None => writeln!(f, ".")?,
+        }
+        write!(
+            f,
+            "ELBO {:.4} +- {:.4} on fresh draws (objective {:.4} on the fixed draws)",
+            self.elbo,
+            self.elbo_mcse,
+            self.objective.unwrap_or(f64::NAN)
+        )?;
+        if let Some(gap) = self.laplace_gap {
+            write!(
+                f,
+                "; Laplace log evidence {:.4} (gap {gap:.3} nats)",
+                self.elbo + gap
+            )?;
+        }
+        writeln!(f, ".")?;
+        if let Some(worst) = self
+            .mean_mcse
+            .iter()
+            .zip(if self.lr_sd.is_empty() {
+                &self.sd
+            } else {
+                &self.lr_sd
+            })
+            .map(|(e, s)| e / s)
+            .max_by(f64::total_cmp)
+        {
+            let worst_sd = self.log_sd_mcse.iter().copied().fold(0.0, f64::max);
+            writeln!(
+                f,
+                "Monte Carlo error of the fit: means within {worst:.3} posterior sds, sds within \
+                 {:.1}%{}.",
+                100.0 * worst_sd,
+                if self.mean_mcse_from_hessian {
+                    ""
+                } else {
+                    " (approximate: Hessian not computed)"
+                }
+            )?;
+        }
+        if self.linear_response {
+            let shrink = self
+                .sd
+                .iter()
+                .zip(&self.lr_sd)
+                .map(|(s, l)| 1.0 - s / l)
+                .fold(0.0, f64::max);
+            writeln!(
+                f,
+                "Linear-response covariance: the sds and draws use it (the mean-field sds are up \
+                 to {:.0}% smaller).",
+                100.0 * shrink
+            )?;
+        }
+        Ok(())
+    }
+
+    fn fmt_stochastic(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.converged {
             write!(
                 f,
-                "Mean-field VI (ADVI) converged after {} iterations",
+                "Mean-field VI (stochastic ADVI) converged after {} iterations",
                 self.iterations
             )?;
         } else {
             write!(
                 f,
-                "Mean-field VI (ADVI) did NOT converge within {} iterations (relative ELBO \
-                 change still above the tolerance)",
+                "Mean-field VI (stochastic ADVI) did NOT converge within {} iterations (relative \
+                 ELBO change still above the tolerance)",
                 self.iterations
             )?;
         }
-        write!(f, "; step size eta = {}", self.eta)?;
-        write!(f, ", ELBO {:.4}", self.elbo)?;
+        if let Some(eta) = self.eta {
+            write!(f, "; step size eta = {eta}")?;
+        }
+        write!(f, ", ELBO {:.4} +- {:.4}", self.elbo, self.elbo_mcse)?;
         if self.skipped_steps > 0 {
             write!(
                 f,
@@ -659,7 +810,20 @@ impl fmt::Display for ViDiagnostics {
                 self.skipped_steps
             )?;
         }
-        writeln!(f, ".")?;
+        writeln!(f, ".")
+    }
+}
+
+impl fmt::Display for ViDiagnostics {
+    /// The verdict paragraph printed under the summary table.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.method {
+            ViMethod::Deterministic => self.fmt_deterministic(f)?,
+            ViMethod::Stochastic => self.fmt_stochastic(f)?,
+        }
+        for w in &self.warnings {
+            writeln!(f, "Warning: {w}.")?;
+        }
         write!(f, "Pareto k-hat = {:.2}: {}", self.khat, self.reliability)?;
         match self.reliability {
             Reliability::Reliable => write!(
@@ -674,9 +838,9 @@ impl fmt::Display for ViDiagnostics {
             ),
             Reliability::Unreliable => write!(
                 f,
-                " (k >= 0.7): the mean-field approximation is far from the posterior \
-                 (correlations, heavy tails or several modes it cannot represent); do not \
-                 trust its sds or quantiles, and fit with NUTS instead."
+                " (k >= 0.7): the approximation is far from the posterior (correlations, heavy \
+                 tails or several modes it cannot represent); do not trust its sds or \
+                 quantiles, and fit with NUTS instead."
             ),
         }
     }

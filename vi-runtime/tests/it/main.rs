@@ -10,3 +10,4 @@ mod models;
 mod nuts;
 mod psis;
 mod vi;
+mod vi_deterministic;

@@ -1,5 +1,6 @@
-//! Mean-field VI: exact mean-field optima of Gaussian targets, the k-hat verdict,
-//! reproducibility and errors.
+//! Mean-field VI by Stan's stochastic ADVI (`Vi::stochastic()`): exact mean-field optima of
+//! Gaussian targets, the k-hat verdict, reproducibility and errors. The default,
+//! deterministic method is tested in `vi_deterministic.rs`.
 
 use crate::models::{Correlated, LinRegKnownNoise, NormalMean};
 use nalgebra::{DMatrix, DVector};
@@ -39,7 +40,7 @@ const SD_REL_TOL: f64 = 0.05;
 
 /// A run long and quiet enough to reach the optimum to those tolerances.
 fn accurate() -> Vi {
-    Vi::default()
+    Vi::stochastic()
         .seed(11)
         .grad_samples(10)
         .tolerance(1e-9)
@@ -129,7 +130,7 @@ fn averaging_beats_the_last_iterate() {
     let rms = |averaging: bool| {
         let mut ss = 0.0;
         for seed in 1..=4 {
-            let post = Vi::default()
+            let post = Vi::stochastic()
                 .seed(seed)
                 .draws(10)
                 .iterate_averaging(averaging)
@@ -153,7 +154,7 @@ fn strongly_correlated_target_is_unreliable() {
     // the seed (0.35 to 1.02 over seeds 1..=12, four of them below 0.7); with five pairs it
     // was 0.96 to 1.34.
     for seed in 1..=3 {
-        let post = Vi::default()
+        let post = Vi::stochastic()
             .seed(seed)
             .fit(&CorrelatedPairs::new(5, 0.99))
             .unwrap();
@@ -183,7 +184,7 @@ fn exactly_fitted_gaussian_is_reliable_with_default_settings() {
     // convergence rule can settle.
     let y: Vec<f64> = (0..20).map(|i| ((i * 7 % 11) as f64 - 5.0) / 3.0).collect();
     let m = NormalMean::new(y, 1.3, 0.3, 2.0);
-    let post = Vi::default().seed(5).fit(&m).unwrap();
+    let post = Vi::stochastic().seed(5).fit(&m).unwrap();
     let d = diag(&post);
     assert!(d.converged);
     assert_eq!(d.reliability, Reliability::Reliable, "k = {}", d.khat);
@@ -197,9 +198,9 @@ fn exactly_fitted_gaussian_is_reliable_with_default_settings() {
 #[test]
 fn same_seed_same_result() {
     let m = correlated_regression(30, 1);
-    let a = Vi::default().seed(9).draws(50).fit(&m).unwrap();
-    let b = Vi::default().seed(9).draws(50).fit(&m).unwrap();
-    let c = Vi::default().seed(10).draws(50).fit(&m).unwrap();
+    let a = Vi::stochastic().seed(9).draws(50).fit(&m).unwrap();
+    let b = Vi::stochastic().seed(9).draws(50).fit(&m).unwrap();
+    let c = Vi::stochastic().seed(10).draws(50).fit(&m).unwrap();
     assert_eq!(a.chains(), b.chains());
     assert_eq!(diag(&a), diag(&b));
     assert_ne!(a.chains(), c.chains());
@@ -209,11 +210,11 @@ fn same_seed_same_result() {
 fn invalid_settings_are_errors() {
     let m = NormalMean::new(vec![0.5], 1.0, 0.0, 1.0);
     for vi in [
-        Vi::default().draws(0),
-        Vi::default().grad_samples(0),
-        Vi::default().tolerance(-1.0),
-        Vi::default().step_size(f64::NAN),
-        Vi::default().eval_interval(0),
+        Vi::stochastic().draws(0),
+        Vi::stochastic().grad_samples(0),
+        Vi::stochastic().tolerance(-1.0),
+        Vi::stochastic().step_size(f64::NAN),
+        Vi::stochastic().eval_interval(0),
     ] {
         assert!(
             matches!(vi.fit(&m), Err(FitError::InvalidSettings { .. })),
@@ -281,12 +282,12 @@ impl Model for Holed {
 #[test]
 fn non_finite_steps_are_skipped_and_counted() {
     // Guide draws in the hole (about 1% of them) are skipped.
-    let post = Vi::default().seed(2).fit(&Holed).unwrap();
+    let post = Vi::stochastic().seed(2).fit(&Holed).unwrap();
     let d = diag(&post);
     assert!(d.skipped_steps > 0);
     assert!(d.to_string().contains("skipped"));
     // Past the limit the fit fails, saying so.
-    let e = Vi::default()
+    let e = Vi::stochastic()
         .seed(2)
         .max_skipped(3)
         .fit(&Walled::new(0.3))
@@ -299,7 +300,10 @@ fn non_finite_steps_are_skipped_and_counted() {
 
 #[test]
 fn no_finite_start_names_the_statement() {
-    let e = Vi::default().seed(1).fit(&Walled::new(-1.0)).unwrap_err();
+    let e = Vi::stochastic()
+        .seed(1)
+        .fit(&Walled::new(-1.0))
+        .unwrap_err();
     assert_eq!(
         e,
         FitError::NoFiniteStart {
