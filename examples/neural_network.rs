@@ -154,16 +154,7 @@ pub fn run(small: bool) -> Result<Report, Box<dyn std::error::Error>> {
     let x = DMatrix::from_column_slice(n, 1, &xs);
     let y = DVector::from_column_slice(&ys);
     let model = bnn(&x, &y, hidden)?;
-    let vi = if small {
-        Vi::default().seed(SEED)
-    } else {
-        // Four draws per gradient and a longer run give a better ELBO on the full problem.
-        Vi::default()
-            .seed(SEED)
-            .grad_samples(4)
-            .max_iterations(20_000)
-    }
-    .fit(&model)?;
+    let vi = Vi::default().seed(SEED).fit(&model)?;
     // The posterior of a network is hard for NUTS (step sizes near 0.004): trees are capped
     // at depth 8 (255 leapfrog steps) to keep the run under a minute; the cap shows up in
     // the diagnostics as a cost in efficiency, not as bias.

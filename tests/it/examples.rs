@@ -208,6 +208,18 @@ fn elbo_plus_kl_is_the_log_evidence() {
     assert!((r.vi.1 / s - 1.0).abs() < 0.1, "{:?}", r.vi);
     assert!(r.vi_final_elbo <= log_evidence + 0.05);
     assert!(r.vi_final_elbo > log_evidence - 0.1, "{}", r.vi_final_elbo);
+    // The default method reaches the exact optimum: the posterior itself, and an ELBO equal
+    // to the log evidence (no Monte Carlo error, since q is the posterior).
+    let vi::Diagnostics::Vi(d) = r.fit.diagnostics() else {
+        panic!("not VI")
+    };
+    assert!(
+        (d.mean[0] - m).abs() < 1e-6 * s && (d.sd[0] / s - 1.0).abs() < 1e-6,
+        "{d}"
+    );
+    assert!((r.vi_elbo.0 - log_evidence).abs() < 1e-8, "{:?}", r.vi_elbo);
+    // The stochastic method stays within reach of it.
+    assert!((r.advi.0 - m).abs() < 0.1 * s, "{:?}", r.advi);
 
     #[cfg(feature = "plot")]
     check_figures(&elbo::figures(&r, &scratch("elbo")).unwrap());

@@ -289,13 +289,7 @@ fn laplace_fits_a_prior_only_model() {
 
 #[test]
 fn vi_fits_a_prior_only_model() {
-    let post = Vi::default()
-        .seed(11)
-        .grad_samples(10)
-        .tolerance(1e-9)
-        .max_iterations(20_000)
-        .fit(&empty_model())
-        .unwrap();
+    let post = Vi::default().seed(11).fit(&empty_model()).unwrap();
     let Diagnostics::Vi(d) = post.diagnostics() else {
         panic!("not VI")
     };

@@ -13,3 +13,4 @@ mod macro_simulate;
 mod macro_validation;
 mod macro_vectorise;
 mod support;
+mod vi_realistic;

@@ -64,6 +64,13 @@ pub(crate) const DEFAULT_DRAWS_RANGE: (usize, usize) = (32, 128);
 const HESSIAN_STEP: f64 = 1e-4;
 /// Newton steps allowed after L-BFGS.
 const NEWTON_STEPS: usize = 8;
+/// Above this dimension the Laplace start (a dense Hessian by `4d` gradients and an
+/// `O(d^3)` factorisation) is skipped.
+const LAPLACE_MAX_DIM: usize = 1000;
+/// Above this dimension no Hessian of `F` is computed to finish with Newton steps.
+const NEWTON_MAX_DIM: usize = 400;
+/// An evaluation of `F` slower than this runs its draws on several threads.
+const PARALLEL_ABOVE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// The settings of the deterministic method.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,8 +86,10 @@ pub(crate) struct Settings {
     /// Whether to start from the Laplace mode.
     pub laplace_start: bool,
     /// Whether the Hessian of the objective is computed (for the linear-response
-    /// covariance and the sandwich errors); `None` for "when `d` is at most `lr_max_dim`".
+    /// covariance and the sandwich errors); `None` for "when `d` is at most [`LR_MAX_DIM`]".
     pub linear_response: Option<bool>,
+    /// Threads at most for one evaluation's draws.
+    pub threads: usize,
 }
 
 /// Dimension up to which linear response is on by default: the Hessian of `F` costs `4d`
@@ -97,6 +106,7 @@ impl Default for Settings {
             max_iterations: 1000,
             laplace_start: true,
             linear_response: None,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -108,6 +118,10 @@ pub enum ViStart {
     Laplace {
         /// The Laplace estimate of the log evidence at that mode.
         log_evidence: f64,
+        /// Whether the mode search met its tolerance (if not, the point it reached still
+        /// had a negative definite Hessian, and served as the start and the whitening; its
+        /// log evidence is then only approximate).
+        converged: bool,
     },
     /// At a random point with unit sds (no mode was found, or the Laplace start was turned
     /// off); the reason in words.
@@ -233,6 +247,10 @@ struct Objective<'a, M: ?Sized> {
     trace: Vec<f64>,
     trace_gradients: Vec<usize>,
     best: f64,
+    /// Threads for the draws of one evaluation (1: none spawned).
+    threads: usize,
+    /// The draws' log densities and gradients, `M x (d + 1)`.
+    buf: Vec<f64>,
 }
 
 impl<M: Model + ?Sized> Objective<'_, M> {
@@ -244,9 +262,37 @@ impl<M: Model + ?Sized> Objective<'_, M> {
         let mut mu = vec![0.0; d];
         self.white.mu(u, &mut mu);
         let sigma: Vec<f64> = omega.iter().map(|w| w.exp()).collect();
-        let mut theta = vec![0.0; d];
-        let mut g = vec![0.0; d];
-        let mut g_first = vec![0.0; d];
+        let m = self.draws.m;
+        // Each draw's log density and gradient into its own row of the buffer (in parallel
+        // when that pays), then summed in draw order: the same result on any thread count.
+        let per = d + 1;
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.resize(m * per, 0.0);
+        let (model, z) = (self.model, &self.draws.z);
+        let rows = |first: usize, out: &mut [f64]| {
+            let mut theta = vec![0.0; d];
+            for (k, row) in out.chunks_exact_mut(per).enumerate() {
+                let zr = &z[(first + k) * d..(first + k + 1) * d];
+                for i in 0..d {
+                    theta[i] = mu[i] + sigma[i] * zr[i];
+                }
+                let (lp, g) = row.split_at_mut(1);
+                lp[0] = model.log_density_grad(&theta, g);
+            }
+        };
+        if self.threads > 1 {
+            let chunk = m.div_ceil(self.threads);
+            std::thread::scope(|s| {
+                for (c, out) in buf.chunks_mut(chunk * per).enumerate() {
+                    let rows = &rows;
+                    s.spawn(move || rows(c * chunk, out));
+                }
+            });
+        } else {
+            rows(0, &mut buf);
+        }
+        self.gradients += m;
+
         let mut sum_lp = 0.0;
         let (g_mu, g_omega) = grad.split_at_mut(d);
         g_mu.fill(0.0);
@@ -254,29 +300,24 @@ impl<M: Model + ?Sized> Objective<'_, M> {
         if let Some(p) = pairs.as_deref_mut() {
             p.clear();
         }
-        let m = self.draws.m;
         let mut finite = true;
         for r in 0..m {
-            let z = &self.draws.z[r * d..(r + 1) * d];
-            for i in 0..d {
-                theta[i] = mu[i] + sigma[i] * z[i];
-            }
-            self.gradients += 1;
-            let lp = self.model.log_density_grad(&theta, &mut g);
+            let row = &buf[r * per..(r + 1) * per];
+            let (lp, g) = (row[0], &row[1..]);
             if !lp.is_finite() || g.iter().any(|v| !v.is_finite()) {
                 finite = false;
                 break;
             }
+            let z = &self.draws.z[r * d..(r + 1) * d];
             sum_lp += lp;
             for i in 0..d {
                 g_mu[i] += g[i];
                 g_omega[i] += g[i] * z[i];
             }
             if let Some(p) = pairs.as_deref_mut() {
-                if r % 2 == 0 {
-                    g_first.copy_from_slice(&g);
-                } else {
+                if r % 2 == 1 {
                     // The pair's own objective gradient: the mean of its two draws' terms.
+                    let g_first = &buf[(r - 1) * per + 1..r * per];
                     let mut gm: Vec<f64> = (0..d).map(|i| 0.5 * (g_first[i] + g[i])).collect();
                     self.white.pull_back(&mut gm);
                     p.extend_from_slice(&gm);
@@ -285,6 +326,7 @@ impl<M: Model + ?Sized> Objective<'_, M> {
                 }
             }
         }
+        self.buf = buf;
         if !finite {
             grad.fill(0.0);
             return f64::NEG_INFINITY;
@@ -343,52 +385,51 @@ impl<M: Model + ?Sized> Objective<'_, M> {
 }
 
 /// The covariance of the pairs' gradients (`K x 2d` row-major) that the fixed draws do not
-/// already average out exactly: for each gradient component, the residual of its regression
-/// on control variates whose mean over the fixed draws is exactly zero by construction (the
-/// entries of `z z' - I` the design matches), so that a Gaussian target's gradients, which
-/// are exactly linear in them, count as no Monte Carlo error at all. Without moment matching
-/// there are no such variates and this is the plain covariance (DADVI's sandwich `V`).
+/// already average out exactly: each gradient component's residual after regression on
+/// control variates whose mean over the fixed draws is exact by construction, so that what
+/// the design integrates exactly counts as no Monte Carlo error. With matched moments and a
+/// Laplace `precision`, the variate of an `omega` component is its value under the Gaussian
+/// approximation (quadratic in the draws, so exactly integrated), plus `z_i^2 - 1`: a
+/// Gaussian target then has no Monte Carlo error at all, as is true of the fit. Without
+/// moment matching there are no such variates and this is DADVI's plain sandwich `V`.
 fn pair_covariance(
     pairs: &[f64],
     draws: &FixedDraws,
     d: usize,
     moment_matching: bool,
+    precision: Option<&DMatrix<f64>>,
+    sigma: &[f64],
 ) -> DMatrix<f64> {
     let k = draws.m / 2;
     let n = 2 * d;
     // The first draw of pair r.
     let z = |r: usize, i: usize| draws.z[2 * r * d + i];
-    // Which products z_a z_b are exactly matched, for the component of coordinate i.
-    let all_pairs: Vec<(usize, usize)> = (0..d).flat_map(|a| (a..d).map(move |b| (a, b))).collect();
-    let variates = |i: usize| -> Vec<(usize, usize)> {
-        if !moment_matching {
-            Vec::new()
-        } else if !draws.matched {
-            vec![(i, i)]
-        } else if all_pairs.len() + 2 <= k / 2 {
-            all_pairs.clone()
-        } else if d + 2 <= k / 2 {
-            (0..d).map(|j| (i.min(j), i.max(j))).collect()
-        } else {
-            vec![(i, i)]
-        }
-    };
+    // The Gaussian approximation's omega gradient term of each pair, -sigma_i z_i (A s z)_i.
+    let gaussian: Option<DMatrix<f64>> = precision.filter(|_| draws.matched).map(|a| {
+        let sz = DMatrix::from_fn(d, k, |i, r| sigma[i] * z(r, i));
+        let asz = a * &sz;
+        DMatrix::from_fn(k, d, |r, i| -sz[(i, r)] * asz[(i, r)])
+    });
     let mut resid = DMatrix::zeros(k, n);
     let mut dof = k.saturating_sub(1).max(1);
     for c in 0..n {
-        let mut cv = variates(c % d);
+        let i = c % d;
+        let mut cv: Vec<Vec<f64>> = Vec::new();
+        if moment_matching {
+            cv.push((0..k).map(|r| z(r, i) * z(r, i) - 1.0).collect());
+            if let (Some(g), true) = (&gaussian, c >= d) {
+                cv.push(g.column(i).iter().copied().collect());
+            }
+        }
         if k < cv.len() + 1 + 4 {
             // Too few pairs to fit the regression and still estimate a variance.
             cv.clear();
         }
-        let x = DMatrix::from_fn(k, cv.len() + 1, |r, j| {
-            if j == 0 {
-                1.0
-            } else {
-                let (a, b) = cv[j - 1];
-                z(r, a) * z(r, b) - if a == b { 1.0 } else { 0.0 }
-            }
-        });
+        let x = DMatrix::from_fn(
+            k,
+            cv.len() + 1,
+            |r, j| if j == 0 { 1.0 } else { cv[j - 1][r] },
+        );
         let y = DVector::from_fn(k, |r, _| pairs[r * n + c]);
         let beta = x
             .clone()
@@ -407,10 +448,7 @@ fn inf_norm(v: &[f64]) -> f64 {
 }
 
 /// The Laplace start: the mode, the whitening factor and the log evidence.
-fn laplace_start<M: Model + ?Sized>(
-    model: &M,
-    seed: u64,
-) -> Result<(Vec<f64>, DMatrix<f64>, f64), String> {
+fn laplace_start<M: Model + ?Sized>(model: &M, seed: u64) -> Result<LaplaceStart, String> {
     let fit = Laplace::default()
         .seed(seed)
         .draws(2)
@@ -419,18 +457,29 @@ fn laplace_start<M: Model + ?Sized>(
     let Diagnostics::Laplace(d) = fit.diagnostics() else {
         return Err("Laplace returned no Laplace diagnostics".into());
     };
-    if !d.converged {
-        return Err(format!(
-            "the mode search did not converge ({})",
-            d.stop_reason
-        ));
-    }
+    // A point where L-BFGS stopped short of its tolerance still has a negative definite
+    // Hessian (Laplace checked): the whitening it gives is what the optimisation needs.
     let chol = d
         .covariance
         .clone()
         .cholesky()
         .ok_or_else(|| "the Laplace covariance is not positive definite".to_string())?;
-    Ok((d.mode_unconstrained.clone(), chol.l(), d.log_evidence))
+    Ok(LaplaceStart {
+        mode: d.mode_unconstrained.clone(),
+        l: chol.l(),
+        log_evidence: d.log_evidence,
+        converged: d.converged,
+    })
+}
+
+/// What the Laplace start gives.
+struct LaplaceStart {
+    mode: Vec<f64>,
+    /// `L L' = (-H)^-1`.
+    l: DMatrix<f64>,
+    log_evidence: f64,
+    /// Whether L-BFGS met its tolerance there.
+    converged: bool,
 }
 
 impl Settings {
@@ -457,13 +506,23 @@ impl Settings {
         let draws = fixed_draws(d, m, self.moment_matching, rng);
         let moments_matched = draws.matched;
 
-        let started = if self.laplace_start {
-            laplace_start(model, seed)
-        } else {
+        let started = if !self.laplace_start {
             Err("the Laplace start was turned off".to_string())
+        } else if d > LAPLACE_MAX_DIM {
+            Err(format!(
+                "{d} parameters: above {LAPLACE_MAX_DIM}, the Laplace start's dense Hessian is \
+                 not computed"
+            ))
+        } else {
+            laplace_start(model, seed)
         };
-        let (white, omega0, start) = match started {
-            Ok((mode, l, log_evidence)) => {
+        let (white, omega0, start, precision) = match started {
+            Ok(LaplaceStart {
+                mode,
+                l,
+                log_evidence,
+                converged,
+            }) => {
                 // sd_i = 1 / sqrt((-H)_ii) with -H = (L L')^-1 = L^-T L^-1: the squared
                 // norms of the columns of L^-1.
                 let l_inv = l
@@ -473,10 +532,15 @@ impl Settings {
                 let omega0: Vec<f64> = (0..d)
                     .map(|i| -0.5 * l_inv.column(i).norm_squared().ln())
                     .collect();
+                let precision = l_inv.transpose() * &l_inv;
                 (
                     Whitening::Dense { shift: mode, l },
                     omega0,
-                    ViStart::Laplace { log_evidence },
+                    ViStart::Laplace {
+                        log_evidence,
+                        converged,
+                    },
+                    Some(precision),
                 )
             }
             Err(reason) => {
@@ -485,6 +549,7 @@ impl Settings {
                     Whitening::None { shift: theta0 },
                     vec![0.0; d],
                     ViStart::Random { reason },
+                    None,
                 )
             }
         };
@@ -498,11 +563,18 @@ impl Settings {
             trace: Vec::new(),
             trace_gradients: Vec::new(),
             best: f64::NEG_INFINITY,
+            threads: 1,
+            buf: Vec::new(),
         };
         let mut xi0 = vec![0.0; 2 * d];
         xi0[d..].copy_from_slice(&omega0);
         let mut g0 = vec![0.0; 2 * d];
+        let t0 = std::time::Instant::now();
         let mut f0 = obj.eval(&xi0, &mut g0, None);
+        // Threads pay once an evaluation costs well above a thread's start-up (tens of µs).
+        if t0.elapsed() > PARALLEL_ABOVE {
+            obj.threads = self.threads.min(m / 2).max(1);
+        }
         if !f0.is_finite() && matches!(start, ViStart::Laplace { .. }) {
             // The Laplace sds can reach where the model is not finite: start narrower.
             for v in xi0[d..].iter_mut() {
@@ -537,11 +609,12 @@ impl Settings {
         let mut stop_reason = opt.message.to_string();
 
         let want_hessian = self.linear_response.unwrap_or(d <= LR_MAX_DIM);
-        let mut hessian = if want_hessian || inf_norm(&grad) > self.grad_tolerance {
-            obj.hessian(&xi)
-        } else {
-            None
-        };
+        let mut hessian =
+            if want_hessian || (inf_norm(&grad) > self.grad_tolerance && d <= NEWTON_MAX_DIM) {
+                obj.hessian(&xi)
+            } else {
+                None
+            };
         // Newton steps on F's Hessian where L-BFGS stopped short of the tolerance.
         let mut newton_steps = 0;
         while inf_norm(&grad) > self.grad_tolerance && newton_steps < NEWTON_STEPS {
@@ -594,7 +667,15 @@ impl Settings {
         let mut pairs = Vec::new();
         let mut g_tmp = vec![0.0; 2 * d];
         obj.eval_quiet_pairs(&xi, &mut g_tmp, &mut pairs);
-        let v = pair_covariance(&pairs, &obj.draws, d, self.moment_matching);
+        let sigma_hat: Vec<f64> = xi[d..].iter().map(|w| w.exp()).collect();
+        let v = pair_covariance(
+            &pairs,
+            &obj.draws,
+            d,
+            self.moment_matching,
+            precision.as_ref(),
+            &sigma_hat,
+        );
         let k = m / 2;
         let n = 2 * d;
         let neg_inv = hessian

@@ -174,6 +174,15 @@ impl Vi {
         self.only(ViMethod::Deterministic, "linear_response")
     }
 
+    /// Deterministic method: the most threads one evaluation of the objective spreads its
+    /// fixed draws over (default: the machine's cores). They are used only when an
+    /// evaluation takes over a millisecond, and the result is bit-identical whatever their
+    /// number (each draw's terms are summed in draw order).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.det.threads = n;
+        self.only(ViMethod::Deterministic, "threads")
+    }
+
     /// Deterministic method: whether to start at the Laplace mode (default `true`); without
     /// it the start is a random point with unit sds.
     pub fn laplace_start(mut self, on: bool) -> Self {
@@ -256,6 +265,7 @@ impl Vi {
         match self.method {
             ViMethod::Deterministic => {
                 positive.push(("max_iterations", self.det.max_iterations));
+                positive.push(("threads", self.det.threads));
                 if let Some(m) = self.det.draws {
                     if m < 4 {
                         return bad(format!(
@@ -389,8 +399,11 @@ impl Vi {
             _ => Vec::new(),
         };
         let laplace_gap = match run.start {
-            ViStart::Laplace { log_evidence } => Some(log_evidence - elbo),
-            ViStart::Random { .. } => None,
+            ViStart::Laplace {
+                log_evidence,
+                converged: true,
+            } => Some(log_evidence - elbo),
+            _ => None,
         };
         let names = model.layout().flat_names();
         let mut warnings = Vec::new();
@@ -722,7 +735,13 @@ impl ViDiagnostics {
         }
         write!(f, ", {} model gradients", self.gradient_evaluations)?;
         match &self.start {
-            Some(ViStart::Laplace { .. }) => writeln!(f, "; started at the Laplace mode.")?,
+            Some(ViStart::Laplace {
+                converged: true, ..
+            }) => writeln!(f, "; started at the Laplace mode.")?,
+            Some(ViStart::Laplace { .. }) => writeln!(
+                f,
+                "; started where the Laplace mode search stopped short of its tolerance."
+            )?,
             Some(ViStart::Random { reason }) => {
                 writeln!(f, "; started at a random point ({reason}).")?
             }

@@ -406,3 +406,21 @@ fn no_finite_start_names_the_statement() {
         }
     );
 }
+
+#[test]
+fn the_same_fit_on_any_number_of_threads() {
+    // N = 20,000: one evaluation of the objective (32 model gradients) takes well over the
+    // millisecond above which its draws are spread over threads.
+    let m = LinRegKnownNoise::synthetic(20_000, 5, 0.5, 4);
+    let one = Vi::default().seed(5).draws(20).threads(1).fit(&m).unwrap();
+    for threads in [2, 3] {
+        let many = Vi::default()
+            .seed(5)
+            .draws(20)
+            .threads(threads)
+            .fit(&m)
+            .unwrap();
+        assert_eq!(diag(&one), diag(&many), "{threads} threads");
+        assert_eq!(one.chains(), many.chains());
+    }
+}
