@@ -385,60 +385,52 @@ impl<M: Model + ?Sized> Objective<'_, M> {
 }
 
 /// The covariance of the pairs' gradients (`K x 2d` row-major) that the fixed draws do not
-/// already average out exactly: each gradient component's residual after regression on
-/// control variates whose mean over the fixed draws is exact by construction, so that what
-/// the design integrates exactly counts as no Monte Carlo error. With matched moments and a
-/// Laplace `precision`, the variate of an `omega` component is its value under the Gaussian
-/// approximation (quadratic in the draws, so exactly integrated), plus `z_i^2 - 1`: a
-/// Gaussian target then has no Monte Carlo error at all, as is true of the fit. Without
-/// moment matching there are no such variates and this is DADVI's plain sandwich `V`.
+/// already integrate exactly: each gradient component's residual after regression on a
+/// control variate whose mean over the fixed draws is exact by construction. With matched
+/// moments that variate is the component's second-order Taylor prediction `quadratic`
+/// (quadratic in the draws, so integrated exactly by a design with exact first and second
+/// moments): what is left is the part of the posterior's log density beyond the quadratic
+/// in each direction, which is what the fit's Monte Carlo error comes from. A Gaussian
+/// target then has none, as is true of its fit. With only each coordinate's mean square
+/// matched, the variate is `z_i^2 - 1`; without moment matching there is none and this is
+/// DADVI's plain sandwich `V`.
 fn pair_covariance(
     pairs: &[f64],
+    quadratic: Option<&[f64]>,
     draws: &FixedDraws,
     d: usize,
     moment_matching: bool,
-    precision: Option<&DMatrix<f64>>,
-    sigma: &[f64],
 ) -> DMatrix<f64> {
     let k = draws.m / 2;
     let n = 2 * d;
     // The first draw of pair r.
     let z = |r: usize, i: usize| draws.z[2 * r * d + i];
-    // The Gaussian approximation's omega gradient term of each pair, -sigma_i z_i (A s z)_i.
-    let gaussian: Option<DMatrix<f64>> = precision.filter(|_| draws.matched).map(|a| {
-        let sz = DMatrix::from_fn(d, k, |i, r| sigma[i] * z(r, i));
-        let asz = a * &sz;
-        DMatrix::from_fn(k, d, |r, i| -sz[(i, r)] * asz[(i, r)])
-    });
     let mut resid = DMatrix::zeros(k, n);
     let mut dof = k.saturating_sub(1).max(1);
     for c in 0..n {
         let i = c % d;
-        let mut cv: Vec<Vec<f64>> = Vec::new();
-        if moment_matching {
-            cv.push((0..k).map(|r| z(r, i) * z(r, i) - 1.0).collect());
-            if let (Some(g), true) = (&gaussian, c >= d) {
-                cv.push(g.column(i).iter().copied().collect());
-            }
-        }
-        if k < cv.len() + 1 + 4 {
-            // Too few pairs to fit the regression and still estimate a variance.
-            cv.clear();
-        }
-        let x = DMatrix::from_fn(
-            k,
-            cv.len() + 1,
-            |r, j| if j == 0 { 1.0 } else { cv[j - 1][r] },
-        );
+        let cv: Option<Vec<f64>> = match (moment_matching, draws.matched, quadratic) {
+            (true, true, Some(q)) => Some((0..k).map(|r| q[r * n + c]).collect()),
+            (true, _, _) => Some((0..k).map(|r| z(r, i) * z(r, i) - 1.0).collect()),
+            (false, _, _) => None,
+        };
+        // Too few pairs to fit the regression and still estimate a variance: none.
+        let cv = cv.filter(|_| k >= 6);
+        let p = 1 + usize::from(cv.is_some());
+        let x = DMatrix::from_fn(k, p, |r, j| match (j, &cv) {
+            (0, _) => 1.0,
+            (_, Some(v)) => v[r],
+            (_, None) => 0.0,
+        });
         let y = DVector::from_fn(k, |r, _| pairs[r * n + c]);
         let beta = x
             .clone()
             .svd(true, true)
             .solve(&y, 1e-12)
-            .unwrap_or_else(|_| DVector::zeros(cv.len() + 1));
+            .unwrap_or_else(|_| DVector::zeros(p));
         let r = &y - &x * beta;
         resid.set_column(c, &r);
-        dof = dof.min(k.saturating_sub(cv.len() + 1).max(1));
+        dof = dof.min(k.saturating_sub(p).max(1));
     }
     resid.transpose() * &resid / dof as f64
 }
@@ -516,7 +508,7 @@ impl Settings {
         } else {
             laplace_start(model, seed)
         };
-        let (white, omega0, start, precision) = match started {
+        let (white, omega0, start) = match started {
             Ok(LaplaceStart {
                 mode,
                 l,
@@ -532,7 +524,6 @@ impl Settings {
                 let omega0: Vec<f64> = (0..d)
                     .map(|i| -0.5 * l_inv.column(i).norm_squared().ln())
                     .collect();
-                let precision = l_inv.transpose() * &l_inv;
                 (
                     Whitening::Dense { shift: mode, l },
                     omega0,
@@ -540,7 +531,6 @@ impl Settings {
                         log_evidence,
                         converged,
                     },
-                    Some(precision),
                 )
             }
             Err(reason) => {
@@ -549,7 +539,6 @@ impl Settings {
                     Whitening::None { shift: theta0 },
                     vec![0.0; d],
                     ViStart::Random { reason },
-                    None,
                 )
             }
         };
@@ -667,14 +656,15 @@ impl Settings {
         let mut pairs = Vec::new();
         let mut g_tmp = vec![0.0; 2 * d];
         obj.eval_quiet_pairs(&xi, &mut g_tmp, &mut pairs);
-        let sigma_hat: Vec<f64> = xi[d..].iter().map(|w| w.exp()).collect();
+        let quadratic = (self.moment_matching && obj.draws.matched)
+            .then(|| obj.quadratic_pairs(&xi))
+            .flatten();
         let v = pair_covariance(
             &pairs,
+            quadratic.as_deref(),
             &obj.draws,
             d,
             self.moment_matching,
-            precision.as_ref(),
-            &sigma_hat,
         );
         let k = m / 2;
         let n = 2 * d;
@@ -747,6 +737,48 @@ impl Settings {
 }
 
 impl<M: Model + ?Sized> Objective<'_, M> {
+    /// Each antithetic pair's gradient (`K x 2d`, as the pairs' rows of `eval`) as its
+    /// second-order Taylor expansion at `mu` predicts it: with `v = sigma z`, the pair's
+    /// mean gradient `g(mu) + T[v, v] / 2` and its half difference `H v`, the directional
+    /// derivatives from `g(mu +- h v)`. `2K + 1` model gradients; `None` if one is not
+    /// finite.
+    fn quadratic_pairs(&mut self, xi: &[f64]) -> Option<Vec<f64>> {
+        const H: f64 = 1e-3;
+        let d = self.d;
+        let (u, omega) = xi.split_at(d);
+        let mut mu = vec![0.0; d];
+        self.white.mu(u, &mut mu);
+        let sigma: Vec<f64> = omega.iter().map(|w| w.exp()).collect();
+        let mut g0 = vec![0.0; d];
+        let (mut gp, mut gm) = (vec![0.0; d], vec![0.0; d]);
+        let mut theta = vec![0.0; d];
+        let finite = |lp: f64, g: &[f64]| lp.is_finite() && g.iter().all(|v| v.is_finite());
+        if !finite(self.model.log_density_grad(&mu, &mut g0), &g0) {
+            return None;
+        }
+        let k = self.draws.m / 2;
+        let mut out = Vec::with_capacity(k * 2 * d);
+        for r in 0..k {
+            let z = &self.draws.z[2 * r * d..(2 * r + 1) * d];
+            for (sign, g) in [(1.0, &mut gp), (-1.0, &mut gm)] {
+                for i in 0..d {
+                    theta[i] = mu[i] + sign * H * sigma[i] * z[i];
+                }
+                if !finite(self.model.log_density_grad(&theta, g), g) {
+                    return None;
+                }
+            }
+            let mut mean: Vec<f64> = (0..d)
+                .map(|i| g0[i] + (gp[i] - 2.0 * g0[i] + gm[i]) / (2.0 * H * H))
+                .collect();
+            self.white.pull_back(&mut mean);
+            out.extend_from_slice(&mean);
+            out.extend((0..d).map(|i| sigma[i] * z[i] * (gp[i] - gm[i]) / (2.0 * H) + 1.0));
+        }
+        self.gradients += 2 * k + 1;
+        Some(out)
+    }
+
     /// `eval` with the pairs' gradients, without touching the trace.
     fn eval_quiet_pairs(&mut self, xi: &[f64], grad: &mut [f64], pairs: &mut Vec<f64>) -> f64 {
         let (len, best) = (self.trace.len(), self.best);
