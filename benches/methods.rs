@@ -141,9 +141,17 @@ fn vi_against_peers() {
                         unreachable!()
                     };
                     let gap = optimum.map_or("-".into(), |o| format!("{:.3}", o - d.elbo));
+                    let start = match &d.start {
+                        Some(vi::ViStart::Laplace { converged, .. }) => {
+                            format!("Laplace mode (converged {converged})")
+                        }
+                        Some(vi::ViStart::Random { reason }) => format!("random: {reason}"),
+                        None => "random".into(),
+                    };
                     println!(
-                        "{name:<22} {label:<14} {best:>9.4} {:>10} {:>12.3} +- {:<7.3} {gap:>12}",
-                        d.gradient_evaluations, d.elbo, d.elbo_mcse
+                        "{name:<22} {label:<14} {best:>9.4} {:>10} {:>12.3} +- {:<7.3} {gap:>12}  \
+                         {} iterations, converged {}; start {start}",
+                        d.gradient_evaluations, d.elbo, d.elbo_mcse, d.iterations, d.converged
                     );
                 }
                 Err(e) => println!("{name:<22} {label:<14} {best:>9.4} failed: {e}"),
