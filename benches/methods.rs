@@ -91,6 +91,9 @@ fn check_peer_point(name: &str, model: &impl Model, want: f64) {
     );
 }
 
+/// A fit of one model by a given `Vi`.
+type FitFn<'a> = dyn Fn(&Vi) -> Result<Posterior, FitError> + 'a;
+
 /// VI's methods on the peers' data.
 fn vi_against_peers() {
     let coin_v = json(include_str!("data/coin.json"));
@@ -113,11 +116,7 @@ fn vi_against_peers() {
         "{:<22} {:<14} {:>9} {:>10} {:>22} {:>12}",
         "model", "VI method", "wall s", "gradients", "ELBO (fresh draws)", "gap (nats)"
     );
-    let cases: [(
-        &str,
-        &dyn Fn(&Vi) -> Result<Posterior, FitError>,
-        Option<f64>,
-    ); 3] = [
+    let cases: [(&str, &FitFn, Option<f64>); 3] = [
         ("coin (Beta(1,1))", &|vi| vi.fit(&coin), Some(-62.3964)),
         ("linreg N=1000 D=5", &|vi| vi.fit(&linreg), Some(-734.5488)),
         ("bnn H=50 N=200", &|vi| vi.fit(&net), None),
