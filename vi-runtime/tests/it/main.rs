@@ -8,5 +8,6 @@ mod laplace;
 mod lecture;
 mod models;
 mod nuts;
+mod nuts_adapt;
 mod psis;
 mod vi;

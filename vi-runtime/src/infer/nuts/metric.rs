@@ -12,9 +12,9 @@
 //! - dense and low-rank: in the coordinates rescaled by that diagonal, the matrix `S` with
 //!   `S Cov(g) S = Cov(x)`, the geometric mean of `Cov(x)` and `Cov(g)^-1` (the minimiser
 //!   of the Fisher divergence among Gaussians, exact for any Gaussian). Dense shrinks it
-//!   toward its diagonal with the Schäfer-Strimmer intensity of the draws' correlations
-//!   (near 0 for strong correlations, near 1 when the off-diagonal estimates are noise);
-//!   low-rank keeps, as nutpie does, only the eigenvectors whose eigenvalues are above 2
+//!   toward its diagonal pair by pair, with the Schäfer-Strimmer intensity of each pair's
+//!   correlation in the draws (near 0 for a strong correlation, 1 when it is noise; see
+//!   [`shrinkage_intensities`]); low-rank keeps, as nutpie does, only the eigenvectors whose eigenvalues are above 2
 //!   or below 1/2 (at most `k` of them, those farthest from 1 in log).
 //!
 //! Without gradients (Stan's adaptation) the diagonal and dense estimates are Stan's
@@ -373,47 +373,36 @@ fn grad_metric(x: &DMatrix<f64>, g: &DMatrix<f64>) -> DMatrix<f64> {
     spd_mean(&cx, &cg)
 }
 
-/// The Schäfer-Strimmer (2005, target "D") shrinkage intensity of the correlations of the
-/// centred n x d matrix `x`: `sum_{i != j} Var(r_ij) / sum_{i != j} r_ij^2`, in [0, 1].
-pub(crate) fn shrinkage_intensity(x: &DMatrix<f64>) -> f64 {
+/// Per-pair shrinkage intensities of the correlations of the centred n x d matrix `x`
+/// toward 0: `lambda_ij = Var(r_ij) / r_ij^2` clamped to [0, 1], the MSE-optimal intensity
+/// of Schäfer and Strimmer (2005, target "D") applied to each pair alone, with the
+/// normal-theory sampling variance `Var(r) = (1 - r^2)^2 / n` (Fisher 1915). A pair whose
+/// correlation is far larger than its sampling error keeps it (one intensity for all
+/// pairs, or Schäfer-Strimmer's variance estimate, which ignores that |r| <= 1, would be
+/// driven by the noise and spoil a correlation of -0.99999, which a sampler must keep);
+/// a pair whose correlation is noise is set to 0.
+pub(crate) fn shrinkage_intensities(x: &DMatrix<f64>) -> DMatrix<f64> {
     let (n, d) = (x.nrows(), x.ncols());
-    if n < 3 || d < 2 {
-        return 1.0;
+    let mut out = DMatrix::from_element(d, d, 1.0);
+    out.fill_diagonal(0.0);
+    if n < 3 {
+        return out;
     }
-    let nf = n as f64;
-    // Standardise the columns (sample sd, divisor n - 1).
-    let mut u = x.clone();
-    for mut c in u.column_iter_mut() {
-        let sd = (c.iter().map(|v| v * v).sum::<f64>() / (nf - 1.0)).sqrt();
-        if sd > 0.0 {
-            c /= sd;
-        }
-    }
-    let (mut num, mut den) = (0.0, 0.0);
+    let c = x.transpose() * x;
     for i in 0..d {
         for j in 0..i {
-            let ci = u.column(i);
-            let cj = u.column(j);
-            let mut sum = 0.0;
-            let mut sum2 = 0.0;
-            for (a, b) in ci.iter().zip(cj.iter()) {
-                let w = a * b;
-                sum += w;
-                sum2 += w * w;
-            }
-            let wbar = sum / nf;
-            let r = sum / (nf - 1.0);
-            // Var-hat(r_ij) = n / (n - 1)^3 sum_k (w_kij - wbar_ij)^2.
-            let var = nf / (nf - 1.0).powi(3) * (sum2 - nf * wbar * wbar).max(0.0);
-            num += var;
-            den += r * r;
+            let r = c[(i, j)] / (c[(i, i)] * c[(j, j)]).sqrt();
+            let var = (1.0 - r * r).powi(2) / n as f64;
+            let l = if r.is_finite() && r != 0.0 {
+                (var / (r * r)).clamp(0.0, 1.0)
+            } else {
+                1.0
+            };
+            out[(i, j)] = l;
+            out[(j, i)] = l;
         }
     }
-    if den > 0.0 {
-        (num / den).clamp(0.0, 1.0)
-    } else {
-        1.0
-    }
+    out
 }
 
 /// The condition number of the correlation matrix of `m` (symmetric positive definite).
@@ -446,13 +435,11 @@ pub(crate) fn estimate_dense(s: &Samples, grads: bool, fallback: &[f64]) -> DMat
     }
     let (x, g, sigma) = rescaled(s, fallback);
     let mut m = grad_metric(&x, &g);
-    let lambda = shrinkage_intensity(&x);
-    for i in 0..d {
-        for j in 0..d {
-            if i != j {
-                m[(i, j)] *= 1.0 - lambda;
-            }
-        }
+    let lambda = shrinkage_intensities(&x);
+    let shrunk = m.component_mul(&lambda.map(|l| 1.0 - l));
+    // Shrinking entries one by one may lose positive definiteness: then keep the estimate.
+    if Cholesky::new(shrunk.clone()).is_some() {
+        m = shrunk;
     }
     DMatrix::from_fn(d, d, |i, j| sigma[i] * m[(i, j)] * sigma[j])
 }
@@ -598,17 +585,20 @@ mod tests {
     }
 
     #[test]
-    fn shrinkage_is_small_for_strong_and_large_for_no_correlation() {
+    fn shrinkage_keeps_strong_and_drops_noise_correlations() {
         let mut rng = Rng::seed_from_u64(5);
         let n = 200;
-        let indep = DMatrix::from_fn(n, 5, |_, _| rng.sample::<f64, _>(StandardNormal));
-        let l = shrinkage_intensity(&indep);
-        assert!(l > 0.5, "{l}");
         let z: Vec<f64> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
-        let strong = DMatrix::from_fn(n, 5, |k, _| {
-            z[k] + 0.05 * rng.sample::<f64, _>(StandardNormal)
+        // Columns 0 and 1 nearly equal (corr 0.9988); column 2 independent of both.
+        let x = DMatrix::from_fn(n, 3, |k, j| match j {
+            2 => rng.sample::<f64, _>(StandardNormal),
+            _ => z[k] + 0.05 * rng.sample::<f64, _>(StandardNormal),
         });
-        let l = shrinkage_intensity(&strong);
-        assert!(l < 0.01, "{l}");
+        let l = shrinkage_intensities(&x);
+        // (1 - 0.9988^2)^2 / (200 0.9988^2) = 2.9e-8.
+        assert!(l[(0, 1)] < 1e-6, "{l}");
+        assert!(l[(0, 2)] > 0.3 && l[(1, 2)] > 0.3, "{l}");
+        assert_eq!(l[(1, 0)], l[(0, 1)]);
+        assert_eq!(l[(0, 0)], 0.0);
     }
 }
