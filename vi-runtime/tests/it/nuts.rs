@@ -6,8 +6,8 @@
 //! its own MCSE. Halving the CmdStan defaults keeps the test binary fast at opt-level 1.
 
 use crate::models::{CoinToss, Correlated, Funnel, GammaPoisson, LinRegKnownNoise, NormalMean};
-use vi_runtime::{Diagnostics, FitError, Model, Nuts, NutsDiagnostics, ParamLayout, Posterior};
 use vi_runtime::infer::nuts::{Adaptation, Metric};
+use vi_runtime::{Diagnostics, FitError, Model, Nuts, NutsDiagnostics, ParamLayout, Posterior};
 use vi_runtime::{Transform, UnknownName};
 
 /// Means within this many MCSE of the truth.

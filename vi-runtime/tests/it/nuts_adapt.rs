@@ -636,3 +636,40 @@ fn e_bfmi_is_reported_and_flagged_below_0_3() {
     assert!(w.iter().any(|w| w.contains("E-BFMI below 0.3")), "{w:?}");
     assert!(post.summary().to_string().contains("E-BFMI below 0.3"));
 }
+
+/// A dense fit's CmdStan CSV says `dense_e` and carries the matrix, row by row, as
+/// CmdStan writes it.
+#[test]
+fn csv_of_a_dense_fit_carries_the_matrix() {
+    let post = Nuts::default()
+        .seed(2)
+        .chains(2)
+        .warmup(200)
+        .draws(20)
+        .progress(false)
+        .metric(Metric::Dense)
+        .fit(&Correlated::new(0.95))
+        .unwrap();
+    let m = nuts_diag(&post).chains[1]
+        .inv_metric_matrix
+        .clone()
+        .unwrap();
+    let mut out = Vec::new();
+    post.to_csv_chain(1, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("#       metric = dense_e"), "{text}");
+    let mut lines = text
+        .lines()
+        .skip_while(|l| *l != "# Elements of inverse mass matrix:")
+        .skip(1);
+    for i in 0..2 {
+        let row: Vec<f64> = lines.next().unwrap()[2..]
+            .split(", ")
+            .map(|x| x.parse().unwrap())
+            .collect();
+        assert_eq!(row, [m[(i, 0)], m[(i, 1)]]);
+    }
+    // The adapted matrix has the posterior's correlation.
+    let r = m[(0, 1)] / (m[(0, 0)] * m[(1, 1)]).sqrt();
+    assert!((r - 0.95).abs() < 0.02, "{r}");
+}
