@@ -362,7 +362,7 @@ fn stan<M: Model + ?Sized>(
         let t = s.transition();
         warmup_divergences += usize::from(t.divergent);
         dual.learn(&mut s.eps, t.accept_stat);
-        let end = if let (Want::Diag, MetricState::Diag { inv }) = (w, &mut s.metric) {
+        let end = if let (Want::Diag, MetricState::Diag { inv }) = (w, &mut s.int.metric) {
             // Stan's own estimator, arithmetic included.
             windows.learn_variance(&mut welford, inv, &s.z.q)
         } else {
@@ -373,7 +373,7 @@ fn stan<M: Model + ?Sized>(
             if end {
                 if samples.n() > 1 {
                     let diag = metric::stan_diag(&samples);
-                    s.metric = matrix_metric(w, &samples, false, &diag)
+                    s.int.metric = matrix_metric(w, &samples, false, &diag)
                         .unwrap_or(MetricState::Diag { inv: diag });
                 }
                 samples.draws.clear();
@@ -410,7 +410,7 @@ fn nutpie<M: Model + ?Sized>(
         });
     }
     let w = want(nuts.metric, d);
-    s.metric = MetricState::Diag {
+    s.int.metric = MetricState::Diag {
         inv: metric::init_diag(&s.z.grad),
     };
     s.init_stepsize()?;
@@ -489,10 +489,10 @@ fn nutpie<M: Model + ?Sized>(
         since_matrix += 1;
         let mut changed = false;
         if fg.0.n >= 3 {
-            let fallback = s.metric.diag();
+            let fallback = s.int.metric.diag();
             let diag = metric::grad_diag(&fg.0.m2, &fg.1.m2, &fallback);
             let matrix_due = switched || since_matrix >= a.matrix_update_freq.max(1);
-            let keeps_matrix = !matches!(s.metric, MetricState::Diag { .. });
+            let keeps_matrix = !matches!(s.int.metric, MetricState::Diag { .. });
             if w != Want::Diag && fg.0.n >= 5 && matrix_due {
                 since_matrix = 0;
                 let sub = Samples {
@@ -500,11 +500,11 @@ fn nutpie<M: Model + ?Sized>(
                     draws: rows.draws[fg_start * d..].to_vec(),
                     grads: rows.grads[fg_start * d..].to_vec(),
                 };
-                s.metric =
+                s.int.metric =
                     matrix_metric(w, &sub, true, &diag).unwrap_or(MetricState::Diag { inv: diag });
                 changed = true;
             } else if !(keeps_matrix && w != Want::Diag) {
-                s.metric = MetricState::Diag { inv: diag };
+                s.int.metric = MetricState::Diag { inv: diag };
                 changed = true;
             }
         }

@@ -561,13 +561,13 @@ impl Nuts {
             lp: lps,
             stats,
             step_size: s.eps,
-            inv_metric: s.metric.diag(),
-            metric: match &s.metric {
+            inv_metric: s.int.metric.diag(),
+            metric: match &s.int.metric {
                 MetricState::Diag { .. } => Metric::Diag,
                 MetricState::Dense { .. } => Metric::Dense,
                 m @ MetricState::LowRank { .. } => Metric::LowRank(m.rank()),
             },
-            inv_metric_matrix: s.metric.matrix(),
+            inv_metric_matrix: s.int.metric.matrix(),
             warmup_divergences,
             warmup_time,
             sampling_time: sampling_start.elapsed(),

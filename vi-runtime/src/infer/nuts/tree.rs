@@ -22,7 +22,6 @@ use rand::Rng as _;
 use super::metric::MetricState;
 use crate::error::FitError;
 use crate::infer::Rng;
-use crate::math::log_sum_exp;
 use crate::model::Model;
 
 use super::SamplerStats;
@@ -113,28 +112,45 @@ fn criterion(p_sharp_minus: &[f64], p_sharp_plus: &[f64], a: &[f64], b: &[f64]) 
     dot(p_sharp_plus) > 0.0 && dot(p_sharp_minus) > 0.0
 }
 
-/// One chain's sampler: the current point, the metric, the step size and the buffers.
-pub(crate) struct Sampler<'m, M: ?Sized> {
-    pub(crate) model: &'m M,
+/// What builds trees: the model, the metric, the integrator's state and the generator.
+pub(crate) struct Integrator<'m, M: ?Sized> {
+    model: &'m M,
     pub(crate) metric: MetricState,
-    /// The nominal step size (what adaptation sets).
-    pub(crate) eps: f64,
-    /// Each transition uses `eps * (1 + jitter * u)`, `u` uniform in (-1, 1).
-    pub(crate) jitter: f64,
     /// The step size of the current transition.
     eps_now: f64,
-    pub(crate) max_depth: usize,
-    pub(crate) max_energy_error: f64,
-    pub(crate) rng: Rng,
-    /// The current state.
-    pub(crate) z: Point,
-    /// Whether the last transition moved away from its initial state.
-    pub(crate) moved: bool,
+    max_energy_error: f64,
+    rng: Rng,
     /// The integrator's state.
     zi: Point,
     /// Velocity scratch.
     v: Vec<f64>,
+}
+
+/// One chain's sampler: the current point, the step size, the integrator and the buffers.
+pub(crate) struct Sampler<'m, M: ?Sized> {
+    pub(crate) int: Integrator<'m, M>,
+    /// The nominal step size (what adaptation sets).
+    pub(crate) eps: f64,
+    /// Each transition uses `eps * (1 + jitter * u)`, `u` uniform in (-1, 1).
+    pub(crate) jitter: f64,
+    pub(crate) max_depth: usize,
+    /// The current state.
+    pub(crate) z: Point,
+    /// Whether the last transition moved away from its initial state.
+    pub(crate) moved: bool,
     ws: Workspace,
+}
+
+/// `ln(e^a + e^b)`, as `crate::math::log_sum_exp` computes it for two terms (the larger one's
+/// exponential is exactly 1), with one exponential instead of two.
+#[inline]
+fn log_add_exp(a: f64, b: f64) -> f64 {
+    let m = a.max(b);
+    if !m.is_finite() {
+        return m;
+    }
+    let lo = a.min(b);
+    m + (1.0 + (lo - m).exp()).ln()
 }
 
 impl<'m, M: Model + ?Sized> Sampler<'m, M> {
@@ -159,16 +175,18 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             grad,
         };
         Sampler {
-            model,
-            metric: MetricState::identity(d),
+            int: Integrator {
+                model,
+                metric: MetricState::identity(d),
+                eps_now: eps,
+                max_energy_error,
+                rng,
+                zi: z.clone(),
+                v: vec![0.0; d],
+            },
             eps,
             jitter,
-            eps_now: eps,
             max_depth,
-            max_energy_error,
-            rng,
-            zi: z.clone(),
-            v: vec![0.0; d],
             ws: Workspace {
                 z_fwd: z.clone(),
                 z_bck: z.clone(),
@@ -182,77 +200,16 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         }
     }
 
-    /// `H = -log p(q) + p' M^-1 p / 2` at `zi`, with the velocity `M^-1 p` written to
-    /// `sharp`; NaN counts as infinite.
-    fn hamiltonian_sharp(metric: &mut MetricState, z: &Point, sharp: &mut [f64]) -> f64 {
-        let k: f64 = match metric {
-            MetricState::Diag { inv } => {
-                for ((s, p), m) in sharp.iter_mut().zip(&z.p).zip(inv.iter()) {
-                    *s = p * m;
-                }
-                z.p.iter().zip(inv.iter()).map(|(p, m)| p * p * m).sum()
-            }
-            _ => {
-                metric.velocity(&z.p, sharp);
-                z.p.iter().zip(sharp.iter()).map(|(p, v)| p * v).sum()
-            }
-        };
-        let h = -z.lp + 0.5 * k;
-        if h.is_nan() {
-            f64::INFINITY
-        } else {
-            h
-        }
-    }
-
-    fn hamiltonian_of(&mut self, which: Which) -> f64 {
-        let z = match which {
-            Which::Current => &self.z,
-            Which::Integrator => &self.zi,
-        };
-        Self::hamiltonian_sharp(&mut self.metric, z, &mut self.v)
-    }
-
-    /// One leapfrog step of size `eps` from `zi`. A non-finite log density or gradient sets
-    /// the log density to -inf, so the energy error is infinite: a divergence.
-    fn leapfrog(&mut self, eps: f64) {
-        let z = &mut self.zi;
-        for (p, g) in z.p.iter_mut().zip(&z.grad) {
-            *p += 0.5 * eps * g;
-        }
-        match &mut self.metric {
-            MetricState::Diag { inv } => {
-                for ((q, p), m) in z.q.iter_mut().zip(&z.p).zip(inv.iter()) {
-                    *q += eps * m * p;
-                }
-            }
-            metric => {
-                metric.velocity(&z.p, &mut self.v);
-                for (q, v) in z.q.iter_mut().zip(&self.v) {
-                    *q += eps * v;
-                }
-            }
-        }
-        let lp = self.model.log_density_grad(&z.q, &mut z.grad);
-        if !lp.is_finite() || !z.grad.iter().all(|g| g.is_finite()) {
-            z.lp = f64::NEG_INFINITY;
-            return;
-        }
-        z.lp = lp;
-        for (p, g) in z.p.iter_mut().zip(&z.grad) {
-            *p += 0.5 * eps * g;
-        }
-    }
-
     /// Stan's `init_stepsize` (`base_hmc.hpp`): double or halve the step size until the
     /// acceptance probability of one leapfrog step from a fresh momentum crosses 0.8.
     pub(crate) fn init_stepsize(&mut self) -> Result<(), FitError> {
         let delta_h = |s: &mut Self| -> f64 {
-            s.zi.copy_from(&s.z);
-            s.metric.sample_momentum(&mut s.rng, &mut s.zi.p);
-            let h0 = s.hamiltonian_of(Which::Integrator);
-            s.leapfrog(s.eps);
-            h0 - s.hamiltonian_of(Which::Integrator)
+            let int = &mut s.int;
+            int.zi.copy_from(&s.z);
+            int.metric.sample_momentum(&mut int.rng, &mut int.zi.p);
+            let h0 = int.hamiltonian_zi();
+            int.leapfrog(s.eps);
+            h0 - int.hamiltonian_zi()
         };
         let threshold = 0.8f64.ln();
         let direction = if delta_h(self) > threshold { 1 } else { -1 };
@@ -288,16 +245,21 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
 
     /// One NUTS transition from `self.z` (Stan's `base_nuts::transition`).
     pub(crate) fn transition(&mut self) -> SamplerStats {
-        self.eps_now = if self.jitter > 0.0 {
-            let u: f64 = self.rng.random();
+        let int = &mut self.int;
+        let ws = &mut self.ws;
+        int.eps_now = if self.jitter > 0.0 {
+            let u: f64 = int.rng.random();
             self.eps * (1.0 + self.jitter * (2.0 * u - 1.0))
         } else {
             self.eps
         };
-        let mut ws = std::mem::take(&mut self.ws);
-        self.metric.sample_momentum(&mut self.rng, &mut self.z.p);
+        int.metric.sample_momentum(&mut int.rng, &mut self.z.p);
         let mut tally = Tally {
-            h0: Self::hamiltonian_sharp(&mut self.metric, &self.z, &mut ws.traj.p_sharp_beg),
+            h0: Integrator::<M>::hamiltonian_sharp(
+                &mut int.metric,
+                &self.z,
+                &mut ws.traj.p_sharp_beg,
+            ),
             n_leapfrog: 0,
             sum_metro_prob: 0.0,
             divergent: false,
@@ -318,18 +280,18 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         let mut depth = 0;
 
         while depth < self.max_depth {
-            let forward = self.rng.random::<f64>() > 0.5;
+            let forward = int.rng.random::<f64>() > 0.5;
             let (sign, start) = if forward {
                 (1.0, &ws.z_fwd)
             } else {
                 (-1.0, &ws.z_bck)
             };
-            self.zi.copy_from(start);
-            let valid = self.build_tree(depth, &mut ws.sub, &mut ws.levels, sign, &mut tally);
+            int.zi.copy_from(start);
+            let valid = int.build_tree(depth, &mut ws.sub, &mut ws.levels, sign, &mut tally);
             if forward {
-                ws.z_fwd.copy_from(&self.zi);
+                ws.z_fwd.copy_from(&int.zi);
             } else {
-                ws.z_bck.copy_from(&self.zi);
+                ws.z_bck.copy_from(&int.zi);
             }
             if !valid {
                 break;
@@ -343,12 +305,12 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
                 self.moved = true;
             } else {
                 let accept_prob = (sub.log_sum_weight - traj.log_sum_weight).exp();
-                if self.rng.random::<f64>() < accept_prob {
+                if int.rng.random::<f64>() < accept_prob {
                     ws.z_sample.copy_from(&sub.propose);
                     self.moved = true;
                 }
             }
-            traj.log_sum_weight = log_sum_exp(&[traj.log_sum_weight, sub.log_sum_weight]);
+            traj.log_sum_weight = log_add_exp(traj.log_sum_weight, sub.log_sum_weight);
 
             // Across the merged trajectory, then between the old trajectory and the
             // subtree extended by one state each.
@@ -382,14 +344,79 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             0.0
         };
         self.z.copy_from(&ws.z_sample);
-        self.ws = ws;
         SamplerStats {
             accept_stat,
-            step_size: self.eps_now,
+            step_size: int.eps_now,
             tree_depth: depth,
             n_leapfrog: tally.n_leapfrog,
             divergent: tally.divergent,
-            energy: self.hamiltonian_of(Which::Current),
+            energy: int.hamiltonian(&self.z),
+        }
+    }
+}
+
+impl<M: Model + ?Sized> Integrator<'_, M> {
+    /// `H = -log p(q) + p' M^-1 p / 2` at `zi`, with the velocity `M^-1 p` written to
+    /// `sharp`; NaN counts as infinite.
+    fn hamiltonian_sharp(metric: &mut MetricState, z: &Point, sharp: &mut [f64]) -> f64 {
+        let k: f64 = match metric {
+            MetricState::Diag { inv } => {
+                for ((s, p), m) in sharp.iter_mut().zip(&z.p).zip(inv.iter()) {
+                    *s = p * m;
+                }
+                z.p.iter().zip(inv.iter()).map(|(p, m)| p * p * m).sum()
+            }
+            _ => {
+                metric.velocity(&z.p, sharp);
+                z.p.iter().zip(sharp.iter()).map(|(p, v)| p * v).sum()
+            }
+        };
+        let h = -z.lp + 0.5 * k;
+        if h.is_nan() {
+            f64::INFINITY
+        } else {
+            h
+        }
+    }
+
+    /// The Hamiltonian at `z` (see [`Self::hamiltonian_sharp`]).
+    fn hamiltonian(&mut self, z: &Point) -> f64 {
+        Self::hamiltonian_sharp(&mut self.metric, z, &mut self.v)
+    }
+
+    /// The Hamiltonian at the integrator's state.
+    fn hamiltonian_zi(&mut self) -> f64 {
+        Self::hamiltonian_sharp(&mut self.metric, &self.zi, &mut self.v)
+    }
+
+    /// One leapfrog step of size `eps` from `zi`. A non-finite log density or gradient sets
+    /// the log density to -inf, so the energy error is infinite: a divergence.
+    fn leapfrog(&mut self, eps: f64) {
+        let z = &mut self.zi;
+        for (p, g) in z.p.iter_mut().zip(&z.grad) {
+            *p += 0.5 * eps * g;
+        }
+        match &mut self.metric {
+            MetricState::Diag { inv } => {
+                for ((q, p), m) in z.q.iter_mut().zip(&z.p).zip(inv.iter()) {
+                    *q += eps * m * p;
+                }
+            }
+            metric => {
+                metric.velocity(&z.p, &mut self.v);
+                for (q, v) in z.q.iter_mut().zip(&self.v) {
+                    *q += eps * v;
+                }
+            }
+        }
+        let lp = self.model.log_density_grad(&z.q, &mut z.grad);
+        if !lp.is_finite() || !z.grad.iter().all(|g| g.is_finite()) {
+            z.lp = f64::NEG_INFINITY;
+            return;
+        }
+        z.lp = lp;
+        for (p, g) in z.p.iter_mut().zip(&z.grad) {
+            *p += 0.5 * eps * g;
         }
     }
 
@@ -436,7 +463,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         }
 
         // Multinomial sampling between the two halves.
-        let log_sum_weight_subtree = log_sum_exp(&[out.log_sum_weight, fin.log_sum_weight]);
+        let log_sum_weight_subtree = log_add_exp(out.log_sum_weight, fin.log_sum_weight);
         if fin.log_sum_weight > log_sum_weight_subtree {
             std::mem::swap(&mut out.propose, &mut fin.propose);
         } else {
@@ -457,10 +484,4 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         std::mem::swap(&mut out.p_sharp_end, &mut fin.p_sharp_end);
         persist
     }
-}
-
-#[derive(Clone, Copy)]
-enum Which {
-    Current,
-    Integrator,
 }
