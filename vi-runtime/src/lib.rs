@@ -17,7 +17,10 @@ mod transform;
 
 pub use error::{DistError, FitError, ModelError, UnknownName};
 pub use infer::laplace::{Laplace, LaplaceDiagnostics};
-pub use infer::nuts::{ChainDiagnostics, Nuts, NutsDiagnostics, ParamDiagnostics, SamplerStats};
+pub use infer::nuts::{
+    AdaptOptions, Adaptation, ChainDiagnostics, Metric, Nuts, NutsDiagnostics, ParamDiagnostics,
+    SamplerStats,
+};
 pub use infer::posterior::{Chain, Diagnostics, Posterior};
 pub use infer::predictive::{Predictive, Simulate};
 pub use infer::psis::{pareto_k, Reliability};

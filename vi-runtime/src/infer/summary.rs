@@ -271,7 +271,15 @@ impl Posterior {
             writeln!(w, "#     algorithm = hmc")?;
             writeln!(w, "#       engine = nuts")?;
             writeln!(w, "#         max_depth = {}", d.max_depth)?;
-            writeln!(w, "#       metric = diag_e")?;
+            let dense = !d.chains.is_empty()
+                && d.chains
+                    .iter()
+                    .all(|c| c.metric == super::nuts::Metric::Dense);
+            writeln!(
+                w,
+                "#       metric = {}",
+                if dense { "dense_e" } else { "diag_e" }
+            )?;
             writeln!(w, "# seed = {}", d.seed)?;
         }
         writeln!(w, "# id = {}", only.map_or(1, |c| c + 1))?;
@@ -298,9 +306,21 @@ impl Posterior {
                 if let Some(cd) = nd.chains.get(c) {
                     writeln!(w, "# Adaptation terminated")?;
                     writeln!(w, "# Step size = {}", f64_str(cd.step_size))?;
-                    writeln!(w, "# Diagonal elements of inverse mass matrix:")?;
-                    let m: Vec<String> = cd.inv_metric.iter().map(|x| f64_str(*x)).collect();
-                    writeln!(w, "# {}", m.join(", "))?;
+                    match (&cd.inv_metric_matrix, cd.metric) {
+                        (Some(m), super::nuts::Metric::Dense) => {
+                            writeln!(w, "# Elements of inverse mass matrix:")?;
+                            for row in m.row_iter() {
+                                let r: Vec<String> = row.iter().map(|x| f64_str(*x)).collect();
+                                writeln!(w, "# {}", r.join(", "))?;
+                            }
+                        }
+                        _ => {
+                            writeln!(w, "# Diagonal elements of inverse mass matrix:")?;
+                            let m: Vec<String> =
+                                cd.inv_metric.iter().map(|x| f64_str(*x)).collect();
+                            writeln!(w, "# {}", m.join(", "))?;
+                        }
+                    }
                 }
             }
             let stats = nuts.and_then(|nd| nd.chains.get(c)).map(|cd| &cd.sampler);

@@ -8,6 +8,7 @@ mod laplace;
 mod lecture;
 mod models;
 mod nuts;
+mod nuts_adapt;
 mod psis;
 mod vi;
 mod vi_deterministic;
