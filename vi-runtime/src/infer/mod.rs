@@ -1,6 +1,8 @@
 //! Inference engines and their one result type.
 
+pub mod csv;
 pub mod diagnostics;
+pub mod guard;
 pub mod init;
 pub mod laplace;
 mod lbfgs;
