@@ -416,3 +416,112 @@ fn diamonds_mode_and_covariance_are_exact() {
         d.condition_number
     );
 }
+
+/// A two-component mixture, 0.6 N(-2, 0.7) + 0.4 N(2.5, 0.7), in one dimension: two modes,
+/// each nearly Gaussian, so k-hat alone can call a one-mode fit reliable.
+struct Mixture(ParamLayout);
+
+const W: [f64; 2] = [0.6, 0.4];
+const MU: [f64; 2] = [-2.0, 2.5];
+const SD: f64 = 0.7;
+
+impl Mixture {
+    fn new() -> Self {
+        let mut l = ParamLayout::new();
+        l.push("x", vec![], Transform::Identity);
+        Mixture(l)
+    }
+    /// The weight of each component at x (responsibilities) and the log density.
+    fn parts(x: f64) -> ([f64; 2], f64) {
+        let l = [0, 1].map(|k| W[k].ln() - 0.5 * ((x - MU[k]) / SD).powi(2));
+        let top = l[0].max(l[1]);
+        let z = (l[0] - top).exp() + (l[1] - top).exp();
+        (
+            [(l[0] - top).exp() / z, (l[1] - top).exp() / z],
+            top + z.ln(),
+        )
+    }
+}
+
+impl Model for Mixture {
+    fn layout(&self) -> &ParamLayout {
+        &self.0
+    }
+    fn log_density_grad_jac(&self, t: &[f64], g: &mut [f64], _: bool) -> f64 {
+        let (r, lp) = Mixture::parts(t[0]);
+        g[0] = (0..2).map(|k| r[k] * (MU[k] - t[0]) / (SD * SD)).sum();
+        lp
+    }
+}
+
+/// The exact mode near `x0` (the mean-shift fixed point x = sum r_k mu_k), and the variance
+/// of the Laplace approximation there, 1 / (-d2 ln p / dx2): with responsibilities r_k,
+/// d2 ln p = -1/sd^2 + Var_r(mu) / sd^4.
+fn mixture_mode(mut x: f64) -> (f64, f64) {
+    for _ in 0..200 {
+        let (r, _) = Mixture::parts(x);
+        x = r[0] * MU[0] + r[1] * MU[1];
+    }
+    let (r, _) = Mixture::parts(x);
+    let m = r[0] * MU[0] + r[1] * MU[1];
+    let var_mu = r[0] * (MU[0] - m).powi(2) + r[1] * (MU[1] - m).powi(2);
+    (x, 1.0 / (1.0 / (SD * SD) - var_mu / SD.powi(4)))
+}
+
+#[test]
+fn a_bimodal_posterior_is_reported_as_several_modes() {
+    let m = Mixture::new();
+    let (lo, lo_var) = mixture_mode(-2.0);
+    let (hi, _) = mixture_mode(2.5);
+    let mut both = 0;
+    for seed in 0..10 {
+        let post = Laplace::default().seed(seed).fit(&m).unwrap();
+        let d = diag(&post);
+        assert_eq!(d.starts, 4);
+        if d.distinct_modes == 2 {
+            both += 1;
+            // The approximation is at the higher mode (the heavier component).
+            assert!(
+                (d.mode[0] - lo).abs() < 1e-6 * lo.abs(),
+                "{} vs {lo}",
+                d.mode[0]
+            );
+            assert!((d.covariance[(0, 0)] - lo_var).abs() < 1e-6 * lo_var);
+            assert!((d.other_modes[0].0[0] - hi).abs() < 1e-6 * hi);
+            assert_eq!(d.reliability, Reliability::Unreliable, "seed {seed}");
+            let text = d.to_string();
+            assert!(
+                text.contains(
+                    "2 distinct modes found from 4 starts; the approximation describes one"
+                ),
+                "{text}"
+            );
+        } else {
+            assert_eq!(d.distinct_modes, 1);
+            assert!(d.other_modes.is_empty());
+        }
+    }
+    // Each start falls in either basin with probability about 1/2, so all four agree with
+    // probability 1/8: both modes are expected in about 9 of 10 seeds.
+    assert!(both >= 7, "both modes found in {both} of 10 seeds");
+}
+
+#[test]
+fn starts_give_the_same_fit_on_any_number_of_threads() {
+    let m = Mixture::new();
+    let one = Laplace::default()
+        .seed(5)
+        .starts(6)
+        .threads(1)
+        .fit(&m)
+        .unwrap();
+    let four = Laplace::default()
+        .seed(5)
+        .starts(6)
+        .threads(4)
+        .fit(&m)
+        .unwrap();
+    assert_eq!(one.chains(), four.chains());
+    assert_eq!(diag(&one), diag(&four));
+    assert_eq!(diag(&one).starts, 6);
+}
