@@ -5,6 +5,7 @@ mod data;
 mod diagnostics;
 mod dist;
 mod fast_rules;
+mod guard;
 mod laplace;
 mod laplace_hard;
 mod lecture;
