@@ -1,6 +1,7 @@
 //! Integration tests of the runtime, one binary to save link time.
 
 mod ad;
+mod csv;
 mod data;
 mod diagnostics;
 mod dist;
