@@ -199,12 +199,40 @@ pub enum FitError {
         /// What happened, in words.
         message: String,
     },
-    /// The Hessian at the mode is not negative definite.
+    /// The point the optimiser stopped at is not a maximum: the Hessian of the log density
+    /// there has a positive eigenvalue (the density curves upwards in that direction).
     NotNegativeDefinite {
         /// The parameter (flat name, e.g. `w.2`) most involved in the worst direction.
         parameter: String,
-        /// The eigenvalue of the negative Hessian in that direction (should be > 0).
+        /// The eigenvalue of the negative Hessian in that direction (negative; a maximum
+        /// needs every one positive). The message shows the Hessian's, `-eigenvalue`.
         eigenvalue: f64,
+    },
+    /// The mode is numerically singular: the curvature in some direction is too small,
+    /// relative to the largest, to be told apart from rounding error (an unidentified
+    /// direction: a flat ridge, a parameter the data does not inform and the prior leaves
+    /// flat).
+    SingularMode {
+        /// The parameter (flat name) most involved in the flattest direction.
+        parameter: String,
+        /// The condition number of the negative Hessian (largest over smallest eigenvalue;
+        /// about 1e16 or more when the smallest is zero to rounding).
+        condition_number: f64,
+    },
+    /// The model's code panicked at every point the fit tried, so nothing finite was found.
+    ModelPanicked {
+        /// The first panic's message and where it happened in the code.
+        message: String,
+        /// The statement whose term could not be computed, if the model names its
+        /// statements.
+        statement: Option<String>,
+        /// How many evaluations panicked.
+        faults: usize,
+    },
+    /// The draws could not be written to the output files the engine was asked for.
+    Output {
+        /// What failed, with the path.
+        message: String,
     },
     /// The settings are invalid (zero draws, a step size of -1, ...).
     InvalidSettings {
@@ -233,15 +261,63 @@ impl fmt::Display for FitError {
                 eigenvalue,
             } => write!(
                 f,
-                "the Hessian at the mode is not negative definite: the negative Hessian has \
-                 eigenvalue {eigenvalue} in a direction dominated by `{parameter}`"
+                "not a maximum: the Hessian has a positive eigenvalue +{:.3e} along \
+                 `{parameter}`",
+                -eigenvalue
             ),
+            FitError::SingularMode {
+                parameter,
+                condition_number,
+            } => write!(
+                f,
+                "the mode is numerically singular (condition number {condition_number:.1e}): \
+                 the direction dominated by `{parameter}` is not identified by the model"
+            ),
+            FitError::ModelPanicked {
+                message,
+                statement,
+                faults,
+            } => {
+                write!(
+                    f,
+                    "the model's code panicked at every point tried ({faults} evaluations): \
+                     {message}"
+                )?;
+                if let Some(s) = statement {
+                    write!(f, "; in `{s}`")?;
+                }
+                Ok(())
+            }
             FitError::InvalidSettings { message } => write!(f, "invalid settings: {message}"),
+            FitError::Output { message } => write!(f, "could not write the draws: {message}"),
         }
     }
 }
 
 impl std::error::Error for FitError {}
+
+/// A CmdStan CSV file that cannot be read back into a posterior.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadCsvError {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// The line (1-based) at fault, if one is.
+    pub line: Option<usize>,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ReadCsvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(l) = self.line {
+            write!(f, ", line {l}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ReadCsvError {}
 
 /// A name that is not a parameter of the posterior.
 #[derive(Debug, Clone, PartialEq, Eq)]

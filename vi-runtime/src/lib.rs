@@ -15,7 +15,8 @@ mod model;
 pub mod progress;
 mod transform;
 
-pub use error::{DistError, FitError, ModelError, UnknownName};
+pub use error::{DistError, FitError, ModelError, ReadCsvError, UnknownName};
+pub use infer::csv::read_csv;
 pub use infer::laplace::{Laplace, LaplaceDiagnostics};
 pub use infer::nuts::{
     AdaptOptions, Adaptation, ChainDiagnostics, Metric, Nuts, NutsDiagnostics, ParamDiagnostics,

@@ -2,16 +2,28 @@
 //!
 //! As Stan's `laplace` method: the mode of the log density on the unconstrained space (with
 //! the log-Jacobian by default, so it is the mode of the density the draws are taken on) is
-//! found by L-BFGS (the private `infer::lbfgs` module); the Hessian `H` there is computed by central
-//! differences of the exact gradient (Stan's four-point stencil, `grad_hess_log_prob.hpp`)
-//! and symmetrised; the approximation is `Normal(mode, (-H)^-1)`, factored by Cholesky.
+//! found by L-BFGS (the private `infer::lbfgs` module), from several random starts in
+//! parallel; the Hessian `H` there is computed by central differences of the exact gradient
+//! (Stan's four-point stencil, `grad_hess_log_prob.hpp`) and symmetrised, and Newton steps on
+//! it finish the climb until the gradient is at tolerance (L-BFGS alone stalls on
+//! ill-conditioned posteriors). The approximation is `Normal(mode, (-H)^-1)`.
+//!
+//! The covariance is computed stably: `-H` is first scaled to unit diagonal, `S = D (-H) D`
+//! with `D = diag(-H)^-1/2` (Jacobi scaling; a correlation between two parameters of
+//! -0.99999 on predictors near 4000 gives `-H` a condition number near 1e12 but `S` one near
+//! 2e5), and `S` is eigen-decomposed: `(-H)^-1 = D U Lambda^-1 U' D`. The same decomposition
+//! tells a point that is not a maximum (a negative eigenvalue of `S`) from a numerically
+//! singular mode (an eigenvalue within rounding of zero).
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use nalgebra::{DMatrix, DVector};
 use rand::Rng as _;
 use rand_distr::StandardNormal;
 
+use super::csv::{CsvMethod, CsvWriter};
+use super::guard::Guarded;
 use super::init::initial_point;
 use super::lbfgs::{self, LbfgsSettings};
 use super::posterior::{Chain, Diagnostics, Posterior};
@@ -23,11 +35,28 @@ use crate::model::Model;
 
 /// Step of the finite-difference stencil, relative to `max(1, |theta_i|)` (Stan uses 1e-3).
 const HESSIAN_STEP: f64 = 1e-3;
-/// The smallest eigenvalue of `-H` accepted, relative to the largest (condition number 1e10:
-/// the stencil's rounding error is about 1e-13 of the largest).
-const MIN_EIGENVALUE_RATIO: f64 = 1e-10;
-/// The objective's relative change per iteration below which L-BFGS stops.
+/// The smallest eigenvalue of the scaled negative Hessian `S` accepted, relative to the
+/// largest (a condition number of `S` of 1e10): below that the curvature in that direction
+/// is within the finite-difference error and the "covariance" there would be noise.
+const SINGULAR_RATIO: f64 = 1e-10;
+/// The objective's relative change per iteration below which L-BFGS stops (Newton then
+/// takes over).
 const TOL_REL_OBJ: f64 = 1e-15;
+/// The most Newton steps after L-BFGS.
+const MAX_NEWTON: usize = 20;
+/// Newton steps continue, even with the gradient at tolerance, while the Newton decrement
+/// `sqrt(g' (-H)^-1 g)` (the distance to the mode in posterior standard deviations) is above
+/// this.
+const NEWTON_DECREMENT_TOL: f64 = 1e-8;
+/// A Newton step longer than this (in posterior standard deviations) is followed by a new
+/// Hessian; a shorter one keeps the Hessian, which it changes by less than the approximation
+/// is worth.
+const HESSIAN_REUSE: f64 = 1e-3;
+/// Two converged starts are at the same mode when they are closer than this in the metric
+/// of the better one's negative Hessian (in posterior standard deviations).
+const SAME_MODE: f64 = 1e-2;
+/// The default number of starts of the optimiser.
+pub const DEFAULT_STARTS: usize = 4;
 
 /// The Laplace approximation, built with its settings.
 ///
@@ -49,6 +78,7 @@ const TOL_REL_OBJ: f64 = 1e-15;
 /// let vi_runtime::Diagnostics::Laplace(d) = fit.diagnostics() else { unreachable!() };
 /// assert!((d.mode[0] - 1.0).abs() < 1e-6);
 /// assert!((d.covariance[(0, 0)] - 4.0).abs() < 1e-6);
+/// assert_eq!(d.distinct_modes, 1);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Laplace {
@@ -58,11 +88,15 @@ pub struct Laplace {
     max_iterations: usize,
     history: usize,
     jacobian: bool,
+    starts: usize,
+    threads: usize,
+    output: Option<PathBuf>,
 }
 
 impl Default for Laplace {
     /// 1000 draws, gradient tolerance 1e-8, at most 2000 L-BFGS iterations with 5 correction
-    /// pairs (Stan's `history_size`), Jacobian included (Stan's `laplace` default); seed 0.
+    /// pairs (Stan's `history_size`), Jacobian included (Stan's `laplace` default), 4 starts
+    /// on as many threads as there are cores; seed 0; no CSV output.
     fn default() -> Self {
         Laplace {
             seed: 0,
@@ -71,12 +105,16 @@ impl Default for Laplace {
             max_iterations: 2000,
             history: 5,
             jacobian: true,
+            starts: DEFAULT_STARTS,
+            threads: 0,
+            output: None,
         }
     }
 }
 
 impl Laplace {
-    /// The random seed (initial point and draws): the same seed gives the same fit.
+    /// The random seed (initial points and draws): the same seed gives the same fit, on any
+    /// number of threads.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -95,7 +133,7 @@ impl Laplace {
         self
     }
 
-    /// The maximum number of L-BFGS iterations (default 2000).
+    /// The maximum number of L-BFGS iterations per start (default 2000).
     pub fn max_iterations(mut self, n: usize) -> Self {
         self.max_iterations = n;
         self
@@ -116,12 +154,36 @@ impl Laplace {
         self
     }
 
+    /// The number of random starts of the optimiser (default 4). The approximation is built
+    /// at the highest mode found; when the starts reach different modes, the diagnostics say
+    /// so and the verdict is "unreliable" whatever k-hat says.
+    pub fn starts(mut self, n: usize) -> Self {
+        self.starts = n;
+        self
+    }
+
+    /// The number of threads the starts run on (default 0: one per core, at most one per
+    /// start). The result does not depend on it.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n;
+        self
+    }
+
+    /// Writes the draws, as they are made, to the CmdStan CSV file `dir/laplace-1.csv` (the
+    /// directory is created if needed); read it back with [`crate::read_csv`]. The
+    /// in-memory posterior is returned as without it.
+    pub fn output(mut self, dir: impl AsRef<Path>) -> Self {
+        self.output = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
     fn validate(&self) -> Result<(), FitError> {
         let bad = |message: String| Err(FitError::InvalidSettings { message });
         for (name, v) in [
             ("draws", self.draws),
             ("max_iterations", self.max_iterations),
             ("history", self.history),
+            ("starts", self.starts),
         ] {
             if v == 0 {
                 return bad(format!("Laplace: `{name}` must be at least 1, got 0"));
@@ -136,59 +198,69 @@ impl Laplace {
         Ok(())
     }
 
+    fn mode_settings(&self) -> ModeSettings {
+        ModeSettings {
+            tolerance: self.tolerance,
+            max_iterations: self.max_iterations,
+            history: self.history,
+            jacobian: self.jacobian,
+            init_radius: 2.0,
+            threads: self.threads,
+        }
+    }
+
     /// Finds the mode, the curvature there, and draws from the Gaussian approximation.
+    ///
+    /// A panic inside the model's code at a point the optimiser tries rejects that point
+    /// (the line search steps back), and the diagnostics say how often it happened.
     ///
     /// # Errors
     /// [`FitError::InvalidSettings`]; [`FitError::NoParameters`] / [`FitError::NoFiniteStart`]
-    /// from the initialisation; [`FitError::Diverged`] when the gradient is not finite next
-    /// to the mode; [`FitError::NotNegativeDefinite`] when the Hessian at the mode is not
-    /// negative definite (or so nearly singular that its smallest eigenvalue is below 1e-10
-    /// of the largest: an unidentified direction), naming the flat parameter with the
-    /// largest weight in the eigenvector of the smallest eigenvalue of `-H`.
+    /// from the initialisation; [`FitError::ModelPanicked`] when the model's code panicked
+    /// at every point tried; [`FitError::Diverged`] when the gradient is not finite next
+    /// to the mode; [`FitError::NotNegativeDefinite`] when the optimiser stopped at a point
+    /// that is not a maximum (the Hessian has a positive eigenvalue);
+    /// [`FitError::SingularMode`] when the mode is numerically singular (the scaled
+    /// negative Hessian has a condition number above 1e10: an unidentified direction). Both
+    /// name the flat parameter that dominates the direction at fault.
     pub fn fit<M: Model + ?Sized>(&self, model: &M) -> Result<Posterior, FitError> {
         self.validate()?;
-        let mut rng = rng_for(self.seed, 0);
-        let (theta0, _, _) = initial_point(model, &mut rng, 2.0)?;
-        let d = theta0.len();
-        let jac = self.jacobian;
-        let mut g0 = vec![0.0; d];
-        let f0 = model.log_density_grad_jac(&theta0, &mut g0, jac);
-        if !f0.is_finite() || g0.iter().any(|g| !g.is_finite()) {
-            return Err(FitError::Diverged {
-                message: "the log density without the Jacobian is not finite at the initial \
-                          point"
-                    .into(),
-            });
-        }
-        let opt = lbfgs::maximize(
-            |t, g| model.log_density_grad_jac(t, g, jac),
-            theta0,
-            f0,
-            g0,
-            LbfgsSettings {
-                tol_grad: self.tolerance,
-                tol_rel_obj: TOL_REL_OBJ,
-                max_iterations: self.max_iterations,
-                history: self.history,
-            },
-        );
-        let mode = opt.x;
+        let guarded = Guarded::new(model);
         let names = model.layout().flat_names();
-
-        // -H by central differences of the gradient, symmetrised.
-        let neg_h = self.neg_hessian(model, &mode, &names)?;
-        let chol = match neg_h.clone().cholesky() {
-            Some(c) if well_conditioned(&neg_h) => c,
-            _ => return Err(not_negative_definite(&neg_h, &names)),
+        let found = match find_mode(&guarded, self.starts, self.seed, &self.mode_settings()) {
+            Ok(found) => found,
+            Err(e @ (FitError::NoFiniteStart { .. } | FitError::Diverged { .. })) => {
+                return Err(guarded.error().unwrap_or(e))
+            }
+            Err(e) => return Err(e),
         };
-        let l = chol.l();
-        let log_det = 2.0 * l.diagonal().iter().map(|v| v.ln()).sum::<f64>();
-        let log_evidence = opt.f + 0.5 * d as f64 * LN_2PI - 0.5 * log_det;
-        let covariance = chol.inverse();
+        found.curvature.check(&names)?;
+        let d = found.mode.len();
+        let jac = self.jacobian;
+        let curvature = &found.curvature;
+        let log_det = curvature.log_det();
+        let log_evidence = found.log_density + 0.5 * d as f64 * LN_2PI - 0.5 * log_det;
+        let covariance = curvature.covariance();
+        let factor = curvature.draw_factor();
 
-        // Draws: theta = mode + L^-T z, so that Cov = (L L^T)^-1 = (-H)^-1.
+        let mut csv = match &self.output {
+            Some(dir) => Some(
+                CsvWriter::create_in(
+                    dir,
+                    CsvMethod::Laplace,
+                    0,
+                    model.layout(),
+                    &[format!("seed = {}", self.seed)],
+                )
+                .map_err(|e| FitError::Output { message: e })?,
+            ),
+            None => None,
+        };
+
+        // Draws: theta = mode + F z with F F' = (-H)^-1; ln q = const - |z|^2 / 2.
+        let mut rng = rng_for(self.seed, self.starts as u64);
         let log_q_const = -0.5 * d as f64 * LN_2PI + 0.5 * log_det;
-        let mode_v = DVector::from_column_slice(&mode);
+        let mode_v = DVector::from_column_slice(&found.mode);
         let mut draws = Vec::with_capacity(self.draws * d);
         let mut lp = Vec::with_capacity(self.draws);
         let mut log_p = Vec::with_capacity(self.draws);
@@ -196,40 +268,70 @@ impl Laplace {
         let mut x = vec![0.0; d];
         for _ in 0..self.draws {
             let z = DVector::from_fn(d, |_, _| rng.sample::<f64, _>(StandardNormal));
-            let offset = l.tr_solve_lower_triangular(&z).unwrap_or_else(|| z.clone());
-            let theta = &mode_v + offset;
-            let p_fit = nan_to_neg_inf(model.log_density_jac(theta.as_slice(), jac));
+            let theta = &mode_v + &factor * &z;
+            let p_fit = nan_to_neg_inf(guarded.log_density_jac(theta.as_slice(), jac));
             let p_lp = if jac {
                 p_fit
             } else {
-                nan_to_neg_inf(model.log_density(theta.as_slice()))
+                nan_to_neg_inf(guarded.log_density(theta.as_slice()))
             };
-            model.constrain(theta.as_slice(), &mut x);
+            guarded.constrain(theta.as_slice(), &mut x);
+            if let Some(w) = csv.as_mut() {
+                w.write_draw(p_lp, None, &x)
+                    .map_err(|e| FitError::Output { message: e })?;
+            }
             draws.extend_from_slice(&x);
             lp.push(p_lp);
             log_p.push(p_fit);
             log_q.push(log_q_const - 0.5 * z.norm_squared());
         }
+        if let Some(w) = csv {
+            w.finish().map_err(|e| FitError::Output { message: e })?;
+        }
         let ratios: Vec<f64> = log_p.iter().zip(&log_q).map(|(p, q)| p - q).collect();
         let khat = pareto_k(&ratios);
         let mut mode_constrained = vec![0.0; d];
-        model.constrain(&mode, &mut mode_constrained);
-        let grad_norm = opt.grad.iter().map(|g| g * g).sum::<f64>().sqrt();
+        guarded.constrain(&found.mode, &mut mode_constrained);
+        let distinct_modes = found.modes.len().max(1);
+        let reliability = if distinct_modes > 1 {
+            Reliability::Unreliable
+        } else {
+            Reliability::from_khat(khat)
+        };
+        let other_modes = found
+            .modes
+            .iter()
+            .skip(1)
+            .map(|(m, f)| {
+                let mut c = vec![0.0; d];
+                guarded.constrain(m, &mut c);
+                (c, *f)
+            })
+            .collect();
         let diagnostics = LaplaceDiagnostics {
             mode: mode_constrained,
-            mode_unconstrained: mode,
+            mode_unconstrained: found.mode.clone(),
             covariance,
-            log_density_at_mode: opt.f,
+            log_density_at_mode: found.log_density,
             log_evidence,
             jacobian: jac,
-            iterations: opt.iterations,
-            converged: opt.converged,
-            stop_reason: opt.message.to_string(),
-            grad_norm,
+            iterations: found.iterations,
+            newton_steps: found.newton_steps,
+            converged: found.converged,
+            stop_reason: found.stop_reason.clone(),
+            grad_norm: found.grad_norm,
+            min_eigenvalue: curvature.min_eigenvalue,
+            condition_number: curvature.condition_number,
+            starts: found.starts,
+            starts_converged: found.starts_converged,
+            distinct_modes,
+            other_modes,
+            faults: guarded.faults(),
+            fault: guarded.summary(),
             log_p,
             log_q,
             khat,
-            reliability: Reliability::from_khat(khat),
+            reliability,
         };
         Ok(Posterior::new(
             model.layout().clone(),
@@ -237,52 +339,517 @@ impl Laplace {
             Diagnostics::Laplace(diagnostics),
         ))
     }
+}
 
-    /// The negative Hessian at `x` by Stan's four-point stencil on the exact gradient:
-    /// `H[:, j] = (g(x - 2h e_j) - 8 g(x - h e_j) + 8 g(x + h e_j) - g(x + 2h e_j)) / (12 h)`.
-    fn neg_hessian<M: Model + ?Sized>(
-        &self,
-        model: &M,
-        x: &[f64],
-        names: &[String],
-    ) -> Result<DMatrix<f64>, FitError> {
-        let d = x.len();
-        let mut h = DMatrix::zeros(d, d);
-        let mut xp = x.to_vec();
-        let mut g = vec![0.0; d];
-        for j in 0..d {
-            let step = HESSIAN_STEP * x[j].abs().max(1.0);
-            for (k, coef) in [(-2.0, 1.0), (-1.0, -8.0), (1.0, 8.0), (2.0, -1.0)] {
-                xp[j] = x[j] + k * step;
-                let v = model.log_density_grad_jac(&xp, &mut g, self.jacobian);
-                if !v.is_finite() || g.iter().any(|gi| !gi.is_finite()) {
-                    return Err(FitError::Diverged {
-                        message: format!(
-                            "the gradient is not finite next to the mode (parameter `{}` moved \
-                             by {:e}); the mode may be on the edge of the support",
-                            names[j],
-                            k * step
-                        ),
-                    });
-                }
-                for i in 0..d {
-                    h[(i, j)] += coef * g[i] / (12.0 * step);
-                }
-            }
-            xp[j] = x[j];
+/// The settings of [`find_mode`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ModeSettings {
+    /// Converged when `max_i |grad_i| <= tolerance * max(1, |log p|)` (Laplace: 1e-8).
+    pub tolerance: f64,
+    /// The L-BFGS iteration cap per start (Laplace: 2000).
+    pub max_iterations: usize,
+    /// L-BFGS correction pairs (Laplace: 5).
+    pub history: usize,
+    /// Whether the log-Jacobian is part of the maximised density.
+    pub jacobian: bool,
+    /// Starts are uniform in `(-init_radius, init_radius)` on the unconstrained scale (2).
+    pub init_radius: f64,
+    /// Threads to run the starts on; 0 for one per core. The result does not depend on it.
+    pub threads: usize,
+}
+
+impl Default for ModeSettings {
+    /// Laplace's defaults.
+    fn default() -> Self {
+        ModeSettings {
+            tolerance: 1e-8,
+            max_iterations: 2000,
+            history: 5,
+            jacobian: true,
+            init_radius: 2.0,
+            threads: 0,
         }
-        Ok(-(&h + h.transpose()) * 0.5)
     }
 }
 
-/// Whether the smallest eigenvalue of the (positive definite by Cholesky) `a` is above
-/// [`MIN_EIGENVALUE_RATIO`] times the largest: below that, the curvature in that direction is
-/// within the finite-difference error and the "covariance" there would be noise.
-fn well_conditioned(a: &DMatrix<f64>) -> bool {
-    let ev = a.clone().symmetric_eigenvalues();
-    let max = ev.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let min = ev.iter().copied().fold(f64::INFINITY, f64::min);
-    min > MIN_EIGENVALUE_RATIO * max
+/// The negative Hessian at a point, Jacobi-scaled and eigen-decomposed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Curvature {
+    /// `-H`, symmetrised.
+    pub neg_hessian: DMatrix<f64>,
+    /// `D = diag(-H)^-1/2` (1 where a diagonal element is not positive).
+    pub scale: DVector<f64>,
+    /// The eigenvalues of `S = D (-H) D`, ascending.
+    pub eigenvalues: DVector<f64>,
+    /// The eigenvectors of `S`, as columns in the order of `eigenvalues`.
+    pub eigenvectors: DMatrix<f64>,
+    /// The smallest eigenvalue of `-H` (from the covariance's largest when `-H` is positive
+    /// definite, which keeps its relative accuracy at any condition number).
+    pub min_eigenvalue: f64,
+    /// The largest eigenvalue of `-H`.
+    pub max_eigenvalue: f64,
+    /// `max_eigenvalue / min_eigenvalue`, at most `1 / f64::EPSILON` (4.5e15) when the
+    /// smallest is zero to rounding or negative.
+    pub condition_number: f64,
+}
+
+impl Curvature {
+    fn new(neg_h: DMatrix<f64>) -> Self {
+        let d = neg_h.nrows();
+        let scale = DVector::from_fn(d, |i, _| {
+            let a = neg_h[(i, i)];
+            if a > 0.0 && a.is_finite() {
+                1.0 / a.sqrt()
+            } else {
+                1.0
+            }
+        });
+        let s = DMatrix::from_fn(d, d, |i, j| scale[i] * neg_h[(i, j)] * scale[j]);
+        let eig = s.symmetric_eigen();
+        let mut order: Vec<usize> = (0..d).collect();
+        order.sort_by(|&a, &b| eig.eigenvalues[a].total_cmp(&eig.eigenvalues[b]));
+        let eigenvalues = DVector::from_fn(d, |k, _| eig.eigenvalues[order[k]]);
+        let eigenvectors = DMatrix::from_fn(d, d, |i, k| eig.eigenvectors[(i, order[k])]);
+        let raw = neg_h.clone().symmetric_eigenvalues();
+        let max_eigenvalue = raw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mut c = Curvature {
+            neg_hessian: neg_h,
+            scale,
+            eigenvalues,
+            eigenvectors,
+            min_eigenvalue: raw.iter().copied().fold(f64::INFINITY, f64::min),
+            max_eigenvalue,
+            condition_number: 1.0 / f64::EPSILON,
+        };
+        if c.eigenvalues[0] > 0.0 {
+            let cov_max = c
+                .covariance()
+                .symmetric_eigenvalues()
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max);
+            c.min_eigenvalue = 1.0 / cov_max;
+        }
+        if c.min_eigenvalue > 0.0 {
+            c.condition_number = (max_eigenvalue / c.min_eigenvalue).min(1.0 / f64::EPSILON);
+        }
+        c
+    }
+
+    /// Whether `-H` is positive definite beyond rounding: the point is a maximum and the
+    /// covariance can be trusted.
+    pub fn is_maximum(&self) -> bool {
+        let d = self.eigenvalues.len();
+        self.eigenvalues[0] > SINGULAR_RATIO * self.eigenvalues[d - 1]
+    }
+
+    /// `(-H)^-1 g`, with each eigenvalue of `S` replaced by its absolute value (floored at
+    /// 1e-12 of the largest): the Newton step towards the mode, and an ascent direction
+    /// away from a saddle or a minimum.
+    fn newton_step(&self, g: &[f64]) -> DVector<f64> {
+        let d = g.len();
+        let top = self.eigenvalues.amax().max(f64::MIN_POSITIVE);
+        let dg = DVector::from_fn(d, |i, _| self.scale[i] * g[i]);
+        let mut coef = self.eigenvectors.tr_mul(&dg);
+        for (k, c) in coef.iter_mut().enumerate() {
+            *c /= self.eigenvalues[k].abs().max(1e-12 * top);
+        }
+        let u = &self.eigenvectors * coef;
+        DVector::from_fn(d, |i, _| self.scale[i] * u[i])
+    }
+
+    /// The covariance `(-H)^-1 = D U Lambda^-1 U' D`.
+    pub fn covariance(&self) -> DMatrix<f64> {
+        let f = self.draw_factor();
+        &f * f.transpose()
+    }
+
+    /// `F = D U Lambda^-1/2`, so that `F F' = (-H)^-1`: draws are `mode + F z`.
+    pub fn draw_factor(&self) -> DMatrix<f64> {
+        let d = self.scale.len();
+        DMatrix::from_fn(d, d, |i, k| {
+            self.scale[i] * self.eigenvectors[(i, k)] / self.eigenvalues[k].sqrt()
+        })
+    }
+
+    /// `ln det(-H) = sum ln(1 / D_ii^2) + sum ln lambda_k`.
+    pub fn log_det(&self) -> f64 {
+        -2.0 * self.scale.iter().map(|s| s.ln()).sum::<f64>()
+            + self.eigenvalues.iter().map(|l| l.ln()).sum::<f64>()
+    }
+
+    /// The flat index that dominates direction `k` of `S`, mapped back to `theta`: the
+    /// largest `|D_ii u_ik|`.
+    fn dominant(&self, k: usize) -> usize {
+        let col = self.eigenvectors.column(k);
+        (0..col.len())
+            .max_by(|&a, &b| {
+                (self.scale[a] * col[a])
+                    .abs()
+                    .total_cmp(&(self.scale[b] * col[b]).abs())
+            })
+            .unwrap_or(0)
+    }
+
+    /// Whether the point is a usable mode: `Ok`, or the one error that says what is wrong.
+    ///
+    /// # Errors
+    /// [`FitError::NotNegativeDefinite`] when `S` has an eigenvalue below `-1e-10` of the
+    /// largest (the Hessian has a positive eigenvalue: not a maximum);
+    /// [`FitError::SingularMode`] when the smallest is within `1e-10` of zero relative to the
+    /// largest.
+    pub fn check(&self, names: &[String]) -> Result<(), FitError> {
+        if self.is_maximum() {
+            return Ok(());
+        }
+        let d = self.eigenvalues.len();
+        let top = self.eigenvalues[d - 1].abs();
+        if self.eigenvalues[0] < -SINGULAR_RATIO * top {
+            // The curvature along the direction of S's most negative eigenvalue, in theta:
+            // v = D u / |D u|, v' (-H) v = lambda / |D u|^2.
+            let u = self.eigenvectors.column(0);
+            let du2: f64 = (0..d).map(|i| (self.scale[i] * u[i]).powi(2)).sum();
+            let eigenvalue = if self.min_eigenvalue < 0.0 {
+                self.min_eigenvalue
+            } else {
+                self.eigenvalues[0] / du2
+            };
+            Err(FitError::NotNegativeDefinite {
+                parameter: names[self.dominant(0)].clone(),
+                eigenvalue,
+            })
+        } else {
+            Err(FitError::SingularMode {
+                parameter: names[self.dominant(0)].clone(),
+                condition_number: self.condition_number,
+            })
+        }
+    }
+}
+
+/// What [`find_mode`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ModeResult {
+    /// The highest mode found, on the unconstrained scale.
+    pub mode: Vec<f64>,
+    /// The log density there (with the Jacobian when the settings say so).
+    pub log_density: f64,
+    /// The gradient there.
+    pub grad: Vec<f64>,
+    /// Its Euclidean norm.
+    pub grad_norm: f64,
+    /// The negative Hessian there, with its eigen-decomposition
+    /// ([`Curvature::check`] says whether it is a usable maximum).
+    pub curvature: Curvature,
+    /// Whether the gradient at `mode` is at tolerance.
+    pub converged: bool,
+    /// L-BFGS iterations of the start that found `mode`.
+    pub iterations: usize,
+    /// Newton steps after L-BFGS of that start.
+    pub newton_steps: usize,
+    /// Why that start stopped, in words.
+    pub stop_reason: String,
+    /// The start (0-based) that found `mode`.
+    pub start: usize,
+    /// How many starts were run.
+    pub starts: usize,
+    /// How many of them converged to a maximum.
+    pub starts_converged: usize,
+    /// The distinct maxima the converged starts reached, highest first, each with its log
+    /// density: `modes[0]` is `mode` when that start converged. More than one means the
+    /// posterior is multimodal and a Gaussian describes one mode only.
+    pub modes: Vec<(Vec<f64>, f64)>,
+}
+
+/// One start's climb.
+struct Climb {
+    start: usize,
+    x: Vec<f64>,
+    f: f64,
+    g: Vec<f64>,
+    curvature: Curvature,
+    iterations: usize,
+    newton_steps: usize,
+    converged: bool,
+    message: String,
+}
+
+/// Finds the mode of `model`'s unconstrained log density from `starts` random starts run in
+/// parallel, and the curvature there: the building block of [`Laplace`] and of VI's
+/// initialisation.
+///
+/// Each start `k` (0-based) draws its initial point uniformly in
+/// `(-settings.init_radius, init_radius)^dim` with the generator `rng_for(seed, k)` (streams
+/// `0..starts` of `seed` are used; take a caller's own draws from stream `starts` or above),
+/// climbs by L-BFGS, then by Newton steps on the finite-difference Hessian of the exact
+/// gradient until `max_i |grad_i| <= tolerance * max(1, |log p|)` and the Newton decrement is
+/// below 1e-8. The starts run on `settings.threads` threads (0: one per core) and the
+/// result is the same on any number of threads.
+///
+/// The result is the highest point among the starts that converged (among all starts when
+/// none did: then `converged` is false), with its negative Hessian eigen-decomposed
+/// (`curvature`: call [`Curvature::check`] for the error to report when it is not a usable
+/// maximum, [`Curvature::covariance`] for `(-H)^-1`), and `modes`, the distinct maxima the
+/// starts reached (two converged starts are one mode when they are within 0.01 posterior
+/// standard deviations in the better one's metric). When `modes.len() > 1`, say so ("2
+/// distinct modes found; the approximation describes one") and give the verdict
+/// [`Reliability::Unreliable`].
+///
+/// Pass a [`Guarded`] model so that panics in the model's code are rejected points; a panic
+/// that still escapes a start's thread ends that start with [`FitError::ModelPanicked`].
+///
+/// # Errors
+/// When no start gets as far as a curvature, the error of the first start (in start order):
+/// [`FitError::NoParameters`], [`FitError::NoFiniteStart`] from the initialisation, or
+/// [`FitError::Diverged`] when the density or gradient is not finite at the start or next to
+/// the point found.
+pub(crate) fn find_mode<M: Model + ?Sized>(
+    model: &M,
+    starts: usize,
+    seed: u64,
+    settings: &ModeSettings,
+) -> Result<ModeResult, FitError> {
+    let starts = starts.max(1);
+    let threads = match settings.threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    }
+    .min(starts);
+    let mut results: Vec<Option<Result<Climb, FitError>>> = (0..starts).map(|_| None).collect();
+    if threads <= 1 {
+        for (k, r) in results.iter_mut().enumerate() {
+            *r = Some(climb(model, k, seed, settings));
+        }
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn(move || {
+                        (t..starts)
+                            .step_by(threads)
+                            .map(|k| (k, climb(model, k, seed, settings)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for (t, h) in handles.into_iter().enumerate() {
+                match h.join() {
+                    Ok(done) => {
+                        for (k, r) in done {
+                            results[k] = Some(r);
+                        }
+                    }
+                    Err(payload) => {
+                        let message = payload
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| payload.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "a panic with a non-text payload".into());
+                        for k in (t..starts).step_by(threads) {
+                            results[k] = Some(Err(FitError::ModelPanicked {
+                                message: message.clone(),
+                                statement: None,
+                                faults: 1,
+                            }));
+                        }
+                    }
+                }
+            }
+        });
+    }
+    let mut climbs = Vec::with_capacity(starts);
+    let mut first_error = None;
+    for r in results.into_iter().flatten() {
+        match r {
+            Ok(c) => climbs.push(c),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if climbs.is_empty() {
+        return Err(first_error.unwrap_or(FitError::NoParameters));
+    }
+    // Maxima, highest first (ties to the earlier start), then the distinct ones.
+    let mut maxima: Vec<&Climb> = climbs
+        .iter()
+        .filter(|c| c.converged && c.curvature.is_maximum())
+        .collect();
+    maxima.sort_by(|a, b| b.f.total_cmp(&a.f).then(a.start.cmp(&b.start)));
+    let mut distinct: Vec<&Climb> = Vec::new();
+    for c in &maxima {
+        let same = distinct.iter().any(|m| {
+            let delta = DVector::from_fn(c.x.len(), |i, _| c.x[i] - m.x[i]);
+            let d2 = delta.dot(&(&m.curvature.neg_hessian * &delta));
+            d2.abs().sqrt() < SAME_MODE
+        });
+        if !same {
+            distinct.push(c);
+        }
+    }
+    let best = match distinct.first() {
+        Some(b) => *b,
+        None => climbs
+            .iter()
+            .max_by(|a, b| a.f.total_cmp(&b.f).then(b.start.cmp(&a.start)))
+            .expect("climbs is not empty"),
+    };
+    Ok(ModeResult {
+        mode: best.x.clone(),
+        log_density: best.f,
+        grad_norm: best.g.iter().map(|g| g * g).sum::<f64>().sqrt(),
+        grad: best.g.clone(),
+        curvature: best.curvature.clone(),
+        converged: best.converged,
+        iterations: best.iterations,
+        newton_steps: best.newton_steps,
+        stop_reason: best.message.clone(),
+        start: best.start,
+        starts,
+        starts_converged: maxima.len(),
+        modes: distinct.iter().map(|c| (c.x.clone(), c.f)).collect(),
+    })
+}
+
+fn inf_norm(a: &[f64]) -> f64 {
+    a.iter().fold(0.0, |m, v| m.max(v.abs()))
+}
+
+/// Start `start`: an initial point, L-BFGS, then Newton steps.
+fn climb<M: Model + ?Sized>(
+    model: &M,
+    start: usize,
+    seed: u64,
+    settings: &ModeSettings,
+) -> Result<Climb, FitError> {
+    let mut rng = rng_for(seed, start as u64);
+    let (theta0, _, _) = initial_point(model, &mut rng, settings.init_radius)?;
+    let d = theta0.len();
+    let jac = settings.jacobian;
+    let eval = |t: &[f64], g: &mut [f64]| model.log_density_grad_jac(t, g, jac);
+    let finite = |f: f64, g: &[f64]| f.is_finite() && g.iter().all(|v| v.is_finite());
+    let mut g0 = vec![0.0; d];
+    let f0 = eval(&theta0, &mut g0);
+    if !finite(f0, &g0) {
+        return Err(FitError::Diverged {
+            message: "the log density without the Jacobian is not finite at the initial point"
+                .into(),
+        });
+    }
+    let opt = lbfgs::maximize(
+        eval,
+        theta0,
+        f0,
+        g0,
+        LbfgsSettings {
+            tol_grad: settings.tolerance,
+            tol_rel_obj: TOL_REL_OBJ,
+            max_iterations: settings.max_iterations,
+            history: settings.history,
+        },
+    );
+    let at_tol = |f: f64, g: &[f64]| inf_norm(g) <= settings.tolerance * f.abs().max(1.0);
+    let (mut x, mut f, mut g) = (opt.x, opt.f, opt.grad);
+    let mut curvature = Curvature::new(neg_hessian(model, &x, jac)?);
+    let mut newton_steps = 0;
+    let mut stalled = false;
+    while newton_steps < MAX_NEWTON {
+        let step = curvature.newton_step(&g);
+        let decrement = step.dot(&DVector::from_column_slice(&g)).abs().sqrt();
+        if at_tol(f, &g) && curvature.is_maximum() && decrement <= NEWTON_DECREMENT_TOL {
+            break;
+        }
+        // Backtracking: accept a step that raises the density, or one that keeps it within
+        // rounding and lowers the gradient (near the mode the density changes by less than
+        // its rounding error).
+        let slack = 8.0 * f64::EPSILON * f.abs().max(1.0);
+        let mut t = 1.0;
+        let mut accepted = None;
+        for _ in 0..40 {
+            let xt: Vec<f64> = x.iter().zip(&step).map(|(a, s)| a + t * s).collect();
+            let mut gt = vec![0.0; d];
+            let ft = eval(&xt, &mut gt);
+            if finite(ft, &gt) && (ft > f || (ft >= f - slack && inf_norm(&gt) < inf_norm(&g))) {
+                accepted = Some((xt, ft, gt));
+                break;
+            }
+            t *= 0.5;
+        }
+        let Some((xt, ft, gt)) = accepted else {
+            stalled = true;
+            break;
+        };
+        newton_steps += 1;
+        (x, f, g) = (xt, ft, gt);
+        if t * decrement > HESSIAN_REUSE || !curvature.is_maximum() {
+            curvature = Curvature::new(neg_hessian(model, &x, jac)?);
+        }
+    }
+    let converged = at_tol(f, &g);
+    let message = format!(
+        "L-BFGS: {} after {} iterations; then {newton_steps} Newton step{}{}; gradient {}",
+        opt.message,
+        opt.iterations,
+        if newton_steps == 1 { "" } else { "s" },
+        if stalled {
+            " (the last made no progress)"
+        } else {
+            ""
+        },
+        if converged {
+            "at tolerance"
+        } else {
+            "NOT at tolerance"
+        }
+    );
+    Ok(Climb {
+        start,
+        x,
+        f,
+        g,
+        curvature,
+        iterations: opt.iterations,
+        newton_steps,
+        converged,
+        message,
+    })
+}
+
+/// The negative Hessian at `x` by Stan's four-point stencil on the exact gradient:
+/// `H[:, j] = (g(x - 2h e_j) - 8 g(x - h e_j) + 8 g(x + h e_j) - g(x + 2h e_j)) / (12 h)`,
+/// symmetrised.
+fn neg_hessian<M: Model + ?Sized>(
+    model: &M,
+    x: &[f64],
+    jacobian: bool,
+) -> Result<DMatrix<f64>, FitError> {
+    let d = x.len();
+    let mut h = DMatrix::zeros(d, d);
+    let mut xp = x.to_vec();
+    let mut g = vec![0.0; d];
+    for j in 0..d {
+        let step = HESSIAN_STEP * x[j].abs().max(1.0);
+        for (k, coef) in [(-2.0, 1.0), (-1.0, -8.0), (1.0, 8.0), (2.0, -1.0)] {
+            xp[j] = x[j] + k * step;
+            let v = model.log_density_grad_jac(&xp, &mut g, jacobian);
+            if !v.is_finite() || g.iter().any(|gi| !gi.is_finite()) {
+                let names = model.layout().flat_names();
+                return Err(FitError::Diverged {
+                    message: format!(
+                        "the gradient is not finite next to the mode (parameter `{}` moved \
+                         by {:e}); the mode may be on the edge of the support",
+                        names.get(j).map_or("?", String::as_str),
+                        k * step
+                    ),
+                });
+            }
+            for i in 0..d {
+                h[(i, j)] += coef * g[i] / (12.0 * step);
+            }
+        }
+        xp[j] = x[j];
+    }
+    Ok(-(&h + h.transpose()) * 0.5)
 }
 
 fn nan_to_neg_inf(v: f64) -> f64 {
@@ -290,28 +857,6 @@ fn nan_to_neg_inf(v: f64) -> f64 {
         f64::NEG_INFINITY
     } else {
         v
-    }
-}
-
-/// The error for a negative Hessian `neg_h` that is not positive definite: the smallest
-/// eigenvalue and the flat parameter with the largest component of its eigenvector.
-fn not_negative_definite(neg_h: &DMatrix<f64>, names: &[String]) -> FitError {
-    let eig = neg_h.clone().symmetric_eigen();
-    let (k, &lambda) = eig
-        .eigenvalues
-        .iter()
-        .enumerate()
-        .min_by(|a, b| a.1.total_cmp(b.1))
-        .expect("dimension is at least 1");
-    let v = eig.eigenvectors.column(k);
-    let (i, _) = v
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
-        .expect("dimension is at least 1");
-    FitError::NotNegativeDefinite {
-        parameter: names[i].clone(),
-        eigenvalue: lambda,
     }
 }
 
@@ -334,21 +879,42 @@ pub struct LaplaceDiagnostics {
     pub log_evidence: f64,
     /// Whether the log-Jacobian was part of the fitted density.
     pub jacobian: bool,
-    /// L-BFGS iterations.
+    /// L-BFGS iterations of the start that found the mode.
     pub iterations: usize,
-    /// Whether L-BFGS met its convergence criterion.
+    /// Newton steps after L-BFGS of that start.
+    pub newton_steps: usize,
+    /// Whether the gradient at the mode is at tolerance.
     pub converged: bool,
-    /// Why L-BFGS stopped, in words.
+    /// Why the optimiser stopped, in words.
     pub stop_reason: String,
     /// The Euclidean norm of the gradient at the mode.
     pub grad_norm: f64,
+    /// The smallest eigenvalue of the negative Hessian at the mode (the curvature of the
+    /// flattest direction; its inverse is the largest posterior variance).
+    pub min_eigenvalue: f64,
+    /// The condition number of the negative Hessian at the mode.
+    pub condition_number: f64,
+    /// How many starts the optimiser ran.
+    pub starts: usize,
+    /// How many of them converged to a maximum.
+    pub starts_converged: usize,
+    /// How many distinct maxima the starts reached (1 when they all agree).
+    pub distinct_modes: usize,
+    /// The other maxima found (constrained scale, flat order), each with its log density,
+    /// highest first; empty when all starts agree.
+    pub other_modes: Vec<(Vec<f64>, f64)>,
+    /// How many evaluations of the model's code panicked (each rejected as a point outside
+    /// the model).
+    pub faults: usize,
+    /// The first such panic, in words, with the statement when the model names it.
+    pub fault: Option<String>,
     /// The fitted log density at each draw (Stan's `log_p__`).
     pub log_p: Vec<f64>,
     /// The approximation's log density at each draw (Stan's `log_g__`).
     pub log_q: Vec<f64>,
     /// Pareto k-hat of the importance ratios `log_p - log_q`.
     pub khat: f64,
-    /// The verdict k-hat gives.
+    /// The verdict: k-hat's, or unreliable when several modes were found.
     pub reliability: Reliability,
 }
 
@@ -362,9 +928,18 @@ impl Default for LaplaceDiagnostics {
             log_evidence: f64::NAN,
             jacobian: true,
             iterations: 0,
+            newton_steps: 0,
             converged: false,
             stop_reason: String::new(),
             grad_norm: f64::NAN,
+            min_eigenvalue: f64::NAN,
+            condition_number: f64::NAN,
+            starts: 0,
+            starts_converged: 0,
+            distinct_modes: 0,
+            other_modes: Vec::new(),
+            faults: 0,
+            fault: None,
             log_p: Vec::new(),
             log_q: Vec::new(),
             khat: f64::NAN,
@@ -379,16 +954,16 @@ impl fmt::Display for LaplaceDiagnostics {
         if self.converged {
             write!(
                 f,
-                "Laplace approximation at the mode found by L-BFGS in {} iterations \
-                 (gradient norm {:.1e})",
-                self.iterations, self.grad_norm
+                "Laplace approximation at the mode found by L-BFGS in {} iterations and {} \
+                 Newton steps (gradient norm {:.1e}; condition number {:.1e})",
+                self.iterations, self.newton_steps, self.grad_norm, self.condition_number
             )?;
         } else {
             write!(
                 f,
-                "Laplace approximation at a point where L-BFGS did NOT converge after {} \
-                 iterations ({}; gradient norm {:.1e}): the mode and covariance may be wrong",
-                self.iterations, self.stop_reason, self.grad_norm
+                "Laplace approximation at a point where the optimiser did NOT converge ({}; \
+                 gradient norm {:.1e}): the mode and covariance may be wrong",
+                self.stop_reason, self.grad_norm
             )?;
         }
         if self.jacobian {
@@ -403,7 +978,25 @@ impl fmt::Display for LaplaceDiagnostics {
                 "; fitted without the Jacobian (constrained-space MAP), so no evidence estimate."
             )?;
         }
+        if self.distinct_modes > 1 {
+            writeln!(
+                f,
+                "{} distinct modes found from {} starts; the approximation describes one (the \
+                 highest, log density {:.4}; the next at {:.4}): the posterior is multimodal, \
+                 fit with NUTS instead.",
+                self.distinct_modes,
+                self.starts,
+                self.log_density_at_mode,
+                self.other_modes.first().map_or(f64::NAN, |m| m.1)
+            )?;
+        }
+        if let Some(fault) = &self.fault {
+            writeln!(f, "Warning: {fault}.")?;
+        }
         write!(f, "Pareto k-hat = {:.2}: {}", self.khat, self.reliability)?;
+        if self.distinct_modes > 1 {
+            return write!(f, " (several modes, whatever k-hat says).");
+        }
         match self.reliability {
             Reliability::Reliable => write!(
                 f,

@@ -1,8 +1,10 @@
 //! Inference engines and their one result type.
 
 mod advi;
+pub mod csv;
 mod dadvi;
 pub mod diagnostics;
+pub mod guard;
 pub mod init;
 pub mod laplace;
 mod lbfgs;

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io::{self, Write};
 
+use super::csv::{f64_str, SAMPLER_COLUMNS};
 use super::diagnostics;
 use super::nuts::NutsDiagnostics;
 use super::posterior::{mean, quantile, sd, Diagnostics, Posterior};
@@ -285,17 +286,7 @@ impl Posterior {
         writeln!(w, "# id = {}", only.map_or(1, |c| c + 1))?;
         let mut header = vec!["lp__".to_string()];
         if nuts.is_some() {
-            header.extend(
-                [
-                    "accept_stat__",
-                    "stepsize__",
-                    "treedepth__",
-                    "n_leapfrog__",
-                    "divergent__",
-                    "energy__",
-                ]
-                .map(String::from),
-            );
+            header.extend(SAMPLER_COLUMNS.map(String::from));
         }
         header.extend(self.layout().flat_names());
         writeln!(w, "{}", header.join(","))?;
@@ -374,16 +365,5 @@ fn csv_method(method: &str) -> &'static str {
         "NUTS" => "sample",
         "VI" => "variational",
         _ => "laplace",
-    }
-}
-
-/// A float as CmdStan readers parse it: shortest round-trip decimal, `nan`, `inf`, `-inf`.
-fn f64_str(x: f64) -> String {
-    if x.is_nan() {
-        "nan".into()
-    } else if x.is_infinite() {
-        if x > 0.0 { "inf" } else { "-inf" }.into()
-    } else {
-        format!("{x:?}")
     }
 }

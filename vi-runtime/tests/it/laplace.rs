@@ -171,16 +171,63 @@ fn singular_hessian_names_the_parameter() {
     l.push("w", vec![2], Transform::Identity);
     let e = Laplace::default().seed(5).fit(&Ridge(l)).unwrap_err();
     match &e {
+        FitError::SingularMode {
+            parameter,
+            condition_number,
+        } => {
+            assert_eq!(parameter, "w.1");
+            assert!(*condition_number > 1e15, "{condition_number}");
+        }
+        other => panic!("expected SingularMode, got {other:?}"),
+    }
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("the mode is numerically singular (condition number 4.5e15)"),
+        "{msg}"
+    );
+    assert!(msg.contains("`w.1`"), "{msg}");
+}
+
+/// ln p = -x^2 / 2 + y^2 / 2: a saddle, unbounded along `y`. L-BFGS stopped after three
+/// iterations is somewhere on it; the Hessian there is diag(-1, +1).
+struct Saddle(ParamLayout);
+
+impl Model for Saddle {
+    fn layout(&self) -> &ParamLayout {
+        &self.0
+    }
+    fn log_density_grad_jac(&self, t: &[f64], g: &mut [f64], _: bool) -> f64 {
+        g[0] = -t[0];
+        g[1] = t[1];
+        -0.5 * t[0] * t[0] + 0.5 * t[1] * t[1]
+    }
+}
+
+#[test]
+fn not_a_maximum_has_its_own_message_and_sign() {
+    let mut l = ParamLayout::new();
+    l.push("x", vec![], Transform::Identity);
+    l.push("y", vec![], Transform::Identity);
+    let e = Laplace::default()
+        .seed(2)
+        .max_iterations(3)
+        .fit(&Saddle(l))
+        .unwrap_err();
+    match &e {
         FitError::NotNegativeDefinite {
             parameter,
             eigenvalue,
         } => {
-            assert_eq!(parameter, "w.1");
-            assert!(eigenvalue.abs() < 1e-6, "{eigenvalue}");
+            assert_eq!(parameter, "y");
+            // The negative Hessian's eigenvalue along y is exactly -1.
+            assert!((eigenvalue + 1.0).abs() < 1e-6, "{eigenvalue}");
         }
         other => panic!("expected NotNegativeDefinite, got {other:?}"),
     }
-    assert!(e.to_string().contains("`w.1`"));
+    assert_eq!(
+        e.to_string(),
+        "not a maximum: the Hessian has a positive eigenvalue +1.000e0 along `y`"
+    );
 }
 
 #[test]
