@@ -9,4 +9,5 @@ mod lecture;
 mod models;
 mod nuts;
 mod psis;
+mod special;
 mod vi;
