@@ -1,5 +1,7 @@
 //! Numerically careful scalar functions shared by distributions, transforms and rules.
 
+pub mod special;
+
 /// ln(sqrt(2 pi)).
 pub const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 /// ln(2 pi).

@@ -76,6 +76,7 @@ mod index;
 pub mod kernels;
 pub mod pool;
 mod reduce;
+mod special;
 mod unary;
 
 pub use binary::{
@@ -87,6 +88,14 @@ pub use index::{
 };
 pub use reduce::{
     dot, dot_back, mean, mean_back, sum, sum_back, transpose, transpose_back, Transpose,
+};
+pub use special::{
+    atan, atan_back, digamma, digamma_back, erf, erf_back, erfc, erfc_back, fmax, fmax_back, fmin,
+    fmin_back, inv, inv_back, inv_logit, inv_logit_back, lbeta, lbeta_back, lchoose, lchoose_back,
+    lgamma, lgamma_back, log1m, log1m_back, log1m_exp, log1m_exp_back, log1p_exp, log1p_exp_back,
+    log_diff_exp, log_diff_exp_back, log_mix, log_mix_back, log_sum_exp, log_sum_exp2,
+    log_sum_exp2_back, log_sum_exp_back, logit, logit_back, phi, phi_back, pow, pow_back, square,
+    square_back, tan, tan_back,
 };
 pub use unary::{
     abs, abs_back, cos, cos_back, exp, exp_back, expm1, expm1_back, ln, ln_back, log1p, log1p_back,

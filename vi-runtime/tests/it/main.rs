@@ -14,5 +14,6 @@ mod models;
 mod nuts;
 mod nuts_adapt;
 mod psis;
+mod special;
 mod vi;
 mod vi_deterministic;
