@@ -122,6 +122,9 @@ pub enum ViStart {
         /// had a negative definite Hessian, and served as the start and the whitening; its
         /// log evidence is then only approximate).
         converged: bool,
+        /// How many distinct modes the mode search's several starts reached; above 1 the
+        /// fit describes one of them, and its verdict is "unreliable".
+        distinct_modes: usize,
     },
     /// At a random point with unit sds (no mode was found, or the Laplace start was turned
     /// off); the reason in words.
@@ -461,6 +464,7 @@ fn laplace_start<M: Model + ?Sized>(model: &M, seed: u64) -> Result<LaplaceStart
         l: chol.l(),
         log_evidence: d.log_evidence,
         converged: d.converged,
+        distinct_modes: d.distinct_modes,
     })
 }
 
@@ -472,6 +476,8 @@ struct LaplaceStart {
     log_evidence: f64,
     /// Whether L-BFGS met its tolerance there.
     converged: bool,
+    /// How many distinct modes the mode search's starts reached.
+    distinct_modes: usize,
 }
 
 impl Settings {
@@ -514,6 +520,7 @@ impl Settings {
                 l,
                 log_evidence,
                 converged,
+                distinct_modes,
             }) => {
                 // sd_i = 1 / sqrt((-H)_ii) with -H = (L L')^-1 = L^-T L^-1: the squared
                 // norms of the columns of L^-1.
@@ -530,6 +537,7 @@ impl Settings {
                     ViStart::Laplace {
                         log_evidence,
                         converged,
+                        distinct_modes,
                     },
                 )
             }

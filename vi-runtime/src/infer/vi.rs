@@ -22,6 +22,7 @@ use rand::Rng as _;
 use rand_distr::StandardNormal;
 
 pub use super::dadvi::ViStart;
+use super::guard::Guarded;
 use super::posterior::{Chain, Diagnostics, Posterior};
 use super::psis::{pareto_k, Reliability};
 use super::{advi, dadvi, rng_for, Rng};
@@ -324,9 +325,32 @@ impl Vi {
     /// non-finite gradient or ELBO.
     pub fn fit<M: Model + ?Sized>(&self, model: &M) -> Result<Posterior, FitError> {
         self.validate()?;
-        match self.method {
-            ViMethod::Deterministic => self.fit_deterministic(model),
-            ViMethod::Stochastic => self.fit_stochastic(model),
+        // A panic in the model's code is a rejected point, never an unwinding out of `fit`.
+        let guarded = Guarded::new(model);
+        let fit = match self.method {
+            ViMethod::Deterministic => self.fit_deterministic(&guarded),
+            ViMethod::Stochastic => self.fit_stochastic(&guarded),
+        };
+        match fit {
+            Err(FitError::NoFiniteStart { .. } | FitError::Diverged { .. })
+                if guarded.faults() > 0 =>
+            {
+                Err(guarded.error().expect("faults were seen"))
+            }
+            Err(e) => Err(e),
+            Ok(post) => Ok(match (post.diagnostics(), guarded.summary()) {
+                (Diagnostics::Vi(d), Some(faults)) => {
+                    let mut d = d.clone();
+                    d.warnings.push(faults);
+                    d.model_faults = guarded.faults();
+                    Posterior::new(
+                        post.layout().clone(),
+                        post.chains().to_vec(),
+                        Diagnostics::Vi(d),
+                    )
+                }
+                _ => post,
+            }),
         }
     }
 
@@ -402,8 +426,13 @@ impl Vi {
             ViStart::Laplace {
                 log_evidence,
                 converged: true,
+                ..
             } => Some(log_evidence - elbo),
             _ => None,
+        };
+        let distinct_modes = match run.start {
+            ViStart::Laplace { distinct_modes, .. } => distinct_modes,
+            ViStart::Random { .. } => 0,
         };
         let names = model.layout().flat_names();
         let mut warnings = Vec::new();
@@ -468,6 +497,12 @@ impl Vi {
                     .into(),
             );
         }
+        if distinct_modes > 1 {
+            warnings.push(format!(
+                "{distinct_modes} distinct modes found by the mode search's starts; the \
+                 approximation describes one"
+            ));
+        }
         if let Some(why) = &run.lr_failure {
             warnings.push(format!(
                 "no linear-response correction ({why}); the sds are the mean-field ones, which \
@@ -500,10 +535,15 @@ impl Vi {
             lr_sd,
             covariance: run.lr_covariance.filter(|_| lr_factor.is_some()),
             khat,
-            reliability: Reliability::from_khat(khat),
+            reliability: if distinct_modes > 1 {
+                Reliability::Unreliable
+            } else {
+                Reliability::from_khat(khat)
+            },
             mean: run.mu,
             sd,
             warnings,
+            distinct_modes,
             ..ViDiagnostics::default()
         };
         debug_assert_eq!(diagnostics.elbo_trace.len(), trace_len);
@@ -668,6 +708,11 @@ pub struct ViDiagnostics {
     pub sd: Vec<f64>,
     /// What the fit found wrong with itself, in words (empty when nothing).
     pub warnings: Vec<String>,
+    /// Points where the model's code panicked, rejected during the fit.
+    pub model_faults: usize,
+    /// Deterministic method: how many distinct modes the Laplace start's several starts
+    /// reached (0 when it did not run). Above 1 the verdict is "unreliable" whatever k-hat.
+    pub distinct_modes: usize,
 }
 
 impl Default for ViDiagnostics {
@@ -703,6 +748,8 @@ impl Default for ViDiagnostics {
             mean: Vec::new(),
             sd: Vec::new(),
             warnings: Vec::new(),
+            model_faults: 0,
+            distinct_modes: 0,
         }
     }
 }
@@ -842,6 +889,15 @@ impl fmt::Display for ViDiagnostics {
         }
         for w in &self.warnings {
             writeln!(f, "Warning: {w}.")?;
+        }
+        if self.distinct_modes > 1 {
+            return write!(
+                f,
+                "Unreliable: the posterior has at least {} modes and the approximation describes \
+                 one (Pareto k-hat = {:.2} judges only that one); fit with NUTS, from several \
+                 chains, instead.",
+                self.distinct_modes, self.khat
+            );
         }
         write!(f, "Pareto k-hat = {:.2}: {}", self.khat, self.reliability)?;
         match self.reliability {

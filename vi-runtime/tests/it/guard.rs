@@ -8,14 +8,14 @@ use vi_runtime::{Diagnostics, FitError, Laplace, Model, ParamLayout, Transform};
 /// `x ~ Normal(0.5, 1); target += TABLE[i]` where `i` is 0 for `x <= limit` and past the
 /// end of the table above it: the model's code indexes out of bounds there, as a loop longer
 /// than its data does.
-struct OutOfBounds {
+pub struct OutOfBounds {
     layout: ParamLayout,
     limit: f64,
     table: Vec<f64>,
 }
 
 impl OutOfBounds {
-    fn new(limit: f64) -> Self {
+    pub fn new(limit: f64) -> Self {
         let mut layout = ParamLayout::new();
         layout.push("x", vec![], Transform::Identity);
         OutOfBounds {

@@ -419,14 +419,14 @@ fn diamonds_mode_and_covariance_are_exact() {
 
 /// A two-component mixture, 0.6 N(-2, 0.7) + 0.4 N(2.5, 0.7), in one dimension: two modes,
 /// each nearly Gaussian, so k-hat alone can call a one-mode fit reliable.
-struct Mixture(ParamLayout);
+pub struct Mixture(ParamLayout);
 
 const W: [f64; 2] = [0.6, 0.4];
 const MU: [f64; 2] = [-2.0, 2.5];
 const SD: f64 = 0.7;
 
 impl Mixture {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let mut l = ParamLayout::new();
         l.push("x", vec![], Transform::Identity);
         Mixture(l)

@@ -424,3 +424,53 @@ fn the_same_fit_on_any_number_of_threads() {
         assert_eq!(one.chains(), many.chains());
     }
 }
+
+#[test]
+fn a_bimodal_posterior_is_called_unreliable_whatever_k_hat_says() {
+    // 0.6 N(-2, 0.7) + 0.4 N(2.5, 0.7): each mode nearly Gaussian, so k-hat alone can call a
+    // one-mode guide reliable. The Laplace start's four starts reach both modes unless all
+    // four fall on one side (probability 1/8 per seed).
+    let m = crate::laplace_hard::Mixture::new();
+    let mut flagged = 0;
+    for seed in 0..10 {
+        let post = Vi::default().seed(seed).fit(&m).unwrap();
+        let d = diag(&post);
+        if d.distinct_modes > 1 {
+            flagged += 1;
+            assert_eq!(d.reliability, Reliability::Unreliable);
+            assert!(
+                d.warnings.iter().any(|w| w.contains("2 distinct modes")),
+                "{d}"
+            );
+            assert!(d.to_string().contains("at least 2 modes"), "{d}");
+        }
+    }
+    assert!(flagged >= 7, "two modes reported in {flagged} of 10 seeds");
+}
+
+#[test]
+fn panics_in_the_model_are_rejected_points() {
+    // The model's code indexes out of bounds above x = 0.9: a third of the guide's draws.
+    let m = crate::guard::OutOfBounds::new(0.9);
+    let post = Vi::default().seed(3).draws(200).fit(&m).unwrap();
+    let d = diag(&post);
+    assert!(d.model_faults > 0, "{d}");
+    assert!(d.warnings.iter().any(|w| w.contains("panicked")), "{d}");
+    // Everywhere: an error naming the statement, not an unwinding out of `fit`.
+    let e = Vi::default()
+        .seed(1)
+        .fit(&crate::guard::OutOfBounds::new(-10.0))
+        .unwrap_err();
+    match &e {
+        FitError::ModelPanicked { statement, .. } => {
+            assert_eq!(statement.as_deref(), Some("target += table[i]"))
+        }
+        other => panic!("expected ModelPanicked, got {other:?}"),
+    }
+    // The stochastic method too.
+    let e = Vi::stochastic()
+        .seed(1)
+        .fit(&crate::guard::OutOfBounds::new(-10.0))
+        .unwrap_err();
+    assert!(matches!(e, FitError::ModelPanicked { .. }), "{e:?}");
+}
