@@ -50,6 +50,23 @@
 //! | [`BinomialLogit`] | `y, n, logit` | `logit` | `{0, ..., n}` |
 //! | [`Poisson`] | `y, rate` | `rate` | `{0, 1, ...}` |
 //! | [`PoissonLog`] | `y, log_rate` | `log_rate` | `{0, 1, ...}` |
+//! | [`Weibull`] | `y, alpha, sigma` | all | `(0, inf)` |
+//! | [`Gumbel`] | `y, mu, beta` | all | real |
+//! | [`Logistic`] | `y, mu, sigma` | all | real |
+//! | [`Pareto`] | `y, y_min, alpha` | all | `[y_min, inf)` |
+//! | [`BetaBinomial`] | `y, n, a, b` | `a, b` | `{0, ..., n}` |
+//! | [`NegBinomial2`] | `y, mu, phi` | `mu, phi` | `{0, 1, ...}` |
+//! | [`NegBinomial2Log`] | `y, eta, phi` | `eta, phi` | `{0, 1, ...}` |
+//! | [`Categorical`] | `y, theta` (one simplex of length K for all `y`) | `theta` | `{0, ..., K - 1}` |
+//! | [`CategoricalLogit`] | `y, eta` (one vector of length K for all `y`) | `eta` | `{0, ..., K - 1}` |
+//! | [`OrderedLogistic`] | `y, eta, c` (`eta` broadcast, `K - 1` cutpoints `c` for all `y`) | `eta, c` | `{0, ..., K - 1}` |
+//!
+//! `Categorical`, `CategoricalLogit` and `OrderedLogistic` take a whole vector parameter
+//! shared by every observation, so they have no one-element `Scalar`; their categories are
+//! 0-based, and `categorical::check_outcomes(dist, y, k)` checks observations against a `K`
+//! known only from a latent's length. Log CDFs and complementary log CDFs of the
+//! distributions that have them are in [`cdf`] (`dist::cdf::normal::lcdf`, ...), in the
+//! same calling convention.
 //!
 //! Each module also has `check(..)` (one `Option<&[f64]>` per kernel argument),
 //! `sample(rng, params.., n)`, and `Scalar`: the density and partials of one element
@@ -65,43 +82,64 @@
 pub mod bernoulli;
 pub mod bernoulli_logit;
 pub mod beta;
+pub mod beta_binomial;
 pub mod binomial;
 pub mod binomial_logit;
+pub mod categorical;
+pub mod categorical_logit;
 pub mod cauchy;
+pub mod cdf;
 pub mod exponential;
 pub mod gamma;
+pub mod gumbel;
 pub mod half_cauchy;
 pub mod half_normal;
 pub mod half_student_t;
 pub mod inverse_gamma;
 pub mod laplace;
 pub mod log_normal;
+pub mod logistic;
+pub mod neg_binomial_2;
+pub mod neg_binomial_2_log;
 pub mod normal;
+pub mod ordered_logistic;
+pub mod pareto;
 pub mod poisson;
 pub mod poisson_log;
 pub mod scalar;
 pub mod student_t;
 pub mod uniform;
+pub mod weibull;
 
 pub use bernoulli::Bernoulli;
 pub use bernoulli_logit::BernoulliLogit;
 pub use beta::Beta;
+pub use beta_binomial::BetaBinomial;
 pub use binomial::Binomial;
 pub use binomial_logit::BinomialLogit;
+pub use categorical::Categorical;
+pub use categorical_logit::CategoricalLogit;
 pub use cauchy::Cauchy;
 pub use exponential::Exponential;
 pub use gamma::Gamma;
+pub use gumbel::Gumbel;
 pub use half_cauchy::HalfCauchy;
 pub use half_normal::HalfNormal;
 pub use half_student_t::HalfStudentT;
 pub use inverse_gamma::InverseGamma;
 pub use laplace::Laplace;
 pub use log_normal::LogNormal;
+pub use logistic::Logistic;
+pub use neg_binomial_2::NegBinomial2;
+pub use neg_binomial_2_log::NegBinomial2Log;
 pub use normal::Normal;
+pub use ordered_logistic::OrderedLogistic;
+pub use pareto::Pareto;
 pub use poisson::Poisson;
 pub use poisson_log::PoissonLog;
 pub use student_t::StudentT;
 pub use uniform::Uniform;
+pub use weibull::Weibull;
 
 use crate::error::DistError;
 

@@ -67,7 +67,7 @@ pub fn log1p_exp(x: f64) -> f64 {
 #[inline]
 pub fn log_sum_exp2(a: f64, b: f64) -> f64 {
     let m = a.max(b);
-    if m == f64::NEG_INFINITY || m == f64::INFINITY {
+    if m.is_infinite() {
         return if a.is_nan() || b.is_nan() {
             f64::NAN
         } else {
@@ -445,7 +445,7 @@ impl Dual {
 /// assert!((lq.exp() - (1.0 - 0.890_935_842_050_227_5)).abs() < 1e-14);
 /// ```
 pub fn log_gamma_p_q(a: f64, x: f64) -> (f64, f64, f64, f64) {
-    if !(a > 0.0) || x.is_nan() || x < 0.0 {
+    if a.is_nan() || a <= 0.0 || x.is_nan() || x < 0.0 {
         return (f64::NAN, f64::NAN, f64::NAN, f64::NAN);
     }
     if x == 0.0 {

@@ -9,6 +9,7 @@ use vi_runtime::infer::{rng_for, Rng};
 use vi_runtime::DistError;
 
 mod scalar;
+mod vocab;
 
 /// Every tolerance of this file.
 mod tol {
