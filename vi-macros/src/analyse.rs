@@ -14,209 +14,10 @@ use quote::ToTokens;
 use syn::visit::Visit;
 use syn::{Expr, Ident, Pat, Type};
 
+use crate::catalogue::{self, Rule, Support};
+use crate::catalogue::{Binary, DistInfo, Unary, WithData};
 use crate::ctxt::Ctxt;
 use crate::parse::{self, AssignOp, ModelDef};
-
-// ---------------------------------------------------------------------------------------
-// The distribution table
-// ---------------------------------------------------------------------------------------
-
-/// How a latent's support maps to the real line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Support {
-    /// All reals: no transform.
-    Real,
-    /// `(0, inf)`: log transform.
-    Positive,
-    /// `(0, 1)`: logit transform.
-    Unit,
-    /// `(lower, upper)` from the arguments (Uniform).
-    Bounds,
-    /// A discrete support: cannot be a latent's prior.
-    Discrete,
-}
-
-/// One distribution the DSL knows.
-#[derive(Debug)]
-pub struct DistInfo {
-    /// The name as written in a model, `HalfNormal`.
-    pub name: &'static str,
-    /// The runtime module, `half_normal`.
-    pub module: &'static str,
-    /// The parameters' names, in order.
-    pub params: &'static [&'static str],
-    /// The support of the distribution.
-    pub support: Support,
-    /// Parameters that must be data (the number of trials of a Binomial).
-    pub data_params: &'static [usize],
-}
-
-macro_rules! dists {
-    ($($name:literal $module:literal [$($p:literal),*] $support:ident [$($d:literal),*];)*) => {
-        /// Every distribution the DSL knows.
-        pub static DISTS: &[DistInfo] = &[$(DistInfo {
-            name: $name,
-            module: $module,
-            params: &[$($p),*],
-            support: Support::$support,
-            data_params: &[$($d),*],
-        }),*];
-    };
-}
-
-dists! {
-    "Normal" "normal" ["mu", "sigma"] Real [];
-    "HalfNormal" "half_normal" ["sigma"] Positive [];
-    "LogNormal" "log_normal" ["mu", "sigma"] Positive [];
-    "StudentT" "student_t" ["nu", "mu", "sigma"] Real [];
-    "HalfStudentT" "half_student_t" ["nu", "sigma"] Positive [];
-    "Cauchy" "cauchy" ["mu", "sigma"] Real [];
-    "HalfCauchy" "half_cauchy" ["sigma"] Positive [];
-    "Laplace" "laplace" ["mu", "b"] Real [];
-    "Exponential" "exponential" ["rate"] Positive [];
-    "Gamma" "gamma" ["shape", "rate"] Positive [];
-    "InverseGamma" "inverse_gamma" ["shape", "scale"] Positive [];
-    "Beta" "beta" ["alpha", "beta"] Unit [];
-    "Uniform" "uniform" ["lower", "upper"] Bounds [];
-    "Bernoulli" "bernoulli" ["p"] Discrete [];
-    "BernoulliLogit" "bernoulli_logit" ["alpha"] Discrete [];
-    "Binomial" "binomial" ["n", "p"] Discrete [0];
-    "BinomialLogit" "binomial_logit" ["n", "alpha"] Discrete [0];
-    "Poisson" "poisson" ["lambda"] Discrete [];
-    "PoissonLog" "poisson_log" ["alpha"] Discrete [];
-}
-
-/// The distribution called `name`.
-pub fn dist_named(name: &str) -> Option<&'static DistInfo> {
-    DISTS.iter().find(|d| d.name == name)
-}
-
-/// Levenshtein distance, for "did you mean" suggestions.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// The known distribution closest to `name`, if one is close.
-pub fn suggest_dist(name: &str) -> Option<&'static str> {
-    let lower = name.to_lowercase();
-    DISTS
-        .iter()
-        .map(|d| (edit_distance(&lower, &d.name.to_lowercase()), d.name))
-        .filter(|(dist, n)| *dist <= 2.max(n.len() / 3))
-        .min_by_key(|(dist, _)| *dist)
-        .map(|(_, n)| n)
-}
-
-// ---------------------------------------------------------------------------------------
-// Differentiable functions
-// ---------------------------------------------------------------------------------------
-
-/// A one-argument rule: `ad::name(&x)?`, `ad::name_back(&x, &y, &gy, &mut gx)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unary {
-    /// `-x`
-    Neg,
-    /// Elementwise and reductions, by their `ad` names.
-    Named(&'static str),
-    /// `x.clone()`, `x as f64`: the value itself.
-    Identity,
-}
-
-/// A two-argument rule: `ad::name(&a, &b)?`, `ad::name_back(&a, &b, &y, &gy, ga, gb)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Binary {
-    /// `+`
-    Add,
-    /// `-`
-    Sub,
-    /// `*`
-    Mul,
-    /// `/`
-    Div,
-    /// `dot(a, b)`
-    Dot,
-    /// `x.powf(p)`
-    Powf,
-}
-
-impl Binary {
-    /// Whether this is `+ - * /` (which have a scalar fast path).
-    pub fn arith(self) -> bool {
-        matches!(self, Binary::Add | Binary::Sub | Binary::Mul | Binary::Div)
-    }
-
-    /// The rule's name in `ad`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Binary::Add => "add",
-            Binary::Sub => "sub",
-            Binary::Mul => "mul",
-            Binary::Div => "div",
-            Binary::Dot => "dot",
-            Binary::Powf => "powf",
-        }
-    }
-}
-
-/// A rule with data parameters: `ad::name(&x, p..)?`, `ad::name_back(&x, p.., &y, &gy, &mut gx)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WithData {
-    /// `x.powi(n)`
-    Powi,
-    /// `v[i]`
-    Index,
-    /// `m[(i, j)]`
-    Index2,
-    /// `m.row(i)`
-    Row,
-    /// `m.column(j)`
-    Col,
-}
-
-impl WithData {
-    /// The rule's name in `ad`.
-    pub fn name(self) -> &'static str {
-        match self {
-            WithData::Powi => "powi",
-            WithData::Index => "index",
-            WithData::Index2 => "index2",
-            WithData::Row => "row",
-            WithData::Col => "col",
-        }
-    }
-}
-
-pub const UNARY_FNS: &[&str] = &[
-    "exp",
-    "ln",
-    "log1p",
-    "expm1",
-    "sqrt",
-    "tanh",
-    "sigmoid",
-    "softplus",
-    "log_sigmoid",
-    "sin",
-    "cos",
-    "abs",
-    "sum",
-    "mean",
-    "transpose",
-];
-
-/// Every function that may touch a latent, for messages.
-const KNOWN_FNS: &str = "arithmetic, exp, ln, log1p, expm1, sqrt, powi, powf, tanh, sigmoid, \
-    softplus, log_sigmoid, sin, cos, abs, sum, mean, dot, transpose, indexing, row, col";
 
 // ---------------------------------------------------------------------------------------
 // The analysed model
@@ -691,12 +492,12 @@ impl Analyser {
 
     fn dist(&mut self, call: &parse::DistCall) -> Option<&'static DistInfo> {
         let name = call.name.to_string();
-        let Some(d) = dist_named(&name) else {
-            let msg = match suggest_dist(&name) {
+        let Some(d) = catalogue::dist_named(&name) else {
+            let msg = match catalogue::suggest_dist(&name) {
                 Some(s) => format!("unknown distribution `{name}`, did you mean `{s}`?"),
                 None => format!(
                     "unknown distribution `{name}`; known: {}",
-                    DISTS.iter().map(|d| d.name).collect::<Vec<_>>().join(", ")
+                    catalogue::dist_names()
                 ),
             };
             self.err(call.name.span(), msg);
@@ -1439,7 +1240,8 @@ impl Analyser {
             tokens,
             format!(
                 "{what} has no derivative and cannot be applied to a value that depends on a latent \
-                 variable; on a latent's path use only {KNOWN_FNS}"
+                 variable; on a latent's path use only {}",
+                catalogue::known_fns()
             ),
         );
         AExpr::Data(syn::parse_quote!(0.0))
@@ -1551,68 +1353,56 @@ impl Analyser {
             all.push(r);
         }
         all.extend_from_slice(args);
-        let name = match name {
-            "log" => "ln",
-            "ln_1p" => "log1p",
-            "exp_m1" => "expm1",
-            "column" => "col",
-            n => n,
+        let Some(f) = catalogue::fn_called(name) else {
+            let what = format!("`{name}`");
+            return self.non_diff(tokens.to_token_stream(), &what);
         };
-        let arity_err = |this: &mut Self, n: usize| {
-            this.err(
+        let name = f.name;
+        if all.len() != f.arity {
+            if f.rule == Rule::Identity {
+                // `x.clone(y)` is not the value itself.
+                let what = format!("`{name}`");
+                return self.non_diff(tokens.to_token_stream(), &what);
+            }
+            let n = f.arity;
+            self.err(
                 span,
                 format!(
                     "`{name}` takes {n} argument{}",
                     if n == 1 { "" } else { "s" }
                 ),
             );
-            AExpr::Data(syn::parse_quote!(0.0))
-        };
-        if name == "clone" && all.len() == 1 {
-            let x = self.sub(all[0]);
-            return AExpr::Unary(Unary::Identity, Box::new(x), span);
+            return AExpr::Data(syn::parse_quote!(0.0));
         }
-        if let Some(f) = UNARY_FNS.iter().find(|f| **f == name) {
-            if all.len() != 1 {
-                return arity_err(self, 1);
+        match f.rule {
+            Rule::Identity => {
+                let x = self.sub(all[0]);
+                AExpr::Unary(Unary::Identity, Box::new(x), span)
             }
-            let x = self.sub(all[0]);
-            return AExpr::Unary(Unary::Named(f), Box::new(x), span);
-        }
-        match name {
-            "dot" | "powf" => {
-                if all.len() != 2 {
-                    return arity_err(self, 2);
-                }
-                let f = if name == "dot" {
-                    Binary::Dot
-                } else {
-                    Binary::Powf
-                };
+            Rule::Unary => {
+                let x = self.sub(all[0]);
+                AExpr::Unary(Unary::Named(name), Box::new(x), span)
+            }
+            Rule::Binary(b) => {
                 let a = self.sub(all[0]);
-                let b = self.sub(all[1]);
-                AExpr::Binary(f, Box::new(a), Box::new(b), span)
+                let c = self.sub(all[1]);
+                AExpr::Binary(b, Box::new(a), Box::new(c), span)
             }
-            "powi" | "row" | "col" => {
-                if all.len() != 2 {
-                    return arity_err(self, 2);
-                }
-                let f = match name {
-                    "powi" => WithData::Powi,
-                    "row" => WithData::Row,
-                    _ => WithData::Col,
-                };
-                if let Some(n) = self.first_active(all[1]) {
-                    self.err_spanned(
-                        all[1],
-                        format!("the argument of `{name}` must be data, but it depends on the latent variable `{n}`"),
-                    );
+            Rule::WithData(w) => {
+                for p in &all[1..] {
+                    if let Some(n) = self.first_active(p) {
+                        self.err_spanned(
+                            p,
+                            format!("the argument of `{name}` must be data, but it depends on the latent variable `{n}`"),
+                        );
+                    }
                 }
                 let x = self.sub(all[0]);
-                AExpr::WithData(f, Box::new(x), vec![all[1].clone()], span)
+                let ps = all[1..].iter().map(|p| (*p).clone()).collect();
+                AExpr::WithData(w, Box::new(x), ps, span)
             }
-            other => {
-                let what = format!("`{other}`");
+            Rule::Syntax => {
+                let what = format!("`{name}`");
                 self.non_diff(tokens.to_token_stream(), &what)
             }
         }

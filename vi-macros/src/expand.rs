@@ -1279,7 +1279,7 @@ impl Emitter<'_> {
         src: usize,
         latent: Option<&crate::analyse::Binding>,
         lhs: Option<&syn::Expr>,
-        dist: &crate::analyse::DistInfo,
+        dist: &crate::catalogue::DistInfo,
         args: &[Operand],
         m: Mode,
         call: bool,
@@ -1323,7 +1323,7 @@ impl Emitter<'_> {
     fn check(
         &self,
         src: usize,
-        dist: &crate::analyse::DistInfo,
+        dist: &crate::catalogue::DistInfo,
         vals: &[V],
         latent: bool,
     ) -> TokenStream {
@@ -1352,7 +1352,7 @@ impl Emitter<'_> {
     }
 
     /// The user's text of each operand of statement `src` (the value first).
-    fn arg_names(&self, src: usize, n: usize, dist: &crate::analyse::DistInfo) -> Vec<String> {
+    fn arg_names(&self, src: usize, n: usize, dist: &crate::catalogue::DistInfo) -> Vec<String> {
         let text = &self.m.srcs[src];
         let mut names = Vec::with_capacity(n);
         // Split "lhs ~ Dist(a, b)" at the top level.
@@ -1398,7 +1398,7 @@ impl Emitter<'_> {
         &self,
         src: usize,
         lhs: &syn::Expr,
-        dist: &crate::analyse::DistInfo,
+        dist: &crate::catalogue::DistInfo,
         args: &[Operand],
         obs: usize,
     ) -> TokenStream {
@@ -1465,7 +1465,8 @@ impl Emitter<'_> {
 /// (`s += e`, `s = s - e`), and the last version is not used in the body. The sweep of such a
 /// loop never needs the variable's value.
 fn accumulators(body: &[Stmt], carried: &[Carried]) -> Vec<bool> {
-    use crate::analyse::{AExpr, Binary};
+    use crate::analyse::AExpr;
+    use crate::catalogue::Binary;
     use std::collections::HashMap;
     fn count_aexpr(e: &AExpr, uses: &mut HashMap<usize, usize>) {
         match e {

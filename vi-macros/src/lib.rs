@@ -7,6 +7,7 @@
 //! together.
 
 mod analyse;
+mod catalogue;
 mod ctxt;
 mod diff;
 mod expand;

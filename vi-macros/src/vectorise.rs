@@ -42,9 +42,8 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, ToTokens};
 use syn::{Expr, Ident, Pat, Type};
 
-use crate::analyse::{
-    pat_names, AExpr, Binary, Binding, Model, Operand, Shape, Stmt, Unary, WithData,
-};
+use crate::analyse::{pat_names, AExpr, Binding, Model, Operand, Shape, Stmt};
+use crate::catalogue::{Binary, Out, Unary, WithData};
 
 /// A value's shape, as far as the macro can tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,12 +66,6 @@ enum Kind {
 }
 
 const SCALAR: Kind = Kind::Inv(Some(Ty::Scalar));
-
-/// Whether `f`, one of the DSL's one-argument functions, works element by element (the
-/// others reduce or transpose).
-fn elementwise(f: &str) -> bool {
-    crate::analyse::UNARY_FNS.contains(&f) && !matches!(f, "sum" | "mean" | "transpose")
-}
 
 /// The number types an argument's elements may have.
 const NUMBERS: &[&str] = &[
@@ -212,16 +205,15 @@ fn broadcast(a: Ty, b: Ty) -> Ty {
 }
 
 fn unary_ty(u: Unary, t: Ty) -> Option<Ty> {
-    match u {
-        Unary::Neg | Unary::Identity => Some(t),
-        Unary::Named("sum" | "mean") => Some(Ty::Scalar),
-        Unary::Named("transpose") => Some(match t {
+    match u.out() {
+        Out::Same => Some(t),
+        Out::Scalar => Some(Ty::Scalar),
+        Out::Transposed => Some(match t {
             Ty::Col => Ty::Row,
             Ty::Row => Ty::Col,
             t => t,
         }),
-        Unary::Named(f) if elementwise(f) => Some(t),
-        Unary::Named(_) => None,
+        Out::Other => None,
     }
 }
 
@@ -879,8 +871,7 @@ impl Lanes<'_> {
                 let (k, x) = self.expr(x)?;
                 let k = match (*u, k) {
                     (u, Inv(t)) => Inv(t.and_then(|t| unary_ty(u, t))),
-                    (Unary::Neg | Unary::Identity, k) => k,
-                    (Unary::Named(f), k) if elementwise(f) => k,
+                    (u, k) if u.elementwise() => k,
                     _ => return None,
                 };
                 (k, AExpr::Unary(*u, Box::new(x), *sp))
