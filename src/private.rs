@@ -1501,6 +1501,8 @@ kernel_ops! {
     Ops2, ScalarKernel2, SliceKernel2, 2, [A 0 ga, B 1 gb];
     Ops3, ScalarKernel3, SliceKernel3, 3, [A 0 ga, B 1 gb, C 2 gc];
     Ops4, ScalarKernel4, SliceKernel4, 4, [A 0 ga, B 1 gb, C 2 gc, D 3 gd];
+    Ops5, ScalarKernel5, SliceKernel5, 5, [A 0 ga, B 1 gb, C 2 gc, D 3 gd, E 4 ge];
+    Ops6, ScalarKernel6, SliceKernel6, 6, [A 0 ga, B 1 gb, C 2 gc, D 3 gd, E 4 ge, F 5 gf];
 }
 
 /// A data operand of a distribution statement: the data as written (a number takes the

@@ -17,7 +17,8 @@ use syn::Ident;
 use std::collections::{HashMap, HashSet};
 
 use crate::analyse::{
-    AExpr, Binding, Carried, Constraint, Joined, Latent, Model, Operand, Shape, Stmt, Stored,
+    AExpr, Binding, BindingId, Carried, Constraint, Joined, Latent, Model, Operand, Shape, Stmt,
+    Stored,
 };
 use crate::diff::{gname, span_of, uname, vname, CacheSlots, Lowering, WriteMode, V};
 
@@ -69,14 +70,14 @@ struct Emitter<'a> {
     slots: CacheSlots,
     /// State written in place (see `analyse::StateVersions`): its binding id -> the loops
     /// and `if`s (statement indices) around its root, outermost first.
-    groups: HashMap<usize, Vec<usize>>,
+    groups: HashMap<BindingId, Vec<usize>>,
     /// The versions a loop or `if` moves out of its body (last versions of loop state, the
     /// branches' versions of what an `if` assigns).
-    moved: HashSet<usize>,
+    moved: HashSet<BindingId>,
 }
 
 /// [`Emitter::moved`] of a block, at any depth.
-fn moved_versions(stmts: &[Stmt], out: &mut HashSet<usize>) {
+fn moved_versions(stmts: &[Stmt], out: &mut HashSet<BindingId>) {
     for s in stmts {
         match s {
             Stmt::For { body, carried, .. } => {
@@ -124,8 +125,8 @@ fn writes_in_place(binding: &Binding, init: &AExpr) -> bool {
 }
 
 /// State written in place, with the regions around its root.
-fn in_place_groups(body: &[Stmt]) -> HashMap<usize, Vec<usize>> {
-    fn targets(stmts: &[Stmt], out: &mut HashSet<usize>) {
+fn in_place_groups(body: &[Stmt]) -> HashMap<BindingId, Vec<usize>> {
+    fn targets(stmts: &[Stmt], out: &mut HashSet<BindingId>) {
         for s in stmts {
             match s {
                 Stmt::Let { binding, init, .. } if writes_in_place(binding, init) => {
@@ -142,9 +143,9 @@ fn in_place_groups(body: &[Stmt]) -> HashMap<usize, Vec<usize>> {
     }
     fn roots(
         stmts: &[Stmt],
-        targets: &HashSet<usize>,
+        targets: &HashSet<BindingId>,
         path: &mut Vec<usize>,
-        out: &mut HashMap<usize, Vec<usize>>,
+        out: &mut HashMap<BindingId, Vec<usize>>,
     ) {
         for s in stmts {
             match s {
@@ -543,27 +544,16 @@ impl Emitter<'_> {
     /// One kernel memo per distribution statement (`__k{src}`), declared once per call so a
     /// statement in a loop keeps its parameter-only pieces (`ln(sigma)`) across iterations.
     fn memos(&self) -> TokenStream {
-        fn walk(stmts: &[Stmt], out: &mut Vec<TokenStream>) {
-            for s in stmts {
-                match s {
-                    Stmt::Latent { dist, src, .. } | Stmt::Observe { dist, src, .. } => {
-                        let k = format_ident!("__k{}", src);
-                        let module = format_ident!("{}", dist.module);
-                        out.push(quote! {
-                            let mut #k = <::vi::__private::dist::#module::Scalar as ::core::default::Default>::default();
-                        });
-                    }
-                    Stmt::For { body, .. } => walk(body, out),
-                    Stmt::If { then, els, .. } => {
-                        walk(then, out);
-                        walk(els, out);
-                    }
-                    Stmt::Data(_) | Stmt::Target { .. } | Stmt::Let { .. } => {}
-                }
-            }
-        }
         let mut out = Vec::new();
-        walk(&self.m.body, &mut out);
+        crate::ir::walk(&self.m.body, &mut |s| {
+            if let Stmt::Latent { dist, src, .. } | Stmt::Observe { dist, src, .. } = s {
+                let k = format_ident!("__k{}", src);
+                let module = format_ident!("{}", dist.module);
+                out.push(quote! {
+                    let mut #k = <::vi::__private::dist::#module::Scalar as ::core::default::Default>::default();
+                });
+            }
+        });
         quote!(#(#out)*)
     }
 
@@ -600,7 +590,7 @@ impl Emitter<'_> {
         body: &[Stmt],
         carried: &[Carried],
         adjoints: bool,
-        keep: &HashSet<usize>,
+        keep: &HashSet<BindingId>,
     ) -> TokenStream {
         let entries = carried
             .iter()
@@ -616,7 +606,7 @@ impl Emitter<'_> {
         &self,
         stmts: &[Stmt],
         adjoints: bool,
-        keep: &HashSet<usize>,
+        keep: &HashSet<BindingId>,
     ) -> TokenStream {
         let names = stmts.iter().filter_map(|s| match s {
             Stmt::Let { binding, init, .. }
@@ -865,7 +855,7 @@ impl Emitter<'_> {
             quote!(#cv = #l;)
         });
         // The last versions are moved into the carriers.
-        let lasts: HashSet<usize> = carried.iter().map(|c| c.last.id).collect();
+        let lasts: HashSet<BindingId> = carried.iter().map(|c| c.last.id).collect();
         let done = self.iteration_done(body, carried, false, &lasts);
         let exit = carried.iter().zip(&carriers).map(|(c, cv)| {
             let x = vname(&c.exit);
@@ -1164,7 +1154,7 @@ impl Emitter<'_> {
     }
 
     /// How an element write into state written in place (`root`) is emitted in mode `m`.
-    fn write_mode(&self, root: usize, m: Mode) -> WriteMode {
+    fn write_mode(&self, root: BindingId, m: Mode) -> WriteMode {
         let inside = |region: usize| {
             region == ALL || self.groups.get(&root).is_some_and(|p| p.contains(&region))
         };
@@ -1279,7 +1269,7 @@ impl Emitter<'_> {
         src: usize,
         latent: Option<&crate::analyse::Binding>,
         lhs: Option<&syn::Expr>,
-        dist: &crate::analyse::DistInfo,
+        dist: &crate::catalogue::DistInfo,
         args: &[Operand],
         m: Mode,
         call: bool,
@@ -1323,7 +1313,7 @@ impl Emitter<'_> {
     fn check(
         &self,
         src: usize,
-        dist: &crate::analyse::DistInfo,
+        dist: &crate::catalogue::DistInfo,
         vals: &[V],
         latent: bool,
     ) -> TokenStream {
@@ -1352,7 +1342,7 @@ impl Emitter<'_> {
     }
 
     /// The user's text of each operand of statement `src` (the value first).
-    fn arg_names(&self, src: usize, n: usize, dist: &crate::analyse::DistInfo) -> Vec<String> {
+    fn arg_names(&self, src: usize, n: usize, dist: &crate::catalogue::DistInfo) -> Vec<String> {
         let text = &self.m.srcs[src];
         let mut names = Vec::with_capacity(n);
         // Split "lhs ~ Dist(a, b)" at the top level.
@@ -1398,7 +1388,7 @@ impl Emitter<'_> {
         &self,
         src: usize,
         lhs: &syn::Expr,
-        dist: &crate::analyse::DistInfo,
+        dist: &crate::catalogue::DistInfo,
         args: &[Operand],
         obs: usize,
     ) -> TokenStream {
@@ -1465,9 +1455,10 @@ impl Emitter<'_> {
 /// (`s += e`, `s = s - e`), and the last version is not used in the body. The sweep of such a
 /// loop never needs the variable's value.
 fn accumulators(body: &[Stmt], carried: &[Carried]) -> Vec<bool> {
-    use crate::analyse::{AExpr, Binary};
+    use crate::analyse::AExpr;
+    use crate::catalogue::Binary;
     use std::collections::HashMap;
-    fn count_aexpr(e: &AExpr, uses: &mut HashMap<usize, usize>) {
+    fn count_aexpr(e: &AExpr, uses: &mut HashMap<BindingId, usize>) {
         match e {
             AExpr::Var(b) => *uses.entry(b.id).or_default() += 1,
             AExpr::Data(_) => {}
@@ -1478,12 +1469,12 @@ fn accumulators(body: &[Stmt], carried: &[Carried]) -> Vec<bool> {
             }
         }
     }
-    fn count_op(o: &Operand, uses: &mut HashMap<usize, usize>) {
+    fn count_op(o: &Operand, uses: &mut HashMap<BindingId, usize>) {
         if let Operand::Active(a) = o {
             count_aexpr(a, uses);
         }
     }
-    fn count(stmts: &[Stmt], uses: &mut HashMap<usize, usize>) {
+    fn count(stmts: &[Stmt], uses: &mut HashMap<BindingId, usize>) {
         for s in stmts {
             match s {
                 Stmt::Latent { args, .. } | Stmt::Observe { args, .. } => {
@@ -1513,7 +1504,7 @@ fn accumulators(body: &[Stmt], carried: &[Carried]) -> Vec<bool> {
     }
     let mut uses = HashMap::new();
     count(body, &mut uses);
-    let mut links: HashMap<usize, usize> = HashMap::new();
+    let mut links: HashMap<BindingId, BindingId> = HashMap::new();
     for s in body {
         if let Stmt::Let {
             binding,

@@ -22,15 +22,13 @@
 
 use std::collections::HashSet;
 
-use crate::analyse::{AExpr, Binding, Model, Operand, Stmt};
+use crate::ir::{AExpr, Binding, BindingId, Ids, Model, Operand, Stmt};
 
 /// Moves the loop invariants of every loop of the model out of it.
 pub fn hoist(mut m: Model) -> Model {
-    let latents = m.latents.iter().map(|l| l.binding.id).max().unwrap_or(0);
-    let first = max_id(&m.body).max(latents) + 1;
     let mut next = Next {
-        first,
-        next: first,
+        first: m.ids.peek(),
+        ids: std::mem::take(&mut m.ids),
         srcs: std::mem::take(&mut m.srcs),
         cached: std::mem::take(&mut m.cached),
     };
@@ -38,13 +36,15 @@ pub fn hoist(mut m: Model) -> Model {
     m.body = block(body, &mut next);
     m.srcs = next.srcs;
     m.cached = next.cached;
+    m.ids = next.ids;
     m
 }
 
-/// The ids of the bindings this pass makes (from `first` on), and the statements' sources.
+/// The bindings this pass makes (ids from `first` on), and the statements' sources.
 struct Next {
-    first: usize,
-    next: usize,
+    first: BindingId,
+    /// [`Model::ids`].
+    ids: Ids,
     /// [`Model::srcs`].
     srcs: Vec<String>,
     /// [`Model::cached`].
@@ -72,12 +72,10 @@ impl Next {
     }
 
     fn binding(&mut self) -> Binding {
-        let id = self.next;
-        self.next += 1;
-        Binding {
-            id,
-            name: proc_macro2::Ident::new("inv", proc_macro2::Span::call_site()),
-        }
+        self.ids.binding(&proc_macro2::Ident::new(
+            "inv",
+            proc_macro2::Span::call_site(),
+        ))
     }
 
     /// Whether `b` was made by this pass (made once, never reassigned).
@@ -134,7 +132,7 @@ fn block(stmts: Vec<Stmt>, next: &mut Next) -> Vec<Stmt> {
 /// loop and the body that stays.
 fn out_of_loop(
     body: Vec<Stmt>,
-    carried: &[crate::analyse::Carried],
+    carried: &[crate::ir::Carried],
     next: &mut Next,
 ) -> (Vec<Stmt>, Vec<Stmt>) {
     let mut inside = HashSet::new();
@@ -187,7 +185,7 @@ fn out_of_loop(
 fn parts(
     e: &mut AExpr,
     src: usize,
-    inside: &HashSet<usize>,
+    inside: &HashSet<BindingId>,
     moved: &mut Vec<Stmt>,
     next: &mut Next,
 ) {
@@ -216,7 +214,7 @@ fn parts(
 
 /// Whether `e` reads nothing made inside the loop: no binding of `inside`, no data but
 /// literals, no element write, no rule with data parameters.
-fn invariant(e: &AExpr, inside: &HashSet<usize>) -> bool {
+fn invariant(e: &AExpr, inside: &HashSet<BindingId>) -> bool {
     match e {
         AExpr::Var(b) => !inside.contains(&b.id),
         AExpr::Data(d) => matches!(d, syn::Expr::Lit(_)),
@@ -227,8 +225,8 @@ fn invariant(e: &AExpr, inside: &HashSet<usize>) -> bool {
 }
 
 /// The ids and names of the bindings made in `stmts` (at any depth).
-fn made_in(stmts: &[Stmt], ids: &mut HashSet<usize>, names: &mut Vec<String>) {
-    let add = |b: &Binding, ids: &mut HashSet<usize>, names: &mut Vec<String>| {
+fn made_in(stmts: &[Stmt], ids: &mut HashSet<BindingId>, names: &mut Vec<String>) {
+    let add = |b: &Binding, ids: &mut HashSet<BindingId>, names: &mut Vec<String>| {
         ids.insert(b.id);
         names.push(b.name.to_string());
     };
@@ -257,42 +255,6 @@ fn made_in(stmts: &[Stmt], ids: &mut HashSet<usize>, names: &mut Vec<String>) {
             _ => {}
         }
     }
-}
-
-/// The largest binding id of the model.
-pub fn max_id(stmts: &[Stmt]) -> usize {
-    fn expr(e: &AExpr) -> usize {
-        match e {
-            AExpr::Var(b) => b.id,
-            AExpr::Data(_) => 0,
-            AExpr::Unary(_, x, _) | AExpr::WithData(_, x, _, _) => expr(x),
-            AExpr::Binary(_, a, b, _) | AExpr::Set(a, _, b, _) => expr(a).max(expr(b)),
-        }
-    }
-    let mut m = 0;
-    for s in stmts {
-        let k = match s {
-            Stmt::Let { binding, init, .. } => binding.id.max(expr(init)),
-            Stmt::For { body, carried, .. } => carried
-                .iter()
-                .flat_map(|c| [c.outer.id, c.entry.id, c.last.id, c.exit.id])
-                .max()
-                .unwrap_or(0)
-                .max(max_id(body)),
-            Stmt::If {
-                then, els, joined, ..
-            } => joined
-                .iter()
-                .flat_map(|j| [j.then_last.id, j.else_last.id, j.exit.id])
-                .max()
-                .unwrap_or(0)
-                .max(max_id(then))
-                .max(max_id(els)),
-            _ => 0,
-        };
-        m = m.max(k);
-    }
-    m
 }
 
 #[cfg(test)]

@@ -1,16 +1,20 @@
 //! The `model!` macro of the `vi` crate. Use it through `vi::model!` / `vi::prelude`.
 //!
-//! The pipeline, one stage per file, each a plain function of the previous one's output:
-//! `parse` (tokens -> DSL syntax tree), `analyse` (names, latent vs observed, shapes,
-//! constraints, activity), `hoist` (loop invariants out of their loops), `vectorise`
-//! (loops over observations as whole-vector statements), `diff` (the reverse sweep), `expand` (quote). Errors go to a `ctxt::Ctxt` and are reported
-//! together.
+//! The pipeline, one stage per file or folder, each a plain function of the previous one's
+//! output: `parse` (tokens -> DSL syntax tree), `analyse` (names, latent vs observed, shapes,
+//! constraints, activity -> the `ir`), `hoist` (loop invariants out of their loops),
+//! `vectorise` (loops over observations as whole-vector statements), `diff` (the reverse
+//! sweep), `expand` (quote). The vocabulary (distributions, functions) is the table in
+//! `catalogue`; `ARCHITECTURE.md` at the repository root is the map. Errors go to a
+//! `ctxt::Ctxt` and are reported together.
 
 mod analyse;
+mod catalogue;
 mod ctxt;
 mod diff;
 mod expand;
 mod hoist;
+mod ir;
 mod parse;
 mod vectorise;
 

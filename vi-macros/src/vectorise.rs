@@ -42,9 +42,9 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, ToTokens};
 use syn::{Expr, Ident, Pat, Type};
 
-use crate::analyse::{
-    pat_names, AExpr, Binary, Binding, Model, Operand, Shape, Stmt, Unary, WithData,
-};
+use crate::analyse::pat_names;
+use crate::catalogue::{Binary, Out, Unary, WithData};
+use crate::ir::{AExpr, Binding, BindingId, Ids, Model, Operand, Shape, Stmt};
 
 /// A value's shape, as far as the macro can tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,12 +68,6 @@ enum Kind {
 
 const SCALAR: Kind = Kind::Inv(Some(Ty::Scalar));
 
-/// Whether `f`, one of the DSL's one-argument functions, works element by element (the
-/// others reduce or transpose).
-fn elementwise(f: &str) -> bool {
-    crate::analyse::UNARY_FNS.contains(&f) && !matches!(f, "sum" | "mean" | "transpose")
-}
-
 /// The number types an argument's elements may have.
 const NUMBERS: &[&str] = &[
     "f64", "i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32", "u64", "usize", "bool",
@@ -89,11 +83,10 @@ pub fn vectorise(mut m: Model) -> Model {
         .filter(|a| !shadowed.contains(&a.name.to_string()))
         .map(|a| (a.name.to_string(), arg_ty(&a.ty)))
         .collect();
-    let latents = m.latents.iter().map(|l| l.binding.id).max().unwrap_or(0);
     let mut cx = Cx {
         args,
         types: HashMap::new(),
-        next: crate::hoist::max_id(&m.body).max(latents) + 1,
+        ids: std::mem::take(&mut m.ids),
         loops: 0,
         cached: Vec::new(),
         lengths: m
@@ -121,38 +114,32 @@ pub fn vectorise(mut m: Model) -> Model {
             m.cached.push(key);
         }
     }
+    m.ids = cx.ids;
     m
 }
 
 /// The names data statements and loops bind, anywhere in the model.
 fn shadows(stmts: &[Stmt], out: &mut HashSet<String>) {
-    for s in stmts {
-        match s {
-            Stmt::Data(ts) => match syn::parse2::<syn::Stmt>(ts.clone()) {
-                Ok(syn::Stmt::Local(l)) => {
-                    let mut names = Vec::new();
-                    pat_names(&l.pat, &mut names);
-                    out.extend(names.iter().map(|n| n.to_string()));
-                }
-                Ok(_) => {}
-                // Not one statement: every name in it counts as bound.
-                Err(_) => idents(ts.clone(), &mut |i| {
-                    out.insert(i.to_string());
-                }),
-            },
-            Stmt::For { pat, body, .. } => {
+    crate::ir::walk(stmts, &mut |s| match s {
+        Stmt::Data(ts) => match syn::parse2::<syn::Stmt>(ts.clone()) {
+            Ok(syn::Stmt::Local(l)) => {
                 let mut names = Vec::new();
-                pat_names(pat, &mut names);
+                pat_names(&l.pat, &mut names);
                 out.extend(names.iter().map(|n| n.to_string()));
-                shadows(body, out);
             }
-            Stmt::If { then, els, .. } => {
-                shadows(then, out);
-                shadows(els, out);
-            }
-            _ => {}
+            Ok(_) => {}
+            // Not one statement: every name in it counts as bound.
+            Err(_) => idents(ts.clone(), &mut |i| {
+                out.insert(i.to_string());
+            }),
+        },
+        Stmt::For { pat, .. } => {
+            let mut names = Vec::new();
+            pat_names(pat, &mut names);
+            out.extend(names.iter().map(|n| n.to_string()));
         }
-    }
+        _ => {}
+    });
 }
 
 /// Calls `f` on every identifier of `ts`, at any depth.
@@ -212,16 +199,15 @@ fn broadcast(a: Ty, b: Ty) -> Ty {
 }
 
 fn unary_ty(u: Unary, t: Ty) -> Option<Ty> {
-    match u {
-        Unary::Neg | Unary::Identity => Some(t),
-        Unary::Named("sum" | "mean") => Some(Ty::Scalar),
-        Unary::Named("transpose") => Some(match t {
+    match u.out() {
+        Out::Same => Some(t),
+        Out::Scalar => Some(Ty::Scalar),
+        Out::Transposed => Some(match t {
             Ty::Col => Ty::Row,
             Ty::Row => Ty::Col,
             t => t,
         }),
-        Unary::Named(f) if elementwise(f) => Some(t),
-        Unary::Named(_) => None,
+        Out::Other => None,
     }
 }
 
@@ -260,15 +246,15 @@ struct Cx {
     /// The arguments no data statement shadows, with their shapes.
     args: HashMap<String, Option<Ty>>,
     /// The shapes of the bindings, as far as known.
-    types: HashMap<usize, Ty>,
-    /// The next binding id to make.
-    next: usize,
+    types: HashMap<BindingId, Ty>,
+    /// [`Model::ids`].
+    ids: Ids,
     /// Loops vectorised so far (names their lane ranges).
     loops: usize,
     /// Data operands whose value depends only on the arguments: cache keys for the model.
     cached: Vec<(usize, String)>,
     /// The latent vectors, with their lengths as written (`x.ncols()` in `.iid(x.ncols())`).
-    lengths: HashMap<usize, String>,
+    lengths: HashMap<BindingId, String>,
 }
 
 impl Cx {
@@ -469,12 +455,7 @@ impl Cx {
     }
 
     fn binding(&mut self, name: &Ident) -> Binding {
-        let id = self.next;
-        self.next += 1;
-        Binding {
-            id,
-            name: name.clone(),
-        }
+        self.ids.binding(name)
     }
 }
 
@@ -492,7 +473,7 @@ struct Lanes<'a> {
     /// The statement being vectorised.
     src: usize,
     /// What the body's bindings are, iteration by iteration.
-    kinds: HashMap<usize, Kind>,
+    kinds: HashMap<BindingId, Kind>,
     /// Cache keys of the lane data whose value depends only on the arguments.
     cached: Vec<(usize, String)>,
 }
@@ -685,7 +666,7 @@ impl Lanes<'_> {
         j: &Ident,
         iter: &Expr,
         body: &[Stmt],
-        carried: &[crate::analyse::Carried],
+        carried: &[crate::ir::Carried],
     ) -> Option<Stmt> {
         let (
             [c],
@@ -879,8 +860,7 @@ impl Lanes<'_> {
                 let (k, x) = self.expr(x)?;
                 let k = match (*u, k) {
                     (u, Inv(t)) => Inv(t.and_then(|t| unary_ty(u, t))),
-                    (Unary::Neg | Unary::Identity, k) => k,
-                    (Unary::Named(f), k) if elementwise(f) => k,
+                    (u, k) if u.elementwise() => k,
                     _ => return None,
                 };
                 (k, AExpr::Unary(*u, Box::new(x), *sp))

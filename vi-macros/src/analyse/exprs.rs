@@ -1,0 +1,314 @@
+//! Expressions on a latent's path lowered to the differentiation rules of the catalogue
+//! ([`AExpr`]), data operands recorded for conversion once per model, and the syntax
+//! helpers the statements share.
+
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::visit::Visit;
+use syn::{Expr, Type};
+
+use super::names::{built_from_arguments, FreeVars};
+use super::{Analyser, Entry};
+use crate::catalogue::{self, Binary, Rule, Unary, WithData};
+use crate::ir::*;
+use crate::parse::AssignOp;
+
+impl Analyser {
+    /// The first free name of `e` that is active, if any.
+    pub(super) fn first_active(&self, e: &Expr) -> Option<String> {
+        let mut fv = FreeVars::default();
+        fv.visit_expr(e);
+        let all = fv.names.into_iter().map(|(n, _)| n).chain(fv.macro_names);
+        all.into_iter()
+            .find_map(|n| match self.lookup(&n.to_string()) {
+                Some(Entry::Active { .. }) => Some(n.to_string()),
+                _ => None,
+            })
+    }
+
+    /// Reports free names of a data expression that are not defined (lower-case names only:
+    /// upper-case ones may be constants from outside the model).
+    pub(super) fn check_names(&mut self, e: &Expr) {
+        let mut fv = FreeVars::default();
+        fv.visit_expr(e);
+        for (n, _) in fv.names {
+            let s = n.to_string();
+            if self.lookup(&s).is_some() || fv.bound.contains(&s) {
+                continue;
+            }
+            if self.all_latents.contains(&s) {
+                self.err(
+                    n.span(),
+                    format!("latent `{s}` is used before it is declared"),
+                );
+            } else if s.starts_with(|c: char| c.is_lowercase() || c == '_') && s != "self" {
+                self.err(n.span(), format!("cannot find `{s}` in this model"));
+            }
+        }
+    }
+
+    pub(super) fn operand(&mut self, e: &Expr) -> Operand {
+        if self.first_active(e).is_none() {
+            self.check_names(e);
+            self.note_data(e);
+            return Operand::Data(e.clone());
+        }
+        Operand::Active(self.lower(e))
+    }
+
+    /// Records a data operand of the current statement whose value depends only on the
+    /// model's arguments (and constants): its conversion can be made once for the model.
+    pub(super) fn note_data(&mut self, e: &Expr) {
+        let mut uses_arg = false;
+        if !self.invariant(e, &mut uses_arg) || !uses_arg {
+            return;
+        }
+        let key = (
+            self.srcs.len().saturating_sub(1),
+            e.to_token_stream().to_string(),
+        );
+        if !self.cached.contains(&key) {
+            self.cached.push(key);
+        }
+    }
+
+    /// Whether `e` is built only from the model's arguments, constants and literals (see
+    /// [`built_from_arguments`]), names resolved in the current scope.
+    pub(super) fn invariant(&self, e: &Expr, uses_arg: &mut bool) -> bool {
+        let name = |n: &str| {
+            self.lookup(n)
+                .map(|entry| matches!(entry, Entry::Data { arg: true, .. }))
+        };
+        built_from_arguments(e, &name, uses_arg)
+    }
+
+    pub(super) fn sub(&mut self, e: &Expr) -> AExpr {
+        match self.operand(e) {
+            Operand::Data(d) => AExpr::Data(d),
+            Operand::Active(a) => a,
+        }
+    }
+
+    pub(super) fn non_diff(&mut self, tokens: impl ToTokens, what: &str) -> AExpr {
+        self.err_spanned(
+            tokens,
+            format!(
+                "{what} has no derivative and cannot be applied to a value that depends on a latent \
+                 variable; on a latent's path use only {}",
+                catalogue::known_fns()
+            ),
+        );
+        AExpr::Data(syn::parse_quote!(0.0))
+    }
+
+    /// An active expression in terms of the rules (`e` mentions an active name).
+    pub(super) fn lower(&mut self, e: &Expr) -> AExpr {
+        match e {
+            Expr::Path(p) => match p
+                .path
+                .get_ident()
+                .map(|i| (i, self.lookup(&i.to_string()).cloned()))
+            {
+                Some((_, Some(Entry::Active { b, .. }))) => AExpr::Var(b),
+                _ => {
+                    self.note_data(e);
+                    AExpr::Data(e.clone())
+                }
+            },
+            Expr::Paren(p) => self.lower(&p.expr),
+            Expr::Group(g) => self.lower(&g.expr),
+            Expr::Reference(r) => self.lower(&r.expr),
+            Expr::Unary(u) => match u.op {
+                syn::UnOp::Neg(t) => AExpr::Unary(Unary::Neg, Box::new(self.sub(&u.expr)), t.span),
+                syn::UnOp::Deref(_) => self.lower(&u.expr),
+                _ => self.non_diff(u.op, "`!`"),
+            },
+            Expr::Cast(c) => match &*c.ty {
+                Type::Path(p) if p.path.is_ident("f64") => self.lower(&c.expr),
+                _ => self.non_diff(c, "a cast"),
+            },
+            Expr::Binary(b) => {
+                let f = match b.op {
+                    syn::BinOp::Add(_) => Binary::Add,
+                    syn::BinOp::Sub(_) => Binary::Sub,
+                    syn::BinOp::Mul(_) => Binary::Mul,
+                    syn::BinOp::Div(_) => Binary::Div,
+                    op => {
+                        let what = format!("`{}`", op.to_token_stream());
+                        return self.non_diff(op, &what);
+                    }
+                };
+                let span = op_span(&b.op);
+                let l = self.sub(&b.left);
+                let r = self.sub(&b.right);
+                AExpr::Binary(f, Box::new(l), Box::new(r), span)
+            }
+            Expr::Index(ix) => {
+                self.data_expr(&ix.index, "an index");
+                let x = self.sub(&ix.expr);
+                index_of(x, &ix.index, ix.bracket_token.span.join())
+            }
+            Expr::MethodCall(m) => {
+                let name = m.method.to_string();
+                let args: Vec<&Expr> = m.args.iter().collect();
+                self.call(&name, m.method.span(), Some(&m.receiver), &args, &m.method)
+            }
+            Expr::Call(c) => {
+                let name = match &*c.func {
+                    Expr::Path(p) if p.qself.is_none() => {
+                        let segs: Vec<String> = p
+                            .path
+                            .segments
+                            .iter()
+                            .map(|s| s.ident.to_string())
+                            .collect();
+                        match segs.as_slice() {
+                            [n] => Some(n.clone()),
+                            [t, n] if t == "f64" => Some(n.clone()),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                };
+                let Some(name) = name else {
+                    return self.non_diff(&c.func, "this function");
+                };
+                let args: Vec<&Expr> = c.args.iter().collect();
+                self.call(&name, crate::diff::span_of(&c.func), None, &args, &c.func)
+            }
+            Expr::If(i) => {
+                self.err_spanned(
+                    &i.cond,
+                    "cannot branch on a value that depends on a latent variable inside an expression; \
+                     use an `if` statement over data",
+                );
+                AExpr::Data(syn::parse_quote!(0.0))
+            }
+            Expr::Macro(m) => {
+                let what = format!("the macro `{}!`", m.mac.path.to_token_stream());
+                self.non_diff(&m.mac.path, &what)
+            }
+            Expr::Lit(_) => AExpr::Data(e.clone()),
+            other => self.non_diff(other, "this expression"),
+        }
+    }
+
+    pub(super) fn call(
+        &mut self,
+        name: &str,
+        span: Span,
+        recv: Option<&Expr>,
+        args: &[&Expr],
+        tokens: &dyn ToTokens,
+    ) -> AExpr {
+        // All operands: the receiver first for method calls.
+        let mut all: Vec<&Expr> = Vec::new();
+        if let Some(r) = recv {
+            all.push(r);
+        }
+        all.extend_from_slice(args);
+        let Some(f) = catalogue::fn_called(name) else {
+            let what = format!("`{name}`");
+            return self.non_diff(tokens.to_token_stream(), &what);
+        };
+        let name = f.name;
+        if all.len() != f.arity {
+            if f.rule == Rule::Identity {
+                // `x.clone(y)` is not the value itself.
+                let what = format!("`{name}`");
+                return self.non_diff(tokens.to_token_stream(), &what);
+            }
+            let n = f.arity;
+            self.err(
+                span,
+                format!(
+                    "`{name}` takes {n} argument{}",
+                    if n == 1 { "" } else { "s" }
+                ),
+            );
+            return AExpr::Data(syn::parse_quote!(0.0));
+        }
+        match f.rule {
+            Rule::Identity => {
+                let x = self.sub(all[0]);
+                AExpr::Unary(Unary::Identity, Box::new(x), span)
+            }
+            Rule::Unary => {
+                let x = self.sub(all[0]);
+                AExpr::Unary(Unary::Named(name), Box::new(x), span)
+            }
+            Rule::Binary(b) => {
+                let a = self.sub(all[0]);
+                let c = self.sub(all[1]);
+                AExpr::Binary(b, Box::new(a), Box::new(c), span)
+            }
+            Rule::WithData(w) => {
+                for p in &all[1..] {
+                    if let Some(n) = self.first_active(p) {
+                        self.err_spanned(
+                            p,
+                            format!("the argument of `{name}` must be data, but it depends on the latent variable `{n}`"),
+                        );
+                    }
+                }
+                let x = self.sub(all[0]);
+                let ps = all[1..].iter().map(|p| (*p).clone()).collect();
+                AExpr::WithData(w, Box::new(x), ps, span)
+            }
+            Rule::Syntax => {
+                let what = format!("`{name}`");
+                self.non_diff(tokens.to_token_stream(), &what)
+            }
+        }
+    }
+}
+
+pub(super) fn compound_value(op: AssignOp, cur: AExpr, rhs: AExpr, span: Span) -> AExpr {
+    let f = match op {
+        AssignOp::Set => return rhs,
+        AssignOp::Add => Binary::Add,
+        AssignOp::Sub => Binary::Sub,
+        AssignOp::Mul => Binary::Mul,
+        AssignOp::Div => Binary::Div,
+    };
+    AExpr::Binary(f, Box::new(cur), Box::new(rhs), span)
+}
+
+pub(super) fn index_params(index: &Expr) -> Vec<Expr> {
+    match index {
+        Expr::Tuple(t) if t.elems.len() == 2 => t.elems.iter().cloned().collect(),
+        Expr::Paren(p) => index_params(&p.expr),
+        e => vec![e.clone()],
+    }
+}
+
+pub(super) fn index_of(x: AExpr, index: &Expr, span: Span) -> AExpr {
+    match index {
+        Expr::Tuple(t) if t.elems.len() == 2 => AExpr::WithData(
+            WithData::Index2,
+            Box::new(x),
+            t.elems.iter().cloned().collect(),
+            span,
+        ),
+        Expr::Paren(p) => index_of(x, &p.expr, span),
+        e => AExpr::WithData(WithData::Index, Box::new(x), vec![e.clone()], span),
+    }
+}
+
+pub(super) fn op_span(op: &syn::BinOp) -> Span {
+    op.to_token_stream()
+        .into_iter()
+        .next()
+        .map(|t| t.span())
+        .unwrap_or_else(Span::call_site)
+}
+
+pub(super) fn assign_op_tokens(op: AssignOp, span: Span) -> TokenStream {
+    match op {
+        AssignOp::Set => quote::quote_spanned!(span=> =),
+        AssignOp::Add => quote::quote_spanned!(span=> +=),
+        AssignOp::Sub => quote::quote_spanned!(span=> -=),
+        AssignOp::Mul => quote::quote_spanned!(span=> *=),
+        AssignOp::Div => quote::quote_spanned!(span=> /=),
+    }
+}

@@ -1,0 +1,507 @@
+//! The syntax tree -> the analysed model ([`crate::ir`]): names and scopes, latent vs
+//! observed vs deterministic vs data, which values are active (depend on a latent), shapes
+//! of latents, constraints from the priors' supports, and every mistake reported at the
+//! user's token.
+//!
+//! Assignments to active `let mut` state are put in SSA form: each assignment makes a new
+//! version of the variable, and a `for` or `if` that assigns state declared outside it
+//! makes one new version at its exit ([`Carried`]). The differentiation stage relies on
+//! this: every active value is written once.
+//!
+//! `mod.rs` holds the scopes, the driver and the statements that declare latents and
+//! observations; `stmts.rs` the `let`s, assignments, loops and branches; `exprs.rs` the
+//! lowering of expressions to the rules; `ssa.rs` state written in place; `names.rs` the
+//! names an expression or pattern uses or binds.
+
+mod exprs;
+mod names;
+mod ssa;
+mod stmts;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+
+use proc_macro2::Span;
+use quote::ToTokens;
+use syn::{Expr, Ident, Type};
+
+use crate::catalogue::{self, DistInfo, Support};
+use crate::ctxt::Ctxt;
+pub use crate::ir::*;
+use crate::parse::{self, ModelDef};
+pub use names::{built_from_arguments, pat_names};
+use ssa::StateVersions;
+
+// ---------------------------------------------------------------------------------------
+// Scopes
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+enum Entry {
+    Data {
+        mutable: bool,
+        decl: usize,
+        arg: bool,
+    },
+    Active {
+        b: Binding,
+        mutable: bool,
+        decl: usize,
+        latent: bool,
+        decl_frame: usize,
+    },
+}
+
+#[derive(Default)]
+struct Frame {
+    names: HashMap<String, Entry>,
+    /// Active state declared outside this frame and assigned in it: (name, decl).
+    assigned: Vec<(String, usize)>,
+    /// Data `let mut` declared outside this frame and assigned in it.
+    data_assigned: Vec<Ident>,
+    data_decl_frame: HashMap<String, usize>,
+}
+
+struct Analyser {
+    errors: Vec<syn::Error>,
+    frames: Vec<Frame>,
+    ids: Ids,
+    next_decl: usize,
+    active_decls: HashSet<usize>,
+    changed: bool,
+    latents: Vec<Latent>,
+    latent_names: HashMap<String, Span>,
+    /// Latents declared anywhere at the top level, with their statement index, for
+    /// "used before declared".
+    all_latents: HashSet<String>,
+    srcs: Vec<String>,
+    observed: Vec<String>,
+    terms: Vec<usize>,
+    depth: usize,
+    cached: Vec<(usize, String)>,
+    /// Versions of `let mut` state, to find vectors written in place.
+    state: StateVersions,
+}
+
+/// Analyses a parsed model. Errors go to `cx`; the returned model is only meaningful when
+/// `cx` has none.
+pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
+    let args: Vec<Arg> = def
+        .args
+        .iter()
+        .map(|a| Arg {
+            name: a.name.clone(),
+            ty: a.ty.clone(),
+            stored: stored_of(&a.ty),
+        })
+        .collect();
+    let mut all_latents = HashSet::new();
+    for s in &def.body.stmts {
+        if let parse::Stmt::Latent(l) = s {
+            all_latents.insert(l.name.to_string());
+        }
+    }
+    let mut active_decls = HashSet::new();
+    // Activity of `let mut` state is a fixed point: an assignment later in the body (or in
+    // a later loop iteration) can make a variable active. Iterate until stable.
+    for round in 0..16 {
+        let mut a = Analyser {
+            errors: Vec::new(),
+            frames: vec![Frame::default()],
+            ids: Ids::from(1),
+            next_decl: 0,
+            active_decls: active_decls.clone(),
+            changed: false,
+            latents: Vec::new(),
+            latent_names: HashMap::new(),
+            all_latents: all_latents.clone(),
+            srcs: Vec::new(),
+            observed: Vec::new(),
+            terms: Vec::new(),
+            depth: 0,
+            cached: Vec::new(),
+            state: StateVersions::default(),
+        };
+        for arg in &args {
+            let decl = a.new_decl();
+            if a.frames[0].names.contains_key(&arg.name.to_string()) {
+                a.err(
+                    arg.name.span(),
+                    format!("data argument `{}` is declared twice", arg.name),
+                );
+            }
+            a.frames[0].names.insert(
+                arg.name.to_string(),
+                Entry::Data {
+                    mutable: false,
+                    decl,
+                    arg: true,
+                },
+            );
+        }
+        let mut body = a.block(&def.body.stmts);
+        if a.changed && round < 15 {
+            active_decls = a.active_decls;
+            continue;
+        }
+        for e in a.errors {
+            cx.syn_error(e);
+        }
+        a.state.write_in_place(&mut body);
+        // Later stages make their bindings after the last one the model still uses (state
+        // written in place gave up some versions).
+        let ids = Ids::from(next_after(&body, &a.latents));
+        return Model {
+            attrs: def.attrs.clone(),
+            vis: def.vis.clone(),
+            name: def.name.clone(),
+            args,
+            body,
+            latents: a.latents,
+            srcs: a.srcs,
+            observed: a.observed,
+            terms: a.terms,
+            cached: a.cached,
+            ids,
+        };
+    }
+    unreachable_model(cx, def, args)
+}
+
+fn unreachable_model(cx: &Ctxt, def: &ModelDef, args: Vec<Arg>) -> Model {
+    cx.error_at(
+        def.name.span(),
+        "the model's state does not settle (internal limit)",
+    );
+    Model {
+        attrs: def.attrs.clone(),
+        vis: def.vis.clone(),
+        name: def.name.clone(),
+        args,
+        body: Vec::new(),
+        latents: Vec::new(),
+        srcs: Vec::new(),
+        observed: Vec::new(),
+        terms: Vec::new(),
+        cached: Vec::new(),
+        ids: Ids::default(),
+    }
+}
+
+/// The id after the largest the model uses.
+fn next_after(body: &[Stmt], latents: &[Latent]) -> usize {
+    let mut max = latents.iter().map(|l| l.binding.id.0).max().unwrap_or(0);
+    bindings(body, &mut |b| max = max.max(b.id.0));
+    max + 1
+}
+
+fn stored_of(ty: &Type) -> Stored {
+    match ty {
+        Type::Reference(r) => Stored::Ref(r.elem.clone()),
+        Type::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {
+            let id = p.path.segments[0].ident.to_string();
+            let prim = [
+                "f64", "f32", "usize", "isize", "u8", "u16", "u32", "u64", "i8", "i16", "i32",
+                "i64", "bool",
+            ];
+            if prim.contains(&id.as_str()) {
+                Stored::Copy
+            } else {
+                Stored::Owned
+            }
+        }
+        _ => Stored::Owned,
+    }
+}
+
+impl Analyser {
+    fn err(&mut self, span: Span, msg: impl std::fmt::Display) {
+        self.errors.push(syn::Error::new(span, msg));
+    }
+
+    fn err_spanned(&mut self, tokens: impl ToTokens, msg: impl std::fmt::Display) {
+        self.errors.push(syn::Error::new_spanned(tokens, msg));
+    }
+
+    fn new_decl(&mut self) -> usize {
+        self.next_decl += 1;
+        self.next_decl
+    }
+
+    fn binding(&mut self, name: &Ident) -> Binding {
+        self.ids.binding(name)
+    }
+
+    fn src(&mut self, s: &str) -> usize {
+        self.srcs.push(s.to_string());
+        self.srcs.len() - 1
+    }
+
+    fn lookup(&self, name: &str) -> Option<&Entry> {
+        self.frames.iter().rev().find_map(|f| f.names.get(name))
+    }
+
+    fn declare(&mut self, name: &Ident, entry: Entry) {
+        if let Some(f) = self.frames.last_mut() {
+            f.names.insert(name.to_string(), entry);
+        }
+    }
+
+    fn block(&mut self, stmts: &[parse::Stmt]) -> Vec<Stmt> {
+        let mut out = Vec::new();
+        for s in stmts {
+            self.stmt(s, &mut out);
+        }
+        out
+    }
+
+    fn stmt(&mut self, s: &parse::Stmt, out: &mut Vec<Stmt>) {
+        match s {
+            parse::Stmt::Error(e) => self.errors.push(e.clone()),
+            parse::Stmt::Latent(l) => self.latent(l, out),
+            parse::Stmt::Observe(o) => self.observe(o, out),
+            parse::Stmt::Let(l) => self.let_stmt(l, out),
+            parse::Stmt::Assign(a) => self.assign(a, out),
+            parse::Stmt::Target(t) => {
+                let src = self.src(&t.src);
+                self.terms.push(src);
+                let value = self.operand(&t.expr);
+                out.push(Stmt::Target { value, src });
+            }
+            parse::Stmt::For(f) => self.for_stmt(f, out),
+            parse::Stmt::If(i) => self.if_stmt(i, out),
+            parse::Stmt::Expr(e) => {
+                if let Some(name) = self.first_active(&e.expr) {
+                    self.err_spanned(
+                        &e.expr,
+                        format!(
+                            "this statement uses `{name}`, which depends on a latent variable, but adds \
+                             nothing to the density; use it in a `~` statement, a `let` or `target +=`"
+                        ),
+                    );
+                } else {
+                    self.check_names(&e.expr);
+                    let expr = &e.expr;
+                    let semi = e.semi.then(|| quote::quote!(;));
+                    out.push(Stmt::Data(quote::quote!(#expr #semi)));
+                }
+            }
+        }
+    }
+
+    fn dist(&mut self, call: &parse::DistCall) -> Option<&'static DistInfo> {
+        let name = call.name.to_string();
+        let Some(d) = catalogue::dist_named(&name) else {
+            let msg = match catalogue::suggest_dist(&name) {
+                Some(s) => format!("unknown distribution `{name}`, did you mean `{s}`?"),
+                None => format!(
+                    "unknown distribution `{name}`; known: {}",
+                    catalogue::dist_names()
+                ),
+            };
+            self.err(call.name.span(), msg);
+            return None;
+        };
+        if call.args.len() != d.params.len() {
+            let plural = if d.params.len() == 1 { "" } else { "s" };
+            self.err(
+                call.paren_span,
+                format!(
+                    "`{}` takes {} argument{plural} ({}), found {}",
+                    d.name,
+                    d.params.len(),
+                    d.params.join(", "),
+                    call.args.len()
+                ),
+            );
+            return None;
+        }
+        Some(d)
+    }
+
+    fn dist_args(&mut self, d: &'static DistInfo, call: &parse::DistCall) -> Vec<Operand> {
+        let mut args = Vec::new();
+        for (k, a) in call.args.iter().enumerate() {
+            let op = self.operand(a);
+            if d.data_params.contains(&k) {
+                if let Operand::Active(_) = op {
+                    self.err_spanned(
+                        a,
+                        format!(
+                            "argument `{}` of `{}` must be data: it cannot depend on a latent variable",
+                            d.params[k], d.name
+                        ),
+                    );
+                }
+            }
+            args.push(op);
+        }
+        args
+    }
+
+    fn latent(&mut self, l: &parse::LatentStmt, out: &mut Vec<Stmt>) {
+        let src = self.src(&l.src);
+        self.terms.push(src);
+        let name = l.name.to_string();
+        if let Some(m) = &l.mutability {
+            self.err(
+                m.span,
+                format!("a latent variable cannot be `mut`: remove `mut` from `{name}`"),
+            );
+        }
+        if self.depth > 0 {
+            self.err(
+                l.name.span(),
+                format!(
+                    "latent `{name}` is declared inside a loop or `if`; declare latents at the top \
+                     level of the model, with `.iid(n)` for one per iteration"
+                ),
+            );
+        }
+        match self.lookup(&name) {
+            Some(Entry::Data { arg: true, .. }) => {
+                self.err(
+                    l.name.span(),
+                    format!("`{name}` is data and cannot be a latent variable"),
+                );
+            }
+            _ if self.latent_names.contains_key(&name) => {
+                self.err(l.name.span(), format!("latent `{name}` is declared twice"));
+            }
+            _ => {}
+        }
+        let dist = self.dist(&l.dist);
+        let args = match dist {
+            Some(d) => self.dist_args(d, &l.dist),
+            None => l.dist.args.iter().map(|a| self.operand(a)).collect(),
+        };
+        let shape = match &l.iid {
+            None => Shape::Scalar,
+            Some(e) => {
+                self.data_expr(e, "a shape");
+                match e {
+                    Expr::Tuple(t) if t.elems.len() == 2 => {
+                        Shape::Matrix(t.elems[0].clone(), t.elems[1].clone())
+                    }
+                    Expr::Tuple(t) => {
+                        self.err_spanned(
+                            t,
+                            "`.iid` takes `n` for a vector or `(rows, cols)` for a matrix",
+                        );
+                        Shape::Scalar
+                    }
+                    e => Shape::Vector(e.clone()),
+                }
+            }
+        };
+        let mut constraint = Constraint::Identity;
+        if let Some(d) = dist {
+            constraint = match d.support {
+                Support::Real => Constraint::Identity,
+                Support::Positive => Constraint::Positive,
+                Support::Unit => Constraint::Unit,
+                Support::Bounds => {
+                    match (&args[0], &args[1]) {
+                        (Operand::Data(a), Operand::Data(b)) => {
+                            Constraint::Interval(Box::new(a.clone()), Box::new(b.clone()))
+                        }
+                        _ => {
+                            self.err(
+                            l.dist.paren_span,
+                            format!("the bounds of the latent `{name}`'s `Uniform` prior must be data"),
+                        );
+                            Constraint::Identity
+                        }
+                    }
+                }
+                Support::Discrete => {
+                    self.err(
+                        l.dist.name.span(),
+                        format!(
+                            "`{}` is discrete: the latent `{name}` must be marginalised out (sum over its \
+                             values with `target += ...`); latent variables must be continuous",
+                            d.name
+                        ),
+                    );
+                    Constraint::Identity
+                }
+            };
+        }
+        let binding = self.binding(&l.name);
+        let decl = self.new_decl();
+        self.latent_names.insert(name, l.name.span());
+        let frame = self.frames.len() - 1;
+        self.declare(
+            &l.name,
+            Entry::Active {
+                b: binding.clone(),
+                mutable: false,
+                decl,
+                latent: true,
+                decl_frame: frame,
+            },
+        );
+        self.latents.push(Latent {
+            binding,
+            shape,
+            constraint,
+        });
+        if let Some(d) = dist {
+            out.push(Stmt::Latent {
+                latent: self.latents.len() - 1,
+                dist: d,
+                args,
+                src,
+            });
+        }
+    }
+
+    /// Checks that `e`, which serves as `what` ("a shape", "an index"), touches no latent.
+    fn data_expr(&mut self, e: &Expr, what: &str) {
+        if let Some(name) = self.first_active(e) {
+            self.err_spanned(
+                e,
+                format!("{what} must be data, but this depends on the latent variable `{name}`"),
+            );
+        } else {
+            self.check_names(e);
+        }
+    }
+
+    fn observe(&mut self, o: &parse::ObserveStmt, out: &mut Vec<Stmt>) {
+        let src = self.src(&o.src);
+        self.terms.push(src);
+        if let Some(iid) = &o.iid {
+            self.err_spanned(iid, "`.iid` declares the shape of a latent; an observation takes its shape from the data");
+        }
+        if let Some(name) = self.first_active(&o.lhs) {
+            self.err_spanned(
+                &o.lhs,
+                format!(
+                    "cannot observe an expression that depends on the latent variable `{name}`: the \
+                     left of `~` must be data (to declare a latent, write `let name ~ ...`)"
+                ),
+            );
+        } else {
+            self.check_names(&o.lhs);
+            self.note_data(&o.lhs);
+        }
+        let dist = self.dist(&o.dist);
+        let args = match dist {
+            Some(d) => self.dist_args(d, &o.dist),
+            None => o.dist.args.iter().map(|a| self.operand(a)).collect(),
+        };
+        let text = parse::pretty(o.lhs.to_token_stream());
+        self.observed.push(text);
+        if let Some(d) = dist {
+            out.push(Stmt::Observe {
+                lhs: o.lhs.clone(),
+                dist: d,
+                args,
+                src,
+                obs: self.observed.len() - 1,
+            });
+        }
+    }
+}
