@@ -1471,6 +1471,8 @@ macro_rules! kernel_ops {
         /// The scalar kernel path: [`dist::scalar::scalar`].
         pub trait $sc {
             /// ln p, adding the partials into the `Some` adjoints.
+            // One adjoint per operand of the widest distribution: the arity is the table's.
+            #[allow(clippy::too_many_arguments)]
             fn lpdf<K: dist::scalar::Kernel<$n>>(&self, k: &mut K, $($g: Option<&mut f64>),*) -> f64;
         }
 
@@ -1485,6 +1487,7 @@ macro_rules! kernel_ops {
         pub trait $sl {
             /// ln p summed over the broadcast elements, adding the partials into the `Some`
             /// adjoints.
+            #[allow(clippy::too_many_arguments)]
             fn lpdf<K: dist::scalar::Kernel<$n>>(&self, k: &mut K, $($g: Option<&mut impl ad::Flat>),*) -> f64;
         }
 
