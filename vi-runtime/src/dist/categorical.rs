@@ -135,7 +135,7 @@ impl rand::distr::Distribution<f64> for Categorical {
     }
 }
 
-/// Sum over the observations `y` (categories in `0..K`) of ln theta[y], for one simplex
+/// Sum over the observations `y` (categories in `0..K`) of `ln theta[y]`, for one simplex
 /// `theta` of length K shared by all of them, adding `1 / theta[y]` into `dtheta[y]` for
 /// each; `dy` is accepted for uniformity and ignored. `-inf` for a `y` that is not a
 /// category (an integer in `0..K`); NaN for a `theta` with a negative or non-finite

@@ -49,7 +49,7 @@ pub fn log1m_exp_grad(a: f64) -> f64 {
     -1.0 / (-a).exp_m1()
 }
 
-/// ln(1 + e^x) (Stan's `log1p_exp`; the same as [`softplus`](super::softplus)).
+/// ln(1 + e^x) (Stan's `log1p_exp`; the same as [`softplus`]).
 #[inline]
 pub fn log1p_exp(x: f64) -> f64 {
     softplus(x)
@@ -401,7 +401,7 @@ pub fn log_inv_logit(x: f64) -> f64 {
     -softplus(-x)
 }
 
-/// `1 / (1 + e^-x)` (Stan's `inv_logit`; the same as [`sigmoid`](super::sigmoid)).
+/// `1 / (1 + e^-x)` (Stan's `inv_logit`; the same as [`sigmoid`]).
 #[inline]
 pub fn inv_logit(x: f64) -> f64 {
     sigmoid(x)
