@@ -317,8 +317,8 @@ fn dense_metric_beats_diagonal_on_strong_correlation() {
         }
     }
     check_exact(&dense, "x.1", 0.0, 1.0, "dense");
-    // The default metric picks the dense one here, and the diagonal for a weak correlation.
-    let auto = base.clone().fit(&m).unwrap();
+    // The automatic metric picks the dense one here, and the diagonal for a weak correlation.
+    let auto = base.clone().metric(Metric::Auto).fit(&m).unwrap();
     assert!(nuts_diag(&auto)
         .chains
         .iter()
@@ -340,11 +340,12 @@ fn dense_metric_beats_diagonal_on_strong_correlation() {
     check_exact(&stan, "x.1", 0.0, 1.0, "Stan dense");
 }
 
-/// Above 50 parameters the default metric is diagonal, whatever the correlations.
+/// Above 50 parameters the automatic metric is diagonal, whatever the correlations.
 #[test]
 fn auto_metric_is_diagonal_for_many_parameters() {
     let m = Equicorrelated::new(60, 0.5);
     let post = Nuts::default()
+        .metric(Metric::Auto)
         .seed(2)
         .chains(1)
         .warmup(150)
@@ -528,7 +529,7 @@ fn kilpisjarvi_gradient_matches_finite_differences() {
     }
 }
 
-/// The real regression: the dense metric (chosen by default) samples it with short
+/// The real regression: the dense metric (chosen by `Metric::Auto`) samples it with short
 /// trajectories and matches the exact posterior; the diagonal metric needs trees deeper
 /// by 4 or more.
 #[test]
@@ -541,7 +542,7 @@ fn kilpisjarvi_regression_with_correlation_minus_0_99999() {
         .warmup(500)
         .draws(500)
         .progress(false);
-    let auto = base.clone().fit(&m).unwrap();
+    let auto = base.clone().metric(Metric::Auto).fit(&m).unwrap();
     let d = nuts_diag(&auto);
     assert!(d.chains.iter().all(|c| c.metric == Metric::Dense));
     for (j, name) in ["alpha", "beta", "sigma"].iter().enumerate() {
