@@ -1,3 +1,5 @@
+// Longer than 800 lines: the figure builder and the fit figures split into `src/plot/`,
+// and kde and quantile bands move to the runtime, in a later step of issue 12.
 //! Figures of fits, written as SVG files (the `plot` cargo feature).
 //!
 //! The functions here draw what a user wants to see of their own model: the ELBO trace of a

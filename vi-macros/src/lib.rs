@@ -3,16 +3,15 @@
 //! The pipeline, one stage per file or folder, each a plain function of the previous one's
 //! output: `parse` (tokens -> DSL syntax tree), `analyse` (names, latent vs observed, shapes,
 //! constraints, activity -> the `ir`), `hoist` (loop invariants out of their loops),
-//! `vectorise` (loops over observations as whole-vector statements), `diff` (the reverse
-//! sweep), `expand` (quote). The vocabulary (distributions, functions) is the table in
+//! `vectorise` (loops over observations as whole-vector statements), `codegen` (Rust: the
+//! items, the forward pass and the reverse sweep). The vocabulary (distributions, functions) is the table in
 //! `catalogue`; `ARCHITECTURE.md` at the repository root is the map. Errors go to a
 //! `ctxt::Ctxt` and are reported together.
 
 mod analyse;
 mod catalogue;
+mod codegen;
 mod ctxt;
-mod diff;
-mod expand;
 mod hoist;
 mod ir;
 mod parse;
@@ -36,10 +35,10 @@ fn run(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
     let cx = ctxt::Ctxt::new();
     let model = analyse::analyse(&cx, &def);
     match cx.check() {
-        Ok(()) => expand::expand(&vectorise::vectorise(hoist::hoist(model))),
+        Ok(()) => codegen::expand(&vectorise::vectorise(hoist::hoist(model))),
         Err(e) => {
             let errors = e.to_compile_error();
-            let stub = expand::fallback(&def);
+            let stub = codegen::fallback(&def);
             quote::quote!(#errors #stub)
         }
     }

@@ -1,3 +1,6 @@
+//! (Longer than 800 lines: the pass and its tests against closed forms stay together until
+//! shapes move to the IR, when the shape lattice here goes.)
+//!
 //! Loops over observations turned into whole-vector statements: the iterations of
 //! `for i in 0..n` become *lanes*, a number per iteration becomes a column with a number
 //! per lane, and a row vector per iteration a matrix with a row per lane. The loop

@@ -174,7 +174,13 @@ impl Analyser {
                     return self.non_diff(&c.func, "this function");
                 };
                 let args: Vec<&Expr> = c.args.iter().collect();
-                self.call(&name, crate::diff::span_of(&c.func), None, &args, &c.func)
+                self.call(
+                    &name,
+                    crate::codegen::span_of(&c.func),
+                    None,
+                    &args,
+                    &c.func,
+                )
             }
             Expr::If(i) => {
                 self.err_spanned(

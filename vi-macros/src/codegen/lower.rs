@@ -13,8 +13,8 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{Expr, Ident};
 
-use crate::analyse::{AExpr, Binding};
 use crate::catalogue::{Binary, Unary, WithData};
+use crate::ir::{AExpr, Binding};
 
 /// The ident holding the value of a binding.
 pub fn vname(b: &Binding) -> Ident {

@@ -1,0 +1,683 @@
+//! The statements of a body, forward: each statement's lowering, kernel calls, latent
+//! reads, and in the gradient the sweep of a statement right after it.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::Ident;
+
+use std::collections::HashSet;
+
+use super::lower::{gname, span_of, uname, vname, Lowering, V};
+use super::pass::Mode;
+use super::reverse::accumulators;
+use super::{writes_in_place, Emitter};
+use crate::ir::{BindingId, Carried, Constraint, Latent, Operand, Shape, Stmt};
+
+impl Emitter<'_> {
+    /// A block: forward code, and in gradient mode the deferred sweeps at its end.
+    pub(super) fn block(&self, stmts: &[Stmt], m: Mode) -> TokenStream {
+        let mut out = TokenStream::new();
+        let mut deferred: Vec<TokenStream> = Vec::new();
+        for s in stmts {
+            out.extend(self.stmt(s, m, &mut deferred));
+        }
+        for d in deferred.into_iter().rev() {
+            out.extend(d);
+        }
+        if m.grad {
+            // Swept: the values of the block's `let`s and their adjoints are done with.
+            out.extend(self.recycle_lets(stmts, true));
+        }
+        out
+    }
+
+    /// Hands the storage of the values of the `let`s of a block (with `adjoints`, of their
+    /// adjoints too) back to the pool, at the end of the block. Not state written in place
+    /// (its log refers to it) nor versions a loop or `if` carries (they are moved), which are
+    /// not plain `let`s of the block.
+    pub(super) fn recycle_lets(&self, stmts: &[Stmt], adjoints: bool) -> TokenStream {
+        self.recycle_lets_but(stmts, adjoints, &HashSet::new())
+    }
+
+    /// What a loop iteration is done with at its end: the entry versions of the state the
+    /// body replaced (saved values or stand-ins in the sweep), and the body's `let`s (with
+    /// `adjoints`, theirs too) but those in `keep`.
+    pub(super) fn iteration_done(
+        &self,
+        body: &[Stmt],
+        carried: &[Carried],
+        adjoints: bool,
+        keep: &HashSet<BindingId>,
+    ) -> TokenStream {
+        let entries = carried
+            .iter()
+            .filter(|c| c.entry.id != c.last.id)
+            .map(|c| vname(&c.entry));
+        let mut out = super::lower::recycle(entries);
+        out.extend(self.recycle_lets_but(body, adjoints, keep));
+        out
+    }
+
+    /// [`Emitter::recycle_lets`] but for the bindings in `keep` (moved elsewhere).
+    pub(super) fn recycle_lets_but(
+        &self,
+        stmts: &[Stmt],
+        adjoints: bool,
+        keep: &HashSet<BindingId>,
+    ) -> TokenStream {
+        let names = stmts.iter().filter_map(|s| match s {
+            Stmt::Let { binding, init, .. }
+                if !writes_in_place(binding, init)
+                    && !self.groups.contains_key(&binding.id)
+                    && !keep.contains(&binding.id) =>
+            {
+                Some(if adjoints {
+                    vec![vname(binding), gname(binding)]
+                } else {
+                    vec![vname(binding)]
+                })
+            }
+            // A loop's exit versions, unless a loop or `if` around moves them on.
+            Stmt::For { carried, .. } => Some(
+                carried
+                    .iter()
+                    .filter(|c| {
+                        !self.groups.contains_key(&c.exit.id)
+                            && !keep.contains(&c.exit.id)
+                            && !self.moved.contains(&c.exit.id)
+                    })
+                    // (Their adjoints are moved into the loop's sweep.)
+                    .map(|c| vname(&c.exit))
+                    .collect(),
+            ),
+            _ => None,
+        });
+        super::lower::recycle(names.flatten())
+    }
+
+    pub(super) fn stmt(&self, s: &Stmt, m: Mode, deferred: &mut Vec<TokenStream>) -> TokenStream {
+        match s {
+            Stmt::Data(ts) => ts.clone(),
+            Stmt::Latent {
+                latent,
+                dist,
+                args,
+                src,
+            } => {
+                let l = &self.m.latents[*latent];
+                let read = self.read_latent(*latent, l, *src, m);
+                let kernel = if m.sim {
+                    quote!()
+                } else {
+                    self.kernel(*src, Some(&l.binding), None, dist, args, m, true)
+                };
+                quote!(#read #kernel)
+            }
+            Stmt::Observe {
+                lhs,
+                dist,
+                args,
+                src,
+                obs,
+            } => {
+                if m.sim {
+                    return self.sample(*src, lhs, dist, args, *obs);
+                }
+                self.kernel(
+                    *src,
+                    None,
+                    Some(lhs),
+                    dist,
+                    args,
+                    m,
+                    m.lp || m.terms || m.grad,
+                )
+            }
+            Stmt::Target { value, src } => self.target(*src, value, m),
+            Stmt::Let {
+                binding,
+                ty,
+                init,
+                src,
+            } => {
+                let in_place = writes_in_place(binding, init);
+                let mut low = self.lowering(*src);
+                if in_place {
+                    low.write_mode(self.write_mode(binding.id, m));
+                }
+                low.lower(init, Some(binding));
+                let fwd = low.forward();
+                let v = vname(binding);
+                let g = gname(binding);
+                let ty_check = ty
+                    .as_ref()
+                    .map(|t| quote_spanned!(span_of_ty(t)=> let _: &#t = &#v;));
+                let mut adj = if (m.grad || m.save) && !in_place {
+                    quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
+                } else {
+                    quote!()
+                };
+                if !in_place && self.groups.contains_key(&binding.id) {
+                    // The root of state written in place (`let mut` or whole assignment): the
+                    // one vector, its adjoint and, when a sweep follows, its undo log.
+                    let u = uname(binding);
+                    adj = if m.grad || m.save {
+                        quote!(let mut #v = #v; #adj let mut #u = ::vi::__private::Undo::new();)
+                    } else {
+                        quote!(let mut #v = #v;)
+                    };
+                }
+                if m.grad {
+                    let adjs = low.adjoints();
+                    let rev = low.reverse();
+                    let done = low.recycle_temps(true);
+                    deferred.push(quote!(#adjs #rev #done));
+                }
+                // Without a sweep to come, the temporaries are done with once the value is.
+                let done = if m.grad || m.save {
+                    quote!()
+                } else {
+                    low.recycle_temps(false)
+                };
+                quote!(#fwd #ty_check #adj #done)
+            }
+            Stmt::For {
+                pat,
+                iter,
+                body,
+                carried,
+                data_carried,
+                src,
+            } => {
+                let iter_t = quote_spanned!(span_of(iter)=> #iter);
+                if carried.is_empty() {
+                    if m.grad {
+                        let b = self.block(body, m);
+                        return quote!(for #pat in #iter_t { #b });
+                    }
+                    if m.save && !m.lp && data_carried.is_empty() {
+                        // Recomputing a loop whose only effects are density terms: nothing to do.
+                        return quote!();
+                    }
+                    let b = self.block(body, Mode { save: false, ..m }.plain_in(*src));
+                    return quote!(for #pat in #iter_t { #b });
+                }
+                let save = m.grad || m.save;
+                let fwd =
+                    self.carried_forward(*src, pat, &iter_t, body, carried, data_carried, m, save);
+                if m.grad {
+                    deferred.push(self.replay(*src, pat, &iter_t, body, carried, data_carried));
+                }
+                fwd
+            }
+            Stmt::If {
+                cond,
+                then,
+                els,
+                joined,
+                src,
+            } => {
+                let c = format_ident!("__c{}", src);
+                let cond_t = quote_spanned!(span_of(cond)=> #cond);
+                let save_cond = quote!(let #c: bool = #cond_t;);
+                if joined.is_empty() {
+                    let inner = if m.grad {
+                        m
+                    } else {
+                        Mode { save: false, ..m }.plain_in(*src)
+                    };
+                    let t = self.block(then, inner);
+                    let e = self.block(els, inner);
+                    return quote!(#save_cond if #c { #t } else { #e });
+                }
+                let inner = Mode {
+                    grad: false,
+                    save: false,
+                    ..m
+                }
+                .plain_in(*src);
+                let t = self.block(then, inner);
+                let e = self.block(els, inner);
+                let (written, kept) = self.split_joined(joined);
+                // Where the undo logs of state written in place stand before the branch.
+                let marks = if (m.grad || m.save) && !written.is_empty() {
+                    let mk = format_ident!("__mk{}", src);
+                    let us = written.iter().map(uname);
+                    quote!(let #mk = (#(#us.mark(),)*);)
+                } else {
+                    quote!()
+                };
+                let exits: Vec<Ident> = kept.iter().map(|j| vname(&j.exit)).collect();
+                let then_lasts = kept.iter().map(|j| {
+                    let v = vname(&j.then_last);
+                    quote!(::core::clone::Clone::clone(&#v))
+                });
+                let else_lasts = kept.iter().map(|j| {
+                    let v = vname(&j.else_last);
+                    quote!(::core::clone::Clone::clone(&#v))
+                });
+                let adjs = if m.grad || m.save {
+                    let gs = kept.iter().map(|j| {
+                        let (v, g) = (vname(&j.exit), gname(&j.exit));
+                        quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
+                    });
+                    quote!(#(#gs)*)
+                } else {
+                    quote!()
+                };
+                if m.grad {
+                    deferred.push(self.if_sweep(&c, *src, then, els, joined));
+                }
+                quote! {
+                    #save_cond
+                    #marks
+                    let (#(#exits,)*) = if #c { #t (#(#then_lasts,)*) } else { #e (#(#else_lasts,)*) };
+                    #adjs
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn carried_forward(
+        &self,
+        src: usize,
+        pat: &syn::Pat,
+        iter: &TokenStream,
+        body: &[Stmt],
+        carried: &[Carried],
+        data_carried: &[Ident],
+        m: Mode,
+        save: bool,
+    ) -> TokenStream {
+        let (written, carried) = self.split_carried(carried);
+        let carried = &carried[..];
+        let saves = format_ident!("__save{}", src);
+        let carriers: Vec<Ident> = carried
+            .iter()
+            .map(|c| format_ident!("__cv{}", c.entry.id))
+            .collect();
+        // The carrier holds the state between iterations: a pooled copy of the value before
+        // the loop, moved into each iteration's entry version and replaced by its last.
+        let init = carried.iter().zip(&carriers).map(|(c, cv)| {
+            let o = vname(&c.outer);
+            quote!(let mut #cv = ::vi::__private::copy_of(&#o);)
+        });
+        let entry = carried.iter().zip(&carriers).map(|(c, cv)| {
+            let e = vname(&c.entry);
+            quote!(let #e = #cv;)
+        });
+        let back = carried.iter().zip(&carriers).map(|(c, cv)| {
+            let l = vname(&c.last);
+            quote!(#cv = #l;)
+        });
+        // The last versions are moved into the carriers.
+        let lasts: HashSet<BindingId> = carried.iter().map(|c| c.last.id).collect();
+        let done = self.iteration_done(body, carried, false, &lasts);
+        let exit = carried.iter().zip(&carriers).map(|(c, cv)| {
+            let x = vname(&c.exit);
+            quote!(let #x = #cv;)
+        });
+        let body_mode = Mode {
+            grad: false,
+            save: false,
+            ..m
+        }
+        .plain_in(src);
+        let b = self.block(body, body_mode);
+        let acc_flags = accumulators(body, carried);
+        let saved: Vec<&Ident> = carriers
+            .iter()
+            .zip(&acc_flags)
+            .filter(|(_, a)| !**a)
+            .map(|(c, _)| c)
+            .collect();
+        // State written in place is not copied: where its undo log stands at each iteration.
+        let marks = written.iter().map(|b| {
+            let u = uname(b);
+            quote!(#u.mark())
+        });
+        let needs_saves = !saved.is_empty() || !data_carried.is_empty() || !written.is_empty();
+        let it = format_ident!("__it{}", src);
+        let (decl_saves, push, adjs) = if save {
+            let adjs = carried.iter().map(|c| {
+                let (v, g) = (vname(&c.exit), gname(&c.exit));
+                quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
+            });
+            if needs_saves {
+                (
+                    // One allocation, of the iterator's length, rather than one per doubling.
+                    quote!(let mut #saves = ::std::vec::Vec::with_capacity(::core::iter::Iterator::size_hint(&#it).0);),
+                    quote!(#saves.push(((#(::core::clone::Clone::clone(&#saved),)*), (#(::core::clone::Clone::clone(&#data_carried),)*), (#(#marks,)*)));),
+                    quote!(#(#adjs)*),
+                )
+            } else {
+                (quote!(), quote!(), quote!(#(#adjs)*))
+            }
+        } else {
+            (quote!(), quote!(), quote!())
+        };
+        quote! {
+            #(#init)*
+            let #it = ::core::iter::IntoIterator::into_iter(#iter);
+            #decl_saves
+            for #pat in #it {
+                #push
+                #(#entry)*
+                #b
+                #(#back)*
+                #done
+            }
+            #(#exit)*
+            #adjs
+        }
+    }
+
+    pub(super) fn read_latent(&self, k: usize, l: &Latent, src: usize, m: Mode) -> TokenStream {
+        let v = vname(&l.binding);
+        let g = gname(&l.binding);
+        let ty = match &l.shape {
+            Shape::Scalar => quote!(f64),
+            Shape::Vector(_) => quote!(::vi::__private::nalgebra::DVector<f64>),
+            Shape::Matrix(..) => quote!(::vi::__private::nalgebra::DMatrix<f64>),
+        };
+        let name = l.binding.name.to_string();
+        let read = if m.build {
+            let tr = match &l.constraint {
+                Constraint::Identity => quote!(::vi::__private::Transform::Identity),
+                Constraint::Positive => quote!(::vi::__private::Transform::LowerBound(0.0)),
+                Constraint::Unit => quote!(::vi::__private::Transform::Interval(0.0, 1.0)),
+                Constraint::Interval(a, b) => {
+                    let (sa, sb) = (span_of(a), span_of(b));
+                    let a = quote_spanned!(sa=> ::vi::__private::bound(&(#a)));
+                    let b = quote_spanned!(sb=> ::vi::__private::bound(&(#b)));
+                    quote!(::vi::__private::Transform::Interval(#a, #b))
+                }
+            };
+            let shape = match &l.shape {
+                Shape::Scalar => quote!(::std::vec::Vec::new()),
+                Shape::Vector(n) => {
+                    let n = quote_spanned!(span_of(n)=> ::vi::__private::len(#n));
+                    quote!(::std::vec![#n])
+                }
+                Shape::Matrix(r, c) => {
+                    let r = quote_spanned!(span_of(r)=> ::vi::__private::len(#r));
+                    let c = quote_spanned!(span_of(c)=> ::vi::__private::len(#c));
+                    quote!(::std::vec![#r, #c])
+                }
+            };
+            quote!(<#ty as ::vi::__private::Latent>::build(&mut __layout, #name, #shape, #tr))
+        } else if m.sim {
+            quote!(<#ty as ::vi::__private::Latent>::read_constrained(constrained, &__params[#k]))
+        } else if m.terms {
+            quote!(<#ty as ::vi::__private::Latent>::read(theta, &__params[#k], &mut __terms[#src], jacobian))
+        } else {
+            quote!(<#ty as ::vi::__private::Latent>::read(theta, &__params[#k], &mut __lp, jacobian))
+        };
+        let adj = if m.grad {
+            quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
+        } else {
+            quote!()
+        };
+        quote!(let #v: #ty = #read; #adj)
+    }
+
+    /// Lowers a distribution statement's operands: the value first, then the arguments.
+    pub(super) fn kernel_operands(
+        &self,
+        src: usize,
+        latent: Option<&crate::analyse::Binding>,
+        lhs: Option<&syn::Expr>,
+        args: &[Operand],
+    ) -> (Lowering, Vec<V>) {
+        let mut low = self.lowering(src);
+        let mut vals = Vec::new();
+        match (latent, lhs) {
+            (Some(b), _) => vals.push(V::Var(b.clone())),
+            (None, Some(e)) => vals.push(low.data(e)),
+            (None, None) => {}
+        }
+        for a in args {
+            vals.push(match a {
+                Operand::Data(e) => low.data(e),
+                Operand::Active(x) => low.lower(x, None),
+            });
+        }
+        low.distinct_kernel(&mut vals);
+        (low, vals)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn kernel(
+        &self,
+        src: usize,
+        latent: Option<&crate::analyse::Binding>,
+        lhs: Option<&syn::Expr>,
+        dist: &crate::catalogue::DistInfo,
+        args: &[Operand],
+        m: Mode,
+        call: bool,
+    ) -> TokenStream {
+        let (low, vals) = self.kernel_operands(src, latent, lhs, args);
+        let fwd = low.forward();
+        let lp = format_ident!("__lp{}", src);
+        let mut out = quote!(#fwd);
+        if m.build {
+            out.extend(self.check(src, dist, &vals, latent.is_some()));
+        }
+        if !call && !m.grad {
+            return out;
+        }
+        if m.grad {
+            let adjs = low.adjoints();
+            let c = kernel_dispatch(src, &vals, true);
+            let rev = low.reverse();
+            let acc = if m.lp { quote!(__lp += #lp;) } else { quote!() };
+            let done = low.recycle_temps(true);
+            out.extend(quote!(#adjs let #lp = #c; #acc #rev #done));
+        } else {
+            let c = kernel_dispatch(src, &vals, false);
+            let acc = if m.terms {
+                quote!(__terms[#src] += #lp;)
+            } else if m.lp {
+                quote!(__lp += #lp;)
+            } else {
+                quote!()
+            };
+            let done = if m.save {
+                quote!()
+            } else {
+                low.recycle_temps(false)
+            };
+            out.extend(quote!(let #lp = #c; #acc #done));
+        }
+        out
+    }
+
+    pub(super) fn check(
+        &self,
+        src: usize,
+        dist: &crate::catalogue::DistInfo,
+        vals: &[V],
+        latent: bool,
+    ) -> TokenStream {
+        let module = format_ident!("{}", dist.module);
+        let stmt = &self.m.srcs[src];
+        let opts = vals.iter().enumerate().map(|(i, v)| match v {
+            V::Data(..) if !(latent && i == 0) => {
+                let f = v.flat();
+                quote!(::core::option::Option::Some(#f))
+            }
+            _ => quote!(::core::option::Option::None),
+        });
+        let lens = vals.iter().map(|v| {
+            let f = v.flat();
+            quote!((#f).len())
+        });
+        let names = self.arg_names(src, vals.len(), dist);
+        quote! {
+            ::vi::__private::check_statement(
+                #stmt,
+                &[#(#names),*],
+                &[#(#lens),*],
+                ::vi::__private::dist::#module::check(#(#opts),*),
+            )?;
+        }
+    }
+
+    /// The user's text of each operand of statement `src` (the value first).
+    pub(super) fn arg_names(
+        &self,
+        src: usize,
+        n: usize,
+        dist: &crate::catalogue::DistInfo,
+    ) -> Vec<String> {
+        let text = &self.m.srcs[src];
+        let mut names = Vec::with_capacity(n);
+        // Split "lhs ~ Dist(a, b)" at the top level.
+        let (lhs, rest) = text.split_once(" ~ ").unwrap_or((text.as_str(), ""));
+        let lhs = lhs.trim_start_matches("let ").trim();
+        names.push(lhs.to_string());
+        let inner = rest
+            .find('(')
+            .map(|i| &rest[i + 1..])
+            .and_then(|s| s.rfind(')').map(|j| &s[..j]))
+            .unwrap_or("");
+        let mut depth = 0i32;
+        let mut cur = String::new();
+        let mut parts = Vec::new();
+        for ch in inner.chars() {
+            match ch {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    parts.push(cur.trim().to_string());
+                    cur.clear();
+                    continue;
+                }
+                _ => {}
+            }
+            cur.push(ch);
+        }
+        if !cur.trim().is_empty() {
+            parts.push(cur.trim().to_string());
+        }
+        for k in 0..n.saturating_sub(1) {
+            names.push(
+                parts
+                    .get(k)
+                    .cloned()
+                    .unwrap_or_else(|| dist.params.get(k).copied().unwrap_or("?").to_string()),
+            );
+        }
+        names
+    }
+
+    pub(super) fn sample(
+        &self,
+        src: usize,
+        lhs: &syn::Expr,
+        dist: &crate::catalogue::DistInfo,
+        args: &[Operand],
+        obs: usize,
+    ) -> TokenStream {
+        let (low, vals) = self.kernel_operands(src, None, Some(lhs), args);
+        let fwd = low.forward();
+        let module = format_ident!("{}", dist.module);
+        let n = vals[0].flat();
+        let params = vals[1..].iter().map(|v| v.flat());
+        quote! {
+            #fwd
+            let __n = (#n).len();
+            let __draws = ::vi::__private::dist::#module::sample(__rng, #(#params,)* __n);
+            __sims[#obs].extend(__draws);
+        }
+    }
+
+    pub(super) fn target(&self, src: usize, value: &Operand, m: Mode) -> TokenStream {
+        let acc = |v: TokenStream| {
+            if m.terms {
+                quote!(__terms[#src] += #v;)
+            } else if m.lp {
+                quote!(__lp += #v;)
+            } else {
+                quote!()
+            }
+        };
+        if m.sim {
+            return quote!();
+        }
+        match value {
+            Operand::Data(e) => {
+                let span = span_of(e);
+                let v = quote_spanned!(span=> { let __t: f64 = #e; __t });
+                acc(v)
+            }
+            Operand::Active(a) => {
+                let mut low = self.lowering(src);
+                let v = low.lower(a, None);
+                let fwd = low.forward();
+                let val = match &v {
+                    V::Var(b) => {
+                        let x = vname(b);
+                        quote!(#x)
+                    }
+                    V::Temp(t, _) => quote!(#t),
+                    V::Data(d, _) => quote!(*#d),
+                };
+                let add = acc(quote!({ let __t: f64 = #val; __t }));
+                if m.grad {
+                    let adjs = low.adjoints();
+                    let seed = seed_one(&v);
+                    let rev = low.reverse();
+                    quote!(#fwd #add #adjs #seed #rev)
+                } else {
+                    quote!(#fwd #add)
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn seed_one(v: &V) -> TokenStream {
+    match v.grad() {
+        Some(g) => quote!(#g += 1.0;),
+        None => quote!(),
+    }
+}
+
+/// A distribution statement's kernel call, by method dispatch on its operands (see
+/// `__private::Ops3`): when all are numbers, the inlined scalar kernel; otherwise the
+/// vectorised one. Either way through the statement's memo `__k{src}`.
+pub(super) fn kernel_dispatch(src: usize, vals: &[V], grads: bool) -> TokenStream {
+    let n = vals.len();
+    let ops = format_ident!("Ops{}", n);
+    let sc = format_ident!("ScalarKernel{}", n);
+    let sl = format_ident!("SliceKernel{}", n);
+    let k = format_ident!("__k{}", src);
+    let args = vals.iter().map(|v| match v {
+        V::Var(b) => {
+            let v = vname(b);
+            quote!(&#v)
+        }
+        V::Temp(t, _) => quote!(&#t),
+        V::Data(d, span) => quote_spanned!(*span=> ::vi::__private::obs(#d)),
+    });
+    let gs = vals.iter().map(|v| match v.grad() {
+        Some(g) if grads => quote!(::core::option::Option::Some(&mut #g)),
+        _ => quote!(::core::option::Option::None::<&mut f64>),
+    });
+    quote!({
+        use ::vi::__private::{#sc as _, #sl as _};
+        (&::vi::__private::#ops(#(#args),*)).lpdf(&mut #k, #(#gs),*)
+    })
+}
+
+pub(super) fn span_of_ty(t: &syn::Type) -> Span {
+    use quote::ToTokens;
+    t.to_token_stream()
+        .into_iter()
+        .next()
+        .map(|t| t.span())
+        .unwrap_or_else(Span::call_site)
+}

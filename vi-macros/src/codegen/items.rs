@@ -1,0 +1,391 @@
+//! The generated items: the model's struct, its constructor, `impl Model` and `simulate`,
+//! and the stand-in emitted when the model has errors.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::Ident;
+
+use super::lower::{gname, vname, Lowering};
+use super::pass::{Mode, ALL};
+use super::Emitter;
+use crate::ir::{Stmt, Stored};
+
+/// The struct name: CamelCase of the model's name.
+pub fn struct_name(name: &Ident) -> Ident {
+    let s = name.to_string();
+    let camel: String = s
+        .trim_start_matches("r#")
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect();
+    format_ident!(
+        "{}",
+        if camel.is_empty() {
+            "Model".to_string()
+        } else {
+            camel
+        },
+        span = name.span()
+    )
+}
+
+/// `impl Simulate` for the model's struct, delegating to its `simulate` method.
+fn simulate_impl(sname: &Ident) -> TokenStream {
+    quote! {
+        impl ::vi::__private::Simulate for #sname {
+            fn simulate_with(
+                &self,
+                constrained: &[f64],
+                rng: &mut dyn ::vi::__private::rand::RngCore,
+            ) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
+                let mut __rng = rng;
+                #sname::simulate(self, constrained, &mut __rng)
+            }
+        }
+    }
+}
+
+/// A stub of the struct and constructor, emitted next to the errors so the user's later code
+/// does not drown them in follow-on errors.
+pub fn fallback(def: &crate::parse::ModelDef) -> TokenStream {
+    let name = &def.name;
+    let sname = struct_name(name);
+    let vis = &def.vis;
+    let simulate_impl = simulate_impl(&sname);
+    let args = def.args.iter().map(|a| {
+        let (n, t) = (&a.name, &a.ty);
+        quote!(#n: #t)
+    });
+    quote! {
+        #[allow(dead_code)]
+        #vis struct #sname;
+        impl ::vi::__private::Model for #sname {
+            fn layout(&self) -> &::vi::__private::ParamLayout {
+                unimplemented!()
+            }
+            fn log_density_grad_jac(&self, _: &[f64], _: &mut [f64], _: bool) -> f64 {
+                unimplemented!()
+            }
+        }
+        #simulate_impl
+        impl #sname {
+            #[allow(dead_code)]
+            #vis fn simulate(&self, _: &[f64], _: &mut impl ::vi::__private::rand::Rng) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
+                unimplemented!()
+            }
+        }
+        #[allow(dead_code, unused_variables)]
+        #vis fn #name(#(#args),*) -> ::core::result::Result<#sname, ::vi::__private::ModelError> {
+            unimplemented!()
+        }
+    }
+}
+
+impl Emitter<'_> {
+    pub(super) fn model(&self) -> TokenStream {
+        let m = self.m;
+        let name = &m.name;
+        let sname = struct_name(name);
+        let simulate_impl = simulate_impl(&sname);
+        let vis = &m.vis;
+        let attrs = &m.attrs;
+        let fields = m.args.iter().map(|a| {
+            let n = &a.name;
+            match &a.stored {
+                Stored::Ref(t) => quote!(#n: <#t as ::std::borrow::ToOwned>::Owned),
+                _ => {
+                    let t = &a.ty;
+                    quote!(#n: #t)
+                }
+            }
+        });
+        let params = m.args.iter().map(|a| {
+            let (n, t) = (&a.name, &a.ty);
+            quote!(#n: #t)
+        });
+        let inits = m.args.iter().map(|a| {
+            let n = &a.name;
+            match &a.stored {
+                Stored::Ref(_) => quote!(#n: ::std::borrow::ToOwned::to_owned(#n)),
+                _ => quote!(#n),
+            }
+        });
+        let finite = m.args.iter().map(|a| {
+            let n = &a.name;
+            let s = n.to_string();
+            quote!((&::vi::__private::FiniteCheck(&#n)).check_finite(#s)?;)
+        });
+        let srcs = &m.srcs;
+        let terms = &m.terms;
+        let n_srcs = m.srcs.len();
+        let n_obs = m.observed.len();
+        let n_cached = m.cached.len();
+        let observed = &m.observed;
+
+        let bind = self.bind_data();
+        let lp_body = self.block(
+            &m.body,
+            Mode {
+                lp: true,
+                plain_inside: Some(ALL),
+                ..Mode::default()
+            },
+        );
+        // The log density alone: the values of the body's `let`s are done with at its end.
+        let lp_done = self.recycle_lets(&m.body, false);
+        let latents_done = super::lower::recycle(m.latents.iter().map(|l| vname(&l.binding)));
+        let lp_body = quote!(#lp_body #lp_done #latents_done);
+        let terms_body = self.block(
+            &m.body,
+            Mode {
+                lp: true,
+                terms: true,
+                plain_inside: Some(ALL),
+                ..Mode::default()
+            },
+        );
+        let build_body = self.block(
+            &m.body,
+            Mode {
+                lp: true,
+                build: true,
+                plain_inside: Some(ALL),
+                ..Mode::default()
+            },
+        );
+        let sim_body = self.block(
+            &m.body,
+            Mode {
+                sim: true,
+                plain_inside: Some(ALL),
+                ..Mode::default()
+            },
+        );
+        let grad_body = self.block(
+            &m.body,
+            Mode {
+                grad: true,
+                lp: true,
+                save: true,
+                ..Mode::default()
+            },
+        );
+        // The rules' traits, for method-call dispatch on operands (`(&Bin(&a, &b)).mul_fwd()`).
+        let rules = quote! {
+            #[allow(unused_imports)]
+            use ::vi::__private::{
+                ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _,
+                GeneralMul as _, GeneralDiv as _, ScalarMulAdd as _, GeneralMulAdd as _,
+            };
+        };
+        let grad_done = super::lower::recycle(
+            m.latents
+                .iter()
+                .flat_map(|l| [vname(&l.binding), gname(&l.binding)]),
+        );
+        let grad_out = m.latents.iter().enumerate().map(|(k, l)| {
+            let g = gname(&l.binding);
+            quote!(::vi::__private::Latent::grad_back(&#g, theta, &__params[#k], grad, jacobian);)
+        });
+        let doc_ctor = format!(
+            "Builds the model `{name}` from its data, checking every value (finite, inside its \
+             distribution's support) and every shape.\n\n# Errors\n\nA \
+             [`ModelError`](::vi::ModelError) naming the statement, the argument and the index."
+        );
+        let doc_struct = format!(
+            "The model `{name}` with its data, built by [`{name}`]; implements \
+             [`Model`](::vi::Model)."
+        );
+        let doc_sim = "Draws one replicate of every observation at the given parameter values \
+            (constrained scale, in the layout's order): the posterior predictive when the values \
+            are a posterior draw. Returns (observed expression, draws) per observation statement.";
+
+        quote! {
+            #(#attrs)*
+            #[doc = ""]
+            #[doc = #doc_struct]
+            #vis struct #sname {
+                #(#fields,)*
+                __layout: ::vi::__private::ParamLayout,
+                __cache: ::vi::__private::DataCache,
+            }
+
+            #(#attrs)*
+            #[doc = ""]
+            #[doc = #doc_ctor]
+            #[allow(clippy::too_many_arguments, clippy::ptr_arg)]
+            #vis fn #name(#(#params),*) -> ::core::result::Result<#sname, ::vi::__private::ModelError> {
+                #[allow(unused_imports)]
+                use ::vi::__private::{CheckFiniteKnown as _, CheckFiniteOther as _};
+                #(#finite)*
+                let mut __model = #sname {
+                    #(#inits,)*
+                    __layout: ::vi::__private::ParamLayout::new(),
+                    __cache: ::vi::__private::DataCache::new(#n_cached),
+                };
+                let __layout = ::vi::__private::catch(#sname::__SRCS, || __model.__build())?;
+                __model.__layout = __layout;
+                ::core::result::Result::Ok(__model)
+            }
+
+            #[allow(
+                unused_variables, unused_mut, unused_assignments, unused_braces, unused_parens,
+                non_snake_case, clippy::all, clippy::pedantic
+            )]
+            const _: () = {
+                impl #sname {
+                    const __SRCS: &'static [&'static str] = &[#(#srcs),*];
+                    const __TERMS: &'static [usize] = &[#(#terms),*];
+                    const __OBSERVED: &'static [&'static str] = &[#(#observed),*];
+
+                    fn __build(&self) -> ::core::result::Result<::vi::__private::ParamLayout, ::vi::__private::Fail> {
+                        #rules
+                        let mut __layout = ::vi::__private::ParamLayout::new();
+                        #bind
+                        let mut __lp = 0.0f64;
+                        #build_body
+                        ::core::result::Result::Ok(__layout)
+                    }
+
+                    fn __lp(&self, theta: &[f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
+                        #rules
+                        let __params = self.__layout.params();
+                        #bind
+                        let mut __lp = 0.0f64;
+                        #lp_body
+                        ::core::result::Result::Ok(__lp)
+                    }
+
+                    fn __terms(&self, theta: &[f64]) -> ::core::result::Result<::std::vec::Vec<f64>, ::vi::__private::Fail> {
+                        #rules
+                        let __params = self.__layout.params();
+                        let jacobian = true;
+                        #bind
+                        let mut __lp = 0.0f64;
+                        let mut __terms = ::std::vec![0.0f64; #n_srcs];
+                        #terms_body
+                        ::core::result::Result::Ok(__terms)
+                    }
+
+                    fn __grad(&self, theta: &[f64], grad: &mut [f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
+                        #rules
+                        let __params = self.__layout.params();
+                        #bind
+                        let mut __lp = 0.0f64;
+                        #grad_body
+                        #(#grad_out)*
+                        #grad_done
+                        ::core::result::Result::Ok(__lp)
+                    }
+
+                    fn __sim<R: ::vi::__private::rand::Rng + ?Sized>(
+                        &self,
+                        constrained: &[f64],
+                        __rng: &mut R,
+                        __sims: &mut ::std::vec::Vec<::std::vec::Vec<f64>>,
+                    ) -> ::core::result::Result<(), ::vi::__private::Fail> {
+                        #rules
+                        let __params = self.__layout.params();
+                        #bind
+                        #sim_body
+                        ::core::result::Result::Ok(())
+                    }
+
+                    #[doc = #doc_sim]
+                    #[allow(dead_code)]
+                    pub fn simulate(
+                        &self,
+                        constrained: &[f64],
+                        rng: &mut impl ::vi::__private::rand::Rng,
+                    ) -> ::std::vec::Vec<(::std::string::String, ::std::vec::Vec<f64>)> {
+                        let mut __sims = ::std::vec![::std::vec::Vec::new(); #n_obs];
+                        let _ = self.__sim(constrained, rng, &mut __sims);
+                        Self::__OBSERVED
+                            .iter()
+                            .zip(__sims)
+                            .map(|(n, v)| (::std::string::ToString::to_string(n), v))
+                            .collect()
+                    }
+                }
+
+                #simulate_impl
+
+                impl ::vi::__private::Model for #sname {
+                    fn layout(&self) -> &::vi::__private::ParamLayout {
+                        &self.__layout
+                    }
+
+                    fn log_density_jac(&self, theta: &[f64], jacobian: bool) -> f64 {
+                        self.__lp(theta, jacobian).unwrap_or(f64::NAN)
+                    }
+
+                    fn log_density_grad_jac(&self, theta: &[f64], grad: &mut [f64], jacobian: bool) -> f64 {
+                        match self.__grad(theta, grad, jacobian) {
+                            ::core::result::Result::Ok(v) => v,
+                            ::core::result::Result::Err(_) => {
+                                for g in grad.iter_mut() {
+                                    *g = f64::NAN;
+                                }
+                                f64::NAN
+                            }
+                        }
+                    }
+
+                    fn log_density_terms(&self, theta: &[f64]) -> ::std::vec::Vec<(::std::string::String, f64)> {
+                        match self.__terms(theta) {
+                            ::core::result::Result::Ok(t) => Self::__TERMS
+                                .iter()
+                                .map(|&k| (::std::string::ToString::to_string(Self::__SRCS[k]), t[k]))
+                                .collect(),
+                            ::core::result::Result::Err(_) => ::std::vec::Vec::new(),
+                        }
+                    }
+                }
+            };
+        }
+    }
+
+    /// A lowering of statement `src` whose data operands use the model's `DataCache`.
+    pub(super) fn lowering(&self, src: usize) -> Lowering {
+        Lowering::new(src).with_cache(&self.slots)
+    }
+
+    pub(super) fn bind_data(&self) -> TokenStream {
+        let binds = self.m.args.iter().map(|a| {
+            let n = &a.name;
+            let t = &a.ty;
+            match &a.stored {
+                Stored::Ref(inner) => {
+                    quote!(let #n: &#inner = ::std::borrow::Borrow::borrow(&self.#n);)
+                }
+                Stored::Copy => quote!(let #n: #t = self.#n;),
+                Stored::Owned => quote!(let #n: &#t = &self.#n;),
+            }
+        });
+        let memos = self.memos();
+        quote!(#(#binds)* #memos)
+    }
+
+    /// One kernel memo per distribution statement (`__k{src}`), declared once per call so a
+    /// statement in a loop keeps its parameter-only pieces (`ln(sigma)`) across iterations.
+    pub(super) fn memos(&self) -> TokenStream {
+        let mut out = Vec::new();
+        crate::ir::walk(&self.m.body, &mut |s| {
+            if let Stmt::Latent { dist, src, .. } | Stmt::Observe { dist, src, .. } = s {
+                let k = format_ident!("__k{}", src);
+                let module = format_ident!("{}", dist.module);
+                out.push(quote! {
+                    let mut #k = <::vi::__private::dist::#module::Scalar as ::core::default::Default>::default();
+                });
+            }
+        });
+        quote!(#(#out)*)
+    }
+}

@@ -1,0 +1,41 @@
+//! Tests of the generated code's shape.
+
+/// The gradient function of a model's expansion, as text.
+fn grad_fn(src: &str) -> String {
+    let out = crate::run(src.parse().expect("tokens")).to_string();
+    assert!(!out.contains("compile_error"), "{out}");
+    let start = out.find("fn __grad").expect("a gradient function");
+    let end = out[start..]
+        .find("fn __sim")
+        .expect("the function after it");
+    out[start..start + end].to_string()
+}
+
+#[test]
+fn a_statement_in_a_loop_keeps_one_memo_declared_before_the_loop() {
+    let g = grad_fn(
+        "fn m(x: &DMatrix<f64>, y: &DVector<f64>) {
+            let b ~ Normal(0.0, 1.0);
+            let sigma ~ HalfNormal(1.0);
+            let t ~ Normal(0.0, 1.0).iid(x.nrows());
+            for i in 0..x.nrows() {
+                let mut mu = b;
+                for j in 0..x.ncols() {
+                    mu += x[(i, j)] * b;
+                }
+                // A latent per observation: the loop stays a loop (not vectorised).
+                y[i] ~ Normal(mu + t[i], sigma);
+            }
+        }",
+    );
+    // One memo per distribution statement, all declared before the first loop.
+    let decls: Vec<usize> = g.match_indices("let mut __k").map(|(i, _)| i).collect();
+    assert_eq!(decls.len(), 4, "{g}");
+    let first_loop = g.find("for i in").expect("the loop");
+    assert!(decls.iter().all(|&d| d < first_loop), "{g}");
+    // The observation's kernel call goes through operand dispatch with that memo.
+    let call = g.rfind("Ops3").expect("a kernel call by dispatch");
+    assert!(call > first_loop, "{g}");
+    assert!(g[call..].contains("lpdf (& mut __k"), "{g}");
+    assert!(!g.contains("dist :: normal :: lpdf"), "{g}");
+}
