@@ -10,4 +10,5 @@ mod models;
 mod nuts;
 mod psis;
 mod special;
+mod transforms;
 mod vi;
