@@ -7,6 +7,7 @@ mod fast_rules;
 mod laplace;
 mod lecture;
 mod models;
+mod multivariate;
 mod nuts;
 mod psis;
 mod special;
