@@ -6,6 +6,7 @@ mod dist;
 mod fast_rules;
 mod laplace;
 mod lecture;
+mod matrix_rules;
 mod models;
 mod multivariate;
 mod nuts;
