@@ -28,4 +28,5 @@ pub use infer::psis::{pareto_k, Reliability};
 pub use infer::summary::{Summary, SummaryRow};
 pub use infer::vi::{Vi, ViDiagnostics, ViMethod, ViStart};
 pub use model::{Model, Param, ParamLayout};
-pub use transform::{OutsideSupport, Transform};
+pub use transform::vector::{VectorOutsideSupport, VectorTransform};
+pub use transform::{InvalidBounds, OutsideSupport, Transform};

@@ -7,6 +7,8 @@
 use crate::math::{log_sigmoid, logit, sigmoid};
 use std::fmt;
 
+pub mod vector;
+
 /// How a parameter's support maps to the real line.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Transform {
@@ -53,7 +55,56 @@ impl fmt::Display for Transform {
     }
 }
 
+/// Bounds that do not make a support: `lower >= upper`, or a NaN bound.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InvalidBounds {
+    /// The lower bound given (`-inf` for none).
+    pub lower: f64,
+    /// The upper bound given (`inf` for none).
+    pub upper: f64,
+}
+
+impl fmt::Display for InvalidBounds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "lower bound {} must be below upper bound {}",
+            self.lower, self.upper
+        )
+    }
+}
+
+impl std::error::Error for InvalidBounds {}
+
 impl Transform {
+    /// The transform of a real declared with optional bounds (Stan's
+    /// `real<lower=a, upper=b>`; the bounds may come from data): no bound is the identity,
+    /// one bound a shifted log, both the scaled logit. An infinite bound counts as none.
+    ///
+    /// ```
+    /// use vi_runtime::Transform;
+    /// assert_eq!(Transform::bounded(Some(0.0), None)?, Transform::LowerBound(0.0));
+    /// assert_eq!(Transform::bounded(Some(-1.0), Some(2.0))?, Transform::Interval(-1.0, 2.0));
+    /// assert!(Transform::bounded(Some(2.0), Some(2.0)).is_err());
+    /// # Ok::<(), vi_runtime::InvalidBounds>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`InvalidBounds`] for a NaN bound or `lower >= upper`.
+    pub fn bounded(lower: Option<f64>, upper: Option<f64>) -> Result<Transform, InvalidBounds> {
+        let a = lower.unwrap_or(f64::NEG_INFINITY);
+        let b = upper.unwrap_or(f64::INFINITY);
+        if a.is_nan() || b.is_nan() || a >= b {
+            return Err(InvalidBounds { lower: a, upper: b });
+        }
+        Ok(match (a.is_finite(), b.is_finite()) {
+            (false, false) => Transform::Identity,
+            (true, false) => Transform::LowerBound(a),
+            (false, true) => Transform::UpperBound(b),
+            (true, true) => Transform::Interval(a, b),
+        })
+    }
+
     /// Positive reals, by the log transform.
     pub const POSITIVE: Transform = Transform::LowerBound(0.0);
     /// The unit interval, by the logit transform.

@@ -74,6 +74,7 @@
 mod binary;
 mod index;
 pub mod kernels;
+mod matrix;
 pub mod pool;
 mod reduce;
 mod special;
@@ -85,6 +86,10 @@ pub use binary::{
 };
 pub use index::{
     col, col_back, index, index2, index2_back, index_back, row, row_back, set, set_back,
+};
+pub use matrix::{
+    add_diag, add_diag_back, add_diag_vec, add_diag_vec_back, cholesky, cholesky_back, dot_self,
+    dot_self_back, log_determinant, log_determinant_back,
 };
 pub use reduce::{
     dot, dot_back, mean, mean_back, sum, sum_back, transpose, transpose_back, Transpose,

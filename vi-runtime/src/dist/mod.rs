@@ -61,6 +61,20 @@
 //! | [`CategoricalLogit`] | `y, eta` (one vector of length K for all `y`) | `eta` | `{0, ..., K - 1}` |
 //! | [`OrderedLogistic`] | `y, eta, c` (`eta` broadcast, `K - 1` cutpoints `c` for all `y`) | `eta, c` | `{0, ..., K - 1}` |
 //!
+//!
+//! Multivariate kernels (`dist::<module>::lpdf`, `check`, `sample`) take their draws as an
+//! `N x K` flat slice, one draw per row, column-major (a length-K vector for one draw), and
+//! matrix parameters as flat `K x K` column-major slices:
+//!
+//! | Distribution | kernel arguments | partials | support |
+//! |---|---|---|---|
+//! | `Dirichlet` | `theta (N x K), alpha (K)` | all | simplexes |
+//! | `Multinomial` | `y (N x K counts), theta (K)` | `theta` | count vectors |
+//! | `MultiNormal` | `y (N x K), mu (K or N x K), Sigma (K x K)` | all | `R^K` |
+//! | `MultiNormalCholesky` | `y, mu, L (K x K lower)` | all | `R^K` |
+//! | `LkjCorr` | `Omega (K x K), eta (1)` | all | correlation matrices |
+//! | `LkjCholesky` | `L (K x K), eta (1)` | all | their Cholesky factors |
+//!
 //! `Categorical`, `CategoricalLogit` and `OrderedLogistic` take a whole vector parameter
 //! shared by every observation, so they have no one-element `Scalar`; their categories are
 //! 0-based, and `categorical::check_outcomes(dist, y, k)` checks observations against a `K`
@@ -89,6 +103,7 @@ pub mod categorical;
 pub mod categorical_logit;
 pub mod cauchy;
 pub mod cdf;
+pub mod dirichlet;
 pub mod exponential;
 pub mod gamma;
 pub mod gumbel;
@@ -97,8 +112,14 @@ pub mod half_normal;
 pub mod half_student_t;
 pub mod inverse_gamma;
 pub mod laplace;
+pub mod lkj_corr;
+pub mod lkj_corr_cholesky;
 pub mod log_normal;
 pub mod logistic;
+mod multi;
+pub mod multi_normal;
+pub mod multi_normal_cholesky;
+pub mod multinomial;
 pub mod neg_binomial_2;
 pub mod neg_binomial_2_log;
 pub mod normal;
