@@ -5,7 +5,7 @@ use crate::support::*;
 use nalgebra::{DMatrix, DVector};
 use vi::prelude::*;
 
-mod data {
+pub mod data {
     include!("../data/posteriordb.rs");
 }
 
@@ -106,7 +106,7 @@ fn poisson_regression_log_link() {
 // --- AR(K) with a nested loop (posteriordb arK) ---------------------------------------------
 
 model! {
-    fn ar_k(k: usize, y: &[f64]) {
+    pub fn ar_k(k: usize, y: &[f64]) {
         let alpha ~ Normal(0.0, 10.0);
         let beta ~ Normal(0.0, 10.0).iid(k);
         let sigma ~ HalfCauchy(2.5);
@@ -143,7 +143,7 @@ fn ar_k_nested_loop() {
 // --- ARMA(1,1) (posteriordb arma11; the error recursion carried across iterations) ----------
 
 model! {
-    fn arma11(y: &[f64]) {
+    pub fn arma11(y: &[f64]) {
         let mu ~ Normal(0.0, 10.0);
         let phi ~ Normal(0.0, 2.0);
         let theta ~ Normal(0.0, 2.0);

@@ -8,10 +8,9 @@
 use vi::prelude::*;
 use vi::{Diagnostics, Posterior, ViDiagnostics};
 
-#[allow(dead_code)]
-mod data {
-    include!("../data/posteriordb.rs");
-}
+// The time-series models of the macro's tests (AR(K) as a nested loop, ARMA(1,1) with its
+// error recursion carried), and their posteriordb data.
+use crate::macro_models::{ar_k, arma11, data};
 
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).expect("the data file is JSON")
@@ -33,39 +32,6 @@ model! {
         let beta ~ Normal(0.0, 10.0).iid(x.ncols());
         let sigma ~ HalfNormal(scale);
         y ~ Normal(x * beta + alpha, sigma);
-    }
-}
-
-model! {
-    /// AR(K), the autoregression written as a loop over time.
-    fn autoregression(k: usize, y: &[f64]) {
-        let alpha ~ Normal(0.0, 10.0);
-        let beta ~ Normal(0.0, 10.0).iid(k);
-        let sigma ~ HalfCauchy(2.5);
-        for t in k..y.len() {
-            let mut mu = alpha;
-            for j in 0..k {
-                mu += beta[j] * y[t - j - 1];
-            }
-            y[t] ~ Normal(mu, sigma);
-        }
-    }
-}
-
-model! {
-    /// ARMA(1,1), the error recursion carried across iterations.
-    fn arma(y: &[f64]) {
-        let mu ~ Normal(0.0, 10.0);
-        let phi ~ Normal(0.0, 2.0);
-        let theta ~ Normal(0.0, 2.0);
-        let sigma ~ HalfCauchy(2.5);
-        let mut err = y[0] - (mu + phi * mu);
-        target += -0.5 * (err / sigma).powi(2) - sigma.ln();
-        for t in 1..y.len() {
-            let nu = mu + phi * y[t - 1] + theta * err;
-            err = y[t] - nu;
-            y[t] ~ Normal(nu, sigma);
-        }
     }
 }
 
@@ -192,12 +158,12 @@ fn nes_party_identification_with_eight_predictors() {
 
 #[test]
 fn ar5_time_series() {
-    let m = autoregression(data::ARK_K, &data::ARK_Y).unwrap();
+    let m = ar_k(data::ARK_K, &data::ARK_Y).unwrap();
     check_against_nuts("AR(5)", &m, 0.1);
 }
 
 #[test]
 fn arma11_time_series() {
-    let m = arma(&data::ARMA_Y).unwrap();
+    let m = arma11(&data::ARMA_Y).unwrap();
     check_against_nuts("ARMA(1,1)", &m, 0.1);
 }
