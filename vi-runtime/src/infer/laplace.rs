@@ -784,8 +784,7 @@ fn climb<M: Model + ?Sized>(
                 let xt: Vec<f64> = x.iter().zip(&step).map(|(a, s)| a + t * s).collect();
                 let mut gt = vec![0.0; d];
                 let ft = eval(&xt, &mut gt);
-                if finite(ft, &gt)
-                    && (ft > f || (ft >= f - slack && inf_norm(&gt) < inf_norm(&g)))
+                if finite(ft, &gt) && (ft > f || (ft >= f - slack && inf_norm(&gt) < inf_norm(&g)))
                 {
                     accepted = Some((xt, ft, gt));
                     break;
