@@ -42,8 +42,10 @@ const SINGULAR_RATIO: f64 = 1e-10;
 /// The objective's relative change per iteration below which L-BFGS stops (Newton then
 /// takes over).
 const TOL_REL_OBJ: f64 = 1e-15;
-/// The most Newton steps after L-BFGS.
+/// The most Newton steps in a round after L-BFGS.
 const MAX_NEWTON: usize = 20;
+/// The fewest L-BFGS iterations in a round before Newton steps (at least `8 d`).
+const LBFGS_ROUND: usize = 100;
 /// Newton steps continue, even with the gradient at tolerance, while the Newton decrement
 /// `sqrt(g' (-H)^-1 g)` (the distance to the mode in posterior standard deviations) is above
 /// this.
@@ -736,61 +738,81 @@ fn climb<M: Model + ?Sized>(
                 .into(),
         });
     }
-    let opt = lbfgs::maximize(
-        eval,
-        theta0,
-        f0,
-        g0,
-        LbfgsSettings {
-            tol_grad: settings.tolerance,
-            tol_rel_obj: TOL_REL_OBJ,
-            max_iterations: settings.max_iterations,
-            history: settings.history,
-        },
-    );
     let at_tol = |f: f64, g: &[f64]| inf_norm(g) <= settings.tolerance * f.abs().max(1.0);
-    let (mut x, mut f, mut g) = (opt.x, opt.f, opt.grad);
-    let mut curvature = Curvature::new(neg_hessian(model, &x, jac)?);
-    let mut newton_steps = 0;
-    let mut stalled = false;
-    while newton_steps < MAX_NEWTON {
-        let step = curvature.newton_step(&g);
-        let decrement = step.dot(&DVector::from_column_slice(&g)).abs().sqrt();
-        if at_tol(f, &g) && curvature.is_maximum() && decrement <= NEWTON_DECREMENT_TOL {
-            break;
-        }
-        // Backtracking: accept a step that raises the density, or one that keeps it within
-        // rounding and lowers the gradient (near the mode the density changes by less than
-        // its rounding error).
-        let slack = 8.0 * f64::EPSILON * f.abs().max(1.0);
-        let mut t = 1.0;
-        let mut accepted = None;
-        for _ in 0..40 {
-            let xt: Vec<f64> = x.iter().zip(&step).map(|(a, s)| a + t * s).collect();
-            let mut gt = vec![0.0; d];
-            let ft = eval(&xt, &mut gt);
-            if finite(ft, &gt) && (ft > f || (ft >= f - slack && inf_norm(&gt) < inf_norm(&g))) {
-                accepted = Some((xt, ft, gt));
+    // Rounds of L-BFGS then Newton: L-BFGS runs at most `round` iterations before Newton
+    // takes over (on an ill-conditioned posterior it would crawl to the cap), and resumes
+    // from Newton's point while iterations remain and the gradient is not at tolerance.
+    // Newton costs a Hessian (4 d gradients) per round, so a round is at least 8 d
+    // iterations.
+    let round = LBFGS_ROUND.max(8 * d).min(settings.max_iterations);
+    let mut remaining = settings.max_iterations;
+    let (mut x, mut f, mut g) = (theta0, f0, g0);
+    let (mut iterations, mut newton_steps, mut rounds) = (0, 0, 0);
+    let (curvature, lbfgs_message, stalled) = loop {
+        let opt = lbfgs::maximize(
+            eval,
+            x,
+            f,
+            g,
+            LbfgsSettings {
+                tol_grad: settings.tolerance,
+                tol_rel_obj: TOL_REL_OBJ,
+                max_iterations: round.min(remaining),
+                history: settings.history,
+            },
+        );
+        rounds += 1;
+        iterations += opt.iterations;
+        remaining -= opt.iterations.min(remaining);
+        (x, f, g) = (opt.x, opt.f, opt.grad);
+        let mut curvature = Curvature::new(neg_hessian(model, &x, jac)?);
+        let mut stalled = false;
+        let mut steps = 0;
+        while steps < MAX_NEWTON {
+            let step = curvature.newton_step(&g);
+            let decrement = step.dot(&DVector::from_column_slice(&g)).abs().sqrt();
+            if at_tol(f, &g) && curvature.is_maximum() && decrement <= NEWTON_DECREMENT_TOL {
                 break;
             }
-            t *= 0.5;
+            // Backtracking: accept a step that raises the density, or one that keeps it
+            // within rounding and lowers the gradient (near the mode the density changes by
+            // less than its rounding error).
+            let slack = 8.0 * f64::EPSILON * f.abs().max(1.0);
+            let mut t = 1.0;
+            let mut accepted = None;
+            for _ in 0..40 {
+                let xt: Vec<f64> = x.iter().zip(&step).map(|(a, s)| a + t * s).collect();
+                let mut gt = vec![0.0; d];
+                let ft = eval(&xt, &mut gt);
+                if finite(ft, &gt) && (ft > f || (ft >= f - slack && inf_norm(&gt) < inf_norm(&g)))
+                {
+                    accepted = Some((xt, ft, gt));
+                    break;
+                }
+                t *= 0.5;
+            }
+            let Some((xt, ft, gt)) = accepted else {
+                stalled = true;
+                break;
+            };
+            steps += 1;
+            (x, f, g) = (xt, ft, gt);
+            if t * decrement > HESSIAN_REUSE || !curvature.is_maximum() {
+                curvature = Curvature::new(neg_hessian(model, &x, jac)?);
+            }
         }
-        let Some((xt, ft, gt)) = accepted else {
-            stalled = true;
-            break;
-        };
-        newton_steps += 1;
-        (x, f, g) = (xt, ft, gt);
-        if t * decrement > HESSIAN_REUSE || !curvature.is_maximum() {
-            curvature = Curvature::new(neg_hessian(model, &x, jac)?);
+        newton_steps += steps;
+        let capped = opt.message == lbfgs::ITERATION_CAP;
+        if at_tol(f, &g) || remaining == 0 || !capped {
+            break (curvature, opt.message, stalled);
         }
-    }
+    };
     let converged = at_tol(f, &g);
     let message = format!(
-        "L-BFGS: {} after {} iterations; then {newton_steps} Newton step{}{}; gradient {}",
-        opt.message,
-        opt.iterations,
+        "L-BFGS: {lbfgs_message} after {iterations} iterations in all; {newton_steps} Newton \
+         step{} in {rounds} round{}{}; gradient {}",
         if newton_steps == 1 { "" } else { "s" },
+        if rounds == 1 { "" } else { "s" },
         if stalled {
             " (the last made no progress)"
         } else {
@@ -808,7 +830,7 @@ fn climb<M: Model + ?Sized>(
         f,
         g,
         curvature,
-        iterations: opt.iterations,
+        iterations,
         newton_steps,
         converged,
         message,

@@ -38,6 +38,9 @@ pub(crate) struct LbfgsResult {
     pub message: &'static str,
 }
 
+/// The message of a run stopped by its iteration cap.
+pub(crate) const ITERATION_CAP: &str = "iteration cap reached";
+
 const C1: f64 = 1e-4;
 const C2: f64 = 0.9;
 const MAX_BRACKET: usize = 40;
@@ -191,7 +194,7 @@ pub(crate) fn maximize(
         }
     }
     let it = settings.max_iterations;
-    done(x, phi, g, it, false, "iteration cap reached")
+    done(x, phi, g, it, false, ITERATION_CAP)
 }
 
 /// Strong-Wolfe line search along `p` from `x` (Nocedal and Wright, Algorithm 3.5).
