@@ -56,6 +56,9 @@ pub enum Support {
     Bounds,
     /// A discrete support: cannot be a latent's prior.
     Discrete,
+    /// `(first argument, inf)` (Pareto's `y_min`): a lower bound from an argument, not yet
+    /// a latent's prior (a compile error names it).
+    AboveFirst,
 }
 
 /// One distribution the DSL knows.
@@ -107,6 +110,85 @@ dists! {
     "BinomialLogit"  "binomial_logit"  ["n", "alpha"]          Discrete   [0];
     "Poisson"        "poisson"         ["lambda"]              Discrete   [];
     "PoissonLog"     "poisson_log"     ["alpha"]               Discrete   [];
+    // Issue 17's scalar distributions.
+    "Weibull"          "weibull"            ["alpha", "sigma"]         Positive    [];
+    "Gumbel"           "gumbel"             ["mu", "beta"]             Real        [];
+    "Logistic"         "logistic"           ["mu", "sigma"]            Real        [];
+    "Pareto"           "pareto"             ["y_min", "alpha"]         AboveFirst  [];
+    "BetaBinomial"     "beta_binomial"      ["n", "alpha", "beta"]     Discrete    [0];
+    "NegBinomial2"     "neg_binomial_2"     ["mu", "phi"]              Discrete    [];
+    "NegBinomial2Log"  "neg_binomial_2_log" ["eta", "phi"]             Discrete    [];
+    "Categorical"      "categorical"        ["theta"]                  Discrete    [];
+    "CategoricalLogit" "categorical_logit"  ["eta"]                    Discrete    [];
+    "OrderedLogistic"  "ordered_logistic"   ["eta", "c"]               Discrete    [];
+}
+
+/// The distributions with log CDF kernels (`vi_runtime::dist::cdf::<module>`), for
+/// `.lcdf(x)` and `.lccdf(x)`.
+pub static CDFS: &[&str] = &[
+    "Normal",
+    "LogNormal",
+    "HalfNormal",
+    "Cauchy",
+    "HalfCauchy",
+    "Laplace",
+    "Logistic",
+    "Gumbel",
+    "Exponential",
+    "Weibull",
+    "Pareto",
+    "Gamma",
+    "InverseGamma",
+    "Uniform",
+    "Poisson",
+    "PoissonLog",
+    "Bernoulli",
+    "BernoulliLogit",
+];
+
+/// The distributions whose kernel takes a whole vector parameter (the categories'
+/// probabilities, the cutpoints) and so has no one-element kernel: their statements call
+/// the module's `lpdf` on flat slices.
+pub static SLICE_KERNELS: &[&str] = &["Categorical", "CategoricalLogit", "OrderedLogistic"];
+
+impl DistInfo {
+    /// Whether `.lcdf(x)` and `.lccdf(x)` exist (see [`CDFS`]).
+    pub fn has_cdf(&self) -> bool {
+        CDFS.contains(&self.name)
+    }
+
+    /// Whether the kernel is called on slices only (see [`SLICE_KERNELS`]).
+    pub fn slice_kernel(&self) -> bool {
+        SLICE_KERNELS.contains(&self.name)
+    }
+
+    /// Whether the distribution is over counts or categories (`.lpmf`, not `.lpdf`).
+    pub fn discrete(&self) -> bool {
+        self.support == Support::Discrete
+    }
+}
+
+/// Which function of a distribution an expression `Dist(args).f(x)` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Density {
+    /// `.lpdf(x)` (`.lpmf(x)` for a discrete distribution): the log density.
+    Lpdf,
+    /// `.lcdf(x)`: ln P(X <= x).
+    Lcdf,
+    /// `.lccdf(x)`: ln P(X > x).
+    Lccdf,
+}
+
+impl Density {
+    /// The method named `name`, if it is one (`lpmf` is `Lpdf`).
+    pub fn from_method(name: &str) -> Option<Density> {
+        match name {
+            "lpdf" | "lpmf" => Some(Density::Lpdf),
+            "lcdf" => Some(Density::Lcdf),
+            "lccdf" => Some(Density::Lccdf),
+            _ => None,
+        }
+    }
 }
 
 /// The distribution called `name`.
@@ -194,9 +276,26 @@ pub enum Binary {
     Dot,
     /// `x.powf(p)`
     Powf,
+    /// `log_sum_exp(a, b)`
+    LogSumExp2,
+    /// `log_diff_exp(a, b)`
+    LogDiffExp,
+    /// `lbeta(a, b)`
+    Lbeta,
+    /// `lchoose(n, k)`
+    Lchoose,
+    /// `fmin(a, b)`
+    Fmin,
+    /// `fmax(a, b)`
+    Fmax,
 }
 
 impl Binary {
+    /// Whether the rule works element by element with broadcasting (not `dot`).
+    pub fn elementwise(self) -> bool {
+        self != Binary::Dot
+    }
+
     /// Whether this is `+ - * /` (which have a scalar fast path).
     pub fn arith(self) -> bool {
         matches!(self, Binary::Add | Binary::Sub | Binary::Mul | Binary::Div)
@@ -211,8 +310,42 @@ impl Binary {
             Binary::Div => "div",
             Binary::Dot => "dot",
             Binary::Powf => "powf",
+            Binary::LogSumExp2 => "log_sum_exp2",
+            Binary::LogDiffExp => "log_diff_exp",
+            Binary::Lbeta => "lbeta",
+            Binary::Lchoose => "lchoose",
+            Binary::Fmin => "fmin",
+            Binary::Fmax => "fmax",
         }
     }
+}
+
+/// A rule of three values: `ad::name(&a, &b, &c)?`,
+/// `ad::name_back(&a, &b, &c, &y, &gy, ga, gb, gc)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ternary {
+    /// `log_mix(theta, lp1, lp2)`
+    LogMix,
+}
+
+impl Ternary {
+    /// The rule's name in `ad`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Ternary::LogMix => "log_mix",
+        }
+    }
+}
+
+/// A rule of any number of operands that is not a catalogue function: a three-operand
+/// function, or a distribution's log density or log CDF as a value.
+#[derive(Clone, Copy, Debug)]
+pub enum Nary {
+    /// A [`Ternary`] rule.
+    Ternary(Ternary),
+    /// `Dist(args).lpdf(x)` and the CDFs: operands `x` then the arguments; a number (the sum
+    /// over the broadcast elements).
+    Density(&'static DistInfo, Density),
 }
 
 /// A rule with data parameters: `ad::name(&x, p..)?`, `ad::name_back(&x, p.., &y, &gy, &mut gx)`.
@@ -261,6 +394,8 @@ pub enum Rule {
     Binary(Binary),
     /// A rule of one value and data: every operand after the first must be data.
     WithData(WithData),
+    /// A rule of three values.
+    Ternary(Ternary),
 }
 
 /// The shape of a function's result.
@@ -313,9 +448,9 @@ fns! {
     "expm1"         ["exp_m1"]  1         Same        Unary;
     "sqrt"          []          1         Same        Unary;
     "powi"          []          2         Same        WithData(WithData::Powi);
-    "powf"          []          2         Same        Binary(Binary::Powf);
+    "powf"          ["pow"]     2         Same        Binary(Binary::Powf);
     "tanh"          []          1         Same        Unary;
-    "sigmoid"       []          1         Same        Unary;
+    "sigmoid"       ["inv_logit"] 1       Same        Unary;
     "softplus"      []          1         Same        Unary;
     "log_sigmoid"   []          1         Same        Unary;
     "sin"           []          1         Same        Unary;
@@ -329,14 +464,103 @@ fns! {
     "row"           []          2         Other       WithData(WithData::Row);
     "col"           ["column"]  2         Other       WithData(WithData::Col);
     "clone"         []          1         Same        Identity;
+    // Issue 17's functions (Stan's names).
+    "log_sum_exp"   []          1         Scalar      Unary;
+    "log_sum_exp"   []          2         Same        Binary(Binary::LogSumExp2);
+    "log_mix"       []          3         Same        Ternary(Ternary::LogMix);
+    "log_diff_exp"  []          2         Same        Binary(Binary::LogDiffExp);
+    "log1m"         []          1         Same        Unary;
+    "log1m_exp"     []          1         Same        Unary;
+    "log1p_exp"     []          1         Same        Unary;
+    "logit"         []          1         Same        Unary;
+    "lgamma"        []          1         Same        Unary;
+    "lbeta"         []          2         Same        Binary(Binary::Lbeta);
+    "digamma"       []          1         Same        Unary;
+    "lchoose"       []          2         Same        Binary(Binary::Lchoose);
+    "Phi"           []          1         Same        Unary;
+    "erf"           []          1         Same        Unary;
+    "erfc"          []          1         Same        Unary;
+    "square"        []          1         Same        Unary;
+    "inv"           []          1         Same        Unary;
+    "fmin"          []          2         Same        Binary(Binary::Fmin);
+    "fmax"          []          2         Same        Binary(Binary::Fmax);
+    "atan"          []          1         Same        Unary;
+    "tan"           []          1         Same        Unary;
 }
 
+/// The runtime rule's name of a row's name: Stan's `Phi` is `ad::phi`.
+pub fn rule_name(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// Methods Rust or nalgebra already has on the values (`x.exp()`, `m.transpose()`): a
+/// call of one of these on data is Rust's. Any other function of [`FNS`] on data is the
+/// DSL's and is compiled by its rule.
+pub const RUST_METHODS: &[&str] = &[
+    "exp",
+    "ln",
+    "ln_1p",
+    "exp_m1",
+    "sqrt",
+    "powi",
+    "powf",
+    "tanh",
+    "sin",
+    "cos",
+    "abs",
+    "atan",
+    "tan",
+    "sum",
+    "mean",
+    "dot",
+    "transpose",
+    "row",
+    "column",
+    "clone",
+];
+
 /// The row of the function a model calls `name` (by its name or an alias); rows written as
-/// syntax are not called by name.
+/// syntax are not called by name. With several rows of one name (`log_sum_exp(v)` and
+/// `log_sum_exp(a, b)`), the first.
 pub fn fn_called(name: &str) -> Option<&'static FnInfo> {
     FNS.iter()
         .filter(|f| f.rule != Rule::Syntax)
         .find(|f| f.name == name || f.aliases.contains(&name))
+}
+
+/// The row of the function called `name` with `n` operands: the row of that arity when
+/// there is one, else the first of that name ([`fn_called`]).
+pub fn fn_called_with(name: &str, n: usize) -> Option<&'static FnInfo> {
+    FNS.iter()
+        .filter(|f| f.rule != Rule::Syntax && f.arity == n)
+        .find(|f| f.name == name || f.aliases.contains(&name))
+        .or_else(|| fn_called(name))
+}
+
+/// The arities a function's rows take, for messages: "1 or 2 arguments".
+pub fn arities(name: &str) -> String {
+    let ns: Vec<String> = FNS
+        .iter()
+        .filter(|f| f.name == name)
+        .map(|f| f.arity.to_string())
+        .collect();
+    let last = ns.last().is_some_and(|n| n == "1") && ns.len() == 1;
+    format!(
+        "{} argument{}",
+        ns.join(" or "),
+        if last { "" } else { "s" }
+    )
+}
+
+/// The known function closest to `name` (its name or an alias), if one is close.
+pub fn suggest_fn(name: &str) -> Option<&'static str> {
+    closest(
+        name,
+        FNS.iter()
+            .filter(|f| f.rule != Rule::Syntax && f.rule != Rule::Identity)
+            .flat_map(|f| std::iter::once(f.name).chain(f.aliases.iter().copied())),
+    )
+    .filter(|n| *n != name)
 }
 
 /// The row named `name` (the canonical name only).
@@ -346,11 +570,13 @@ pub fn fn_named(name: &str) -> Option<&'static FnInfo> {
 
 /// What may touch a latent, for messages: every row but the value itself.
 pub fn known_fns() -> String {
-    FNS.iter()
-        .filter(|f| f.rule != Rule::Identity)
-        .map(|f| f.name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut names: Vec<&str> = Vec::new();
+    for f in FNS.iter().filter(|f| f.rule != Rule::Identity) {
+        if !names.contains(&f.name) {
+            names.push(f.name);
+        }
+    }
+    names.join(", ")
 }
 
 #[cfg(test)]
@@ -368,18 +594,27 @@ mod tests {
         assert_eq!(
             known_fns(),
             "arithmetic, exp, ln, log1p, expm1, sqrt, powi, powf, tanh, sigmoid, softplus, \
-             log_sigmoid, sin, cos, abs, sum, mean, dot, transpose, indexing, row, col"
+             log_sigmoid, sin, cos, abs, sum, mean, dot, transpose, indexing, row, col, \
+             log_sum_exp, log_mix, log_diff_exp, log1m, log1m_exp, log1p_exp, logit, lgamma, \
+             lbeta, digamma, lchoose, Phi, erf, erfc, square, inv, fmin, fmax, atan, tan"
         );
     }
 
     #[test]
     fn every_spelling_names_one_row() {
+        // A name may have one row per arity (`log_sum_exp(v)`, `log_sum_exp(a, b)`).
         let mut seen = HashSet::new();
         for f in FNS {
             for n in std::iter::once(&f.name).chain(f.aliases) {
-                assert!(seen.insert(*n), "`{n}` names two rows");
+                assert!(seen.insert((*n, f.arity)), "`{n}` names two rows");
             }
         }
+        assert_eq!(fn_called_with("log_sum_exp", 2).map(|f| f.arity), Some(2));
+        assert_eq!(fn_called_with("log_sum_exp", 1).map(|f| f.arity), Some(1));
+        assert_eq!(fn_called("inv_logit").map(|f| f.name), Some("sigmoid"));
+        assert_eq!(fn_called("pow").map(|f| f.name), Some("powf"));
+        assert_eq!(arities("log_sum_exp"), "1 or 2 arguments");
+        assert_eq!(arities("log_mix"), "3 arguments");
         assert_eq!(fn_called("log").map(|f| f.name), Some("ln"));
         assert_eq!(fn_called("column").map(|f| f.name), Some("col"));
         assert!(fn_called("indexing").is_none());
@@ -392,7 +627,14 @@ mod tests {
                 Rule::Unary | Rule::Identity => assert_eq!(f.arity, 1, "{}", f.name),
                 Rule::Binary(b) => {
                     assert_eq!(f.arity, 2, "{}", f.name);
-                    assert_eq!(b.name(), f.name);
+                    // The two-operand row of a name that also has a one-operand one is the
+                    // rule `name2` (`log_sum_exp2`).
+                    let two = format!("{}2", f.name);
+                    assert!(b.name() == f.name || b.name() == two, "{}", f.name);
+                }
+                Rule::Ternary(t) => {
+                    assert_eq!(f.arity, 3, "{}", f.name);
+                    assert_eq!(t.name(), f.name);
                 }
                 Rule::WithData(w) => {
                     assert!(f.arity >= 2, "{}", f.name);
@@ -417,12 +659,16 @@ mod tests {
             );
             // The generated code dispatches kernels of up to six operands (`__private::Ops6`).
             assert!(d.params.len() <= MAX_PARAMS, "{}", d.name);
-            // The runtime module is the snake_case of the name.
+            // The runtime module is the snake_case of the name (a digit is a word:
+            // `NegBinomial2Log` is `neg_binomial_2_log`).
             let mut snake = String::new();
+            let mut prev_digit = false;
             for (i, c) in d.name.chars().enumerate() {
-                if c.is_uppercase() && i > 0 {
+                let digit = c.is_ascii_digit();
+                if i > 0 && (c.is_uppercase() || (digit && !prev_digit)) {
                     snake.push('_');
                 }
+                prev_digit = digit;
                 snake.push(c.to_ascii_lowercase());
             }
             assert_eq!(snake, d.module);
@@ -435,5 +681,19 @@ mod tests {
         assert_eq!(suggest_dist("HalfNormel"), Some("HalfNormal"));
         assert_eq!(suggest_dist("Zzzzzzzzzz"), None);
         assert!(dist_names().starts_with("Normal, HalfNormal, "));
+        assert_eq!(suggest_dist("Weibul"), Some("Weibull"));
+        assert_eq!(suggest_fn("log_sum_ex"), Some("log_sum_exp"));
+        assert_eq!(suggest_fn("lgama"), Some("lgamma"));
+        assert_eq!(suggest_fn("max"), Some("fmax"));
+    }
+
+    #[test]
+    fn cdf_and_slice_lists_name_rows() {
+        for n in CDFS.iter().chain(SLICE_KERNELS) {
+            assert!(dist_named(n).is_some(), "{n}");
+        }
+        assert!(dist_named("Weibull").is_some_and(DistInfo::has_cdf));
+        assert!(!dist_named("Beta").is_some_and(DistInfo::has_cdf));
+        assert!(dist_named("Categorical").is_some_and(DistInfo::slice_kernel));
     }
 }

@@ -209,6 +209,9 @@ fn parts(
         }
         // The written vector is state; only the written value may hold invariant parts.
         AExpr::Set(_, _, x, _) => parts(x, src, inside, moved, next),
+        AExpr::Nary(_, xs, _) => xs
+            .iter_mut()
+            .for_each(|x| parts(x, src, inside, moved, next)),
     }
 }
 
@@ -220,6 +223,7 @@ fn invariant(e: &AExpr, inside: &HashSet<BindingId>) -> bool {
         AExpr::Data(d) => matches!(d, syn::Expr::Lit(_)),
         AExpr::Unary(_, x, _) => invariant(x, inside),
         AExpr::Binary(_, a, b, _) => invariant(a, inside) && invariant(b, inside),
+        AExpr::Nary(_, xs, _) => xs.iter().all(|x| invariant(x, inside)),
         AExpr::WithData(..) | AExpr::Set(..) => false,
     }
 }

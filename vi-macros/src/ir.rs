@@ -7,7 +7,7 @@
 use proc_macro2::{Span, TokenStream};
 use syn::{Expr, Ident, Pat, Type};
 
-use crate::catalogue::{Binary, DistInfo, Unary, WithData};
+use crate::catalogue::{Binary, DistInfo, Nary, Unary, WithData};
 
 /// The id of a [`Binding`], unique in the model: `__v{id}_{name}` holds its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -78,6 +78,8 @@ pub enum AExpr {
     WithData(WithData, Box<AExpr>, Vec<Expr>, Span),
     /// `v` with the element at the data index replaced by a value: `v[i] = x`.
     Set(Box<AExpr>, Vec<Expr>, Box<AExpr>, Span),
+    /// A rule of any number of operands (`log_mix`, `Dist(..).lpdf(x)`).
+    Nary(Nary, Vec<AExpr>, Span),
 }
 
 /// An argument: data (evaluated as written) or active.
@@ -326,5 +328,6 @@ pub fn aexpr_vars<'a>(e: &'a AExpr, f: &mut impl FnMut(&'a Binding)) {
             aexpr_vars(a, f);
             aexpr_vars(b, f);
         }
+        AExpr::Nary(_, xs, _) => xs.iter().for_each(|x| aexpr_vars(x, f)),
     }
 }

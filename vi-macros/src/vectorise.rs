@@ -325,6 +325,12 @@ impl Cx {
             AExpr::Binary(op, a, b, _) => binary_ty(*op, self.ty_of(a), self.ty_of(b)),
             AExpr::WithData(w, x, _, _) => with_data_ty(*w, self.ty_of(x)?),
             AExpr::Set(v, ..) => self.ty_of(v),
+            // `log_mix` broadcasts its operands; a density is a number.
+            AExpr::Nary(crate::catalogue::Nary::Ternary(_), xs, _) => xs
+                .iter()
+                .map(|x| self.ty_of(x))
+                .try_fold(Ty::Scalar, |acc, t| Some(broadcast(acc, t?))),
+            AExpr::Nary(crate::catalogue::Nary::Density(..), ..) => Some(Ty::Scalar),
         }
     }
 
@@ -874,10 +880,7 @@ impl Lanes<'_> {
                 let row = Inv(Some(Ty::Row));
                 let col = Inv(Some(Ty::Col));
                 let mat = Inv(Some(Ty::Mat));
-                let elementwise = matches!(
-                    op,
-                    Binary::Add | Binary::Sub | Binary::Mul | Binary::Div | Binary::Powf
-                );
+                let elementwise = op.elementwise();
                 let bin = |op, a, b| AExpr::Binary(op, Box::new(a), Box::new(b), *sp);
                 let tr = |x| AExpr::Unary(Unary::Named("transpose"), Box::new(x), *sp);
                 match (*op, ka, kb) {
@@ -916,7 +919,9 @@ impl Lanes<'_> {
                 };
                 (k, AExpr::WithData(*w, Box::new(x), args.clone(), *sp))
             }
-            AExpr::Set(..) => return None,
+            // A density over the lanes would be their sum, not a number per lane: such a
+            // loop stays a loop.
+            AExpr::Set(..) | AExpr::Nary(..) => return None,
         })
     }
 }

@@ -9,7 +9,7 @@ use syn::{Expr, Type};
 
 use super::names::{built_from_arguments, FreeVars};
 use super::{Analyser, Entry};
-use crate::catalogue::{self, Binary, Rule, Unary, WithData};
+use crate::catalogue::{self, Binary, Density, Nary, Rule, Unary, WithData};
 use crate::ir::*;
 use crate::parse::AssignOp;
 
@@ -48,7 +48,9 @@ impl Analyser {
     }
 
     pub(super) fn operand(&mut self, e: &Expr) -> Operand {
-        if self.first_active(e).is_none() {
+        // Data that calls the DSL's own functions (`lgamma(x)`, `Normal(0.0, 1.0).lpdf(y)`)
+        // is not Rust: it is compiled by the rules too (with no adjoint to carry).
+        if self.first_active(e).is_none() && !calls_dsl(e) {
             self.check_names(e);
             self.note_data(e);
             return Operand::Data(e.clone());
@@ -101,6 +103,128 @@ impl Analyser {
         AExpr::Data(syn::parse_quote!(0.0))
     }
 
+    /// `what` is not a function the DSL can differentiate; with the nearest known name.
+    fn non_diff_named(&mut self, tokens: impl ToTokens, name: &str) -> AExpr {
+        match catalogue::suggest_fn(name) {
+            Some(s) => {
+                self.err_spanned(
+                    tokens,
+                    format!(
+                        "`{name}` has no derivative and cannot be applied to a value that depends \
+                         on a latent variable; did you mean `{s}`? On a latent's path use only {}",
+                        catalogue::known_fns()
+                    ),
+                );
+                AExpr::Data(syn::parse_quote!(0.0))
+            }
+            None => self.non_diff(tokens, &format!("`{name}`")),
+        }
+    }
+
+    /// `Dist(args).lpdf(x)` (or `.lpmf`, `.lcdf`, `.lccdf`): the operands `x` then the
+    /// arguments, as one rule.
+    fn density(&mut self, m: &syn::ExprMethodCall, call: &syn::ExprCall, which: Density) -> AExpr {
+        let zero = || AExpr::Data(syn::parse_quote!(0.0));
+        let Expr::Path(p) = &*call.func else {
+            return zero();
+        };
+        let Some(ident) = p.path.get_ident() else {
+            return zero();
+        };
+        let name = ident.to_string();
+        let method = m.method.to_string();
+        let Some(d) = catalogue::dist_named(&name) else {
+            let msg = match catalogue::suggest_dist(&name) {
+                Some(s) => format!("unknown distribution `{name}`, did you mean `{s}`?"),
+                None => format!(
+                    "unknown distribution `{name}`; known: {}",
+                    catalogue::dist_names()
+                ),
+            };
+            self.err(ident.span(), msg);
+            return zero();
+        };
+        if call.args.len() != d.params.len() {
+            let plural = if d.params.len() == 1 { "" } else { "s" };
+            self.err_spanned(
+                call,
+                format!(
+                    "`{}` takes {} argument{plural} ({}), found {}",
+                    d.name,
+                    d.params.len(),
+                    d.params.join(", "),
+                    call.args.len()
+                ),
+            );
+            return zero();
+        }
+        if m.args.len() != 1 {
+            self.err(
+                m.method.span(),
+                format!("`.{method}` takes one argument, the value"),
+            );
+            return zero();
+        }
+        match which {
+            Density::Lpdf if d.discrete() && method == "lpdf" => {
+                self.err(
+                    m.method.span(),
+                    format!("`{name}` is discrete: its log probability is `.lpmf(..)`"),
+                );
+                return zero();
+            }
+            Density::Lpdf if !d.discrete() && method == "lpmf" => {
+                self.err(
+                    m.method.span(),
+                    format!("`{name}` is continuous: its log density is `.lpdf(..)`"),
+                );
+                return zero();
+            }
+            Density::Lcdf | Density::Lccdf if !d.has_cdf() => {
+                self.err(
+                    m.method.span(),
+                    format!(
+                        "`{name}` has no `.{method}`; `.lcdf` and `.lccdf` exist for {}",
+                        catalogue::CDFS.join(", ")
+                    ),
+                );
+                return zero();
+            }
+            _ => {}
+        }
+        let x = &m.args[0];
+        if d.discrete() {
+            if let Some(n) = self.first_active(x) {
+                self.err_spanned(
+                    x,
+                    format!(
+                        "the value of the discrete `{name}` must be data, but it depends on the \
+                         latent variable `{n}`"
+                    ),
+                );
+                return zero();
+            }
+        }
+        for &k in d.data_params {
+            if let Some(n) = self.first_active(&call.args[k]) {
+                self.err_spanned(
+                    &call.args[k],
+                    format!(
+                        "argument `{}` of `{name}` must be data, but it depends on the latent \
+                         variable `{n}`",
+                        d.params[k]
+                    ),
+                );
+                return zero();
+            }
+        }
+        let mut ops = vec![self.sub(x)];
+        for a in &call.args {
+            ops.push(self.sub(a));
+        }
+        AExpr::Nary(Nary::Density(d, which), ops, m.method.span())
+    }
+
     /// An active expression in terms of the rules (`e` mentions an active name).
     pub(super) fn lower(&mut self, e: &Expr) -> AExpr {
         match e {
@@ -150,6 +274,11 @@ impl Analyser {
             }
             Expr::MethodCall(m) => {
                 let name = m.method.to_string();
+                if let (Some(which), Some(call)) =
+                    (Density::from_method(&name), dist_receiver(&m.receiver))
+                {
+                    return self.density(m, call, which);
+                }
                 let args: Vec<&Expr> = m.args.iter().collect();
                 self.call(&name, m.method.span(), Some(&m.receiver), &args, &m.method)
             }
@@ -213,9 +342,8 @@ impl Analyser {
             all.push(r);
         }
         all.extend_from_slice(args);
-        let Some(f) = catalogue::fn_called(name) else {
-            let what = format!("`{name}`");
-            return self.non_diff(tokens.to_token_stream(), &what);
+        let Some(f) = catalogue::fn_called_with(name, all.len()) else {
+            return self.non_diff_named(tokens.to_token_stream(), name);
         };
         let name = f.name;
         if all.len() != f.arity {
@@ -224,14 +352,7 @@ impl Analyser {
                 let what = format!("`{name}`");
                 return self.non_diff(tokens.to_token_stream(), &what);
             }
-            let n = f.arity;
-            self.err(
-                span,
-                format!(
-                    "`{name}` takes {n} argument{}",
-                    if n == 1 { "" } else { "s" }
-                ),
-            );
+            self.err(span, format!("`{name}` takes {}", catalogue::arities(name)));
             return AExpr::Data(syn::parse_quote!(0.0));
         }
         match f.rule {
@@ -261,12 +382,73 @@ impl Analyser {
                 let ps = all[1..].iter().map(|p| (*p).clone()).collect();
                 AExpr::WithData(w, Box::new(x), ps, span)
             }
+            Rule::Ternary(t) => {
+                let ops = all.iter().map(|a| self.sub(a)).collect();
+                AExpr::Nary(Nary::Ternary(t), ops, span)
+            }
             Rule::Syntax => {
                 let what = format!("`{name}`");
                 self.non_diff(tokens.to_token_stream(), &what)
             }
         }
     }
+}
+
+/// The call `Dist(args)` when `e` is one (a name that starts with a capital letter).
+fn dist_receiver(e: &Expr) -> Option<&syn::ExprCall> {
+    match e {
+        Expr::Call(c) => match &*c.func {
+            Expr::Path(p)
+                if p.qself.is_none()
+                    && p.path
+                        .get_ident()
+                        .is_some_and(|i| i.to_string().starts_with(char::is_uppercase)) =>
+            {
+                Some(c)
+            }
+            _ => None,
+        },
+        Expr::Paren(p) => dist_receiver(&p.expr),
+        Expr::Group(g) => dist_receiver(&g.expr),
+        _ => None,
+    }
+}
+
+/// Whether `e` calls one of the DSL's functions that Rust does not have: `Dist(..).lpdf(x)`
+/// and the CDFs, a catalogue function called as a function (`lgamma(x)`), or as a method
+/// Rust's numbers and nalgebra's values do not have (`x.log1m()`).
+pub(super) fn calls_dsl(e: &Expr) -> bool {
+    struct Finder(bool);
+    impl<'a> Visit<'a> for Finder {
+        fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
+            let name = m.method.to_string();
+            if Density::from_method(&name).is_some() && dist_receiver(&m.receiver).is_some() {
+                self.0 = true;
+            }
+            if catalogue::fn_called(&name).is_some()
+                && !catalogue::RUST_METHODS.contains(&name.as_str())
+            {
+                self.0 = true;
+            }
+            syn::visit::visit_expr_method_call(self, m);
+        }
+        fn visit_expr_call(&mut self, c: &'a syn::ExprCall) {
+            if let Expr::Path(p) = &*c.func {
+                if let Some(i) = p.path.get_ident() {
+                    if catalogue::fn_called(&i.to_string()).is_some() {
+                        self.0 = true;
+                    }
+                }
+            }
+            syn::visit::visit_expr_call(self, c);
+        }
+        // Closures and blocks are Rust the user wrote; their insides are not lowered.
+        fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {}
+        fn visit_expr_block(&mut self, _: &'a syn::ExprBlock) {}
+    }
+    let mut f = Finder(false);
+    f.visit_expr(e);
+    f.0
 }
 
 pub(super) fn compound_value(op: AssignOp, cur: AExpr, rhs: AExpr, span: Span) -> AExpr {

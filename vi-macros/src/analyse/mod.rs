@@ -415,6 +415,18 @@ impl Analyser {
                         }
                     }
                 }
+                Support::AboveFirst => {
+                    self.err(
+                        l.dist.name.span(),
+                        format!(
+                            "a `{}` prior's support starts at its argument `{}`, a bound the latent \
+                             `{name}` cannot take yet; use `{}` for observations, or a prior on \
+                             `{name} - {}` with a positive support",
+                            d.name, d.params[0], d.name, d.params[0]
+                        ),
+                    );
+                    Constraint::Identity
+                }
                 Support::Discrete => {
                     self.err(
                         l.dist.name.span(),

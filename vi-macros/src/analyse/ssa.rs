@@ -119,6 +119,7 @@ fn rename_aexpr(e: &mut AExpr, map: &HashMap<BindingId, Binding>) {
             rename_aexpr(a, map);
             rename_aexpr(b, map);
         }
+        AExpr::Nary(_, xs, _) => xs.iter_mut().for_each(|x| rename_aexpr(x, map)),
     }
 }
 

@@ -142,6 +142,9 @@ impl Emitter<'_> {
             } => {
                 let in_place = writes_in_place(binding, init);
                 let mut low = self.lowering(*src);
+                if !(m.grad || m.save) {
+                    low.without_partials();
+                }
                 if in_place {
                     low.write_mode(self.write_mode(binding.id, m));
                 }
@@ -615,6 +618,9 @@ impl Emitter<'_> {
             }
             Operand::Active(a) => {
                 let mut low = self.lowering(src);
+                if !(m.grad || m.save) {
+                    low.without_partials();
+                }
                 let v = low.lower(a, None);
                 let fwd = low.forward();
                 let val = match &v {

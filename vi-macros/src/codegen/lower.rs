@@ -13,7 +13,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{Expr, Ident};
 
-use crate::catalogue::{Binary, Unary, WithData};
+use crate::catalogue::{Binary, Density, Nary, Unary, WithData};
 use crate::ir::{AExpr, Binding};
 
 /// The ident holding the value of a binding.
@@ -126,6 +126,9 @@ enum Kind {
     MulAdd,
     WithData(WithData, Vec<Ident>),
     Set(Vec<Ident>),
+    /// `log_mix`, or a distribution's log density or log CDF as a value (its partials are
+    /// written in the forward call and scaled by the output's adjoint in the sweep).
+    Nary(Nary),
 }
 
 struct Op {
@@ -165,6 +168,8 @@ pub struct Lowering {
     slots: Option<CacheSlots>,
     /// How element writes into state written in place are emitted.
     write: WriteMode,
+    /// Whether the forward calls of densities keep their partials (a sweep follows).
+    partials: bool,
 }
 
 impl Lowering {
@@ -178,7 +183,14 @@ impl Lowering {
             ops: Vec::new(),
             slots: None,
             write: WriteMode::Plain,
+            partials: true,
         }
+    }
+
+    /// The forward calls of densities need not keep their partials: no sweep of this
+    /// lowering follows.
+    pub fn without_partials(&mut self) {
+        self.partials = false;
     }
 
     /// Data operands listed in `slots` are converted once and kept in `self.__cache`.
@@ -253,6 +265,10 @@ impl Lowering {
             let (d, src, e, first) = (&o.d, &o.src, &o.e, o.first);
             // The first rule taking this operand, and as which argument.
             let use_in_rule = self.ops.iter().find_map(|op| {
+                // A density's data operands are a distribution's (below).
+                if matches!(op.kind, Kind::Nary(Nary::Density(..))) {
+                    return None;
+                }
                 let k = op
                     .args
                     .iter()
@@ -406,6 +422,20 @@ impl Lowering {
                 });
                 o
             }
+            AExpr::Nary(f, xs, span) => {
+                let mut args: Vec<V> = xs.iter().map(|x| self.lower_inner(x, None)).collect();
+                if let Nary::Ternary(_) = f {
+                    self.distinct(&mut args, *span);
+                }
+                let o = self.out_or_temp(out);
+                self.ops.push(Op {
+                    out: o.clone(),
+                    kind: Kind::Nary(*f),
+                    args,
+                    span: *span,
+                });
+                o
+            }
             AExpr::Set(v, params, x, span) => {
                 let v = self.lower_inner(v, None);
                 let ps = params.iter().map(|p| self.param(p)).collect();
@@ -472,7 +502,7 @@ impl Lowering {
                     quote_spanned!(op.span=> ::vi::__private::ad::neg(#x))
                 }
                 Kind::Unary(Unary::Named(f)) => {
-                    let f = format_ident!("{}", f, span = op.span);
+                    let f = format_ident!("{}", crate::catalogue::rule_name(f), span = op.span);
                     let x = op.args[0].arg();
                     quote_spanned!(op.span=> ::vi::__private::ad::#f(#x))
                 }
@@ -498,6 +528,14 @@ impl Lowering {
                 }
                 Kind::Set(ps) if op.out.same_var(&op.args[0]) => {
                     return self.write_forward(op, ps);
+                }
+                Kind::Nary(Nary::Ternary(t)) => {
+                    let f = format_ident!("{}", t.name(), span = op.span);
+                    let args = op.args.iter().map(V::arg);
+                    quote_spanned!(op.span=> ::vi::__private::ad::#f(#(#args),*))
+                }
+                Kind::Nary(Nary::Density(d, which)) => {
+                    return self.density_forward(op, &out, d, *which);
                 }
                 Kind::Set(ps) => {
                     let (v, x) = (op.args[0].arg(), op.args[1].arg());
@@ -550,7 +588,7 @@ impl Lowering {
                 Kind::Unary(u) => {
                     let name = match u {
                         Unary::Neg => "neg_back".to_string(),
-                        Unary::Named(f) => format!("{f}_back"),
+                        Unary::Named(f) => format!("{}_back", crate::catalogue::rule_name(f)),
                         Unary::Identity => unreachable_name(),
                     };
                     let f = format_ident!("{}", name);
@@ -591,6 +629,20 @@ impl Lowering {
                         None => quote!(),
                     }
                 }
+                Kind::Nary(Nary::Ternary(t)) => {
+                    let f = format_ident!("{}_back", t.name());
+                    let args = op.args.iter().map(V::arg);
+                    let gs = op.args.iter().map(V::grad_opt);
+                    quote!(::vi::__private::ad::#f(#(#args,)* &#out_v, &#gout, #(#gs),*);)
+                }
+                Kind::Nary(Nary::Density(..)) => {
+                    let backs = op.args.iter().enumerate().filter_map(|(i, a)| {
+                        let g = a.grad()?;
+                        let p = format_ident!("{}_p{}", out_v, i);
+                        Some(quote!(::vi::__private::ad::partial_back(&#p, &#gout, &mut #g);))
+                    });
+                    quote!(#(#backs)*)
+                }
                 Kind::Set(_) if op.out.same_var(&op.args[0]) => {
                     // In place: the log gives back the old value and the old adjoint.
                     let u = match &op.out {
@@ -613,6 +665,71 @@ impl Lowering {
 }
 
 impl Lowering {
+    /// A density's forward call: `out` is its value, the partials of its active operands go
+    /// into `{out}_p{i}` (when a sweep follows).
+    fn density_forward(
+        &self,
+        op: &Op,
+        out: &Ident,
+        d: &crate::catalogue::DistInfo,
+        which: Density,
+    ) -> TokenStream {
+        let module = format_ident!("{}", d.module);
+        let span = op.span;
+        let mut decls = Vec::new();
+        let mut gs = Vec::new();
+        let slice = d.slice_kernel();
+        for (i, a) in op.args.iter().enumerate() {
+            if a.grad().is_some() && self.partials {
+                let p = format_ident!("{}_p{}", out, i);
+                let x = a.arg();
+                decls.push(quote!(let mut #p = ::vi::__private::ad::zeros_like(#x);));
+                gs.push(if slice {
+                    quote!(::core::option::Option::Some(::vi::__private::ad::flat_mut(&mut #p)))
+                } else {
+                    quote!(::core::option::Option::Some(&mut #p))
+                });
+            } else {
+                gs.push(if slice {
+                    quote!(::core::option::Option::None)
+                } else {
+                    quote!(::core::option::Option::None::<&mut f64>)
+                });
+            }
+        }
+        let call = if slice {
+            // A whole-vector parameter: the module's kernel on flat slices.
+            let xs = op.args.iter().map(|a| match a {
+                V::Data(d, sp) => quote_spanned!(*sp=> &*::vi::__private::ad::to_f64s(#d)),
+                a => {
+                    let x = a.arg();
+                    quote!(&*::vi::__private::ad::to_f64s(#x))
+                }
+            });
+            quote_spanned!(span=> ::vi::__private::dist::#module::lpdf(#(#xs,)* #(#gs),*))
+        } else {
+            let kernel = match which {
+                Density::Lpdf => quote!(#module::Scalar),
+                Density::Lcdf => quote!(cdf::#module::Lcdf),
+                Density::Lccdf => quote!(cdf::#module::Lccdf),
+            };
+            let n = op.args.len();
+            let ops = format_ident!("Ops{}", n);
+            let sc = format_ident!("ScalarKernel{}", n);
+            let sl = format_ident!("SliceKernel{}", n);
+            let xs = op.args.iter().map(|a| match a {
+                V::Data(d, sp) => quote_spanned!(*sp=> ::vi::__private::obs(#d)),
+                a => a.arg(),
+            });
+            quote_spanned!(span=> {
+                use ::vi::__private::{#sc as _, #sl as _};
+                let mut __m = <::vi::__private::dist::#kernel as ::core::default::Default>::default();
+                (&::vi::__private::#ops(#(#xs),*)).lpdf(&mut __m, #(#gs),*)
+            })
+        };
+        quote!(#(#decls)* let #out: f64 = #call;)
+    }
+
     /// `v[i] = x` into the vector `v` itself (state written in place), by [`WriteMode`].
     fn write_forward(&self, op: &Op, ps: &[Ident]) -> TokenStream {
         let V::Var(b) = &op.out else {

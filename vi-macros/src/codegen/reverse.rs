@@ -305,6 +305,7 @@ pub(super) fn accumulators(body: &[Stmt], carried: &[Carried]) -> Vec<bool> {
                 count_aexpr(a, uses);
                 count_aexpr(b, uses);
             }
+            AExpr::Nary(_, xs, _) => xs.iter().for_each(|x| count_aexpr(x, uses)),
         }
     }
     pub(super) fn count_op(o: &Operand, uses: &mut HashMap<BindingId, usize>) {

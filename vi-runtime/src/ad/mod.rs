@@ -99,8 +99,8 @@ pub use special::{
     fmin_back, inv, inv_back, inv_logit, inv_logit_back, lbeta, lbeta_back, lchoose, lchoose_back,
     lgamma, lgamma_back, log1m, log1m_back, log1m_exp, log1m_exp_back, log1p_exp, log1p_exp_back,
     log_diff_exp, log_diff_exp_back, log_mix, log_mix_back, log_sum_exp, log_sum_exp2,
-    log_sum_exp2_back, log_sum_exp_back, logit, logit_back, phi, phi_back, pow, pow_back, square,
-    square_back, tan, tan_back,
+    log_sum_exp2_back, log_sum_exp_back, logit, logit_back, partial_back, phi, phi_back, pow,
+    pow_back, square, square_back, tan, tan_back,
 };
 pub use unary::{
     abs, abs_back, cos, cos_back, exp, exp_back, expm1, expm1_back, ln, ln_back, log1p, log1p_back,

@@ -333,3 +333,24 @@ pub fn log_mix_back<T: Operand + ?Sized, A: Value>(
         }
     }
 }
+
+/// Backward rule of a log density (or log CDF) used as a value, `Dist(..).lpdf(x)` in a
+/// model: `gx += g * p`, where `p` holds the partials of the value with respect to the
+/// operand, written by the density's kernel in the forward call.
+///
+/// ```
+/// use vi_runtime::ad;
+/// let mut gx = 1.0;
+/// ad::partial_back(&-0.5, &2.0, &mut gx);
+/// assert_eq!(gx, 0.0);
+/// ```
+#[inline]
+pub fn partial_back<X: super::Flat + ?Sized>(p: &X, g: &f64, gx: &mut X) {
+    let (p, gx) = (p.flat(), gx.flat_mut());
+    if p.len() != gx.len() {
+        return;
+    }
+    for (gi, &pi) in gx.iter_mut().zip(p) {
+        *gi += g * pi;
+    }
+}
