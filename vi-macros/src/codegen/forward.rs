@@ -473,13 +473,13 @@ impl Emitter<'_> {
         }
         if m.grad {
             let adjs = low.adjoints();
-            let c = kernel_dispatch(src, &vals, true);
+            let c = kernel_dispatch(src, dist, &vals, true);
             let rev = low.reverse();
             let acc = if m.lp { quote!(__lp += #lp;) } else { quote!() };
             let done = low.recycle_temps(true);
             out.extend(quote!(#adjs let #lp = #c; #acc #rev #done));
         } else {
-            let c = kernel_dispatch(src, &vals, false);
+            let c = kernel_dispatch(src, dist, &vals, false);
             let acc = if m.terms {
                 quote!(__terms[#src] += #lp;)
             } else if m.lp {
@@ -655,7 +655,30 @@ pub(super) fn seed_one(v: &V) -> TokenStream {
 /// A distribution statement's kernel call, by method dispatch on its operands (see
 /// `__private::Ops3`): when all are numbers, the inlined scalar kernel; otherwise the
 /// vectorised one. Either way through the statement's memo `__k{src}`.
-pub(super) fn kernel_dispatch(src: usize, vals: &[V], grads: bool) -> TokenStream {
+pub(super) fn kernel_dispatch(
+    src: usize,
+    dist: &crate::catalogue::DistInfo,
+    vals: &[V],
+    grads: bool,
+) -> TokenStream {
+    if dist.slice_kernel() {
+        // A whole-vector parameter: the module's kernel on flat slices, no memo.
+        let module = format_ident!("{}", dist.module);
+        let xs = vals.iter().map(|v| match v {
+            V::Data(d, span) => quote_spanned!(*span=> &*::vi::__private::ad::to_f64s(#d)),
+            v => {
+                let x = v.arg();
+                quote!(&*::vi::__private::ad::to_f64s(#x))
+            }
+        });
+        let gs = vals.iter().map(|v| match v.grad() {
+            Some(g) if grads => {
+                quote!(::core::option::Option::Some(::vi::__private::ad::flat_mut(&mut #g)))
+            }
+            _ => quote!(::core::option::Option::None),
+        });
+        return quote!(::vi::__private::dist::#module::lpdf(#(#xs,)* #(#gs),*));
+    }
     let n = vals.len();
     let ops = format_ident!("Ops{}", n);
     let sc = format_ident!("ScalarKernel{}", n);

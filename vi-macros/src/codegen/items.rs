@@ -379,6 +379,10 @@ impl Emitter<'_> {
         let mut out = Vec::new();
         crate::ir::walk(&self.m.body, &mut |s| {
             if let Stmt::Latent { dist, src, .. } | Stmt::Observe { dist, src, .. } = s {
+                if dist.slice_kernel() {
+                    // Called on slices, with no memo.
+                    return;
+                }
                 let k = format_ident!("__k{}", src);
                 let module = format_ident!("{}", dist.module);
                 out.push(quote! {

@@ -172,10 +172,16 @@ impl Emitter<'_> {
         for s in stmts.iter().rev() {
             let part = match s {
                 Stmt::Data(_) | Stmt::Latent { .. } => quote!(),
-                Stmt::Observe { lhs, args, src, .. } => {
+                Stmt::Observe {
+                    lhs,
+                    dist,
+                    args,
+                    src,
+                    ..
+                } => {
                     let (low, vals) = self.kernel_operands(*src, None, Some(lhs), args);
                     let adjs = low.adjoints();
-                    let call = kernel_dispatch(*src, &vals, true);
+                    let call = kernel_dispatch(*src, dist, &vals, true);
                     let rev = low.reverse();
                     let done = low.recycle_temps(true);
                     quote!(#adjs let _ = #call; #rev #done)
