@@ -77,3 +77,115 @@ fn every_scalar_function_on_a_latent_path() {
     assert_eq!(m.dim(), 3);
     check_model(&m, 1.5, 1, |th, jac| scalar_fns_ref(th, jac, y));
 }
+
+model! {
+    /// The elementwise functions on vectors and matrices, `log_sum_exp` over a vector and a
+    /// matrix, and two-operand functions broadcasting a scalar.
+    fn vector_fns(x: &DVector<f64>) {
+        let v ~ Normal(0.0, 1.0).iid(3);
+        let w ~ Normal(0.0, 1.0).iid((2, 2));
+        let s ~ HalfNormal(1.0);
+        target += log_sum_exp(v) + w.log_sum_exp() + log_sum_exp(v * 2.0);
+        target += sum(log1p_exp(v)) + sum(square(w)) + sum(Phi(v)) + sum(v.lgamma() * 0.0);
+        target += sum(log_sum_exp(v, x)) + sum(fmax(v, s)) + sum(lbeta(s, v.exp()));
+        target += sum(log_mix(0.3, v, x)) + sum(pow(v.exp(), s));
+    }
+}
+
+fn vector_fns_ref(th: &[f64], jac: bool, x: &[f64]) -> f64 {
+    let mut r = Reader::new(th);
+    let v = r.reals(3);
+    let w = r.reals(4);
+    let s = r.positive();
+    r.done();
+    let mut lp: f64 = v.iter().chain(&w).map(|&z| normal(z, 0.0, 1.0)).sum::<f64>()
+        + half_normal(s, 1.0);
+    if jac {
+        lp += r.jac;
+    }
+    let lse_all = |z: &[f64]| z.iter().map(|t| t.exp()).sum::<f64>().ln();
+    let v2: Vec<f64> = v.iter().map(|t| 2.0 * t).collect();
+    lp += lse_all(&v) + lse_all(&w) + lse_all(&v2);
+    for i in 0..3 {
+        lp += (1.0 + v[i].exp()).ln() + phi(v[i]);
+        lp += lse(v[i], x[i]) + v[i].max(s) + lbeta(s, v[i].exp());
+        lp += (0.3 * v[i].exp() + 0.7 * x[i].exp()).ln() + (v[i] * s).exp();
+    }
+    lp + w.iter().map(|t| t * t).sum::<f64>()
+}
+
+#[test]
+fn elementwise_functions_and_reductions_on_vectors_and_matrices() {
+    let x = [0.2, -1.0, 0.5];
+    let m = vector_fns(&DVector::from_column_slice(&x)).unwrap();
+    assert_eq!(m.dim(), 8);
+    check_model(&m, 1.2, 2, |th, jac| vector_fns_ref(th, jac, &x));
+}
+
+model! {
+    /// Densities and log CDFs as values: a latent's path into `lpdf`, `lcdf` and `lccdf`
+    /// of scalars and of a vector (the sum of the elements' terms), inside `log_mix` and
+    /// `log_sum_exp`, a discrete `lpmf` and a density written in a loop.
+    fn density_exprs(y: &DVector<f64>, t: &[f64], k: &[i64]) {
+        let mu ~ Normal(0.0, 2.0);
+        let sigma ~ LogNormal(0.0, 0.5);
+        let lambda ~ Gamma(3.0, 1.0);
+        target += Normal(mu, sigma).lpdf(y);
+        target += Weibull(lambda, sigma).lccdf(t) + Gumbel(mu, sigma).lcdf(t[0]);
+        target += Logistic(mu, sigma).lccdf(y) + Exponential(lambda).lcdf(t);
+        target += Poisson(lambda).lpmf(k) + Poisson(lambda).lccdf(k[1]);
+        target += LogNormal(mu, sigma).lcdf(lambda);
+        for i in 0..y.len() {
+            target += log_mix(0.3, Normal(mu, 1.0).lpdf(y[i]), Normal(-mu, sigma).lpdf(y[i]));
+            target += log_sum_exp(Cauchy(mu, 1.0).lpdf(y[i]), Gamma(2.0, lambda).lccdf(t[i]));
+        }
+    }
+}
+
+fn weibull_lccdf(t: f64, k: f64, s: f64) -> f64 {
+    -(t / s).powf(k)
+}
+
+fn density_exprs_ref(th: &[f64], jac: bool, y: &[f64], t: &[f64], k: &[i64]) -> f64 {
+    let mut r = Reader::new(th);
+    let mu = r.real();
+    let sigma = r.positive();
+    let lambda = r.positive();
+    r.done();
+    let mut lp = normal(mu, 0.0, 2.0) + log_normal(sigma, 0.0, 0.5) + gamma(lambda, 3.0, 1.0);
+    if jac {
+        lp += r.jac;
+    }
+    let logistic_lccdf = |x: f64| -(1.0 + ((x - mu) / sigma).exp()).ln();
+    for &yi in y {
+        lp += normal(yi, mu, sigma) + logistic_lccdf(yi);
+    }
+    for &ti in t {
+        lp += weibull_lccdf(ti, lambda, sigma) + (1.0 - (-lambda * ti).exp()).ln();
+    }
+    // Gumbel CDF: exp(-exp(-(x - mu) / beta)).
+    lp += -(-(t[0] - mu) / sigma).exp();
+    for &ki in k {
+        lp += poisson(ki as f64, lambda);
+    }
+    // P(K > k1) = 1 - sum_{j <= k1} pmf(j)
+    let cdf: f64 = (0..=k[1]).map(|j| poisson(j as f64, lambda).exp()).sum();
+    lp += (1.0 - cdf).ln();
+    lp += phi((lambda.ln() - mu) / sigma).ln();
+    for i in 0..y.len() {
+        lp += (0.3 * normal(y[i], mu, 1.0).exp() + 0.7 * normal(y[i], -mu, sigma).exp()).ln();
+        // Gamma(2, rate) survival: (1 + rate t) e^{-rate t}.
+        let surv = (1.0 + lambda * t[i]).ln() - lambda * t[i];
+        lp += lse(cauchy(y[i], mu, 1.0), surv);
+    }
+    lp
+}
+
+#[test]
+fn densities_and_cdfs_as_values() {
+    let y = [0.3, -1.2, 2.0];
+    let t = [0.5, 1.5, 0.8];
+    let k = [2i64, 0, 5];
+    let m = density_exprs(&DVector::from_column_slice(&y), &t, &k).unwrap();
+    check_model(&m, 1.0, 3, |th, jac| density_exprs_ref(th, jac, &y, &t, &k));
+}
