@@ -7,13 +7,10 @@
 //! and our own NUTS.
 
 use crate::support::*;
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DVector;
 use vi::math::special as sp;
 use vi::prelude::*;
 
-fn sq(x: f64) -> f64 {
-    x * x
-}
 
 fn phi(x: f64) -> f64 {
     0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
@@ -188,4 +185,105 @@ fn densities_and_cdfs_as_values() {
     let k = [2i64, 0, 5];
     let m = density_exprs(&DVector::from_column_slice(&y), &t, &k).unwrap();
     check_model(&m, 1.0, 3, |th, jac| density_exprs_ref(th, jac, &y, &t, &k));
+}
+
+model! {
+    /// The new scalar distributions: continuous ones as priors, every one as an observation
+    /// whose arguments depend on latents (Pareto's `y_min` and BetaBinomial's `n` are data;
+    /// Categorical's probabilities are a softmax of a latent vector, OrderedLogistic's
+    /// cutpoints data shifted by a latent).
+    #[allow(clippy::too_many_arguments)]
+    fn new_dists(
+        t: &[f64], g: &[f64], z: &[f64], p: &[f64], bb: &[i64], n: &[i64], c: &[i64],
+        cat: &[usize], ord: &[i64], cut: &DVector<f64>,
+    ) {
+        let k ~ Weibull(2.0, 1.5);
+        let mu ~ Gumbel(0.0, 1.0);
+        let loc ~ Logistic(0.0, 2.0);
+        let v ~ Normal(0.0, 1.0).iid(3);
+        t ~ Weibull(k, k + 0.5);
+        g ~ Gumbel(mu, k);
+        z ~ Logistic(loc, k);
+        p ~ Pareto(0.5, k);
+        bb ~ BetaBinomial(n, k, k + 1.0);
+        c ~ NegBinomial2(k * 3.0, k);
+        c ~ NegBinomial2Log(mu, k);
+        let theta = (v - log_sum_exp(v)).exp();
+        cat ~ Categorical(theta);
+        cat ~ CategoricalLogit(v);
+        ord ~ OrderedLogistic(loc, cut + mu);
+    }
+}
+
+fn weibull(y: f64, a: f64, s: f64) -> f64 {
+    (a / s).ln() + (a - 1.0) * (y / s).ln() - (y / s).powf(a)
+}
+fn gumbel(y: f64, m: f64, b: f64) -> f64 {
+    let z = (y - m) / b;
+    -b.ln() - z - (-z).exp()
+}
+fn logistic(y: f64, m: f64, s: f64) -> f64 {
+    let z = (y - m) / s;
+    -z - s.ln() - 2.0 * (1.0 + (-z).exp()).ln()
+}
+fn neg_binomial_2(y: f64, mu: f64, phi: f64) -> f64 {
+    lgamma(y + phi) - lgamma(y + 1.0) - lgamma(phi) + y * (mu / (mu + phi)).ln()
+        + phi * (phi / (mu + phi)).ln()
+}
+fn ordered_logistic(k: usize, eta: f64, c: &[f64]) -> f64 {
+    let sigm = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let above = |j: usize| sigm(eta - c[j]);
+    let p = if k == 0 {
+        1.0 - above(0)
+    } else if k == c.len() {
+        above(k - 1)
+    } else {
+        above(k - 1) - above(k)
+    };
+    p.ln()
+}
+
+#[test]
+fn new_scalar_distributions_as_priors_and_observations() {
+    let t = [0.7, 1.9, 1.1];
+    let g = [0.4, -0.6];
+    let z = [1.3, -0.2];
+    let p = [0.9, 2.5];
+    let (bb, n) = ([3i64, 0, 7], [5i64, 4, 9]);
+    let c = [0i64, 4, 11];
+    let cat = [2usize, 0, 1, 2];
+    let ord = [0i64, 2, 1, 2];
+    let cut = [-0.5, 0.7];
+    let m = new_dists(&t, &g, &z, &p, &bb, &n, &c, &cat, &ord, &DVector::from_column_slice(&cut))
+        .unwrap();
+    assert_eq!(m.dim(), 6);
+    check_model(&m, 1.0, 4, |th, jac| {
+        let mut r = Reader::new(th);
+        let k = r.positive();
+        let mu = r.real();
+        let loc = r.real();
+        let v = r.reals(3);
+        r.done();
+        let mut lp = weibull(k, 2.0, 1.5) + gumbel(mu, 0.0, 1.0) + logistic(loc, 0.0, 2.0);
+        lp += v.iter().map(|&x| normal(x, 0.0, 1.0)).sum::<f64>();
+        if jac {
+            lp += r.jac;
+        }
+        lp += t.iter().map(|&y| weibull(y, k, k + 0.5)).sum::<f64>();
+        lp += g.iter().map(|&y| gumbel(y, mu, k)).sum::<f64>();
+        lp += z.iter().map(|&y| logistic(y, loc, k)).sum::<f64>();
+        lp += p.iter().map(|&y| k.ln() + k * 0.5f64.ln() - (k + 1.0) * y.ln()).sum::<f64>();
+        for i in 0..3 {
+            let (y, nn) = (bb[i] as f64, n[i] as f64);
+            lp += lgamma(nn + 1.0) - lgamma(y + 1.0) - lgamma(nn - y + 1.0)
+                + lbeta(y + k, nn - y + k + 1.0)
+                - lbeta(k, k + 1.0);
+            lp += neg_binomial_2(c[i] as f64, k * 3.0, k) + neg_binomial_2(c[i] as f64, mu.exp(), k);
+        }
+        let l = lse(lse(v[0], v[1]), v[2]);
+        lp += 2.0 * cat.iter().map(|&j| v[j] - l).sum::<f64>();
+        let cm: Vec<f64> = cut.iter().map(|x| x + mu).collect();
+        lp += ord.iter().map(|&j| ordered_logistic(j as usize, loc, &cm)).sum::<f64>();
+        lp
+    });
 }

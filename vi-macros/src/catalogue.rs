@@ -148,8 +148,13 @@ pub static CDFS: &[&str] = &[
 
 /// The distributions whose kernel takes a whole vector parameter (the categories'
 /// probabilities, the cutpoints) and so has no one-element kernel: their statements call
-/// the module's `lpdf` on flat slices.
-pub static SLICE_KERNELS: &[&str] = &["Categorical", "CategoricalLogit", "OrderedLogistic"];
+/// the module's `lpdf` on flat slices. With each, the positions (in `params`) of its whole
+/// vectors, which do not broadcast against the observations.
+pub static SLICE_KERNELS: &[(&str, &[usize])] = &[
+    ("Categorical", &[0]),
+    ("CategoricalLogit", &[0]),
+    ("OrderedLogistic", &[1]),
+];
 
 impl DistInfo {
     /// Whether `.lcdf(x)` and `.lccdf(x)` exist (see [`CDFS`]).
@@ -159,7 +164,15 @@ impl DistInfo {
 
     /// Whether the kernel is called on slices only (see [`SLICE_KERNELS`]).
     pub fn slice_kernel(&self) -> bool {
-        SLICE_KERNELS.contains(&self.name)
+        SLICE_KERNELS.iter().any(|(n, _)| *n == self.name)
+    }
+
+    /// The positions (in `params`) of whole-vector parameters (see [`SLICE_KERNELS`]).
+    pub fn whole_vectors(&self) -> &'static [usize] {
+        SLICE_KERNELS
+            .iter()
+            .find(|(n, _)| *n == self.name)
+            .map_or(&[], |(_, w)| w)
     }
 
     /// Whether the distribution is over counts or categories (`.lpmf`, not `.lpdf`).
@@ -689,7 +702,7 @@ mod tests {
 
     #[test]
     fn cdf_and_slice_lists_name_rows() {
-        for n in CDFS.iter().chain(SLICE_KERNELS) {
+        for n in CDFS.iter().chain(SLICE_KERNELS.iter().map(|(n, _)| n)) {
             assert!(dist_named(n).is_some(), "{n}");
         }
         assert!(dist_named("Weibull").is_some_and(DistInfo::has_cdf));

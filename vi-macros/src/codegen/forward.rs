@@ -513,7 +513,11 @@ impl Emitter<'_> {
             }
             _ => quote!(::core::option::Option::None),
         });
-        let lens = vals.iter().map(|v| {
+        let lens = vals.iter().enumerate().map(|(i, v)| {
+            // A whole-vector parameter (Categorical's `theta`) does not broadcast.
+            if i > 0 && dist.whole_vectors().contains(&(i - 1)) {
+                return quote!(1usize);
+            }
             let f = v.flat();
             quote!((#f).len())
         });
