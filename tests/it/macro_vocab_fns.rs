@@ -287,3 +287,238 @@ fn new_scalar_distributions_as_priors_and_observations() {
         lp
     });
 }
+
+// --- Posteriors ------------------------------------------------------------------------------
+
+use rand::{Rng, SeedableRng};
+
+fn nuts_diag(post: &Posterior) -> &vi::NutsDiagnostics {
+    match post.diagnostics() {
+        Diagnostics::Nuts(d) => d,
+        other => panic!("expected NUTS diagnostics, got {}", other.method()),
+    }
+}
+
+/// NUTS's mean of the scalar `name` within 4 MCSE of `mean`, its sd within 5% of `sd`.
+fn check_nuts_scalar(post: &Posterior, name: &str, mean: f64, sd: f64) {
+    let d = nuts_diag(post);
+    let p = d.param(name).unwrap();
+    let got = post.mean(name).unwrap()[0];
+    let got_sd = post.sd(name).unwrap()[0];
+    assert!(
+        (got - mean).abs() < 4.0 * p.mcse_mean,
+        "{name}: mean {got} vs {mean} (mcse {})",
+        p.mcse_mean
+    );
+    assert!((got_sd / sd - 1.0).abs() < 0.05, "{name}: sd {got_sd} vs {sd}");
+    assert!(p.rhat < 1.01, "{name}: R-hat {}", p.rhat);
+    assert_eq!(d.total_divergences(), 0);
+}
+
+/// Weibull survival times, right-censored at uniform times: (observed, censored).
+fn censored_weibull(n: usize, k: f64, lambda: f64, seed: u64) -> (Vec<f64>, Vec<f64>) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let (mut obs, mut cens) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let u: f64 = rng.random();
+        let t = lambda * (-(1.0 - u).ln()).powf(1.0 / k);
+        let c = rng.random_range(0.5..4.0);
+        if t <= c {
+            obs.push(t);
+        } else {
+            cens.push(c);
+        }
+    }
+    (obs, cens)
+}
+
+model! {
+    /// A right-censored Weibull survival model, Stan's way.
+    fn weibull_survival(t_obs: &[f64], t_cens: &[f64]) {
+        let k ~ Gamma(2.0, 1.0);
+        let lambda ~ LogNormal(0.0, 1.0);
+        t_obs ~ Weibull(k, lambda);
+        target += Weibull(k, lambda).lccdf(t_cens);
+    }
+}
+
+#[test]
+fn censored_weibull_survival_with_thousands_of_rows() {
+    let (obs, cens) = censored_weibull(3000, 1.5, 2.0, 11);
+    assert!(cens.len() > 500 && obs.len() > 1000, "{} censored", cens.len());
+    let m = weibull_survival(&obs, &cens).unwrap();
+    check_model(&m, 1.0, 5, |th, jac| {
+        let mut r = Reader::new(th);
+        let k = r.positive();
+        let lambda = r.positive();
+        r.done();
+        let mut lp = gamma(k, 2.0, 1.0) + log_normal(lambda, 0.0, 1.0);
+        if jac {
+            lp += r.jac;
+        }
+        lp += obs.iter().map(|&t| weibull(t, k, lambda)).sum::<f64>();
+        lp + cens.iter().map(|&c| weibull_lccdf(c, k, lambda)).sum::<f64>()
+    });
+    // The fit recovers the simulation's parameters (within 4 posterior sds).
+    let post = Laplace::default().seed(1).fit(&m).unwrap();
+    for (name, truth) in [("k", 1.5), ("lambda", 2.0)] {
+        let (mean, sd) = (post.mean(name).unwrap()[0], post.sd(name).unwrap()[0]);
+        assert!((mean - truth).abs() < 4.0 * sd, "{name}: {mean} +- {sd} vs {truth}");
+        assert!(sd < 0.1, "{name}: sd {sd}");
+    }
+}
+
+model! {
+    /// A two-component normal mixture's weight, by `log_mix`.
+    fn mix_log_mix(y: &[f64], mu1: f64, mu2: f64, s1: f64, s2: f64) {
+        let w ~ Beta(2.0, 2.0);
+        for i in 0..y.len() {
+            target += log_mix(w, Normal(mu1, s1).lpdf(y[i]), Normal(mu2, s2).lpdf(y[i]));
+        }
+    }
+}
+
+model! {
+    /// The same mixture by `log_sum_exp` of two weighted log densities.
+    fn mix_log_sum_exp(y: &[f64], mu1: f64, mu2: f64, s1: f64, s2: f64) {
+        let w ~ Beta(2.0, 2.0);
+        for i in 0..y.len() {
+            target += log_sum_exp(
+                w.ln() + Normal(mu1, s1).lpdf(y[i]),
+                log1m(w) + Normal(mu2, s2).lpdf(y[i]),
+            );
+        }
+    }
+}
+
+/// Draws from 0.3 N(-1, 1) + 0.7 N(2, 1.5).
+fn mixture_data(n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let u: f64 = rng.random();
+            let z: f64 = rand_distr::Distribution::sample(&rand_distr::StandardNormal, &mut rng);
+            if u < 0.3 {
+                -1.0 + z
+            } else {
+                2.0 + 1.5 * z
+            }
+        })
+        .collect()
+}
+
+/// The log posterior of the weight, by hand.
+fn mixture_lp(w: f64, y: &[f64]) -> f64 {
+    beta(w, 2.0, 2.0)
+        + y.iter()
+            .map(|&v| (w * normal(v, -1.0, 1.0).exp() + (1.0 - w) * normal(v, 2.0, 1.5).exp()).ln())
+            .sum::<f64>()
+}
+
+#[test]
+fn a_mixture_weight_against_quadrature() {
+    let y = mixture_data(400, 21);
+    // The reference: the posterior of w on a grid of 20000 midpoints of (0, 1).
+    let n = 20_000;
+    let grid: Vec<f64> = (0..n).map(|i| (i as f64 + 0.5) / n as f64).collect();
+    let lps: Vec<f64> = grid.iter().map(|&w| mixture_lp(w, &y)).collect();
+    let top = lps.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let ps: Vec<f64> = lps.iter().map(|l| (l - top).exp()).collect();
+    let z: f64 = ps.iter().sum();
+    let mean: f64 = grid.iter().zip(&ps).map(|(w, p)| w * p).sum::<f64>() / z;
+    let var: f64 = grid.iter().zip(&ps).map(|(w, p)| (w - mean).powi(2) * p).sum::<f64>() / z;
+    let sd = var.sqrt();
+    assert!((mean - 0.3).abs() < 0.1, "{mean}");
+
+    let by_mix = mix_log_mix(&y, -1.0, 2.0, 1.0, 1.5).unwrap();
+    let by_lse = mix_log_sum_exp(&y, -1.0, 2.0, 1.0, 1.5).unwrap();
+    let reference = |th: &[f64], jac: bool| {
+        let mut r = Reader::new(th);
+        let w = r.unit();
+        r.done();
+        mixture_lp(w, &y) + if jac { r.jac } else { 0.0 }
+    };
+    check_model(&by_mix, 2.0, 6, reference);
+    check_model(&by_lse, 2.0, 6, reference);
+    let nuts = || Nuts::default().seed(3).chains(4).warmup(500).draws(1500).progress(false);
+    check_nuts_scalar(&nuts().fit(&by_mix).unwrap(), "w", mean, sd);
+    check_nuts_scalar(&nuts().fit(&by_lse).unwrap(), "w", mean, sd);
+}
+
+model! {
+    /// A Beta prior and binomial counts written as a log-probability expression.
+    fn beta_binomial_expr(k: &[i64], n: &[i64]) {
+        let p ~ Beta(2.0, 3.0);
+        target += Binomial(n, p).lpmf(k);
+    }
+}
+
+model! {
+    /// The same likelihood by hand with `lchoose` and `log1m`.
+    fn beta_binomial_hand(k: &DVector<f64>, n: &DVector<f64>) {
+        let p ~ Beta(2.0, 3.0);
+        target += sum(lchoose(n, k)) + sum(k) * p.ln() + sum(n - k) * log1m(p);
+    }
+}
+
+#[test]
+fn beta_binomial_conjugate_posterior_by_nuts() {
+    let k = [3i64, 7, 1, 4, 6, 2];
+    let n = [10i64, 12, 5, 9, 8, 6];
+    let (sk, sn) = (k.iter().sum::<i64>() as f64, n.iter().sum::<i64>() as f64);
+    let (a, b) = (2.0 + sk, 3.0 + sn - sk);
+    let mean = a / (a + b);
+    let sd = (a * b / ((a + b).powi(2) * (a + b + 1.0))).sqrt();
+    let nuts = || Nuts::default().seed(9).chains(4).warmup(500).draws(1500).progress(false);
+    let expr = beta_binomial_expr(&k, &n).unwrap();
+    check_nuts_scalar(&nuts().fit(&expr).unwrap(), "p", mean, sd);
+    let kf = DVector::from_iterator(6, k.iter().map(|&v| v as f64));
+    let nf = DVector::from_iterator(6, n.iter().map(|&v| v as f64));
+    let hand = beta_binomial_hand(&kf, &nf).unwrap();
+    check_nuts_scalar(&nuts().fit(&hand).unwrap(), "p", mean, sd);
+    // Both are the conjugate posterior's density up to one constant.
+    for u in [-1.0, 0.3, 2.0] {
+        let d1 = expr.log_density(&[u]) - expr.log_density(&[0.0]);
+        let d2 = hand.log_density(&[u]) - hand.log_density(&[0.0]);
+        assert!((d1 - d2).abs() < 1e-10, "{d1} vs {d2}");
+    }
+}
+
+model! {
+    /// A negative-binomial GLM on a raw predictor near 100.
+    fn neg_binomial_glm(x: &DVector<f64>, y: &[i64]) {
+        let b0 ~ Normal(0.0, 5.0);
+        let b1 ~ Normal(0.0, 1.0);
+        let phi ~ Gamma(2.0, 0.5);
+        y ~ NegBinomial2((x * b1 + b0).exp(), phi);
+    }
+}
+
+#[test]
+fn negative_binomial_glm_on_raw_predictors_vi_against_nuts() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(31);
+    let n = 600;
+    let x: Vec<f64> = (0..n).map(|_| rng.random_range(80.0..120.0)).collect();
+    let sim = neg_binomial_2_log_rng(&x, -1.0, 0.025, 4.0, &mut rng);
+    let m = neg_binomial_glm(&DVector::from_vec(x), &sim).unwrap();
+    crate::vi_realistic::check_against_nuts("neg_binomial_glm", &m, 0.1);
+}
+
+/// NegBinomial2(exp(b0 + b1 x), phi) draws, as a Gamma-Poisson mixture.
+fn neg_binomial_2_log_rng(
+    x: &[f64],
+    b0: f64,
+    b1: f64,
+    phi: f64,
+    rng: &mut rand::rngs::StdRng,
+) -> Vec<i64> {
+    x.iter()
+        .map(|&xi| {
+            let mu = (b0 + b1 * xi).exp();
+            let g = rand_distr::Gamma::new(phi, mu / phi).unwrap();
+            let rate = rand_distr::Distribution::sample(&g, rng);
+            let p = rand_distr::Poisson::new(rate.max(1e-12)).unwrap();
+            rand_distr::Distribution::<f64>::sample(&p, rng) as i64
+        })
+        .collect()
+}

@@ -45,7 +45,7 @@ fn vi_diag(post: &Posterior) -> &ViDiagnostics {
 /// Fits `model` by the default VI and by NUTS (4 chains of 1500 after 1000 warmup), and
 /// checks VI against NUTS on the unconstrained scale, where both the guide and the
 /// linear-response covariance live.
-fn check_against_nuts<M: Model>(name: &str, model: &M, lr_tol: f64) {
+pub(crate) fn check_against_nuts<M: Model>(name: &str, model: &M, lr_tol: f64) {
     let vi = Vi::default().seed(1).fit(model).unwrap();
     let d = vi_diag(&vi);
     assert!(d.converged, "{name}: {d}");
