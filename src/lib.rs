@@ -21,6 +21,10 @@ pub mod prelude {
         HalfCauchy, HalfNormal, HalfStudentT, InverseGamma, LogDensity, LogNormal, Normal, Poisson,
         PoissonLog, StudentT, Support, Uniform,
     };
+    pub use vi_runtime::dist::{
+        BetaBinomial, Categorical, CategoricalLogit, Gumbel, Logistic, NegBinomial2,
+        NegBinomial2Log, OrderedLogistic, Pareto, Weibull,
+    };
     pub use vi_runtime::{
         Diagnostics, FitError, Laplace, Model, ModelError, Nuts, ParamLayout, Posterior, Transform,
         Vi,
