@@ -38,6 +38,7 @@ use vi::prelude::*;
 
 mod common;
 use common::{check, theta};
+mod mixture;
 
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 
@@ -497,7 +498,7 @@ impl Setup {
 }
 
 /// One timed variant: its group, its name, and one gradient evaluation.
-type Variant<'a> = (&'static str, &'static str, Box<dyn FnMut() -> f64 + 'a>);
+pub(crate) type Variant<'a> = (&'static str, &'static str, Box<dyn FnMut() -> f64 + 'a>);
 
 /// Every variant, after checking each hand-written gradient against the compiled models
 /// (value and gradient to 1e-8).
@@ -706,7 +707,9 @@ impl Measurement for ThreadCpuTime {
 
 fn main() {
     let setup = Setup::new();
+    let mix = mixture::Setup::new();
     let mut vs = variants(&setup);
+    vs.extend(mixture::variants(&mix));
     if let Some(r) = std::env::var_os("VI_BENCH_INTERLEAVED") {
         let rounds = r.to_str().and_then(|r| r.parse().ok()).unwrap_or(30);
         interleaved(&mut vs, rounds);

@@ -37,6 +37,17 @@
 //! inside loops over observations. A function of two values or with data parameters needs a
 //! variant of [`Binary`] or [`WithData`] (their `name` is the runtime rule's).
 //!
+//! A function of three values is a [`Ternary`] variant (`log_mix`); a name with rows of two
+//! arities (`log_sum_exp(v)`, `log_sum_exp(a, b)`) resolves by the number of operands, its
+//! two-operand rule named `name2` in the runtime.
+//!
+//! # Densities as values
+//!
+//! `Dist(args).lpdf(x)` (`.lpmf` for a discrete one) needs nothing more than the row; `.lcdf`
+//! and `.lccdf` need the distribution's module in `vi_runtime::dist::cdf` and its name in
+//! [`CDFS`]. A distribution whose kernel takes a whole vector parameter (no one-element
+//! kernel) is listed in [`SLICE_KERNELS`] with the positions of those parameters.
+//!
 //! The order of the rows is the order of the error messages' lists.
 
 // ---------------------------------------------------------------------------------------
@@ -512,6 +523,7 @@ pub fn rule_name(name: &str) -> String {
 pub const RUST_METHODS: &[&str] = &[
     "exp",
     "ln",
+    "log",
     "ln_1p",
     "exp_m1",
     "sqrt",

@@ -66,6 +66,10 @@
 //!   writes `v[i] = x`; its backward rule [`set_back`]`(&mut gv, i, &mut gx)` moves the
 //!   adjoint of the overwritten element into `x`'s adjoint (`gx += gv[i]; gv[i] = 0`).
 //!
+//! * *Extension*, densities as values: the generated code calls a distribution's kernel
+//!   with partial buffers in the forward pass, and [`partial_back`]`(&p, &g, &mut gx)` adds
+//!   `g * p` into the operand's adjoint in the sweep.
+//!
 //! Integer indices are `usize`.
 //!
 //! The loops under the rules (reductions with several partial sums, axpy, the matrix
