@@ -1,6 +1,7 @@
 //! Inference engines and their one result type.
 
 mod advi;
+pub mod convergence;
 pub mod csv;
 mod dadvi;
 pub mod diagnostics;

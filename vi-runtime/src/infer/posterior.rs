@@ -1,10 +1,10 @@
 //! [`Posterior`]: the one result type of every engine.
 
 use crate::error::UnknownName;
-use crate::infer::laplace::LaplaceDiagnostics;
-use crate::infer::nuts::NutsDiagnostics;
-use crate::infer::vi::ViDiagnostics;
 use crate::model::ParamLayout;
+
+// The engines name `Diagnostics` through this module; it lives in `diagnostics.rs`.
+pub use super::diagnostics::Diagnostics;
 
 /// The draws of one chain (one for VI and Laplace; one per chain for NUTS).
 #[derive(Debug, Clone, PartialEq)]
@@ -25,30 +25,6 @@ impl Chain {
     /// Whether the chain holds no draws.
     pub fn is_empty(&self) -> bool {
         self.lp.is_empty()
-    }
-}
-
-/// What the method has to say about its own fit.
-// One value per fit, never in a hot path or a large collection: its size does not matter.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
-pub enum Diagnostics {
-    /// Mean-field variational inference.
-    Vi(ViDiagnostics),
-    /// Laplace approximation.
-    Laplace(LaplaceDiagnostics),
-    /// NUTS MCMC.
-    Nuts(NutsDiagnostics),
-}
-
-impl Diagnostics {
-    /// The method's name: `"VI"`, `"Laplace"` or `"NUTS"`.
-    pub fn method(&self) -> &'static str {
-        match self {
-            Diagnostics::Vi(_) => "VI",
-            Diagnostics::Laplace(_) => "Laplace",
-            Diagnostics::Nuts(_) => "NUTS",
-        }
     }
 }
 

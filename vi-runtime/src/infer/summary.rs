@@ -3,8 +3,8 @@
 use std::fmt;
 use std::io::{self, Write};
 
+use super::convergence;
 use super::csv::{f64_str, SAMPLER_COLUMNS};
-use super::diagnostics;
 use super::nuts::NutsDiagnostics;
 use super::posterior::{mean, quantile, sd, Diagnostics, Posterior};
 
@@ -160,10 +160,10 @@ impl Posterior {
                     (true, None) => {
                         let x = self.flat_draws_by_chain(i);
                         (
-                            Some(diagnostics::mcse_mean(&x)),
-                            Some(diagnostics::ess_bulk(&x)),
-                            Some(diagnostics::ess_tail(&x)),
-                            Some(diagnostics::rhat(&x)),
+                            Some(convergence::mcse_mean(&x)),
+                            Some(convergence::ess_bulk(&x)),
+                            Some(convergence::ess_tail(&x)),
+                            Some(convergence::rhat(&x)),
                         )
                     }
                     _ => (None, None, None, None),
