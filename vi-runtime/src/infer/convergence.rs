@@ -29,7 +29,7 @@
 //! assert!(ess_bulk(&[a]) > 0.0);
 //! ```
 
-use crate::infer::posterior::quantile;
+use crate::stats::{mean, quantile, variance};
 
 /// Whether the draws are usable: rectangular, at least `min_chains` chains of at least four
 /// draws, and no NaN (ArviZ's `_not_valid` with `min_draws=4`).
@@ -93,23 +93,13 @@ fn z_scale(chains: &[Vec<f64>]) -> Vec<Vec<f64>> {
     z.chunks(chains[0].len()).map(<[f64]>::to_vec).collect()
 }
 
-fn mean(xs: &[f64]) -> f64 {
-    xs.iter().sum::<f64>() / xs.len() as f64
-}
-
-/// Sample variance, divisor n - 1.
-fn var(xs: &[f64]) -> f64 {
-    let m = mean(xs);
-    xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() as f64 - 1.0)
-}
-
 /// The classic (Gelman-Rubin) potential scale reduction of already split chains:
 /// `sqrt((B / W + n - 1) / n)`, ArviZ's `_rhat`.
 fn rhat_basic(chains: &[Vec<f64>]) -> f64 {
     let n = chains[0].len() as f64;
     let chain_mean: Vec<f64> = chains.iter().map(|c| mean(c)).collect();
-    let between = n * var(&chain_mean);
-    let within = mean(&chains.iter().map(|c| var(c)).collect::<Vec<_>>());
+    let between = n * variance(&chain_mean);
+    let within = mean(&chains.iter().map(|c| variance(c)).collect::<Vec<_>>());
     ((between / within + n - 1.0) / n).sqrt()
 }
 
@@ -193,7 +183,7 @@ fn ess_raw(chains: &[Vec<f64>]) -> f64 {
     let mut var_plus = mean_var * (nf - 1.0) / nf;
     if m > 1 {
         let chain_mean: Vec<f64> = chains.iter().map(|c| mean(c)).collect();
-        var_plus += var(&chain_mean);
+        var_plus += variance(&chain_mean);
     }
     let rho = |t: usize| 1.0 - (mean_var - acov(t)) / var_plus;
 
@@ -293,7 +283,7 @@ pub fn mcse_mean(chains: &[Vec<f64>]) -> f64 {
         return f64::NAN;
     }
     let flat: Vec<f64> = chains.iter().flatten().copied().collect();
-    var(&flat).sqrt() / ess_mean(chains).sqrt()
+    variance(&flat).sqrt() / ess_mean(chains).sqrt()
 }
 
 /// The standard normal quantile function, to full double precision: a rational start

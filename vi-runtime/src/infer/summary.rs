@@ -6,7 +6,8 @@ use std::io::{self, Write};
 use super::convergence;
 use super::csv::{f64_str, SAMPLER_COLUMNS};
 use super::nuts::NutsDiagnostics;
-use super::posterior::{mean, quantile, sd, Diagnostics, Posterior};
+use super::posterior::{Diagnostics, Posterior};
+use crate::stats::{mean, quantile, sd};
 
 /// One row of a [`Summary`]: the statistics of one flat parameter element.
 #[derive(Debug, Clone, PartialEq)]
