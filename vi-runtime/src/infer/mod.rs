@@ -9,6 +9,7 @@ pub mod guard;
 pub mod init;
 pub mod laplace;
 mod lbfgs;
+mod mode;
 pub mod nuts;
 pub mod posterior;
 pub mod predictive;
