@@ -47,8 +47,7 @@ type Integrand = fn(f64) -> f64;
 
 /// Least-squares slope of `y` against `x`.
 fn slope(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mx, my) = (vi::stats::mean(x), vi::stats::mean(y));
     let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
     let sxx: f64 = x.iter().map(|a| (a - mx) * (a - mx)).sum();
     sxy / sxx

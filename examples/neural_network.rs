@@ -110,28 +110,22 @@ fn predictive(
     Ok(fit.predictive(&at_grid, seed)?.draws("y")?.to_vec())
 }
 
-fn band(method: &'static str, grid: &[f64], draws: &[Vec<f64>]) -> Band {
+/// The pointwise mean and central 95% band (the runtime's `stats::quantile_band`) and its
+/// widths by region.
+fn band(
+    method: &'static str,
+    grid: &[f64],
+    draws: &[Vec<f64>],
+) -> Result<Band, vi::stats::BandError> {
     let g = grid.len();
-    let (mut mean, mut lower, mut upper) = (vec![0.0; g], vec![0.0; g], vec![0.0; g]);
-    for j in 0..g {
-        let mut col: Vec<f64> = draws.iter().map(|d| d[j]).collect();
-        col.sort_by(f64::total_cmp);
-        let q = |p: f64| {
-            let h = (col.len() - 1) as f64 * p;
-            let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
-            col[lo] + (h - lo as f64) * (col[hi] - col[lo])
-        };
-        mean[j] = col.iter().sum::<f64>() / col.len() as f64;
-        lower[j] = q(0.025);
-        upper[j] = q(0.975);
-    }
+    let vi::stats::Band { mean, lower, upper } = vi::stats::quantile_band(draws, 0.95)?;
     let avg = |keep: &dyn Fn(f64) -> bool, v: &dyn Fn(usize) -> f64| {
         let idx: Vec<usize> = (0..g).filter(|&j| keep(grid[j])).collect();
         idx.iter().map(|&j| v(j)).sum::<f64>() / idx.len() as f64
     };
     let width = |j: usize| upper[j] - lower[j];
     let in_data = |x: f64| (1.0..=3.0).contains(&x.abs());
-    Band {
+    Ok(Band {
         method,
         width_data: avg(&in_data, &width),
         width_gap: avg(&|x: f64| x.abs() < 0.5, &width),
@@ -140,7 +134,7 @@ fn band(method: &'static str, grid: &[f64], draws: &[Vec<f64>]) -> Band {
         mean,
         lower,
         upper,
-    }
+    })
 }
 
 /// Fits the network by VI and NUTS (`small`: 30 observations, 5 hidden units, 2 NUTS
@@ -170,7 +164,7 @@ pub fn run(small: bool) -> Result<Report, Box<dyn std::error::Error>> {
     let mut sigma = Vec::new();
     for (k, fit) in [&vi, &nuts].into_iter().enumerate() {
         let draws = predictive(fit, &grid, hidden, SEED + k as u64)?;
-        bands.push(band(fit.method(), &grid, &draws));
+        bands.push(band(fit.method(), &grid, &draws)?);
         sigma.push((fit.method(), fit.mean("sigma")?[0]));
     }
     Ok(Report {

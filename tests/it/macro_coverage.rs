@@ -1,12 +1,15 @@
+// Longer than 800 lines: a catalogue of the DSL's vocabulary through `model!`, one short
+// test per group of distributions, functions or constructs; a reader looks up one group,
+// never reads the file through.
 //! Coverage of `model!`: every distribution as a prior (with the constraint its support
 //! chooses) and as an observation model whose every argument depends on a latent, every
 //! differentiable function as a method and as a function on scalars, vectors and matrices,
 //! broadcasting, deterministic `let`, `let mut` running sums, element writes in a loop, `if`
 //! over data and `target +=`. Each model's log density equals a formula written here by hand
-//! (from `support`'s textbook densities, themselves pinned to scipy below) and its gradient
+//! (from `helpers`' textbook densities, themselves pinned to scipy below) and its gradient
 //! equals central finite differences, with and without the Jacobian (`check_model`).
 
-use crate::support::*;
+use crate::helpers::*;
 use nalgebra::{DMatrix, DVector};
 use vi::prelude::*;
 

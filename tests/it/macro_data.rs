@@ -3,7 +3,7 @@
 //! finite differences through `check_model`); empty data and zero-length latents (the
 //! density is the other statements' alone, and every engine still fits).
 
-use crate::support::*;
+use crate::helpers::*;
 use nalgebra::{DMatrix, DVector, DVectorView, Vector3};
 use rand::SeedableRng;
 use vi::prelude::*;

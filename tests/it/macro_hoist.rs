@@ -6,7 +6,7 @@
 
 use vi::prelude::*;
 
-use crate::support::*;
+use crate::helpers::*;
 
 model! {
     fn hoist_mix(x: &DMatrix<f64>, y: &DMatrix<f64>, on: &[bool]) {

@@ -8,7 +8,7 @@
 
 use vi::prelude::*;
 
-use crate::support::*;
+use crate::helpers::*;
 
 // --- A non-centred random walk: a vector filled from latents in a loop, then observed ------
 

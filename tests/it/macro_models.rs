@@ -1,7 +1,7 @@
 //! Models written with `model!`: each log density equals a hand-written formula and each
 //! gradient equals central finite differences, with and without the Jacobian.
 
-use crate::support::*;
+use crate::helpers::*;
 use nalgebra::{DMatrix, DVector};
 use vi::prelude::*;
 
@@ -292,7 +292,7 @@ fn neural_network_matrix_and_loop_forms() {
 }
 
 #[test]
-fn temporaries_are_reused_across_calls_and_change_no_result() {
+fn calling_again_at_a_point_gives_bit_identical_results() {
     use vi::ad::pool;
     let (n, hn) = (40, 8);
     let x = design(n, 3);

@@ -7,7 +7,7 @@
 //! against a formula written here (1e-10), gradient against finite differences (1e-6),
 //! through `check_model`.
 
-use crate::support::*;
+use crate::helpers::*;
 use nalgebra::{DMatrix, DVector};
 use vi::prelude::*;
 

@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use vi::prelude::*;
 use vi::ModelError;
 
-use crate::support::*;
+use crate::helpers::*;
 
 model! {
     fn vec_rows(x: &DMatrix<f64>, y: &[f64]) {

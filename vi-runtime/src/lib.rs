@@ -13,16 +13,18 @@ pub mod lecture;
 pub mod math;
 mod model;
 pub mod progress;
+pub mod stats;
 mod transform;
 
 pub use error::{DistError, FitError, ModelError, ReadCsvError, UnknownName};
 pub use infer::csv::read_csv;
+pub use infer::diagnostics::Diagnostics;
 pub use infer::laplace::{Laplace, LaplaceDiagnostics};
 pub use infer::nuts::{
     AdaptOptions, Adaptation, ChainDiagnostics, Metric, Nuts, NutsDiagnostics, ParamDiagnostics,
     SamplerStats,
 };
-pub use infer::posterior::{Chain, Diagnostics, Posterior};
+pub use infer::posterior::{Chain, Posterior};
 pub use infer::predictive::{Predictive, Simulate};
 pub use infer::psis::{pareto_k, Reliability};
 pub use infer::summary::{Summary, SummaryRow};

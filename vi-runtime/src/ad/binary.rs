@@ -1,3 +1,8 @@
+// Longer than 800 lines: the element-wise operators and the matrix products share this file's
+// private broadcasting machinery (`View`, `Lane`, the forward and backward loops) and the
+// operand macros; split, that machinery would become crate-visible for no reader's gain. In
+// order: the operators, the loops, `Broadcast`, the products (`MulRule`, `MulKind`), the
+// operand impls, the public functions.
 //! Binary rules: `+ - * /` and `powf` with NumPy broadcasting, and the matrix products.
 //!
 //! Every operand is seen as a column-major (rows, columns) array plus its type's kind, which

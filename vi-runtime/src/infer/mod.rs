@@ -1,6 +1,7 @@
 //! Inference engines and their one result type.
 
 mod advi;
+pub mod convergence;
 pub mod csv;
 mod dadvi;
 pub mod diagnostics;
@@ -8,6 +9,7 @@ pub mod guard;
 pub mod init;
 pub mod laplace;
 mod lbfgs;
+mod mode;
 pub mod nuts;
 pub mod posterior;
 pub mod predictive;

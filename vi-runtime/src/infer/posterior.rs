@@ -1,10 +1,11 @@
 //! [`Posterior`]: the one result type of every engine.
 
 use crate::error::UnknownName;
-use crate::infer::laplace::LaplaceDiagnostics;
-use crate::infer::nuts::NutsDiagnostics;
-use crate::infer::vi::ViDiagnostics;
 use crate::model::ParamLayout;
+use crate::stats::{mean, quantile, sd};
+
+// The engines name `Diagnostics` through this module; it lives in `diagnostics.rs`.
+pub use super::diagnostics::Diagnostics;
 
 /// The draws of one chain (one for VI and Laplace; one per chain for NUTS).
 #[derive(Debug, Clone, PartialEq)]
@@ -25,30 +26,6 @@ impl Chain {
     /// Whether the chain holds no draws.
     pub fn is_empty(&self) -> bool {
         self.lp.is_empty()
-    }
-}
-
-/// What the method has to say about its own fit.
-// One value per fit, never in a hot path or a large collection: its size does not matter.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
-pub enum Diagnostics {
-    /// Mean-field variational inference.
-    Vi(ViDiagnostics),
-    /// Laplace approximation.
-    Laplace(LaplaceDiagnostics),
-    /// NUTS MCMC.
-    Nuts(NutsDiagnostics),
-}
-
-impl Diagnostics {
-    /// The method's name: `"VI"`, `"Laplace"` or `"NUTS"`.
-    pub fn method(&self) -> &'static str {
-        match self {
-            Diagnostics::Vi(_) => "VI",
-            Diagnostics::Laplace(_) => "Laplace",
-            Diagnostics::Nuts(_) => "NUTS",
-        }
     }
 }
 
@@ -175,44 +152,5 @@ impl Posterior {
     /// [`UnknownName`] if there is no such parameter.
     pub fn quantile(&self, name: &str, q: f64) -> Result<Vec<f64>, UnknownName> {
         self.per_element(name, |xs| quantile(xs, q))
-    }
-}
-
-/// The arithmetic mean; NaN for an empty slice.
-pub(crate) fn mean(xs: &[f64]) -> f64 {
-    xs.iter().sum::<f64>() / xs.len() as f64
-}
-
-/// The sample standard deviation (divisor n - 1); NaN for fewer than two values.
-pub(crate) fn sd(xs: &[f64]) -> f64 {
-    let m = mean(xs);
-    (xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (xs.len() as f64 - 1.0)).sqrt()
-}
-
-/// Linear-interpolation quantile (type 7); sorts `xs` in place. NaN for an empty slice.
-pub(crate) fn quantile(xs: &mut [f64], q: f64) -> f64 {
-    if xs.is_empty() {
-        return f64::NAN;
-    }
-    xs.sort_by(f64::total_cmp);
-    let h = (xs.len() - 1) as f64 * q.clamp(0.0, 1.0);
-    let lo = h.floor() as usize;
-    let hi = h.ceil() as usize;
-    xs[lo] + (h - lo as f64) * (xs[hi] - xs[lo])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantile_matches_numpy() {
-        // numpy.quantile([3, 1, 4, 1, 5], [0.05, 0.5, 0.9]) = [1.0, 3.0, 4.6]
-        let xs = [3.0, 1.0, 4.0, 1.0, 5.0];
-        assert!((quantile(&mut xs.to_vec(), 0.05) - 1.0).abs() < 1e-12);
-        assert!((quantile(&mut xs.to_vec(), 0.5) - 3.0).abs() < 1e-12);
-        assert!((quantile(&mut xs.to_vec(), 0.9) - 4.6).abs() < 1e-12);
-        // numpy.std([3, 1, 4, 1, 5], ddof=1) = 1.7888543819998317
-        assert!((sd(&xs) - 1.788_854_381_999_831_7).abs() < 1e-12);
     }
 }

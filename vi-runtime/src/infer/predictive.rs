@@ -1,9 +1,10 @@
 //! Posterior predictive draws: replicates of the observed quantities, one per posterior draw.
 
-use super::posterior::{mean, quantile, Posterior};
+use super::posterior::Posterior;
 use super::rng_for;
 use crate::error::{FitError, UnknownName};
 use crate::model::Model;
+use crate::stats::{mean, quantile};
 use rand::RngCore;
 
 /// A model that can draw replicates of what it observes, given constrained parameter values.

@@ -3,10 +3,11 @@
 use std::fmt;
 use std::io::{self, Write};
 
+use super::convergence;
 use super::csv::{f64_str, SAMPLER_COLUMNS};
-use super::diagnostics;
 use super::nuts::NutsDiagnostics;
-use super::posterior::{mean, quantile, sd, Diagnostics, Posterior};
+use super::posterior::{Diagnostics, Posterior};
+use crate::stats::{mean, quantile, sd};
 
 /// One row of a [`Summary`]: the statistics of one flat parameter element.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,10 +161,10 @@ impl Posterior {
                     (true, None) => {
                         let x = self.flat_draws_by_chain(i);
                         (
-                            Some(diagnostics::mcse_mean(&x)),
-                            Some(diagnostics::ess_bulk(&x)),
-                            Some(diagnostics::ess_tail(&x)),
-                            Some(diagnostics::rhat(&x)),
+                            Some(convergence::mcse_mean(&x)),
+                            Some(convergence::ess_bulk(&x)),
+                            Some(convergence::ess_tail(&x)),
+                            Some(convergence::rhat(&x)),
                         )
                     }
                     _ => (None, None, None, None),

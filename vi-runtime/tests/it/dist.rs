@@ -1,3 +1,7 @@
+// Longer than 800 lines: one self-contained section per distribution (values against scipy,
+// partials against finite differences, the sampler against its CDF); a reader looks up one
+// distribution, never reads the file through. The vocabulary's distributions are in
+// `dist/vocab.rs`.
 //! Distributions: log densities and CDFs against scipy.stats, every partial against central
 //! finite differences, samplers against their CDFs (Kolmogorov-Smirnov / DKW), vector
 //! kernels against sums of scalar densities, and invalid arguments as errors naming the value.

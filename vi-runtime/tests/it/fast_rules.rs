@@ -86,7 +86,7 @@ fn check_binary<A: Value, B: Value, O: Value>(
 }
 
 #[test]
-fn matrix_vector_products_at_unrolled_sizes() {
+fn matrix_vector_products_at_every_column_count() {
     // 4, 5, 6, 7 and 9 columns: whole groups of four and every remainder; 70 rows is not a
     // multiple of the eight partial sums.
     for k in [1, 4, 5, 6, 7, 9] {
@@ -217,7 +217,7 @@ fn broadcast_adjoints_over_many_elements() {
 }
 
 #[test]
-fn reductions_longer_than_their_partial_sums() {
+fn sum_dot_and_mean_at_every_length() {
     for n in [7, 8, 9, 63, 64, 65, 200] {
         let a = filled(DVector::zeros(n), 14);
         let b = filled(DVector::zeros(n), 15);
@@ -420,7 +420,7 @@ where
 }
 
 #[test]
-fn fused_product_and_sum_in_every_broadcast() {
+fn product_plus_sum_in_every_broadcast() {
     let m = |r, c, s| filled(DMatrix::<f64>::zeros(r, c), s);
     let v = |n, s| filled(DVector::<f64>::zeros(n), s);
     let row = |n, s| filled(RowDVector::<f64>::zeros(n), s);

@@ -1,3 +1,4 @@
+// Longer than 800 lines: a data set (5,000 rows), not code.
 //! The `diamonds` data of posteriordb (commit 28f8d3d6e975315f42aa274a8399f21e07a43b30,
 //! BSD 3-Clause licence, Stan Developers; see /work/shared/posteriordb/NOTICE.md), stored
 //! exactly but compactly: the 25 columns of its design matrix `X` are rebuilt from these

@@ -1,3 +1,5 @@
+// Longer than 800 lines: one self-contained section per distribution (ten) and one for the
+// log CDF kernels; a reader looks up one distribution, never reads the file through.
 //! The distributions added for the DSL's vocabulary (Weibull, Gumbel, Logistic, Pareto,
 //! BetaBinomial, NegBinomial2, NegBinomial2Log, Categorical, CategoricalLogit,
 //! OrderedLogistic) and the log CDF kernels of `dist::cdf`, through the parent module's
