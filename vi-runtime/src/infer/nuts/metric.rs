@@ -629,8 +629,8 @@ mod tests {
     /// be noisy), and far from 1 for draws climbing toward the mode.
     #[test]
     fn stein_ratio_is_one_in_equilibrium_only() {
-        let cov = DMatrix::from_row_slice(2, 2, &[1.0, 0.0999 * 1000.0, 99.9, 10000.0]);
-        let cov = DMatrix::from_fn(2, 2, |i, j| if i == j { cov[(i, i)] } else { 99.9 });
+        // Sds 1 and 100, correlation 99.9 / 100 = 0.999.
+        let cov = DMatrix::from_row_slice(2, 2, &[1.0, 99.9, 99.9, 10000.0]);
         let prec = cov.clone().try_inverse().unwrap();
         let l = Cholesky::new(cov).unwrap().l();
         let mut rng = Rng::seed_from_u64(9);
@@ -659,7 +659,7 @@ mod tests {
             t.grads.extend((-&prec * &x).iter());
         }
         let r = stein_ratio(&t);
-        assert!(!(r.ln().abs() < 2f64.ln()), "{r}");
+        assert!(!(0.5..=2.0).contains(&r), "{r}");
     }
 
     #[test]
