@@ -185,7 +185,7 @@ fn arma_1_1_carried_error() {
 // --- GARCH(1,1) (posteriordb garch11; the volatility recursion carried) ---------------------
 
 model! {
-    fn garch11(y: &[f64], sigma1: f64) {
+    pub fn garch11(y: &[f64], sigma1: f64) {
         let mu ~ Normal(0.0, 10.0);
         let alpha0 ~ HalfNormal(1.0);
         let alpha1 ~ Beta(2.0, 2.0);

@@ -20,4 +20,6 @@ mod macro_simulate;
 mod macro_validation;
 mod macro_vocab_fns;
 mod macro_vectorise;
+mod nuts_default;
+mod support;
 mod vi_realistic;

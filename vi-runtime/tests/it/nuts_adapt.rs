@@ -317,8 +317,10 @@ fn dense_metric_beats_diagonal_on_strong_correlation() {
         }
     }
     check_exact(&dense, "x.1", 0.0, 1.0, "dense");
-    // The automatic metric picks the dense one here, and the diagonal for a weak correlation.
-    let auto = base.clone().metric(Metric::Auto).fit(&m).unwrap();
+    // The default (automatic) metric picks the dense one here, and the diagonal for a weak
+    // correlation.
+    assert_eq!(base.clone(), base.clone().metric(Metric::Auto));
+    let auto = base.clone().fit(&m).unwrap();
     assert!(nuts_diag(&auto)
         .chains
         .iter()
@@ -529,7 +531,7 @@ fn kilpisjarvi_gradient_matches_finite_differences() {
     }
 }
 
-/// The real regression: the dense metric (chosen by `Metric::Auto`) samples it with short
+/// The real regression: the dense metric (chosen by the default, `Metric::Auto`) samples it with short
 /// trajectories and matches the exact posterior; the diagonal metric needs trees deeper
 /// by 4 or more.
 #[test]
@@ -542,7 +544,8 @@ fn kilpisjarvi_regression_with_correlation_minus_0_99999() {
         .warmup(500)
         .draws(500)
         .progress(false);
-    let auto = base.clone().metric(Metric::Auto).fit(&m).unwrap();
+    // The default metric picks the dense one.
+    let auto = base.clone().fit(&m).unwrap();
     let d = nuts_diag(&auto);
     assert!(d.chains.iter().all(|c| c.metric == Metric::Dense));
     for (j, name) in ["alpha", "beta", "sigma"].iter().enumerate() {

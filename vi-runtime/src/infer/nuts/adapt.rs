@@ -311,8 +311,12 @@ fn matrix_metric(w: Want, s: &Samples, grads: bool, fallback: &[f64]) -> Option<
     match w {
         Want::Diag => None,
         Want::LowRank(k) => Some(metric::estimate_low_rank(s, grads, k, fallback)),
+        // Stein's identity fails for draws that are not yet from the posterior: a matrix
+        // estimated from them (from a chain still climbing from its initial point, where
+        // the coordinates drift together and look strongly correlated) is not used.
+        _ if grads && !in_equilibrium(s) => None,
         Want::Dense | Want::Auto => {
-            let m: DMatrix<f64> = metric::estimate_dense(s, grads, fallback);
+            let m: DMatrix<f64> = metric::estimate_dense(s, grads, fallback)?;
             if w == Want::Auto && metric::correlation_condition(&m) <= AUTO_DENSE_CONDITION {
                 return None;
             }
@@ -320,6 +324,15 @@ fn matrix_metric(w: Want, s: &Samples, grads: bool, fallback: &[f64]) -> Option<
         }
     }
 }
+
+/// Stein's ratio (see [`metric::stein_ratio`]) within a factor [`STEIN_TOLERANCE`] of 1.
+fn in_equilibrium(s: &Samples) -> bool {
+    metric::stein_ratio(s).ln().abs() < STEIN_TOLERANCE.ln()
+}
+
+/// A matrix metric is estimated only from windows whose Stein ratio is within this factor
+/// of 1; otherwise the window's diagonal estimate is used.
+pub(crate) const STEIN_TOLERANCE: f64 = 2.0;
 
 fn push(s: &mut Samples, q: &[f64], g: &[f64]) {
     s.draws.extend_from_slice(q);
@@ -508,9 +521,23 @@ fn nutpie<M: Model + ?Sized>(
                 changed = true;
             }
         }
-        if changed && first_change {
+        // A new foreground metric (and the first estimate) gets a step size of its own:
+        // Stan's search from the current one, then dual averaging restarted around it, as
+        // Stan does after every window. Without it a chain that climbs out of a far-off
+        // initial point keeps the tiny step size of its start (ARMA(1,1): 1e-33) for
+        // hundreds of iterations, and a dual-averaged step size tuned for one metric is
+        // wrong by orders of magnitude for the next one.
+        if changed && (first_change || switched) {
+            let first = first_change;
             first_change = false;
-            s.init_stepsize()?;
+            let before = s.eps;
+            if let Err(e) = s.init_stepsize() {
+                if first {
+                    return Err(e);
+                }
+                // Later searches may fail far out in a transient: keep the step size.
+                s.eps = before;
+            }
             dual.set_mu((10.0 * s.eps).ln());
             dual.restart();
         } else {

@@ -33,6 +33,9 @@ const DIAG_LIMITS: (f64, f64) = (1e-20, 1e20);
 const GAMMA: f64 = 1e-5;
 /// Low-rank: eigenvalues of the rescaled metric kept when above this or below its inverse.
 const EIGVAL_CUTOFF: f64 = 2.0;
+/// Bounds of the eigenvalues of a dense estimate in the coordinates rescaled by the
+/// diagonal estimate.
+const RESCALED_LIMITS: (f64, f64) = (1e-10, 1e10);
 
 /// The metric of one chain.
 #[derive(Debug, Clone)]
@@ -405,6 +408,29 @@ pub(crate) fn shrinkage_intensities(x: &DMatrix<f64>) -> DMatrix<f64> {
     out
 }
 
+/// Stein's identity as a test of equilibrium: `-E[(x - E x) . grad log p(x)] / d`, which is 1
+/// for draws from the target (any density whose tails vanish: integrate by parts), here
+/// estimated from the window's draws and gradients. The sum over coordinates is the
+/// coordinate-free `(x - mean)' (g - mean)`, so its sampling error is small (for a
+/// Gaussian target `(x - mu)' P (x - mu)` is chi-squared with d degrees of freedom: the
+/// relative sd is `sqrt(2 / (d n_eff))`) however correlated the posterior. Draws still in
+/// their transient (climbing from a poor initial point) give values far from 1.
+pub(crate) fn stein_ratio(s: &Samples) -> f64 {
+    let (d, n) = (s.d, s.n());
+    if n < 2 {
+        return f64::NAN;
+    }
+    let (mx, _) = mean_var(&s.draws, d);
+    let (mg, _) = mean_var(&s.grads, d);
+    let mut acc = 0.0;
+    for (x, g) in s.draws.chunks_exact(d).zip(s.grads.chunks_exact(d)) {
+        for i in 0..d {
+            acc += (x[i] - mx[i]) * (g[i] - mg[i]);
+        }
+    }
+    -acc / (n as f64 * d as f64)
+}
+
 /// The condition number of the correlation matrix of `m` (symmetric positive definite).
 pub(crate) fn correlation_condition(m: &DMatrix<f64>) -> f64 {
     let d = m.nrows();
@@ -422,8 +448,9 @@ pub(crate) fn correlation_condition(m: &DMatrix<f64>) -> f64 {
 }
 
 /// The dense inverse metric from draws and gradients (nutpie's estimate, shrunk toward its
-/// diagonal), or Stan's regularised covariance without gradients.
-pub(crate) fn estimate_dense(s: &Samples, grads: bool, fallback: &[f64]) -> DMatrix<f64> {
+/// diagonal), or Stan's regularised covariance without gradients; `None` when nutpie's
+/// estimate is not a plausible metric (see `RESCALED_LIMITS`).
+pub(crate) fn estimate_dense(s: &Samples, grads: bool, fallback: &[f64]) -> Option<DMatrix<f64>> {
     let d = s.d;
     let n = s.n() as f64;
     if !grads {
@@ -431,7 +458,7 @@ pub(crate) fn estimate_dense(s: &Samples, grads: bool, fallback: &[f64]) -> DMat
         let (mx, _) = mean_var(&s.draws, d);
         let x = DMatrix::from_fn(s.n(), d, |k, i| s.draws[k * d + i] - mx[i]);
         let cov = x.transpose() * &x / (n - 1.0);
-        return cov * (n / (n + 5.0)) + DMatrix::identity(d, d) * (1e-3 * 5.0 / (n + 5.0));
+        return Some(cov * (n / (n + 5.0)) + DMatrix::identity(d, d) * (1e-3 * 5.0 / (n + 5.0)));
     }
     let (x, g, sigma) = rescaled(s, fallback);
     let mut m = grad_metric(&x, &g);
@@ -441,7 +468,20 @@ pub(crate) fn estimate_dense(s: &Samples, grads: bool, fallback: &[f64]) -> DMat
     if Cholesky::new(shrunk.clone()).is_some() {
         m = shrunk;
     }
-    DMatrix::from_fn(d, d, |i, j| sigma[i] * m[(i, j)] * sigma[j])
+    // In the coordinates rescaled by the diagonal estimate the metric is close to a
+    // correlation matrix (a -0.99999 correlation gives eigenvalues near 2 and 1e-5); an
+    // eigenvalue outside `RESCALED_LIMITS` means the window is no sample of a posterior
+    // (ARMA(1,1) far out in its explosive region gave 1e223): no dense estimate then.
+    let e = SymmetricEigen::new(m.clone()).eigenvalues;
+    if !e
+        .iter()
+        .all(|l| l.is_finite() && *l > RESCALED_LIMITS.0 && *l < RESCALED_LIMITS.1)
+    {
+        return None;
+    }
+    Some(DMatrix::from_fn(d, d, |i, j| {
+        sigma[i] * m[(i, j)] * sigma[j]
+    }))
 }
 
 /// The low-rank metric: nutpie's from draws and gradients, or without gradients the
@@ -510,7 +550,7 @@ mod tests {
             s.draws.extend(x.iter());
             s.grads.extend(g.iter());
         }
-        let m = estimate_dense(&s, true, &[1.0; 3]);
+        let m = estimate_dense(&s, true, &[1.0; 3]).unwrap();
         for i in 0..3 {
             for j in 0..3 {
                 let tol = 0.05 * (cov[(i, i)] * cov[(j, j)]).sqrt();
@@ -582,6 +622,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Stein's ratio is 1 for draws from the target whatever its correlation (here a
+    /// Gaussian with correlation 0.999 and scales 1 and 100: a per-coordinate ratio would
+    /// be noisy), and far from 1 for draws climbing toward the mode.
+    #[test]
+    fn stein_ratio_is_one_in_equilibrium_only() {
+        // Sds 1 and 100, correlation 99.9 / 100 = 0.999.
+        let cov = DMatrix::from_row_slice(2, 2, &[1.0, 99.9, 99.9, 10000.0]);
+        let prec = cov.clone().try_inverse().unwrap();
+        let l = Cholesky::new(cov).unwrap().l();
+        let mut rng = Rng::seed_from_u64(9);
+        let mut s = Samples {
+            d: 2,
+            ..Samples::default()
+        };
+        for _ in 0..400 {
+            let z = DVector::from_iterator(2, (0..2).map(|_| rng.sample::<f64, _>(StandardNormal)));
+            let x = &l * z;
+            s.draws.extend(x.iter());
+            s.grads.extend((-&prec * &x).iter());
+        }
+        // chi-squared with 2 degrees of freedom over 400 draws / 2: sd 0.05.
+        let r = stein_ratio(&s);
+        assert!((r - 1.0).abs() < 0.2, "{r}");
+        // A chain climbing along a steep ridge toward the mode: x_k = 10 - k / 10 in both
+        // coordinates, gradients of the same Gaussian at those points.
+        let mut t = Samples {
+            d: 2,
+            ..Samples::default()
+        };
+        for k in 0..50 {
+            let x = DVector::from_element(2, 10.0 - k as f64 / 10.0);
+            t.draws.extend(x.iter());
+            t.grads.extend((-&prec * &x).iter());
+        }
+        let r = stein_ratio(&t);
+        assert!(!(0.5..=2.0).contains(&r), "{r}");
     }
 
     #[test]

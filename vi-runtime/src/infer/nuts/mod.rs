@@ -12,11 +12,10 @@
 //! tuned in the last 15% of warmup. It usually needs far fewer gradient evaluations than
 //! Stan's windowed adaptation, which stays available as [`Adaptation::Stan`].
 //!
-//! The default metric is diagonal. [`Metric::Auto`] is dense for models of at most
+//! The default metric is [`Metric::Auto`]: dense for models of at most
 //! [`AUTO_DENSE_MAX_DIM`] (50) parameters whose warmup estimate shows strong correlations
 //! (a correlation matrix with condition number above [`AUTO_DENSE_CONDITION`] (10), for
-//! two parameters |corr| > 0.82), and diagonal otherwise; it is not the default because
-//! its switch to dense failed on ARMA(1,1) (see [`Metric::Auto`]). A dense leapfrog step costs
+//! two parameters |corr| > 0.82), and diagonal otherwise. A dense leapfrog step costs
 //! O(d^2) on top of the gradient; diagonal and low-rank ones O(d) and O(d k).
 
 use std::fmt;
@@ -53,14 +52,21 @@ use tree::Sampler;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Metric {
-    /// Dense for at most [`AUTO_DENSE_MAX_DIM`] parameters when warmup finds strong
-    /// correlations (condition number of the estimated correlation matrix above
-    /// [`AUTO_DENSE_CONDITION`]), else diagonal. Not the default: on ARMA(1,1) (posteriordb
-    /// `arma11`) two of four chains switched to dense ended warmup with step sizes near
-    /// 1e-150 (`tests/it/vi_realistic.rs` caught it).
-    Auto,
-    /// A diagonal metric: O(d) per leapfrog step. The default.
+    /// The default: dense for at most [`AUTO_DENSE_MAX_DIM`] parameters when warmup finds
+    /// strong correlations (condition number of the estimated correlation matrix above
+    /// [`AUTO_DENSE_CONDITION`]), else diagonal. The choice is made afresh at every
+    /// re-estimation of the metric during warmup, so a chain may end with either; the
+    /// diagnostics name the metric each chain used. With nutpie's adaptation a matrix is
+    /// estimated only from a window of draws that passes a test of equilibrium (Stein's
+    /// identity `E[(x - E x) . grad log p] = -d`, within a factor 2): draws from a chain
+    /// still climbing out of its initial point drift together, look strongly correlated
+    /// and gave absurd dense metrics (ARMA(1,1) from an initial MA coefficient beyond 1:
+    /// step sizes near 1e-150 and R-hat 3.4 before this test). Such windows get the
+    /// diagonal estimate, and every new metric gets a step size of its own (Stan's search,
+    /// then dual averaging restarted).
     #[default]
+    Auto,
+    /// A diagonal metric: O(d) per leapfrog step.
     Diag,
     /// A dense metric: O(d^2) per leapfrog step; removes linear correlations.
     Dense,
@@ -106,7 +112,8 @@ impl fmt::Display for Adaptation {
 /// Defaults are CmdStan's where they apply: 4 chains of 1000 warmup and 1000 sampling
 /// iterations, target acceptance statistic 0.8, maximum tree depth 10, dual averaging with
 /// gamma 0.05, t0 10, kappa 0.75, initial values uniform in (-2, 2), no step-size jitter;
-/// warmup is nutpie's and the metric diagonal. `.adaptation(Adaptation::Stan)
+/// warmup is nutpie's and the metric [`Metric::Auto`] (dense for up to 50 strongly
+/// correlated parameters, else diagonal). `.adaptation(Adaptation::Stan)
 /// .metric(Metric::Diag)` is CmdStan's sampler.
 ///
 /// ```
@@ -165,7 +172,7 @@ impl Default for Nuts {
             init_radius: 2.0,
             adapt: AdaptOptions::default(),
             adaptation: Adaptation::Nutpie,
-            metric: Metric::Diag,
+            metric: Metric::Auto,
             max_energy_error: 1000.0,
             threads: None,
             progress: true,
@@ -259,7 +266,7 @@ impl Nuts {
         self.adaptation = adaptation;
         self
     }
-    /// The metric to adapt (default [`Metric::Diag`]).
+    /// The metric to adapt (default [`Metric::Auto`]).
     pub fn metric(mut self, metric: Metric) -> Self {
         self.metric = metric;
         self

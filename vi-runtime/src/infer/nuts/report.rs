@@ -68,7 +68,7 @@ pub struct NutsDiagnostics {
     pub thin: usize,
     /// The target acceptance statistic.
     pub target_accept: f64,
-    /// The metric that was asked for ([`Metric::Diag`] unless set); what each chain used is
+    /// The metric that was asked for ([`Metric::Auto`] unless set); what each chain used is
     /// [`ChainDiagnostics::metric`].
     pub metric: Metric,
     /// The warmup schedule.
