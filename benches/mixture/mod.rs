@@ -69,7 +69,7 @@ fn mixture_hand(y: &[f64], th: &[f64], g: &mut [f64]) -> f64 {
     lp += -0.5 * z * z - 2f64.ln() - LN_SQRT_2PI;
     let mut gm2 = -z / 2.0;
     let (h1, h2) = (s1 / 2.0, s2 / 2.0);
-    lp += 2.0 * (2f64.ln() - 0.5 * h1 * h1 - 2f64.ln() - LN_SQRT_2PI) + l1 + l2;
+    lp += -0.5 * (h1 * h1 + h2 * h2) - 2.0 * LN_SQRT_2PI + l1 + l2;
     let mut gl1 = 1.0 - h1 * h1;
     let mut gl2 = 1.0 - h2 * h2;
     let (is1, is2) = (1.0 / s1, 1.0 / s2);
@@ -83,7 +83,11 @@ fn mixture_hand(y: &[f64], th: &[f64], g: &mut [f64]) -> f64 {
         let e = d.exp();
         lp += m + e.ln_1p();
         // The responsibility of the first component.
-        let r1 = if a > b { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+        let r1 = if a > b {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        };
         let r2 = 1.0 - r1;
         r1_sum += r1;
         gm1 += r1 * z1 * is1;
