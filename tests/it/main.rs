@@ -12,5 +12,6 @@ mod macro_scalar;
 mod macro_simulate;
 mod macro_validation;
 mod macro_vectorise;
+mod macro_vocab_latents;
 mod support;
 mod vi_realistic;

@@ -379,6 +379,10 @@ impl Emitter<'_> {
         let mut out = Vec::new();
         crate::ir::walk(&self.m.body, &mut |s| {
             if let Stmt::Latent { dist, src, .. } | Stmt::Observe { dist, src, .. } = s {
+                if dist.support.multivariate() {
+                    // Called directly, without a memo (`codegen::multi`).
+                    return;
+                }
                 let k = format_ident!("__k{}", src);
                 let module = format_ident!("{}", dist.module);
                 out.push(quote! {
