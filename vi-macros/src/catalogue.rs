@@ -20,10 +20,11 @@
 //! re-exported in `dist/mod.rs`); and for users, the value type in the facade's prelude
 //! (`src/lib.rs`), tests in `vi-runtime/tests/it/dist.rs`, and the row of the README's table.
 //!
-//! A support other than the five of [`Support`] (a simplex, a lower bound from the
-//! arguments, ...) is a new constraint: a variant here, its transform in
-//! `vi-runtime/src/transform.rs`, its case in the analyser's `latent` (which maps supports to
-//! constraints) and in the generated code's latent reads (see `ARCHITECTURE.md`).
+//! A support other than those of [`Support`] is a new constraint: a variant here, its
+//! transform in `vi-runtime/src/transform.rs` (or `transform/vector.rs`), its case in the
+//! analyser's `latent` (which maps supports to constraints) and in the generated code's
+//! latent reads (see `ARCHITECTURE.md`). A multivariate distribution (its kernel on whole
+//! flat slices) is a row of [`MULTI_DISTS`] and of [`MULTI`] instead of `dists!`.
 //!
 //! # Adding a function
 //!
@@ -236,6 +237,20 @@ pub static MULTI_DISTS: &[DistInfo] = &[
         support: Support::CholeskyCorr,
         data_params: &[0],
     },
+    DistInfo {
+        name: "Wishart",
+        module: "wishart",
+        params: &["nu", "S"],
+        support: Support::CovMatrix,
+        data_params: &[],
+    },
+    DistInfo {
+        name: "InvWishart",
+        module: "inv_wishart",
+        params: &["nu", "S"],
+        support: Support::CovMatrix,
+        data_params: &[],
+    },
 ];
 
 /// How each row of [`MULTI_DISTS`] reaches its kernel.
@@ -275,6 +290,18 @@ pub static MULTI: &[MultiInfo] = &[
         dim: Dim::Value(0),
         matrix: true,
         size_only: &[0],
+    },
+    MultiInfo {
+        name: "Wishart",
+        dim: Dim::Side(1),
+        matrix: true,
+        size_only: &[],
+    },
+    MultiInfo {
+        name: "InvWishart",
+        dim: Dim::Side(1),
+        matrix: true,
+        size_only: &[],
     },
 ];
 

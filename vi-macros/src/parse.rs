@@ -3,13 +3,15 @@
 //! ```text
 //! model   := attrs vis `fn` name `(` (name `:` Type),* `)` block
 //! block   := `{` stmt* `}`
-//! stmt    := `let` name `~` dist (`.iid(` expr `)`)? `;`          latent
+//! stmt    := `let` name `~` dist modifier* `;`                     latent
 //!          | expr `~` dist `;`                                     observation
 //!          | `let` pat (`:` Type)? `=` expr `;`                    deterministic / data
 //!          | place (`=` | `+=` | `-=` | `*=` | `/=`) expr `;`      assignment
 //!          | `target` `+=` expr `;`
 //!          | `for` pat `in` expr block
 //!          | `if` expr block (`else` (block | if ...))?
+//! modifier := `.iid(` expr `)` | `.ordered()` | `.positive_ordered()`
+//!          | `.lower(` expr `)` | `.upper(` expr `)` | `.bounds(` expr `,` expr `)`
 //!          | expr `;`
 //! dist    := Name `(` expr,* `)`
 //! ```
@@ -90,6 +92,8 @@ pub struct LatentStmt {
     pub iid: Option<Expr>,
     /// The constraint modifiers after it: `.ordered()`, `.lower(a)`, ...
     pub mods: Vec<Modifier>,
+    /// Modifiers that are unknown or have the wrong number of arguments.
+    pub mod_errors: Vec<syn::Error>,
     /// The statement's source text, without the `;`.
     pub src: String,
 }
@@ -344,7 +348,7 @@ impl Parse for Stmt {
                     )),
                 };
                 let dist: DistCall = input.parse()?;
-                let (iid, mods) = parse_modifiers(input)?;
+                let (iid, mods, mod_errors) = parse_modifiers(input)?;
                 let src = source_between(&start, input);
                 input.parse::<Token![;]>()?;
                 return Ok(Stmt::Latent(LatentStmt {
@@ -353,6 +357,7 @@ impl Parse for Stmt {
                     dist,
                     iid,
                     mods,
+                    mod_errors,
                     src,
                 }));
             }
@@ -478,10 +483,15 @@ fn op_span(op: &syn::BinOp) -> Span {
 }
 
 /// `.iid(shape)` and the constraint modifiers after a latent's prior, in any order. An
-/// unknown modifier is an error at its name listing those that exist, with the nearest.
-fn parse_modifiers(input: ParseStream) -> syn::Result<(Option<Expr>, Vec<Modifier>)> {
+/// unknown modifier or a wrong number of arguments is an error at the modifier's name
+/// (listing those that exist, with the nearest), kept with the statement so the latent is
+/// still declared and no follow-on error appears.
+fn parse_modifiers(
+    input: ParseStream,
+) -> syn::Result<(Option<Expr>, Vec<Modifier>, Vec<syn::Error>)> {
     let mut iid = None;
     let mut mods = Vec::new();
+    let mut errors = Vec::new();
     while input.peek(Token![.]) {
         if input.peek2(kw::iid) {
             if iid.is_some() {
@@ -492,6 +502,11 @@ fn parse_modifiers(input: ParseStream) -> syn::Result<(Option<Expr>, Vec<Modifie
         }
         let _: Token![.] = input.parse()?;
         let name: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+        let content;
+        parenthesized!(content in input);
+        let args: syn::punctuated::Punctuated<Expr, Token![,]> =
+            content.parse_terminated(Expr::parse, Token![,])?;
+        let args: Vec<Expr> = args.into_iter().collect();
         let text = name.to_string();
         let Some(&(_, arity)) = MODIFIERS.iter().find(|(m, _)| *m == text) else {
             let known = MODIFIERS
@@ -502,26 +517,23 @@ fn parse_modifiers(input: ParseStream) -> syn::Result<(Option<Expr>, Vec<Modifie
             let hint = crate::catalogue::suggest_modifier(&text)
                 .map(|s| format!(", did you mean `{s}`?"))
                 .unwrap_or_default();
-            return Err(syn::Error::new(
+            errors.push(syn::Error::new(
                 name.span(),
                 format!("unknown modifier `.{text}()`{hint} (the modifiers are {known})"),
             ));
+            continue;
         };
-        let content;
-        parenthesized!(content in input);
-        let args: syn::punctuated::Punctuated<Expr, Token![,]> =
-            content.parse_terminated(Expr::parse, Token![,])?;
-        let args: Vec<Expr> = args.into_iter().collect();
         if args.len() != arity {
             let what = match arity {
                 0 => "no arguments".to_string(),
                 1 => "one argument".to_string(),
                 n => format!("{n} arguments"),
             };
-            return Err(syn::Error::new(
+            errors.push(syn::Error::new(
                 name.span(),
                 format!("`.{text}` takes {what}, found {}", args.len()),
             ));
+            continue;
         }
         let kind = match text.as_str() {
             "ordered" => ModKind::Ordered,
@@ -532,7 +544,7 @@ fn parse_modifiers(input: ParseStream) -> syn::Result<(Option<Expr>, Vec<Modifie
         };
         mods.push(Modifier { kind, name, args });
     }
-    Ok((iid, mods))
+    Ok((iid, mods, errors))
 }
 
 fn parse_iid(input: ParseStream) -> syn::Result<Option<Expr>> {

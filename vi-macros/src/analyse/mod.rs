@@ -341,6 +341,7 @@ impl Analyser {
     }
 
     fn latent(&mut self, l: &parse::LatentStmt, out: &mut Vec<Stmt>) {
+        self.errors.extend(l.mod_errors.iter().cloned());
         let src = self.src(&l.src);
         self.terms.push(src);
         let name = l.name.to_string();
