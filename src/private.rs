@@ -224,6 +224,66 @@ pub fn bound<T: ad::ToF64s + ?Sized>(x: &T) -> f64 {
     }
 }
 
+/// The transform of a latent with data bounds (`.lower(a)`, `.upper(b)`, `.bounds(a, b)`,
+/// `Uniform(a, b)`): NaN, infinite where not allowed, or `lower >= upper` is an error
+/// naming the statement.
+pub fn bounded(stmt: &str, lower: Option<f64>, upper: Option<f64>) -> Result<Transform, Fail> {
+    Transform::bounded(lower, upper).map_err(|e| {
+        Fail::Model(Box::new(ModelError::Invalid {
+            statement: Some(stmt.to_string()),
+            message: format!("invalid bounds of a latent variable: {e}"),
+        }))
+    })
+}
+
+/// Adds a latent whose blocks go through the vector transform `t` (a simplex, an ordered
+/// vector, a Cholesky factor, ...; see `ParamLayout::push_vector`) and returns its value at
+/// theta = 0. `shape` is the value's; a shape whose last side does not fit `t` is an error
+/// naming the statement.
+pub fn build_blocks<T: Latent>(
+    stmt: &str,
+    layout: &mut ParamLayout,
+    name: &str,
+    shape: Vec<usize>,
+    t: VectorTransform,
+) -> Result<T, Fail> {
+    let size: usize = shape.iter().product();
+    let c = t.constrained_len();
+    if c == 0 || size % c != 0 {
+        return Err(Fail::Model(Box::new(ModelError::Shape {
+            statement: stmt.to_string(),
+            message: format!("`{name}` has shape {shape:?}, which does not hold a {t}"),
+        })));
+    }
+    let offset = layout.push_vector(name, shape, t);
+    let theta = vec![0.0; offset + size];
+    let p = &layout.params()[layout.params().len() - 1];
+    let mut lp = 0.0;
+    Ok(T::read(&theta, p, &mut lp, true))
+}
+
+/// The side `K` of a square matrix of `len` elements (0 when `len` is not a square), for
+/// the size of a multivariate latent.
+pub fn side(len: usize) -> usize {
+    let k = (len as f64).sqrt().round() as usize;
+    if k * k == len {
+        k
+    } else {
+        0
+    }
+}
+
+/// The sums of the rows of a flat `n x k` column-major matrix (a Multinomial's trials).
+pub fn row_sums(y: &[f64], n: usize, k: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            (0..k)
+                .map(|j| y.get(i + j * n).copied().unwrap_or(0.0))
+                .sum()
+        })
+        .collect()
+}
+
 /// A latent's value type: read from the unconstrained vector through its transform.
 pub trait Latent: Sized {
     /// Adds the parameter to the layout and returns its value at theta = 0.
@@ -240,6 +300,13 @@ pub trait Latent: Sized {
 fn read_flat(theta: &[f64], p: &Param, lp: &mut f64, jacobian: bool, out: &mut [f64]) {
     let t = p.transform;
     let src = &theta[p.range()];
+    if let Some(v) = &p.vector {
+        // A simplex, ordered vector, Cholesky factor ...: whole blocks, with the auxiliary
+        // coordinates' density (see `Param::constrain_blocks`).
+        let (lj, aux) = p.constrain_blocks(v, src, out);
+        *lp += aux + if jacobian { lj } else { 0.0 };
+        return;
+    }
     match t {
         Transform::Identity => out.copy_from_slice(src),
         _ => {
@@ -256,6 +323,10 @@ fn read_flat(theta: &[f64], p: &Param, lp: &mut f64, jacobian: bool, out: &mut [
 fn grad_flat(theta: &[f64], p: &Param, g: &[f64], grad: &mut [f64], jacobian: bool) {
     let t = p.transform;
     let r = p.range();
+    if let Some(v) = &p.vector {
+        p.grad_blocks(v, &theta[r.clone()], g, jacobian, &mut grad[r]);
+        return;
+    }
     match t {
         Transform::Identity => grad[r].copy_from_slice(g),
         _ => {

@@ -1,12 +1,12 @@
 //! Issue 17's vocabulary in `model!`: Stan's functions on a latent's path (and on data),
 //! `Dist(..).lpdf(x)` / `.lcdf(x)` / `.lccdf(x)` as expressions, and the new scalar
 //! distributions as priors and observations. Densities against formulas written here
-//! (with `libm` and the textbook densities of `support`; digamma and Phi from
+//! (with `libm` and the textbook densities of `helpers`; digamma and Phi from
 //! `vi::math::special`, which the runtime's tests pin to scipy), gradients against central
 //! finite differences (`check_model`), posteriors against quadrature, conjugate closed forms
 //! and our own NUTS.
 
-use crate::support::*;
+use crate::helpers::*;
 use nalgebra::DVector;
 use vi::math::special as sp;
 use vi::prelude::*;

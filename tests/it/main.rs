@@ -1,11 +1,5 @@
 //! Integration tests, one binary to save link time.
 
-// The shared helpers were `support.rs` (a name that clashed with a distribution's `Support`);
-// test files written before the rename, on branches not yet merged, still say
-// `crate::support`. Remove once none does.
-#[allow(unused_imports)]
-use helpers as support;
-
 mod engines;
 mod examples;
 mod helpers;
@@ -19,7 +13,7 @@ mod macro_scalar;
 mod macro_simulate;
 mod macro_validation;
 mod macro_vectorise;
-mod nuts_default;
 mod macro_vocab_fns;
-mod support;
+mod macro_vocab_latents;
+mod nuts_default;
 mod vi_realistic;

@@ -20,10 +20,11 @@
 //! re-exported in `dist/mod.rs`); and for users, the value type in the facade's prelude
 //! (`src/lib.rs`), tests in `vi-runtime/tests/it/dist.rs`, and the row of the README's table.
 //!
-//! A support other than the five of [`Support`] (a simplex, a lower bound from the
-//! arguments, ...) is a new constraint: a variant here, its transform in
-//! `vi-runtime/src/transform.rs`, its case in the analyser's `latent` (which maps supports to
-//! constraints) and in the generated code's latent reads (see `ARCHITECTURE.md`).
+//! A support other than those of [`Support`] is a new constraint: a variant here, its
+//! transform in `vi-runtime/src/transform.rs` (or `transform/vector.rs`), its case in the
+//! analyser's `latent` (which maps supports to constraints) and in the generated code's
+//! latent reads (see `ARCHITECTURE.md`). A multivariate distribution (its kernel on whole
+//! flat slices) is a row of [`MULTI_DISTS`] and of [`MULTI`] instead of `dists!`.
 //!
 //! # Adding a function
 //!
@@ -70,6 +71,33 @@ pub enum Support {
     /// `(first argument, inf)` (Pareto's `y_min`): a lower bound from an argument, not yet
     /// a latent's prior (a compile error names it).
     AboveFirst,
+    /// Vectors of `R^K` (a multivariate normal): no transform.
+    RealVector,
+    /// Simplexes (Dirichlet): stick-breaking.
+    Simplex,
+    /// Cholesky factors of correlation matrices (LkjCholesky).
+    CholeskyCorr,
+    /// Correlation matrices (LkjCorr).
+    CorrMatrix,
+    /// Covariance matrices (Wishart, InvWishart).
+    CovMatrix,
+    /// Vectors of counts (Multinomial): cannot be a latent's prior.
+    CountVector,
+}
+
+impl Support {
+    /// Whether a draw is a vector or a matrix (a multivariate distribution, see [`MULTI`]).
+    pub fn multivariate(self) -> bool {
+        matches!(
+            self,
+            Support::RealVector
+                | Support::Simplex
+                | Support::CholeskyCorr
+                | Support::CorrMatrix
+                | Support::CovMatrix
+                | Support::CountVector
+        )
+    }
 }
 
 /// One distribution the DSL knows.
@@ -217,17 +245,175 @@ impl Density {
 
 /// The distribution called `name`.
 pub fn dist_named(name: &str) -> Option<&'static DistInfo> {
-    DISTS.iter().find(|d| d.name == name)
+    all_dists().find(|d| d.name == name)
 }
 
 /// The known distribution closest to `name`, if one is close.
 pub fn suggest_dist(name: &str) -> Option<&'static str> {
-    closest(name, DISTS.iter().map(|d| d.name))
+    closest(name, all_dists().map(|d| d.name))
 }
 
 /// Every distribution's name, for "known: ..." messages.
 pub fn dist_names() -> String {
-    DISTS.iter().map(|d| d.name).collect::<Vec<_>>().join(", ")
+    all_dists().map(|d| d.name).collect::<Vec<_>>().join(", ")
+}
+
+/// The scalar rows, then the multivariate ones.
+fn all_dists() -> impl Iterator<Item = &'static DistInfo> {
+    DISTS.iter().chain(MULTI_DISTS.iter())
+}
+
+/// The modifier after a latent's prior closest to `name` (`ordred` -> `ordered`).
+pub fn suggest_modifier(name: &str) -> Option<&'static str> {
+    closest(name, crate::parse::MODIFIERS.iter().map(|(m, _)| *m))
+}
+
+// ---------------------------------------------------------------------------------------
+// Multivariate distributions
+// ---------------------------------------------------------------------------------------
+
+/// Where a multivariate distribution's dimension `K` comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dim {
+    /// The length of parameter `i` (Dirichlet's `alpha`, Multinomial's `theta`).
+    Len(usize),
+    /// The side of the square matrix parameter `i` (MultiNormal's `Sigma`).
+    Side(usize),
+    /// The value of the data parameter `i` (LkjCholesky's `K`).
+    Value(usize),
+}
+
+/// How a multivariate distribution's row of [`MULTI_DISTS`] reaches its kernel.
+#[derive(Debug)]
+pub struct MultiInfo {
+    /// The distribution's name (a row of [`MULTI_DISTS`]).
+    pub name: &'static str,
+    /// Where `K` comes from.
+    pub dim: Dim,
+    /// Whether one draw is a `K x K` matrix (else a length-`K` vector).
+    pub matrix: bool,
+    /// Parameters that only give the size and are not passed to the kernel (LkjCholesky's
+    /// `K`).
+    pub size_only: &'static [usize],
+}
+
+/// The multivariate distributions: their kernels take flat slices, an `N x K` value (one
+/// draw per row, column-major) and `K x K` matrix parameters (`vi_runtime::dist::multi`), and
+/// `dist::<module>::lpdf(values.., partials..)` is called directly.
+pub static MULTI_DISTS: &[DistInfo] = &[
+    DistInfo {
+        name: "Dirichlet",
+        module: "dirichlet",
+        params: &["alpha"],
+        support: Support::Simplex,
+        data_params: &[],
+    },
+    DistInfo {
+        name: "Multinomial",
+        module: "multinomial",
+        params: &["theta"],
+        support: Support::CountVector,
+        data_params: &[],
+    },
+    DistInfo {
+        name: "MultiNormal",
+        module: "multi_normal",
+        params: &["mu", "Sigma"],
+        support: Support::RealVector,
+        data_params: &[],
+    },
+    DistInfo {
+        name: "MultiNormalCholesky",
+        module: "multi_normal_cholesky",
+        params: &["mu", "L"],
+        support: Support::RealVector,
+        data_params: &[],
+    },
+    DistInfo {
+        name: "LkjCorr",
+        module: "lkj_corr",
+        params: &["K", "eta"],
+        support: Support::CorrMatrix,
+        data_params: &[0],
+    },
+    DistInfo {
+        name: "LkjCholesky",
+        module: "lkj_corr_cholesky",
+        params: &["K", "eta"],
+        support: Support::CholeskyCorr,
+        data_params: &[0],
+    },
+    DistInfo {
+        name: "Wishart",
+        module: "wishart",
+        params: &["nu", "S"],
+        support: Support::CovMatrix,
+        data_params: &[],
+    },
+    DistInfo {
+        name: "InvWishart",
+        module: "inv_wishart",
+        params: &["nu", "S"],
+        support: Support::CovMatrix,
+        data_params: &[],
+    },
+];
+
+/// How each row of [`MULTI_DISTS`] reaches its kernel.
+pub static MULTI: &[MultiInfo] = &[
+    MultiInfo {
+        name: "Dirichlet",
+        dim: Dim::Len(0),
+        matrix: false,
+        size_only: &[],
+    },
+    MultiInfo {
+        name: "Multinomial",
+        dim: Dim::Len(0),
+        matrix: false,
+        size_only: &[],
+    },
+    MultiInfo {
+        name: "MultiNormal",
+        dim: Dim::Side(1),
+        matrix: false,
+        size_only: &[],
+    },
+    MultiInfo {
+        name: "MultiNormalCholesky",
+        dim: Dim::Side(1),
+        matrix: false,
+        size_only: &[],
+    },
+    MultiInfo {
+        name: "LkjCorr",
+        dim: Dim::Value(0),
+        matrix: true,
+        size_only: &[0],
+    },
+    MultiInfo {
+        name: "LkjCholesky",
+        dim: Dim::Value(0),
+        matrix: true,
+        size_only: &[0],
+    },
+    MultiInfo {
+        name: "Wishart",
+        dim: Dim::Side(1),
+        matrix: true,
+        size_only: &[],
+    },
+    MultiInfo {
+        name: "InvWishart",
+        dim: Dim::Side(1),
+        matrix: true,
+        size_only: &[],
+    },
+];
+
+/// The kernel information of a multivariate distribution.
+pub fn multi_of(d: &DistInfo) -> Option<&'static MultiInfo> {
+    MULTI.iter().find(|m| m.name == d.name)
 }
 
 /// The name in `names` closest to `name` (ignoring case), if one is close.
@@ -312,6 +498,20 @@ pub enum Binary {
     Fmin,
     /// `fmax(a, b)`
     Fmax,
+    /// `add_diag(m, d)`: `m + d I`.
+    AddDiag,
+    /// `diag_pre_multiply(v, m)`: `diag(v) m`.
+    DiagPreMultiply,
+    /// `diag_post_multiply(m, v)`: `m diag(v)`.
+    DiagPostMultiply,
+    /// `quad_form(a, b)`: `b' a b` for a vector `b`.
+    QuadForm,
+    /// `columns_dot_product(a, b)`: a row of the columns' dot products.
+    ColumnsDotProduct,
+    /// `rows_dot_product(a, b)`: a column of the rows' dot products.
+    RowsDotProduct,
+    /// `mdivide_left_tri_low(l, b)`: `l^-1 b` for the lower triangle of `l`.
+    MdivideLeftTriLow,
 }
 
 impl Binary {
@@ -340,6 +540,13 @@ impl Binary {
             Binary::Lchoose => "lchoose",
             Binary::Fmin => "fmin",
             Binary::Fmax => "fmax",
+            Binary::AddDiag => "add_diag",
+            Binary::DiagPreMultiply => "diag_pre_multiply",
+            Binary::DiagPostMultiply => "diag_post_multiply",
+            Binary::QuadForm => "quad_form",
+            Binary::ColumnsDotProduct => "columns_dot_product",
+            Binary::RowsDotProduct => "rows_dot_product",
+            Binary::MdivideLeftTriLow => "mdivide_left_tri_low",
         }
     }
 }
@@ -385,6 +592,9 @@ pub enum WithData {
     Row,
     /// `m.column(j)`
     Col,
+    /// `exp(-|x_i - x_j|^2 / (2 rho^2))` of the data points `x`, the unit-scale part of
+    /// `gp_exp_quad_cov(x, alpha, rho)` (no row of its own: see `analyse::exprs`).
+    GpExpQuad,
 }
 
 impl WithData {
@@ -396,6 +606,7 @@ impl WithData {
             WithData::Index2 => "index2",
             WithData::Row => "row",
             WithData::Col => "col",
+            WithData::GpExpQuad => "gp_exp_quad_unit",
         }
     }
 }
@@ -510,6 +721,18 @@ fns! {
     "fmax"          []          2         Same        Binary(Binary::Fmax);
     "atan"          []          1         Same        Unary;
     "tan"           []          1         Same        Unary;
+    // Matrix functions (constrained and multivariate latents).
+    "cholesky"      ["cholesky_decompose"] 1 Other Unary;
+    "dot_self"      []          1         Scalar      Unary;
+    "log_determinant" []        1         Scalar      Unary;
+    "add_diag"      []          2         Other       Binary(Binary::AddDiag);
+    "diag_pre_multiply" []      2         Other       Binary(Binary::DiagPreMultiply);
+    "diag_post_multiply" []     2         Other       Binary(Binary::DiagPostMultiply);
+    "quad_form"     []          2         Scalar      Binary(Binary::QuadForm);
+    "columns_dot_product" []    2         Other       Binary(Binary::ColumnsDotProduct);
+    "rows_dot_product" []       2         Other       Binary(Binary::RowsDotProduct);
+    "mdivide_left_tri_low" []   2         Other       Binary(Binary::MdivideLeftTriLow);
+    "gp_exp_quad_cov" ["cov_exp_quad"] 3  Other       Syntax;
 }
 
 /// The runtime rule's name of a row's name: Stan's `Phi` is `ad::phi`.
@@ -621,7 +844,10 @@ mod tests {
             "arithmetic, exp, ln, log1p, expm1, sqrt, powi, powf, tanh, sigmoid, softplus, \
              log_sigmoid, sin, cos, abs, sum, mean, dot, transpose, indexing, row, col, \
              log_sum_exp, log_mix, log_diff_exp, log1m, log1m_exp, log1p_exp, logit, lgamma, \
-             lbeta, digamma, lchoose, Phi, erf, erfc, square, inv, fmin, fmax, atan, tan"
+             lbeta, digamma, lchoose, Phi, erf, erfc, square, inv, fmin, fmax, atan, tan, \
+             cholesky, dot_self, log_determinant, add_diag, diag_pre_multiply, \
+             diag_post_multiply, quad_form, columns_dot_product, rows_dot_product, \
+             mdivide_left_tri_low, gp_exp_quad_cov"
         );
     }
 

@@ -100,6 +100,47 @@ pub enum Shape {
     Vector(Expr),
     /// `.iid((r, c))`.
     Matrix(Expr, Expr),
+    /// A multivariate prior's draw: a length-`K` vector, `j` of them as the rows of a
+    /// `j x K` matrix with `.iid(j)`, or one `K x K` matrix (`matrix`). `K` comes from the
+    /// prior's arguments ([`crate::catalogue::Dim`]).
+    Multi {
+        /// `.iid(j)`.
+        rows: Option<Expr>,
+        /// Whether one draw is a `K x K` matrix.
+        matrix: bool,
+    },
+}
+
+/// A constraint on whole blocks of a latent (a vector, each row of a matrix, or a square
+/// matrix): `vi_runtime::VectorTransform`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blocks {
+    /// Dirichlet's support.
+    Simplex,
+    /// `.ordered()`.
+    Ordered,
+    /// `.positive_ordered()`.
+    PositiveOrdered,
+    /// LkjCholesky's support.
+    CholeskyCorr,
+    /// LkjCorr's support.
+    CorrMatrix,
+    /// Wishart's and InvWishart's support.
+    CovMatrix,
+}
+
+impl Blocks {
+    /// The `VectorTransform` variant's name.
+    pub fn transform(self) -> &'static str {
+        match self {
+            Blocks::Simplex => "Simplex",
+            Blocks::Ordered => "Ordered",
+            Blocks::PositiveOrdered => "PositiveOrdered",
+            Blocks::CholeskyCorr => "CholeskyCorr",
+            Blocks::CorrMatrix => "CorrMatrix",
+            Blocks::CovMatrix => "CovMatrix",
+        }
+    }
 }
 
 /// The constraint of a latent.
@@ -113,6 +154,11 @@ pub enum Constraint {
     Unit,
     /// `(a, b)` with data bounds.
     Interval(Box<Expr>, Box<Expr>),
+    /// `.lower(a)`, `.upper(b)`, `.bounds(a, b)`: data bounds, checked when the model is
+    /// built.
+    Bounded(Option<Box<Expr>>, Option<Box<Expr>>),
+    /// A transform of whole blocks.
+    Blocks(Blocks),
 }
 
 /// A latent variable.

@@ -3,13 +3,15 @@
 //! ```text
 //! model   := attrs vis `fn` name `(` (name `:` Type),* `)` block
 //! block   := `{` stmt* `}`
-//! stmt    := `let` name `~` dist (`.iid(` expr `)`)? `;`          latent
+//! stmt    := `let` name `~` dist modifier* `;`                     latent
 //!          | expr `~` dist `;`                                     observation
 //!          | `let` pat (`:` Type)? `=` expr `;`                    deterministic / data
 //!          | place (`=` | `+=` | `-=` | `*=` | `/=`) expr `;`      assignment
 //!          | `target` `+=` expr `;`
 //!          | `for` pat `in` expr block
 //!          | `if` expr block (`else` (block | if ...))?
+//! modifier := `.iid(` expr `)` | `.ordered()` | `.positive_ordered()`
+//!          | `.lower(` expr `)` | `.upper(` expr `)` | `.bounds(` expr `,` expr `)`
 //!          | expr `;`
 //! dist    := Name `(` expr,* `)`
 //! ```
@@ -88,8 +90,48 @@ pub struct LatentStmt {
     pub dist: DistCall,
     /// `.iid(n)` or `.iid((r, c))`.
     pub iid: Option<Expr>,
+    /// The constraint modifiers after it: `.ordered()`, `.lower(a)`, ...
+    pub mods: Vec<Modifier>,
+    /// Modifiers that are unknown or have the wrong number of arguments.
+    pub mod_errors: Vec<syn::Error>,
     /// The statement's source text, without the `;`.
     pub src: String,
+}
+
+/// A modifier after a latent's prior that says its constraint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModKind {
+    /// `.ordered()`
+    Ordered,
+    /// `.positive_ordered()`
+    PositiveOrdered,
+    /// `.lower(a)`
+    Lower,
+    /// `.upper(b)`
+    Upper,
+    /// `.bounds(a, b)`
+    Bounds,
+}
+
+/// The modifiers that exist, with their arities, in the order messages list them (`iid`
+/// first, which is parsed on its own).
+pub const MODIFIERS: &[(&str, usize)] = &[
+    ("iid", 1),
+    ("ordered", 0),
+    ("positive_ordered", 0),
+    ("lower", 1),
+    ("upper", 1),
+    ("bounds", 2),
+];
+
+/// `.ordered()`, `.lower(a)`, ... after a latent's prior.
+pub struct Modifier {
+    /// Which.
+    pub kind: ModKind,
+    /// Its name, for spans.
+    pub name: Ident,
+    /// Its arguments (data bounds).
+    pub args: Vec<Expr>,
 }
 
 /// `expr ~ Dist(args);`
@@ -306,7 +348,7 @@ impl Parse for Stmt {
                     )),
                 };
                 let dist: DistCall = input.parse()?;
-                let iid = parse_iid(input)?;
+                let (iid, mods, mod_errors) = parse_modifiers(input)?;
                 let src = source_between(&start, input);
                 input.parse::<Token![;]>()?;
                 return Ok(Stmt::Latent(LatentStmt {
@@ -314,6 +356,8 @@ impl Parse for Stmt {
                     name,
                     dist,
                     iid,
+                    mods,
+                    mod_errors,
                     src,
                 }));
             }
@@ -436,6 +480,71 @@ fn op_span(op: &syn::BinOp) -> Span {
         .next()
         .map(|t| t.span())
         .unwrap_or_else(Span::call_site)
+}
+
+/// `.iid(shape)` and the constraint modifiers after a latent's prior, in any order. An
+/// unknown modifier or a wrong number of arguments is an error at the modifier's name
+/// (listing those that exist, with the nearest), kept with the statement so the latent is
+/// still declared and no follow-on error appears.
+fn parse_modifiers(
+    input: ParseStream,
+) -> syn::Result<(Option<Expr>, Vec<Modifier>, Vec<syn::Error>)> {
+    let mut iid = None;
+    let mut mods = Vec::new();
+    let mut errors = Vec::new();
+    while input.peek(Token![.]) {
+        if input.peek2(kw::iid) {
+            if iid.is_some() {
+                return Err(input.error("`.iid` is given twice"));
+            }
+            iid = parse_iid(input)?;
+            continue;
+        }
+        let _: Token![.] = input.parse()?;
+        let name: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+        let content;
+        parenthesized!(content in input);
+        let args: syn::punctuated::Punctuated<Expr, Token![,]> =
+            content.parse_terminated(Expr::parse, Token![,])?;
+        let args: Vec<Expr> = args.into_iter().collect();
+        let text = name.to_string();
+        let Some(&(_, arity)) = MODIFIERS.iter().find(|(m, _)| *m == text) else {
+            let known = MODIFIERS
+                .iter()
+                .map(|(m, _)| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let hint = crate::catalogue::suggest_modifier(&text)
+                .map(|s| format!(", did you mean `{s}`?"))
+                .unwrap_or_default();
+            errors.push(syn::Error::new(
+                name.span(),
+                format!("unknown modifier `.{text}()`{hint} (the modifiers are {known})"),
+            ));
+            continue;
+        };
+        if args.len() != arity {
+            let what = match arity {
+                0 => "no arguments".to_string(),
+                1 => "one argument".to_string(),
+                n => format!("{n} arguments"),
+            };
+            errors.push(syn::Error::new(
+                name.span(),
+                format!("`.{text}` takes {what}, found {}", args.len()),
+            ));
+            continue;
+        }
+        let kind = match text.as_str() {
+            "ordered" => ModKind::Ordered,
+            "positive_ordered" => ModKind::PositiveOrdered,
+            "lower" => ModKind::Lower,
+            "upper" => ModKind::Upper,
+            _ => ModKind::Bounds,
+        };
+        mods.push(Modifier { kind, name, args });
+    }
+    Ok((iid, mods, errors))
 }
 
 fn parse_iid(input: ParseStream) -> syn::Result<Option<Expr>> {

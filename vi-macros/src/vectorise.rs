@@ -106,6 +106,12 @@ pub fn vectorise(mut m: Model) -> Model {
             Shape::Scalar => Ty::Scalar,
             Shape::Vector(_) => Ty::Col,
             Shape::Matrix(..) => Ty::Mat,
+            Shape::Multi {
+                rows: None,
+                matrix: false,
+                ..
+            } => Ty::Col,
+            Shape::Multi { .. } => Ty::Mat,
         };
         cx.types.insert(l.binding.id, t);
     }
@@ -215,8 +221,14 @@ fn unary_ty(u: Unary, t: Ty) -> Option<Ty> {
 }
 
 fn binary_ty(op: Binary, a: Option<Ty>, b: Option<Ty>) -> Option<Ty> {
-    if op == Binary::Dot {
-        return Some(Ty::Scalar);
+    match op {
+        Binary::Dot | Binary::QuadForm => return Some(Ty::Scalar),
+        Binary::AddDiag | Binary::DiagPreMultiply | Binary::DiagPostMultiply => {
+            return Some(Ty::Mat)
+        }
+        Binary::ColumnsDotProduct => return Some(Ty::Row),
+        Binary::RowsDotProduct | Binary::MdivideLeftTriLow => return Some(Ty::Col),
+        _ => {}
     }
     let (a, b) = (a?, b?);
     Some(match (op, a, b) {
@@ -233,6 +245,7 @@ fn with_data_ty(w: WithData, t: Ty) -> Option<Ty> {
         WithData::Index | WithData::Index2 => Some(Ty::Scalar),
         WithData::Row => Some(Ty::Row),
         WithData::Col => Some(Ty::Col),
+        WithData::GpExpQuad => Some(Ty::Mat),
     }
 }
 
@@ -536,6 +549,10 @@ impl Lanes<'_> {
                     obs,
                 } if top => {
                     self.src = *src;
+                    if dist.support.multivariate() {
+                        // One draw per row: not an elementwise lane.
+                        return None;
+                    }
                     let (Kind::Lane, lhs) = self.data(lhs)? else {
                         return None;
                     };

@@ -1,6 +1,7 @@
 //! The [`Model`] trait every engine drives, and the parameter layout it describes.
 
 use crate::error::UnknownName;
+use crate::transform::vector::VectorTransform;
 use crate::transform::{OutsideSupport, Transform};
 
 /// One named parameter: a block of the unconstrained vector with a shape and a transform.
@@ -14,6 +15,10 @@ pub struct Param {
     pub offset: usize,
     /// How its support maps to the real line (the same for every element).
     pub transform: Transform,
+    /// A transform of whole blocks instead (a simplex, an ordered vector, a Cholesky factor
+    /// of a correlation matrix, ...), set by [`ParamLayout::push_vector`]; `transform` is
+    /// then `Identity`.
+    pub vector: Option<VectorTransform>,
 }
 
 impl Param {
@@ -25,6 +30,91 @@ impl Param {
     /// The range of this parameter's elements in the flat vector.
     pub fn range(&self) -> std::ops::Range<usize> {
         self.offset..self.offset + self.size()
+    }
+
+    /// For a parameter with a [`vector`](Param::vector) transform `t`: maps its block of
+    /// the unconstrained vector `y` to the constrained values `x` (flat, row-major like the
+    /// layout), and returns `(ln |J|, ln p_aux)`.
+    ///
+    /// The value is `size / t.constrained_len()` independent blocks: the rows of a `[j, K]`
+    /// parameter (a simplex per row), or the one `[K]` vector or `[K, K]` matrix. Each block
+    /// has as many unconstrained coordinates as values, so the layout's dimension is the
+    /// number of values: the first `t.unconstrained_len()` go through `t`, and the rest
+    /// (`K - (K - 1)` for a simplex, the upper triangle and diagonal of a correlation
+    /// matrix's Cholesky factor, ...) are auxiliary coordinates with an independent
+    /// standard normal density `ln p_aux`, which the model's density includes. They leave the
+    /// value's posterior and the evidence unchanged (the density of each integrates to 1).
+    pub fn constrain_blocks(&self, t: &VectorTransform, y: &[f64], x: &mut [f64]) -> (f64, f64) {
+        let c = t.constrained_len();
+        let u = t.unconstrained_len();
+        let matrix = is_matrix(t);
+        let mut cm = vec![0.0; c];
+        let (mut lj, mut aux) = (0.0, 0.0);
+        for (yb, xb) in y.chunks_exact(c.max(1)).zip(x.chunks_exact_mut(c.max(1))) {
+            lj += t.constrain(&yb[..u], &mut cm);
+            aux += yb[u..].iter().map(|a| -0.5 * a * a).sum::<f64>()
+                - 0.5 * (c - u) as f64 * crate::math::LN_2PI;
+            block_out(&cm, xb, matrix);
+        }
+        (lj, aux)
+    }
+
+    /// The chain rule back through [`constrain_blocks`](Param::constrain_blocks): given the
+    /// gradient `gx` with respect to the constrained values (row-major), *writes* the
+    /// gradient in `y` into `gy`: through the transform, plus the log-Jacobian's gradient
+    /// when `jacobian` is set, plus the auxiliary coordinates' `-y`.
+    pub fn grad_blocks(
+        &self,
+        t: &VectorTransform,
+        y: &[f64],
+        gx: &[f64],
+        jacobian: bool,
+        gy: &mut [f64],
+    ) {
+        let c = t.constrained_len().max(1);
+        let u = t.unconstrained_len();
+        let matrix = is_matrix(t);
+        let mut gcm = vec![0.0; c];
+        for ((yb, gxb), gyb) in y
+            .chunks_exact(c)
+            .zip(gx.chunks_exact(c))
+            .zip(gy.chunks_exact_mut(c))
+        {
+            block_in(gxb, &mut gcm, matrix);
+            gyb.fill(0.0);
+            t.grad_back(&yb[..u], &gcm, jacobian, &mut gyb[..u]);
+            for (g, a) in gyb[u..].iter_mut().zip(&yb[u..]) {
+                *g = -a;
+            }
+        }
+    }
+
+    /// The unconstrained coordinates of constrained values `x` (row-major): the inverse of
+    /// [`constrain_blocks`](Param::constrain_blocks), auxiliary coordinates at 0.
+    ///
+    /// # Errors
+    /// [`OutsideSupport`] with the first offending value when a block is outside the
+    /// transform's set.
+    pub fn unconstrain_blocks(
+        &self,
+        t: &VectorTransform,
+        x: &[f64],
+        y: &mut [f64],
+    ) -> Result<(), OutsideSupport> {
+        let c = t.constrained_len().max(1);
+        let u = t.unconstrained_len();
+        let matrix = is_matrix(t);
+        let mut cm = vec![0.0; c];
+        for (xb, yb) in x.chunks_exact(c).zip(y.chunks_exact_mut(c)) {
+            block_in(xb, &mut cm, matrix);
+            let v = t.unconstrain(&cm).map_err(|e| OutsideSupport {
+                value: cm.get(e.index).copied().unwrap_or(f64::NAN),
+                transform: Transform::Identity,
+            })?;
+            yb[..u].copy_from_slice(&v);
+            yb[u..].fill(0.0);
+        }
+        Ok(())
     }
 
     /// CmdStan-style names of the elements, row-major, 1-based: `sigma`, `w.1`, `w.2`,
@@ -50,6 +140,45 @@ impl Param {
                 out
             }
         }
+    }
+}
+
+/// Whether `t`'s value is a `K x K` matrix (column-major from the transform, row-major in
+/// the layout).
+fn is_matrix(t: &VectorTransform) -> bool {
+    matches!(
+        t,
+        VectorTransform::CholeskyCorr(_)
+            | VectorTransform::CorrMatrix(_)
+            | VectorTransform::CovMatrix(_)
+    )
+}
+
+/// A transform's block (column-major for a matrix) into the layout's row-major order.
+fn block_out(cm: &[f64], out: &mut [f64], matrix: bool) {
+    if matrix {
+        let k = (cm.len() as f64).sqrt().round() as usize;
+        for r in 0..k {
+            for c in 0..k {
+                out[r * k + c] = cm[r + c * k];
+            }
+        }
+    } else {
+        out.copy_from_slice(cm);
+    }
+}
+
+/// The layout's row-major block into a transform's order.
+fn block_in(rm: &[f64], cm: &mut [f64], matrix: bool) {
+    if matrix {
+        let k = (rm.len() as f64).sqrt().round() as usize;
+        for r in 0..k {
+            for c in 0..k {
+                cm[r + c * k] = rm[r * k + c];
+            }
+        }
+    } else {
+        cm.copy_from_slice(rm);
     }
 }
 
@@ -90,9 +219,35 @@ impl ParamLayout {
             shape,
             offset,
             transform,
+            vector: None,
         };
         self.dim += p.size();
         self.params.push(p);
+        offset
+    }
+
+    /// Appends a parameter whose blocks go through the vector transform `t` (see
+    /// [`Param::constrain_blocks`]) and returns its offset. `shape` is the constrained
+    /// value's: `[K]`, `[j, K]` (a block per row) or `[K, K]`.
+    ///
+    /// ```
+    /// use vi_runtime::{ParamLayout, VectorTransform};
+    /// let mut layout = ParamLayout::new();
+    /// layout.push_vector("theta", vec![3], VectorTransform::Simplex(3));
+    /// let mut x = [0.0; 3];
+    /// layout.constrain(&[0.0, 0.0, 0.0], &mut x);
+    /// assert!(x.iter().all(|v| (v - 1.0 / 3.0).abs() < 1e-15));
+    /// ```
+    pub fn push_vector(
+        &mut self,
+        name: impl Into<String>,
+        shape: Vec<usize>,
+        t: VectorTransform,
+    ) -> usize {
+        let offset = self.push(name, shape, Transform::Identity);
+        if let Some(p) = self.params.last_mut() {
+            p.vector = Some(t);
+        }
         offset
     }
 
@@ -141,6 +296,10 @@ impl ParamLayout {
     /// Maps an unconstrained vector to the constrained scale, element by element.
     pub fn constrain(&self, theta: &[f64], out: &mut [f64]) {
         for p in &self.params {
+            if let Some(t) = &p.vector {
+                p.constrain_blocks(t, &theta[p.range()], &mut out[p.range()]);
+                continue;
+            }
             for i in p.range() {
                 out[i] = p.transform.constrain(theta[i]);
             }
@@ -153,6 +312,10 @@ impl ParamLayout {
     /// The first element outside its parameter's support.
     pub fn unconstrain(&self, x: &[f64], out: &mut [f64]) -> Result<(), OutsideSupport> {
         for p in &self.params {
+            if let Some(t) = &p.vector {
+                p.unconstrain_blocks(t, &x[p.range()], &mut out[p.range()])?;
+                continue;
+            }
             for i in p.range() {
                 out[i] = p.transform.unconstrain(x[i])?;
             }
@@ -160,11 +323,16 @@ impl ParamLayout {
         Ok(())
     }
 
-    /// The total log-Jacobian of [`ParamLayout::constrain`] at `theta`.
+    /// The total log-Jacobian of [`ParamLayout::constrain`] at `theta` (a vector
+    /// transform's auxiliary coordinates' density not included).
     pub fn log_jacobian(&self, theta: &[f64]) -> f64 {
         self.params
             .iter()
             .map(|p| {
+                if let Some(t) = &p.vector {
+                    let mut x = vec![0.0; p.size()];
+                    return p.constrain_blocks(t, &theta[p.range()], &mut x).0;
+                }
                 p.range()
                     .map(|i| p.transform.log_jacobian(theta[i]))
                     .sum::<f64>()

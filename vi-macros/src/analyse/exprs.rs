@@ -342,6 +342,9 @@ impl Analyser {
             all.push(r);
         }
         all.extend_from_slice(args);
+        if let Some(k) = self.gp_exp_quad_cov(name, span, &all) {
+            return k;
+        }
         let Some(f) = catalogue::fn_called_with(name, all.len()) else {
             return self.non_diff_named(tokens.to_token_stream(), name);
         };
@@ -449,6 +452,47 @@ pub(super) fn calls_dsl(e: &Expr) -> bool {
     let mut f = Finder(false);
     f.visit_expr(e);
     f.0
+}
+
+impl Analyser {
+    /// `gp_exp_quad_cov(x, alpha, rho)` (Stan's older `cov_exp_quad`) of data points `x`:
+    /// `alpha^2 * exp(-|x_i - x_j|^2 / (2 rho^2))`, as `(alpha * alpha) * unit(rho; x)`.
+    fn gp_exp_quad_cov(&mut self, name: &str, span: Span, all: &[&Expr]) -> Option<AExpr> {
+        if name != "gp_exp_quad_cov" && name != "cov_exp_quad" {
+            return None;
+        }
+        if all.len() != 3 {
+            self.err(
+                span,
+                format!(
+                    "`{name}` takes 3 arguments (x, alpha, rho), found {}",
+                    all.len()
+                ),
+            );
+            return Some(AExpr::Data(syn::parse_quote!(0.0)));
+        }
+        if let Some(n) = self.first_active(all[0]) {
+            self.err_spanned(
+                all[0],
+                format!("the points `x` of `{name}` must be data, but they depend on the latent variable `{n}`"),
+            );
+        }
+        let alpha = self.sub(all[1]);
+        let alpha2 = AExpr::Binary(Binary::Mul, Box::new(alpha.clone()), Box::new(alpha), span);
+        let rho = self.sub(all[2]);
+        let unit = AExpr::WithData(
+            WithData::GpExpQuad,
+            Box::new(rho),
+            vec![all[0].clone()],
+            span,
+        );
+        Some(AExpr::Binary(
+            Binary::Mul,
+            Box::new(alpha2),
+            Box::new(unit),
+            span,
+        ))
+    }
 }
 
 pub(super) fn compound_value(op: AssignOp, cur: AExpr, rhs: AExpr, span: Span) -> AExpr {

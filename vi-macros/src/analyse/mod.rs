@@ -341,6 +341,7 @@ impl Analyser {
     }
 
     fn latent(&mut self, l: &parse::LatentStmt, out: &mut Vec<Stmt>) {
+        self.errors.extend(l.mod_errors.iter().cloned());
         let src = self.src(&l.src);
         self.terms.push(src);
         let name = l.name.to_string();
@@ -376,6 +377,7 @@ impl Analyser {
             Some(d) => self.dist_args(d, &l.dist),
             None => l.dist.args.iter().map(|a| self.operand(a)).collect(),
         };
+        let multi = dist.and_then(catalogue::multi_of);
         let shape = match &l.iid {
             None => Shape::Scalar,
             Some(e) => {
@@ -395,12 +397,44 @@ impl Analyser {
                 }
             }
         };
+        let shape = match (multi, shape) {
+            (None, shape) => shape,
+            (Some(mi), Shape::Scalar) => Shape::Multi {
+                rows: None,
+                matrix: mi.matrix,
+            },
+            (Some(mi), Shape::Vector(j)) if !mi.matrix => Shape::Multi {
+                rows: Some(j),
+                matrix: false,
+            },
+            (Some(mi), _) => {
+                let msg = if mi.matrix {
+                    format!(
+                        "a `{}` draw is a matrix; `.iid` of matrices is not supported: declare one \
+                         latent per matrix",
+                        mi.name
+                    )
+                } else {
+                    format!(
+                        "a `{}` draw is a vector: `.iid(j)` makes `j` draws, one per row of a \
+                         matrix; `.iid((r, c))` does not apply",
+                        mi.name
+                    )
+                };
+                self.err_spanned(l.iid.as_ref(), msg);
+                Shape::Scalar
+            }
+        };
         let mut constraint = Constraint::Identity;
         if let Some(d) = dist {
             constraint = match d.support {
-                Support::Real => Constraint::Identity,
+                Support::Real | Support::RealVector => Constraint::Identity,
                 Support::Positive => Constraint::Positive,
                 Support::Unit => Constraint::Unit,
+                Support::Simplex => Constraint::Blocks(Blocks::Simplex),
+                Support::CholeskyCorr => Constraint::Blocks(Blocks::CholeskyCorr),
+                Support::CorrMatrix => Constraint::Blocks(Blocks::CorrMatrix),
+                Support::CovMatrix => Constraint::Blocks(Blocks::CovMatrix),
                 Support::Bounds => {
                     match (&args[0], &args[1]) {
                         (Operand::Data(a), Operand::Data(b)) => {
@@ -427,7 +461,7 @@ impl Analyser {
                     );
                     Constraint::Identity
                 }
-                Support::Discrete => {
+                Support::Discrete | Support::CountVector => {
                     self.err(
                         l.dist.name.span(),
                         format!(
@@ -439,6 +473,7 @@ impl Analyser {
                     Constraint::Identity
                 }
             };
+            constraint = self.modifiers(l, d, &shape, constraint);
         }
         let binding = self.binding(&l.name);
         let decl = self.new_decl();
@@ -467,6 +502,89 @@ impl Analyser {
                 src,
             });
         }
+    }
+
+    /// The constraint the modifiers after a latent's prior say (`.ordered()`, `.lower(a)`,
+    /// ...), given the one its support says: a modifier that does not fit the prior or the
+    /// shape is an error at its name.
+    fn modifiers(
+        &mut self,
+        l: &parse::LatentStmt,
+        d: &'static DistInfo,
+        shape: &Shape,
+        support: Constraint,
+    ) -> Constraint {
+        let name = l.name.to_string();
+        let mut out = support;
+        let mut seen: Option<&Ident> = None;
+        for m in &l.mods {
+            let text = m.name.to_string();
+            if let Some(first) = seen {
+                self.err(
+                    m.name.span(),
+                    format!(
+                        "the latent `{name}` already has the constraint `.{first}()`; give one \
+                         constraint modifier"
+                    ),
+                );
+                continue;
+            }
+            seen = Some(&m.name);
+            for a in &m.args {
+                self.data_expr(a, "a bound");
+            }
+            let real = d.support == Support::Real;
+            let fits = match m.kind {
+                parse::ModKind::PositiveOrdered => real || d.support == Support::Positive,
+                _ => real,
+            };
+            if !fits {
+                let what = match d.support {
+                    Support::Positive => "(0, inf)",
+                    Support::Unit => "(0, 1)",
+                    Support::Bounds => "its bounds",
+                    Support::Simplex => "simplexes",
+                    Support::CholeskyCorr => "Cholesky factors of correlation matrices",
+                    Support::CorrMatrix => "correlation matrices",
+                    Support::CovMatrix => "covariance matrices",
+                    Support::RealVector => "vectors of reals, drawn whole",
+                    _ => "a discrete set",
+                };
+                self.err(
+                    m.name.span(),
+                    format!(
+                        "`.{text}()` constrains a prior on all reals, but `{}`'s support is {what}, \
+                         which already constrains `{name}`",
+                        d.name
+                    ),
+                );
+                continue;
+            }
+            let arg = |k: usize| Box::new(m.args[k].clone());
+            out = match m.kind {
+                parse::ModKind::Ordered | parse::ModKind::PositiveOrdered => {
+                    if matches!(shape, Shape::Scalar) {
+                        self.err(
+                            m.name.span(),
+                            format!(
+                                "`.{text}()` needs a vector: write `.iid(k).{text}()` to make \
+                                 `{name}` a vector of `k` increasing values"
+                            ),
+                        );
+                        continue;
+                    }
+                    Constraint::Blocks(if m.kind == parse::ModKind::Ordered {
+                        Blocks::Ordered
+                    } else {
+                        Blocks::PositiveOrdered
+                    })
+                }
+                parse::ModKind::Lower => Constraint::Bounded(Some(arg(0)), None),
+                parse::ModKind::Upper => Constraint::Bounded(None, Some(arg(0))),
+                parse::ModKind::Bounds => Constraint::Bounded(Some(arg(0)), Some(arg(1))),
+            };
+        }
+        out
     }
 
     /// Checks that `e`, which serves as `what` ("a shape", "an index"), touches no latent.

@@ -104,10 +104,17 @@ fn unknown_distribution_suggests() {
         e,
         "unknown distribution `halfnormal`, did you mean `HalfNormal`?"
     );
-    let e = one_error(quote! { fn m(y: f64) { y ~ Wishart(1.0); } });
+    let e = one_error(quote! { fn m(y: f64) { y ~ Zzyzx(1.0); } });
     assert!(
-        e.starts_with("unknown distribution `Wishart`; known: Normal"),
+        e.starts_with("unknown distribution `Zzyzx`; known: Normal"),
         "{e}"
+    );
+    // The multivariate rows are listed and suggested too.
+    assert!(e.ends_with("LkjCholesky, Wishart, InvWishart"), "{e}");
+    let e = one_error(quote! { fn m(y: f64) { let s ~ InvWishrt(3.0, y); } });
+    assert_eq!(
+        e,
+        "unknown distribution `InvWishrt`, did you mean `InvWishart`?"
     );
 }
 
@@ -375,4 +382,49 @@ fn data_depending_only_on_arguments_is_cached() {
     ] {
         assert!(!m.cached.contains(&not), "{not:?} in {:?}", m.cached);
     }
+}
+
+#[test]
+fn modifiers_set_constraints_and_misplaced_ones_are_errors() {
+    let (m, e) = run(quote! {
+        fn m(k: usize, a: f64, alpha: &[f64]) {
+            let c ~ Normal(0.0, 1.0).iid(k).ordered();
+            let p ~ Gamma(2.0, 1.0).iid(k).positive_ordered();
+            let lo ~ Normal(0.0, 1.0).lower(a);
+            let b ~ Normal(0.0, 1.0).bounds(a, 2.0);
+            let theta ~ Dirichlet(alpha);
+            let l ~ LkjCholesky(k, 2.0);
+        }
+    });
+    assert!(e.is_empty(), "{e:?}");
+    let c: Vec<_> = m.latents.iter().map(|l| &l.constraint).collect();
+    assert!(matches!(c[0], Constraint::Blocks(Blocks::Ordered)));
+    assert!(matches!(c[1], Constraint::Blocks(Blocks::PositiveOrdered)));
+    assert!(matches!(c[2], Constraint::Bounded(Some(_), None)));
+    assert!(matches!(c[3], Constraint::Bounded(Some(_), Some(_))));
+    assert!(matches!(c[4], Constraint::Blocks(Blocks::Simplex)));
+    assert!(matches!(c[5], Constraint::Blocks(Blocks::CholeskyCorr)));
+    assert!(matches!(
+        m.latents[5].shape,
+        Shape::Multi {
+            rows: None,
+            matrix: true
+        }
+    ));
+
+    let e = one_error(quote! { fn m(a: f64) { let b ~ Beta(1.0, 1.0).lower(a); } });
+    assert!(
+        e.starts_with("`.lower()` constrains a prior on all reals"),
+        "{e}"
+    );
+    let e = one_error(quote! { fn m() { let c ~ Normal(0.0, 1.0).ordered(); } });
+    assert!(e.starts_with("`.ordered()` needs a vector"), "{e}");
+    let e = one_error(quote! { fn m(k: usize) { let c ~ Normal(0.0, 1.0).iid(k).ordred(); } });
+    assert!(e.contains("did you mean `ordered`?"), "{e}");
+    let e = one_error(quote! { fn m(k: usize) { let c ~ Normal(0.0, 1.0).iid(k).lower(); } });
+    assert_eq!(e, "`.lower` takes one argument, found 0");
+    let e = one_error(
+        quote! { fn m(k: usize) { let c ~ Normal(0.0, 1.0).iid(k).lower(0.0).upper(1.0); } },
+    );
+    assert!(e.contains("already has the constraint `.lower()`"), "{e}");
 }

@@ -11,7 +11,7 @@ use super::lower::{gname, span_of, uname, vname, Lowering, V};
 use super::pass::Mode;
 use super::reverse::accumulators;
 use super::{writes_in_place, Emitter};
-use crate::ir::{BindingId, Carried, Constraint, Latent, Operand, Shape, Stmt};
+use crate::ir::{BindingId, Blocks, Carried, Constraint, Latent, Operand, Shape, Stmt};
 
 impl Emitter<'_> {
     /// A block: forward code, and in gradient mode the deferred sweeps at its end.
@@ -105,7 +105,10 @@ impl Emitter<'_> {
                 src,
             } => {
                 let l = &self.m.latents[*latent];
-                let read = self.read_latent(*latent, l, *src, m);
+                if let Some(mi) = crate::catalogue::multi_of(dist) {
+                    return self.multi_latent(*latent, l, dist, mi, args, *src, m);
+                }
+                let read = self.read_latent(*latent, l, *src, m, None);
                 let kernel = if m.sim {
                     quote!()
                 } else {
@@ -120,6 +123,9 @@ impl Emitter<'_> {
                 src,
                 obs,
             } => {
+                if let Some(mi) = crate::catalogue::multi_of(dist) {
+                    return self.multi_observe(lhs, dist, mi, args, *src, *obs, m);
+                }
                 if m.sim {
                     return self.sample(*src, lhs, dist, args, *obs);
                 }
@@ -376,27 +382,39 @@ impl Emitter<'_> {
         }
     }
 
-    pub(super) fn read_latent(&self, k: usize, l: &Latent, src: usize, m: Mode) -> TokenStream {
+    /// The type of a latent's value.
+    pub(super) fn latent_ty(l: &Latent) -> TokenStream {
+        match &l.shape {
+            Shape::Scalar => quote!(f64),
+            Shape::Vector(_)
+            | Shape::Multi {
+                rows: None,
+                matrix: false,
+                ..
+            } => quote!(::vi::__private::nalgebra::DVector<f64>),
+            Shape::Matrix(..) | Shape::Multi { .. } => {
+                quote!(::vi::__private::nalgebra::DMatrix<f64>)
+            }
+        }
+    }
+
+    /// Reads latent `k` (declared by statement `src`): in the constructor's run, adds it to
+    /// the layout. `dim` is `K` of a multivariate prior's draw (an expression of the
+    /// statement's operands, already computed).
+    pub(super) fn read_latent(
+        &self,
+        k: usize,
+        l: &Latent,
+        src: usize,
+        m: Mode,
+        dim: Option<TokenStream>,
+    ) -> TokenStream {
         let v = vname(&l.binding);
         let g = gname(&l.binding);
-        let ty = match &l.shape {
-            Shape::Scalar => quote!(f64),
-            Shape::Vector(_) => quote!(::vi::__private::nalgebra::DVector<f64>),
-            Shape::Matrix(..) => quote!(::vi::__private::nalgebra::DMatrix<f64>),
-        };
+        let ty = Self::latent_ty(l);
         let name = l.binding.name.to_string();
+        let stmt = &self.m.srcs[src];
         let read = if m.build {
-            let tr = match &l.constraint {
-                Constraint::Identity => quote!(::vi::__private::Transform::Identity),
-                Constraint::Positive => quote!(::vi::__private::Transform::LowerBound(0.0)),
-                Constraint::Unit => quote!(::vi::__private::Transform::Interval(0.0, 1.0)),
-                Constraint::Interval(a, b) => {
-                    let (sa, sb) = (span_of(a), span_of(b));
-                    let a = quote_spanned!(sa=> ::vi::__private::bound(&(#a)));
-                    let b = quote_spanned!(sb=> ::vi::__private::bound(&(#b)));
-                    quote!(::vi::__private::Transform::Interval(#a, #b))
-                }
-            };
             let shape = match &l.shape {
                 Shape::Scalar => quote!(::std::vec::Vec::new()),
                 Shape::Vector(n) => {
@@ -407,6 +425,64 @@ impl Emitter<'_> {
                     let r = quote_spanned!(span_of(r)=> ::vi::__private::len(#r));
                     let c = quote_spanned!(span_of(c)=> ::vi::__private::len(#c));
                     quote!(::std::vec![#r, #c])
+                }
+                Shape::Multi { rows, matrix, .. } => {
+                    let kk = dim.clone().unwrap_or_else(|| quote!(0usize));
+                    match (rows, matrix) {
+                        (_, true) => quote!(::std::vec![#kk, #kk]),
+                        (None, false) => quote!(::std::vec![#kk]),
+                        (Some(j), false) => {
+                            let j = quote_spanned!(span_of(j)=> ::vi::__private::len(#j));
+                            quote!(::std::vec![#j, #kk])
+                        }
+                    }
+                }
+            };
+            let bound = |e: &Option<Box<syn::Expr>>| match e {
+                Some(e) => {
+                    let s = span_of(e);
+                    quote_spanned!(s=> ::core::option::Option::Some(::vi::__private::bound(&(#e))))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            let tr = match &l.constraint {
+                Constraint::Identity => quote!(::vi::__private::Transform::Identity),
+                Constraint::Positive => quote!(::vi::__private::Transform::LowerBound(0.0)),
+                Constraint::Unit => quote!(::vi::__private::Transform::Interval(0.0, 1.0)),
+                Constraint::Interval(a, b) => {
+                    let (sa, sb) = (span_of(a), span_of(b));
+                    let a = quote_spanned!(sa=> ::vi::__private::bound(&(#a)));
+                    let b = quote_spanned!(sb=> ::vi::__private::bound(&(#b)));
+                    quote!(::vi::__private::Transform::Interval(#a, #b))
+                }
+                Constraint::Bounded(a, b) => {
+                    let (a, b) = (bound(a), bound(b));
+                    quote!(::vi::__private::bounded(#stmt, #a, #b)?)
+                }
+                Constraint::Blocks(b) => {
+                    let t = format_ident!("{}", b.transform());
+                    // An ordered vector's length is the last side of its shape.
+                    let kk = match (b, &l.shape) {
+                        (Blocks::Ordered | Blocks::PositiveOrdered, _) => {
+                            quote!(*__shape.last().unwrap_or(&0))
+                        }
+                        _ => dim.clone().unwrap_or_else(|| quote!(0usize)),
+                    };
+                    return {
+                        let adj = if m.grad {
+                            quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
+                        } else {
+                            quote!()
+                        };
+                        quote! {
+                            let #v: #ty = {
+                                let __shape: ::std::vec::Vec<usize> = #shape;
+                                let __t = ::vi::__private::VectorTransform::#t(#kk);
+                                ::vi::__private::build_blocks::<#ty>(#stmt, &mut __layout, #name, __shape, __t)?
+                            };
+                            #adj
+                        }
+                    };
                 }
             };
             quote!(<#ty as ::vi::__private::Latent>::build(&mut __layout, #name, #shape, #tr))

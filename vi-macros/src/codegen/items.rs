@@ -379,8 +379,8 @@ impl Emitter<'_> {
         let mut out = Vec::new();
         crate::ir::walk(&self.m.body, &mut |s| {
             if let Stmt::Latent { dist, src, .. } | Stmt::Observe { dist, src, .. } = s {
-                if dist.slice_kernel() {
-                    // Called on slices, with no memo.
+                if dist.slice_kernel() || dist.support.multivariate() {
+                    // Called on slices or directly (`codegen::multi`), with no memo.
                     return;
                 }
                 let k = format_ident!("__k{}", src);

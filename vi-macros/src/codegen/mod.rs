@@ -18,6 +18,7 @@
 mod forward;
 mod items;
 mod lower;
+mod multi;
 mod pass;
 mod reverse;
 #[cfg(test)]

@@ -92,8 +92,11 @@ pub use index::{
     col, col_back, index, index2, index2_back, index_back, row, row_back, set, set_back,
 };
 pub use matrix::{
-    add_diag, add_diag_back, add_diag_vec, add_diag_vec_back, cholesky, cholesky_back, dot_self,
-    dot_self_back, log_determinant, log_determinant_back,
+    add_diag, add_diag_back, add_diag_vec, add_diag_vec_back, cholesky, cholesky_back,
+    columns_dot_product, columns_dot_product_back, diag_post_multiply, diag_post_multiply_back,
+    diag_pre_multiply, diag_pre_multiply_back, dot_self, dot_self_back, gp_exp_quad_unit,
+    gp_exp_quad_unit_back, log_determinant, log_determinant_back, mdivide_left_tri_low,
+    mdivide_left_tri_low_back, quad_form, quad_form_back, rows_dot_product, rows_dot_product_back,
 };
 pub use reduce::{
     dot, dot_back, mean, mean_back, sum, sum_back, transpose, transpose_back, Transpose,

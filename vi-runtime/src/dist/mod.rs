@@ -74,6 +74,8 @@
 //! | `MultiNormalCholesky` | `y, mu, L (K x K lower)` | all | `R^K` |
 //! | `LkjCorr` | `Omega (K x K), eta (1)` | all | correlation matrices |
 //! | `LkjCholesky` | `L (K x K), eta (1)` | all | their Cholesky factors |
+//! | `Wishart` | `W (K x K), nu (1), S (K x K)` | all | covariance matrices |
+//! | `InvWishart` | `W (K x K), nu (1), S (K x K)` | all | covariance matrices |
 //!
 //! `Categorical`, `CategoricalLogit` and `OrderedLogistic` take a whole vector parameter
 //! shared by every observation, so they have no one-element `Scalar`; their categories are
@@ -110,6 +112,7 @@ pub mod gumbel;
 pub mod half_cauchy;
 pub mod half_normal;
 pub mod half_student_t;
+pub mod inv_wishart;
 pub mod inverse_gamma;
 pub mod laplace;
 pub mod lkj_corr;
@@ -131,6 +134,7 @@ pub mod scalar;
 pub mod student_t;
 pub mod uniform;
 pub mod weibull;
+pub mod wishart;
 
 pub use bernoulli::Bernoulli;
 pub use bernoulli_logit::BernoulliLogit;

@@ -20,3 +20,4 @@ mod special;
 mod transforms;
 mod vi;
 mod vi_deterministic;
+mod wishart;

@@ -119,3 +119,167 @@ fn dot_self_add_diag_and_log_determinant_match_finite_differences() {
         None
     );
 }
+
+fn mat(r: usize, c: usize, seed: f64) -> DMatrix<f64> {
+    DMatrix::from_fn(r, c, |i, j| {
+        ((i * 7 + j * 3) as f64 * 0.37 + seed).sin() * 1.3
+    })
+}
+
+fn vec_(n: usize, seed: f64) -> DVector<f64> {
+    DVector::from_fn(n, |i, _| ((i * 5) as f64 * 0.61 + seed).cos() * 1.1)
+}
+
+#[test]
+fn diagonal_products_match_finite_differences() {
+    let (v, m) = (vec_(3, 0.2), mat(3, 4, 0.5));
+    let w = mat(3, 4, 1.7);
+    let out = ad::diag_pre_multiply(&v, &m).unwrap();
+    // diag(v) M by loops.
+    for i in 0..3 {
+        for j in 0..4 {
+            assert!((out[(i, j)] - v[i] * m[(i, j)]).abs() < 1e-15);
+        }
+    }
+    let (mut gv, mut gm) = (DVector::zeros(3), DMatrix::zeros(3, 4));
+    ad::diag_pre_multiply_back(&v, &m, &out, &w, Some(&mut gv), Some(&mut gm));
+    let f = |x: &[f64]| {
+        let v = DVector::from_column_slice(&x[..3]);
+        let m = DMatrix::from_column_slice(3, 4, &x[3..]);
+        ad::diag_pre_multiply(&v, &m)
+            .unwrap()
+            .component_mul(&w)
+            .sum()
+    };
+    let xs: Vec<f64> = v.iter().chain(m.iter()).copied().collect();
+    let gs: Vec<f64> = gv.iter().chain(gm.iter()).copied().collect();
+    assert_eq!(gradient_mismatch(f, &gs, &xs, 1e-6), None);
+    assert!(ad::diag_pre_multiply(&vec_(4, 0.0), &m).is_err());
+
+    let v = vec_(4, 0.9);
+    let out = ad::diag_post_multiply(&m, &v).unwrap();
+    for i in 0..3 {
+        for j in 0..4 {
+            assert!((out[(i, j)] - m[(i, j)] * v[j]).abs() < 1e-15);
+        }
+    }
+    let (mut gm, mut gv) = (DMatrix::zeros(3, 4), DVector::zeros(4));
+    ad::diag_post_multiply_back(&m, &v, &out, &w, Some(&mut gm), Some(&mut gv));
+    let f = |x: &[f64]| {
+        let m = DMatrix::from_column_slice(3, 4, &x[..12]);
+        let v = DVector::from_column_slice(&x[12..]);
+        ad::diag_post_multiply(&m, &v)
+            .unwrap()
+            .component_mul(&w)
+            .sum()
+    };
+    let xs: Vec<f64> = m.iter().chain(v.iter()).copied().collect();
+    let gs: Vec<f64> = gm.iter().chain(gv.iter()).copied().collect();
+    assert_eq!(gradient_mismatch(f, &gs, &xs, 1e-6), None);
+    assert!(ad::diag_post_multiply(&m, &vec_(3, 0.0)).is_err());
+}
+
+#[test]
+fn quad_form_and_dot_products_match_finite_differences() {
+    let (a, b) = (mat(3, 3, 0.1), vec_(3, 0.4));
+    let q = ad::quad_form(&a, &b).unwrap();
+    let by_loops: f64 = (0..3)
+        .flat_map(|i| (0..3).map(move |j| (i, j)))
+        .map(|(i, j)| b[i] * a[(i, j)] * b[j])
+        .sum();
+    assert!((q - by_loops).abs() < 1e-14);
+    let (mut ga, mut gb) = (DMatrix::zeros(3, 3), DVector::zeros(3));
+    ad::quad_form_back(&a, &b, &q, &0.8, Some(&mut ga), Some(&mut gb));
+    let f = |x: &[f64]| {
+        0.8 * ad::quad_form(
+            &DMatrix::from_column_slice(3, 3, &x[..9]),
+            &DVector::from_column_slice(&x[9..]),
+        )
+        .unwrap()
+    };
+    let xs: Vec<f64> = a.iter().chain(b.iter()).copied().collect();
+    let gs: Vec<f64> = ga.iter().chain(gb.iter()).copied().collect();
+    assert_eq!(gradient_mismatch(f, &gs, &xs, 1e-6), None);
+    assert!(ad::quad_form(&mat(2, 3, 0.0), &b).is_err());
+
+    let (a, b) = (mat(4, 3, 0.3), mat(4, 3, 1.1));
+    let c = ad::columns_dot_product(&a, &b).unwrap();
+    let r = ad::rows_dot_product(&a, &b).unwrap();
+    for j in 0..3 {
+        assert!((c[j] - (0..4).map(|i| a[(i, j)] * b[(i, j)]).sum::<f64>()).abs() < 1e-14);
+    }
+    for i in 0..4 {
+        assert!((r[i] - (0..3).map(|j| a[(i, j)] * b[(i, j)]).sum::<f64>()).abs() < 1e-14);
+    }
+    let wc = nalgebra::RowDVector::from_vec(vec![0.3, -1.2, 0.7]);
+    let wr = vec_(4, 2.0);
+    let (mut ga, mut gb) = (DMatrix::zeros(4, 3), DMatrix::zeros(4, 3));
+    ad::columns_dot_product_back(&a, &b, &c, &wc, Some(&mut ga), Some(&mut gb));
+    ad::rows_dot_product_back(&a, &b, &r, &wr, Some(&mut ga), Some(&mut gb));
+    let f = |x: &[f64]| {
+        let a = DMatrix::from_column_slice(4, 3, &x[..12]);
+        let b = DMatrix::from_column_slice(4, 3, &x[12..]);
+        ad::columns_dot_product(&a, &b).unwrap().dot(&wc)
+            + ad::rows_dot_product(&a, &b).unwrap().dot(&wr)
+    };
+    let xs: Vec<f64> = a.iter().chain(b.iter()).copied().collect();
+    let gs: Vec<f64> = ga.iter().chain(gb.iter()).copied().collect();
+    assert_eq!(gradient_mismatch(f, &gs, &xs, 1e-6), None);
+    assert!(ad::rows_dot_product(&a, &mat(3, 4, 0.0)).is_err());
+}
+
+#[test]
+fn triangular_solve_matches_finite_differences() {
+    let l = ad::cholesky(&spd()).unwrap();
+    let b = vec_(3, 0.8);
+    let x = ad::mdivide_left_tri_low(&l, &b).unwrap();
+    assert!((&l * &x - &b).abs().max() < 1e-14);
+    let w = vec_(3, 1.9);
+    let (mut gl, mut gb) = (DMatrix::zeros(3, 3), DVector::zeros(3));
+    ad::mdivide_left_tri_low_back(&l, &b, &x, &w, Some(&mut gl), Some(&mut gb));
+    // Perturb the lower triangle and b; the upper triangle is never read.
+    let f = |v: &[f64]| {
+        let mut l = DMatrix::zeros(3, 3);
+        let mut p = 0;
+        for c in 0..3 {
+            for r in c..3 {
+                l[(r, c)] = v[p];
+                p += 1;
+            }
+        }
+        ad::mdivide_left_tri_low(&l, &DVector::from_column_slice(&v[6..]))
+            .unwrap()
+            .dot(&w)
+    };
+    let xs: Vec<f64> = lower(&l).into_iter().chain(b.iter().copied()).collect();
+    let gs: Vec<f64> = lower(&gl).into_iter().chain(gb.iter().copied()).collect();
+    assert_eq!(gradient_mismatch(f, &gs, &xs, 1e-6), None);
+    // Only the lower triangle is read.
+    let mut upper = l.clone();
+    upper[(0, 2)] = 100.0;
+    assert_eq!(ad::mdivide_left_tri_low(&upper, &b).unwrap(), x);
+    assert!(ad::mdivide_left_tri_low(&DMatrix::zeros(3, 3), &b).is_err());
+}
+
+#[test]
+fn exponentiated_quadratic_kernel_matches_its_formula_and_finite_differences() {
+    let x = [0.0, 0.5, 1.7, -2.0];
+    let rho = 0.8;
+    let k = ad::gp_exp_quad_unit(&rho, &x[..]).unwrap();
+    for i in 0..4 {
+        for j in 0..4 {
+            let d: f64 = x[i] - x[j];
+            assert!((k[(i, j)] - (-d * d / (2.0 * rho * rho)).exp()).abs() < 1e-15);
+        }
+    }
+    let w = mat(4, 4, 0.6);
+    let mut g = 0.0;
+    ad::gp_exp_quad_unit_back(&rho, &x[..], &k, &w, &mut g);
+    let f = |v: &[f64]| {
+        ad::gp_exp_quad_unit(&v[0], &x[..])
+            .unwrap()
+            .component_mul(&w)
+            .sum()
+    };
+    assert_eq!(gradient_mismatch(f, &[g], &[rho], 1e-6), None);
+}
