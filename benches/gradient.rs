@@ -585,7 +585,31 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
             Box::new(move || s.bl.log_density_grad(black_box(&th), &mut g))
         }),
     ];
-    lin.into_iter().chain(net).collect()
+    let mut all: Vec<Variant> = lin.into_iter().chain(net).collect();
+    // Each compiled variant again with the kernels forced to the baseline (SSE2) path, then
+    // the dispatched variants restored to the detected level (issue 16's CPU dispatch).
+    let mut out = Vec::new();
+    for (group, name, mut f) in all.drain(..) {
+        if name.starts_with("compiled") {
+            let base: &'static str = Box::leak(format!("{name}, baseline SIMD").into_boxed_str());
+            let cell = std::rc::Rc::new(std::cell::RefCell::new(f));
+            let c2 = cell.clone();
+            out.push((
+                group,
+                base,
+                Box::new(move || {
+                    let _ = vi::simd::set_level(vi::simd::Level::Baseline);
+                    (c2.borrow_mut())()
+                }) as Box<dyn FnMut() -> f64>,
+            ));
+            f = Box::new(move || {
+                let _ = vi::simd::set_level(vi::simd::detected());
+                (cell.borrow_mut())()
+            });
+        }
+        out.push((group, name, f));
+    }
+    out
 }
 
 fn bench<M: Measurement>(c: &mut Criterion<M>, vs: &mut [Variant<'_>]) {

@@ -13,6 +13,7 @@ pub mod lecture;
 pub mod math;
 mod model;
 pub mod progress;
+pub mod simd;
 mod transform;
 
 pub use error::{DistError, FitError, ModelError, ReadCsvError, UnknownName};

@@ -77,7 +77,28 @@ impl rand::distr::Distribution<f64> for Normal {
 
 /// Sum over the broadcast elements of ln Normal(y | mu, sigma), adding partials into the
 /// given buffers. Returns NaN when the lengths do not broadcast or a `sigma` is not positive.
+/// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 pub fn lpdf(
+    y: &[f64],
+    mu: &[f64],
+    sigma: &[f64],
+    dy: Option<&mut [f64]>,
+    dmu: Option<&mut [f64]>,
+    dsigma: Option<&mut [f64]>,
+) -> f64 {
+    crate::simd::dispatch!([] [] (
+        y: &[f64],
+        mu: &[f64],
+        sigma: &[f64],
+        dy: Option<&mut [f64]>,
+        dmu: Option<&mut [f64]>,
+        dsigma: Option<&mut [f64]>,
+    ) -> f64 { lpdf_impl(y, mu, sigma, dy, dmu, dsigma) })
+}
+
+/// The body of [`lpdf`], inlined into each compiled copy.
+#[inline(always)]
+fn lpdf_impl(
     y: &[f64],
     mu: &[f64],
     sigma: &[f64],
@@ -138,7 +159,7 @@ pub fn lpdf(
 /// element and one scale: returns `sum z_i^2` and adds `z_i / sigma` into `dmu`, where
 /// `z_i = (y_i - mu_i) / sigma`. The sum is kept in [`LANES`] partial sums so the loop
 /// vectorises (one running sum would make every element wait for the previous one).
-#[inline]
+#[inline(always)]
 fn residual_pass(y: &[f64], mu: &[f64], dmu: &mut [f64], inv: f64) -> f64 {
     let n = dmu.len();
     let (y, mu) = (&y[..n], &mu[..n]);

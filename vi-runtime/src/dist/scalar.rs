@@ -98,8 +98,19 @@ pub fn scalar<K: Kernel<N>, const N: usize>(
 }
 
 /// The vectorised kernel over [`Kernel::elem`]: NaN when the lengths do not broadcast; stops
-/// at the first element whose ln p is NaN or `-inf` and returns that.
+/// at the first element whose ln p is NaN or `-inf` and returns that. Runs at the
+/// [`simd::level`](crate::simd::level) chosen at start-up.
 pub(crate) fn slices<K: Kernel<N>, const N: usize>(
+    x: [&[f64]; N],
+    g: [Option<&mut [f64]>; N],
+) -> f64 {
+    crate::simd::dispatch!([K: Kernel<N>, const N: usize] [K, N]
+        (x: [&[f64]; N], g: [Option<&mut [f64]>; N]) -> f64 { slices_impl::<K, N>(x, g) })
+}
+
+/// The body of [`slices`], inlined into each compiled copy.
+#[inline(always)]
+fn slices_impl<K: Kernel<N>, const N: usize>(
     x: [&[f64]; N],
     mut g: [Option<&mut [f64]>; N],
 ) -> f64 {

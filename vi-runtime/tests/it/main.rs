@@ -16,6 +16,7 @@ mod multivariate;
 mod nuts;
 mod nuts_adapt;
 mod psis;
+mod simd;
 mod special;
 mod transforms;
 mod vi;
