@@ -12,5 +12,6 @@ mod macro_scalar;
 mod macro_simulate;
 mod macro_validation;
 mod macro_vectorise;
+mod suff_stats;
 mod support;
 mod vi_realistic;

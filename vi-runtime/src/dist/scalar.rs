@@ -37,6 +37,20 @@ pub trait Kernel<const N: usize>: Default {
     fn lpdf(x: [&[f64]; N], g: [Option<&mut [f64]>; N]) -> f64 {
         slices::<Self, N>(x, g)
     }
+
+    /// [`lpdf`](Kernel::lpdf) for data `x[0]` that never changes, with `cell` to keep
+    /// statistics of it in: the distributions that have sufficient statistics (see
+    /// [`stats`](super::stats)) use them when every parameter is one number; the others,
+    /// and other shapes, run [`lpdf`](Kernel::lpdf).
+    #[inline]
+    fn lpdf_stats(
+        cell: &super::stats::StatsCell,
+        x: [&[f64]; N],
+        g: [Option<&mut [f64]>; N],
+    ) -> f64 {
+        let _ = cell;
+        Self::lpdf(x, g)
+    }
 }
 
 /// The parameter-only pieces `P` of a density, computed from the parameters `key` and

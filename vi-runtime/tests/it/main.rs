@@ -18,6 +18,7 @@ mod nuts_adapt;
 mod psis;
 mod simd;
 mod special;
+mod stats;
 mod transforms;
 mod vi;
 mod vi_deterministic;
