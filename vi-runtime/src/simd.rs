@@ -3,10 +3,10 @@
 //! The library is built for the target's baseline (x86-64: SSE2, two `f64` lanes), so that
 //! users need no `-C target-cpu`. The kernels that dominate a gradient (the elementwise
 //! functions and their backward rules, the distributions' vectorised loops, dot, gemv, gemm,
-//! ger) run their loops inside [`dispatch`], which on x86-64 calls them through a function
-//! compiled with `#[target_feature(enable = "avx2,fma")]` when the CPU has AVX2 and FMA:
-//! the same generic code (`#[inline(always)]` bodies), compiled twice, four lanes wide on
-//! the second copy. The choice is made once, at the first call, with
+//! ger) run their loops through the crate-internal `dispatch!` macro, which on x86-64 calls
+//! a copy compiled with `#[target_feature(enable = "avx2,fma")]` when the CPU has AVX2 and
+//! FMA: the same generic code (`#[inline(always)]` bodies), compiled twice, four lanes wide
+//! on the second copy. The choice is made once, at the first call, with
 //! `is_x86_feature_detected!`, and kept in an atomic.
 //!
 //! Both paths compute bit-identical results: Rust never contracts `a * b + c` into a fused
