@@ -93,6 +93,22 @@ model! {
     }
 }
 
+model! {
+    fn coin_vec(y: &[i64]) {
+        let p ~ Beta(1.0, 1.0);
+        y ~ Bernoulli(p);
+    }
+}
+
+model! {
+    fn coin_loop(y: &[i64]) {
+        let p ~ Beta(1.0, 1.0);
+        for i in 0..y.len() {
+            y[i] ~ Bernoulli(p);
+        }
+    }
+}
+
 /// Hand-written linear regression with nalgebra's products.
 fn linreg_hand(x: &DMatrix<f64>, y: &DVector<f64>, th: &[f64], g: &mut [f64]) -> f64 {
     let d = x.ncols();
@@ -474,6 +490,11 @@ struct Setup {
     net: (DMatrix<f64>, DVector<f64>),
     bm: BnnMatrix,
     bl: BnnLoop,
+    coin: Vec<i64>,
+    cv: CoinVec,
+    cl: CoinLoop,
+    big: (DMatrix<f64>, DVector<f64>),
+    bv: LinregVec,
 }
 
 const H: usize = 50;
@@ -486,6 +507,13 @@ impl Setup {
         let net = data(200, 5);
         let bm = bnn_matrix(&net.0, &net.1, H).expect("valid data");
         let bl = bnn_loop(&net.0, &net.1, H).expect("valid data");
+        // The peers' coin: N = 100, 71 heads (`../shared/bench/coin.json`; the density
+        // depends on the order only through rounding).
+        let coin: Vec<i64> = (0..100).map(|i| i64::from(i < 71)).collect();
+        let cv = coin_vec(&coin).expect("valid data");
+        let cl = coin_loop(&coin).expect("valid data");
+        let big = data(1_000_000, 5);
+        let bv = linreg_vec(&big.0, &big.1).expect("valid data");
         Setup {
             lin,
             lv,
@@ -493,6 +521,11 @@ impl Setup {
             net,
             bm,
             bl,
+            coin,
+            cv,
+            cl,
+            big,
+            bv,
         }
     }
 }
@@ -586,7 +619,74 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
             Box::new(move || s.bl.log_density_grad(black_box(&th), &mut g))
         }),
     ];
-    lin.into_iter().chain(net).collect()
+    const COIN: &str = "coin N=100";
+    let th = theta(s.cv.dim());
+    let g = vec![0.0; th.len()];
+    let heads = s.coin.iter().filter(|&&v| v == 1).count() as f64;
+    let tails = s.coin.len() as f64 - heads;
+    // Hand-written from the counts: logit p = t, Beta(1, 1) prior, log-Jacobian included.
+    let coin_hand = move |th: &[f64], g: &mut [f64]| {
+        let t = th[0];
+        let (lp, lq) = (vi::math::log_sigmoid(t), vi::math::log_sigmoid(-t));
+        let p = vi::math::sigmoid(t);
+        g[0] = heads * (1.0 - p) - tails * p + 1.0 - 2.0 * p;
+        heads * lp + tails * lq + lp + lq
+    };
+    check("coin from counts", &s.cv, coin_hand);
+    check("coin loop", &s.cl, coin_hand);
+    let coin: Vec<Variant> = vec![
+        (COIN, "hand-written from the counts", {
+            let (th, mut g) = (th.clone(), g.clone());
+            Box::new(move || coin_hand(black_box(&th), &mut g))
+        }),
+        (COIN, "compiled vectorised (sufficient statistics)", {
+            let (th, mut g) = (th.clone(), g.clone());
+            Box::new(move || s.cv.log_density_grad(black_box(&th), &mut g))
+        }),
+        (COIN, "compiled loop (per observation)", {
+            let (th, mut g) = (th.clone(), g);
+            Box::new(move || s.cl.log_density_grad(black_box(&th), &mut g))
+        }),
+    ];
+    const BIG: &str = "linreg N=10^6 D=5";
+    let (bx, by) = (&s.big.0, &s.big.1);
+    let th = theta(s.bv.dim());
+    let g = vec![0.0; th.len()];
+    let big: Vec<Variant> = vec![
+        // The memory-bandwidth floor: one streaming pass over x and y (48 MB), summed.
+        (BIG, "one streaming pass over x and y", {
+            Box::new(move || sum(black_box(bx.as_slice())) + sum(black_box(by.as_slice())))
+        }),
+        (BIG, "compiled vectorised", {
+            let (th, mut g) = (th.clone(), g);
+            Box::new(move || s.bv.log_density_grad(black_box(&th), &mut g))
+        }),
+    ];
+    let mut all: Vec<Variant> = lin.into_iter().chain(net).chain(coin).chain(big).collect();
+    // Each compiled variant again with the kernels forced to the baseline (SSE2) path, then
+    // the dispatched variants restored to the detected level (issue 16's CPU dispatch).
+    let mut out = Vec::new();
+    for (group, name, mut f) in all.drain(..) {
+        if name.starts_with("compiled") {
+            let base: &'static str = Box::leak(format!("{name}, baseline SIMD").into_boxed_str());
+            let cell = std::rc::Rc::new(std::cell::RefCell::new(f));
+            let c2 = cell.clone();
+            out.push((
+                group,
+                base,
+                Box::new(move || {
+                    let _ = vi::simd::set_level(vi::simd::Level::Baseline);
+                    (c2.borrow_mut())()
+                }) as Box<dyn FnMut() -> f64>,
+            ));
+            f = Box::new(move || {
+                let _ = vi::simd::set_level(vi::simd::detected());
+                (cell.borrow_mut())()
+            });
+        }
+        out.push((group, name, f));
+    }
+    out
 }
 
 fn bench<M: Measurement>(c: &mut Criterion<M>, vs: &mut [Variant<'_>]) {

@@ -1293,13 +1293,14 @@ type Slot = OnceLock<Box<dyn Any + Send + Sync>>;
 /// latent, or observed by a Poisson, is converted to `f64`s once, not on every gradient.
 ///
 /// Slot `k` holds two conversions: the operand's value for the rules ([`cached_val`]) and
-/// its `f64`s for a distribution ([`cached_flats`]).
+/// its `f64`s for a distribution ([`cached_flats`]), and the statistics a distribution
+/// keeps of it ([`stats_cell`]).
 pub struct DataCache(Box<[Slot]>);
 
 impl DataCache {
     /// `n` empty slots, one per cached operand.
     pub fn new(n: usize) -> Self {
-        DataCache((0..2 * n).map(|_| OnceLock::new()).collect())
+        DataCache((0..3 * n).map(|_| OnceLock::new()).collect())
     }
 
     /// Cell `use_` (0 for values, 1 for flats) of slot `k`.
@@ -1310,7 +1311,7 @@ impl DataCache {
         make: impl FnOnce() -> V,
     ) -> Option<&V> {
         self.0
-            .get(k.checked_mul(2)?.checked_add(use_)?)?
+            .get(k.checked_mul(3)?.checked_add(use_)?)?
             .get_or_init(|| Box::new(make()))
             .downcast_ref::<V>()
     }
@@ -1337,6 +1338,13 @@ pub fn cached_flats<'a, T: Flats + ?Sized>(cache: &'a DataCache, k: usize, x: &'
         }
     }
     x.flats()
+}
+
+/// The cell of slot `k` of `cache` where a distribution keeps statistics of the operand
+/// (see [`dist::stats`]); `None` past the cache's end.
+#[inline(always)]
+pub fn stats_cell(cache: &DataCache, k: usize) -> Option<&dist::stats::StatsCell> {
+    cache.0.get(k.checked_mul(3)?.checked_add(2)?)
 }
 
 /// The check a data operand of a rule must pass: its type is a [`Val`]. Generated code calls
@@ -1568,7 +1576,14 @@ macro_rules! kernel_ops {
             #[inline]
             #[allow(clippy::too_many_arguments)]
             fn lpdf<K: dist::scalar::Kernel<$n>>(&self, _k: &mut K, $($g: Option<&mut impl ad::Flat>),*) -> f64 {
-                K::lpdf([$(&*self.$i.to_f64s()),*], [$($g.map(|g| g.flat_mut())),*])
+                let x = [$(self.$i.to_f64s()),*];
+                let x = x.each_ref().map(|v| &**v);
+                let g = [$($g.map(|g| g.flat_mut())),*];
+                // Data that never changes: the kernel may keep statistics of it.
+                match self.0.stats_cell() {
+                    Some(cell) => K::lpdf_stats(cell, x, g),
+                    None => K::lpdf(x, g),
+                }
             }
         }
     )*};
@@ -1590,6 +1605,8 @@ pub struct DataOp<'a, T: ?Sized> {
     pub raw: &'a T,
     /// Its `f64`s.
     pub flat: F64s<'a>,
+    /// Where statistics of it are kept, when it never changes.
+    pub stats: Option<&'a dist::stats::StatsCell>,
 }
 
 impl<T: ?Sized> DataOp<'_, T> {
@@ -1611,5 +1628,9 @@ impl<T: ?Sized> ad::ToF64s for DataOp<'_, T> {
     #[inline(always)]
     fn to_f64s(&self) -> Cow<'_, [f64]> {
         Cow::Borrowed(&self.flat)
+    }
+    #[inline(always)]
+    fn stats_cell(&self) -> Option<&dist::stats::StatsCell> {
+        self.stats
     }
 }

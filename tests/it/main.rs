@@ -16,4 +16,5 @@ mod macro_vectorise;
 mod macro_vocab_fns;
 mod macro_vocab_latents;
 mod nuts_default;
+mod suff_stats;
 mod vi_realistic;

@@ -13,6 +13,7 @@ pub mod lecture;
 pub mod math;
 mod model;
 pub mod progress;
+pub mod simd;
 pub mod stats;
 mod transform;
 

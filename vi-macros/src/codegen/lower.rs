@@ -308,8 +308,9 @@ impl Lowering {
                         },
                         None => quote_spanned!(first=> ::vi::__private::flats(#arg)),
                     };
+                    let stats = stats_cell(o.slot);
                     quote_spanned! {first=>
-                        let #d = &::vi::__private::DataOp { raw: #src, flat: #flat };
+                        let #d = &::vi::__private::DataOp { raw: #src, flat: #flat, stats: #stats };
                     }
                 }
             };
@@ -814,4 +815,13 @@ pub fn span_of(e: &Expr) -> Span {
         .next()
         .map(|t| t.span())
         .unwrap_or_else(Span::call_site)
+}
+
+/// Where a distribution's data operand keeps its sufficient statistics: the model's cache
+/// slot when the operand depends only on the model's arguments (issue 16), else none.
+fn stats_cell(slot: Option<usize>) -> TokenStream {
+    match slot {
+        Some(k) => quote!(::vi::__private::stats_cell(&self.__cache, #k)),
+        None => quote!(::core::option::Option::None),
+    }
 }

@@ -382,7 +382,7 @@ fn back_sum<X: Lane, Y: Lane>(
             &g[start..end],
             d,
         );
-        *acc += kernels::sum(b);
+        *acc += kernels::sum_impl(b);
         start = end;
     }
 }
@@ -426,12 +426,12 @@ fn elementwise<O: ElemOp, Out: Value>(a: View, b: View) -> Result<Out, ShapeErro
     if n == 0 {
         return Ok(out);
     }
-    if a.spans(r, c) && b.spans(r, c) {
-        lanes!(a.flat_lane(n), b.flat_lane(n); x, y => fwd_loop(o, x, y, O::f));
+    if n < DISPATCH_MIN {
+        fwd_loops::<O>(o, a, b, r, c);
     } else {
-        for (j, oc) in o.chunks_exact_mut(r).enumerate() {
-            lanes!(a.col_lane(j, r), b.col_lane(j, r); x, y => fwd_loop(oc, x, y, O::f));
-        }
+        crate::simd::dispatch!([O: ElemOp] [O] (o: &mut [f64], a: View<'_>, b: View<'_>, r: usize, c: usize) -> () {
+            fwd_loops::<O>(o, a, b, r, c)
+        });
     }
     Ok(out)
 }
@@ -451,6 +451,50 @@ fn elementwise_back<O: ElemOp>(
     if r * c == 0 || out.len() != r * c || g.len() != r * c {
         return;
     }
+    if r * c < DISPATCH_MIN {
+        back_sides::<O>(a, b, r, c, out, g, ga, gb);
+    } else {
+        crate::simd::dispatch!([O: ElemOp] [O] (
+            a: View<'_>,
+            b: View<'_>,
+            r: usize,
+            c: usize,
+            out: &[f64],
+            g: &[f64],
+            ga: Option<&mut [f64]>,
+            gb: Option<&mut [f64]>,
+        ) -> () {
+            back_sides::<O>(a, b, r, c, out, g, ga, gb)
+        });
+    }
+}
+
+/// The loops of [`elementwise`] on an output of `r x c` elements.
+#[inline(always)]
+fn fwd_loops<O: ElemOp>(o: &mut [f64], a: View<'_>, b: View<'_>, r: usize, c: usize) {
+    let n = o.len();
+    if a.spans(r, c) && b.spans(r, c) {
+        lanes!(a.flat_lane(n), b.flat_lane(n); x, y => fwd_loop(o, x, y, O::f));
+    } else {
+        for (j, oc) in o.chunks_exact_mut(r).enumerate() {
+            lanes!(a.col_lane(j, r), b.col_lane(j, r); x, y => fwd_loop(oc, x, y, O::f));
+        }
+    }
+}
+
+/// The loops of [`elementwise_back`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn back_sides<O: ElemOp>(
+    a: View<'_>,
+    b: View<'_>,
+    r: usize,
+    c: usize,
+    out: &[f64],
+    g: &[f64],
+    ga: Option<&mut [f64]>,
+    gb: Option<&mut [f64]>,
+) {
     if let Some(ga) = ga {
         side(ga, &a, a, b, r, c, out, g, O::da);
     }
@@ -459,10 +503,14 @@ fn elementwise_back<O: ElemOp>(
     }
 }
 
+/// Below this many elements a broadcast rule runs its loop in place: the call into the
+/// dispatched copy (see [`simd`](crate::simd)) would cost more than the wider lanes save.
+const DISPATCH_MIN: usize = 16;
+
 /// Adds `g * d(a, b, out)` into the adjoint `gx` of operand `x` (one of `a`, `b`), summing
 /// over the axes `x` broadcasts along.
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 fn side(
     gx: &mut [f64],
     x: &View,

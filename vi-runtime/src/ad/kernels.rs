@@ -56,8 +56,15 @@ pub(crate) fn combine(acc: [f64; LANES]) -> f64 {
 /// use vi_runtime::ad::kernels::dot;
 /// assert_eq!(dot(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]), 32.0);
 /// ```
+/// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    crate::simd::dispatch!([] [] (a: &[f64], b: &[f64]) -> f64 { dot_impl(a, b) })
+}
+
+/// The body of [`dot`], inlined into each compiled copy.
+#[inline(always)]
+fn dot_impl(a: &[f64], b: &[f64]) -> f64 {
     reduce2(a, b, |x, y| x * y)
 }
 
@@ -68,8 +75,15 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// assert_eq!(sum(&[1.0, 2.0, 3.5]), 6.5);
 /// assert_eq!(sum(&[]), 0.0);
 /// ```
+/// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn sum(a: &[f64]) -> f64 {
+    crate::simd::dispatch!([] [] (a: &[f64]) -> f64 { sum_impl(a) })
+}
+
+/// The body of [`sum`], inlined into each compiled copy.
+#[inline(always)]
+pub(crate) fn sum_impl(a: &[f64]) -> f64 {
     reduce2(a, a, |x, _| x)
 }
 
@@ -89,8 +103,15 @@ pub fn sum_map2(a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64) -> f64 {
 /// axpy(2.0, &[3.0, 4.0], &mut y);
 /// assert_eq!(y, [7.0, 9.0]);
 /// ```
+/// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
+    crate::simd::dispatch!([] [] (alpha: f64, x: &[f64], y: &mut [f64]) -> () { axpy_impl(alpha, x, y) })
+}
+
+/// The body of [`axpy`], inlined into each compiled copy.
+#[inline(always)]
+fn axpy_impl(alpha: f64, x: &[f64], y: &mut [f64]) {
     let n = x.len().min(y.len());
     let (x, y) = (&x[..n], &mut y[..n]);
     for i in 0..n {
@@ -116,8 +137,15 @@ fn axpy_group<const C: usize>(cols: [&[f64]; C], b: [f64; C], out: &mut [f64]) {
 /// `out += A b` for `A` column-major `r x k` (`a.len() == r * k`), `b` of length `k`, `out`
 /// of length `r`: columns in groups of four (the first group takes the remainder, so up to
 /// seven columns make one pass over `out`). Does nothing when the lengths do not fit.
+/// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn gemv(a: &[f64], r: usize, k: usize, b: &[f64], out: &mut [f64]) {
+    crate::simd::dispatch!([] [] (a: &[f64], r: usize, k: usize, b: &[f64], out: &mut [f64]) -> () { gemv_impl(a, r, k, b, out) })
+}
+
+/// The body of [`gemv`], inlined into each compiled copy.
+#[inline(always)]
+fn gemv_impl(a: &[f64], r: usize, k: usize, b: &[f64], out: &mut [f64]) {
     if a.len() != r * k || b.len() != k || out.len() != r || r == 0 {
         return;
     }
@@ -180,8 +208,15 @@ macro_rules! short_columns {
 
 /// `out += A^T g` for `A` column-major `r x k`, `g` of length `r`, `out` of length `k`:
 /// one dot per column of `A`. Does nothing when the lengths do not fit.
+/// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn gemv_tr(a: &[f64], r: usize, k: usize, g: &[f64], out: &mut [f64]) {
+    crate::simd::dispatch!([] [] (a: &[f64], r: usize, k: usize, g: &[f64], out: &mut [f64]) -> () { gemv_tr_impl(a, r, k, g, out) })
+}
+
+/// The body of [`gemv_tr`], inlined into each compiled copy.
+#[inline(always)]
+fn gemv_tr_impl(a: &[f64], r: usize, k: usize, g: &[f64], out: &mut [f64]) {
     if a.len() != r * k || g.len() != r || out.len() != k || r == 0 {
         return;
     }
@@ -189,7 +224,7 @@ pub fn gemv_tr(a: &[f64], r: usize, k: usize, g: &[f64], out: &mut [f64]) {
     // observations): one unrolled dot per column instead of a many-lane reduction.
     short_columns!(r, gemv_tr_short(a, g, out));
     for (o, c) in out.iter_mut().zip(a.chunks_exact(r)) {
-        *o += dot(c, g);
+        *o += dot_impl(c, g);
     }
 }
 
@@ -239,51 +274,79 @@ fn ger_short<const R: usize>(a: &mut [f64], x: &[f64], y: &[f64]) {
 
 /// `A += alpha x y^T` for `A` column-major `r x k`, `x` of length `r`, `y` of length `k`:
 /// one axpy per column. Does nothing when the lengths do not fit.
+/// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn ger(a: &mut [f64], r: usize, k: usize, x: &[f64], y: &[f64]) {
+    crate::simd::dispatch!([] [] (a: &mut [f64], r: usize, k: usize, x: &[f64], y: &[f64]) -> () { ger_impl(a, r, k, x, y) })
+}
+
+/// The body of [`ger`], inlined into each compiled copy.
+#[inline(always)]
+fn ger_impl(a: &mut [f64], r: usize, k: usize, x: &[f64], y: &[f64]) {
     if a.len() != r * k || x.len() != r || y.len() != k || r == 0 {
         return;
     }
     short_columns!(r, ger_short(a, x, y));
     for (c, &yj) in a.chunks_exact_mut(r).zip(y) {
-        axpy(yj, x, c);
+        axpy_impl(yj, x, c);
     }
 }
 
 /// `C += A B` for column-major `A` (`r x k`), `B` (`k x m`), `C` (`r x m`): one [`gemv`]
 /// per column of `B`. Does nothing when the lengths do not fit.
+/// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn gemm(a: &[f64], b: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) {
+    crate::simd::dispatch!([] [] (a: &[f64], b: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) -> () { gemm_impl(a, b, c, r, k, m) })
+}
+
+/// The body of [`gemm`], inlined into each compiled copy.
+#[inline(always)]
+fn gemm_impl(a: &[f64], b: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) {
     if a.len() != r * k || b.len() != k * m || c.len() != r * m || r == 0 || k == 0 {
         return;
     }
     for (cc, bc) in c.chunks_exact_mut(r).zip(b.chunks_exact(k)) {
-        gemv(a, r, k, bc, cc);
+        gemv_impl(a, r, k, bc, cc);
     }
 }
 
 /// `C += A^T G` for column-major `A` (`r x k`), `G` (`r x m`), `C` (`k x m`): one
 /// [`gemv_tr`] per column of `G`. Does nothing when the lengths do not fit.
+/// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn gemm_tn(a: &[f64], g: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) {
+    crate::simd::dispatch!([] [] (a: &[f64], g: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) -> () { gemm_tn_impl(a, g, c, r, k, m) })
+}
+
+/// The body of [`gemm_tn`], inlined into each compiled copy.
+#[inline(always)]
+fn gemm_tn_impl(a: &[f64], g: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) {
     if a.len() != r * k || g.len() != r * m || c.len() != k * m || r == 0 || k == 0 {
         return;
     }
     for (cc, gc) in c.chunks_exact_mut(k).zip(g.chunks_exact(r)) {
-        gemv_tr(a, r, k, gc, cc);
+        gemv_tr_impl(a, r, k, gc, cc);
     }
 }
 
 /// `C += G B^T` for column-major `G` (`r x m`), `B` (`k x m`), `C` (`r x k`): column `p` of
 /// `C` gains `sum_c B[p, c] G[:, c]`, as axpys. Does nothing when the lengths do not fit.
+/// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn gemm_nt(g: &[f64], b: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) {
+    crate::simd::dispatch!([] [] (g: &[f64], b: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) -> () { gemm_nt_impl(g, b, c, r, k, m) })
+}
+
+/// The body of [`gemm_nt`], inlined into each compiled copy.
+#[inline(always)]
+fn gemm_nt_impl(g: &[f64], b: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) {
     if g.len() != r * m || b.len() != k * m || c.len() != r * k || r == 0 || k == 0 {
         return;
     }
     for (gc, bc) in g.chunks_exact(r).zip(b.chunks_exact(k)) {
         for (cp, &bpc) in c.chunks_exact_mut(r).zip(bc) {
-            axpy(bpc, gc, cp);
+            axpy_impl(bpc, gc, cp);
         }
     }
 }
@@ -373,6 +436,53 @@ mod tests {
             let mut ag = a.clone();
             ger(ag.as_mut_slice(), r, k, gv.as_slice(), x.as_slice());
             close(ag.as_slice(), (&a + &gv * x.transpose()).as_slice());
+        }
+    }
+
+    /// Every product and reduction at every SIMD level this CPU has: the same bits on each
+    /// (both copies compile the same code, and no level contracts `a * b + c`), and each
+    /// against nalgebra.
+    #[test]
+    fn every_simd_level_gives_the_same_bits() {
+        let (r, k, m) = (37, 9, 3);
+        let a = DMatrix::from_vec(r, k, vals(r * k, 3));
+        let b = DMatrix::from_vec(k, m, vals(k * m, 4));
+        let g = DMatrix::from_vec(r, m, vals(r * m, 5));
+        let x = vals(k, 9);
+        let gv = vals(r, 11);
+        let runs = crate::simd::tests::on_every_level(|| {
+            let mut out = Vec::new();
+            out.push(dot(a.as_slice(), g.as_slice()));
+            out.push(sum(a.as_slice()));
+            let mut c = vec![0.5; r * m];
+            gemm(a.as_slice(), b.as_slice(), &mut c, r, k, m);
+            close(&c, (DMatrix::from_element(r, m, 0.5) + &a * &b).as_slice());
+            out.extend(c);
+            let mut t = vec![0.0; k * m];
+            gemm_tn(a.as_slice(), g.as_slice(), &mut t, r, k, m);
+            out.extend(t);
+            let mut nt = vec![0.0; r * k];
+            gemm_nt(g.as_slice(), b.as_slice(), &mut nt, r, k, m);
+            out.extend(nt);
+            let mut o = vec![0.0; r];
+            gemv(a.as_slice(), r, k, &x, &mut o);
+            out.extend(o);
+            let mut ot = vec![0.0; k];
+            gemv_tr(a.as_slice(), r, k, &gv, &mut ot);
+            out.extend(ot);
+            let mut ag = a.as_slice().to_vec();
+            ger(&mut ag, r, k, &gv, &x);
+            axpy(0.25, &gv, &mut ag[..r]);
+            out.extend(ag);
+            out
+        });
+        let (first, rest) = runs.split_first().expect("the baseline level always runs");
+        for (l, v) in rest {
+            let same = v
+                .iter()
+                .zip(&first.1)
+                .all(|(p, q)| p.to_bits() == q.to_bits());
+            assert!(same, "{l:?} differs from {:?}", first.0);
         }
     }
 

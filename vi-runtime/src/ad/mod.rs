@@ -452,6 +452,14 @@ pub fn flat_mut<T: Flat + ?Sized>(v: &mut T) -> &mut [f64] {
 pub trait ToF64s {
     /// The elements as `f64` (matrices in column-major storage order).
     fn to_f64s(&self) -> Cow<'_, [f64]>;
+
+    /// Where statistics of this data may be kept, when it never changes (the data operands
+    /// of `model!`'s observation statements that depend only on the model's arguments); see
+    /// [`dist::stats`](crate::dist::stats).
+    #[inline(always)]
+    fn stats_cell(&self) -> Option<&crate::dist::stats::StatsCell> {
+        None
+    }
 }
 
 macro_rules! to_f64s_scalar {
@@ -537,6 +545,10 @@ impl ToF64s for DMatrix<f64> {
 impl<T: ToF64s + ?Sized> ToF64s for &T {
     fn to_f64s(&self) -> Cow<'_, [f64]> {
         (**self).to_f64s()
+    }
+    #[inline(always)]
+    fn stats_cell(&self) -> Option<&crate::dist::stats::StatsCell> {
+        (**self).stats_cell()
     }
 }
 

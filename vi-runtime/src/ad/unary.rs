@@ -3,7 +3,8 @@
 //! Forward: [`Value::map_elements`] (one allocation, the output, each element written once).
 //! Backward: `gx[i] += g[i] * f'(x[i])`, where `f'` may reuse the output `y[i]`. Both are
 //! plain indexed loops over slices re-sliced to one length, so there is no bounds check in
-//! the loop and the compiler vectorises what can be vectorised.
+//! the loop and the compiler vectorises what can be vectorised; both run at the
+//! [`simd::level`](crate::simd::level) chosen at start-up (AVX2 where the CPU has it).
 
 use super::{ShapeError, Value};
 use crate::math;
@@ -29,7 +30,7 @@ macro_rules! unary {
         $(#[$doc])*
         #[inline]
         pub fn $name<X: Value>(x: &X) -> Result<X, ShapeError> {
-            Ok(x.map_elements(|$x| $f))
+            Ok(crate::simd::dispatch!([X: Value] [X] (x: &X) -> X { x.map_elements(|$x| $f) }))
         }
 
         #[doc = concat!("Backward rule of [`", stringify!($name), "`]: `gx += g * d/dx ",
@@ -39,7 +40,9 @@ macro_rules! unary {
         pub fn $back<X: Value>(x: &X, out: &X, g: &X, gx: &mut X) {
             let (x, y, g, gx) = (x.flat(), out.flat(), g.flat(), gx.flat_mut());
             if fits(x, y, g, gx) {
-                back_map(x, y, g, gx, |$dx, $y| $d);
+                crate::simd::dispatch!([] [] (x: &[f64], y: &[f64], g: &[f64], gx: &mut [f64]) -> () {
+                    back_map(x, y, g, gx, |$dx, $y| $d)
+                });
             }
         }
     )*};

@@ -90,6 +90,22 @@ pub fn lpdf(y: &[f64], logit: &[f64], dy: Option<&mut [f64]>, dlogit: Option<&mu
 pub struct Scalar;
 
 impl Kernel<2> for Scalar {
+    fn lpdf_stats(
+        cell: &super::stats::StatsCell,
+        x: [&[f64]; 2],
+        mut g: [Option<&mut [f64]>; 2],
+    ) -> f64 {
+        // The data's own adjoint is never asked for (it is data).
+        if g[0].is_none() {
+            if let Some(lp) =
+                super::stats::bernoulli_logit(cell, x, g.each_mut().map(|g| g.as_deref_mut()))
+            {
+                return lp;
+            }
+        }
+        Self::lpdf(x, g)
+    }
+
     #[inline(always)]
     fn elem(&mut self, [y, logit]: [f64; 2], _want: [bool; 2]) -> (f64, [f64; 2]) {
         if logit.is_nan() {

@@ -118,6 +118,22 @@ pub fn lpdf(
 pub struct Scalar(Memo<(f64, f64), 1>);
 
 impl Kernel<3> for Scalar {
+    fn lpdf_stats(
+        cell: &super::stats::StatsCell,
+        x: [&[f64]; 3],
+        mut g: [Option<&mut [f64]>; 3],
+    ) -> f64 {
+        // The data's own adjoint is never asked for (it is data).
+        if g[0].is_none() {
+            if let Some(lp) =
+                super::stats::binomial(cell, x, g.each_mut().map(|g| g.as_deref_mut()))
+            {
+                return lp;
+            }
+        }
+        Self::lpdf(x, g)
+    }
+
     #[inline(always)]
     fn elem(&mut self, [k, n, p]: [f64; 3], _want: [bool; 3]) -> (f64, [f64; 3]) {
         if !(is_count(n) && (0.0..=1.0).contains(&p)) {

@@ -99,6 +99,20 @@ pub fn lpdf(
 pub struct Scalar(Memo<(f64, f64, f64), 3>);
 
 impl Kernel<3> for Scalar {
+    fn lpdf_stats(
+        cell: &super::stats::StatsCell,
+        x: [&[f64]; 3],
+        mut g: [Option<&mut [f64]>; 3],
+    ) -> f64 {
+        // The data's own adjoint is never asked for (it is data).
+        if g[0].is_none() {
+            if let Some(lp) = super::stats::gamma(cell, x, g.each_mut().map(|g| g.as_deref_mut())) {
+                return lp;
+            }
+        }
+        Self::lpdf(x, g)
+    }
+
     #[inline(always)]
     fn elem(&mut self, [y, a, b]: [f64; 3], want: [bool; 3]) -> (f64, [f64; 3]) {
         if !(a > 0.0 && b > 0.0) {

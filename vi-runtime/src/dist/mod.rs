@@ -131,6 +131,7 @@ pub mod pareto;
 pub mod poisson;
 pub mod poisson_log;
 pub mod scalar;
+pub mod stats;
 pub mod student_t;
 pub mod uniform;
 pub mod weibull;

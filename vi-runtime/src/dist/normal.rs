@@ -77,7 +77,28 @@ impl rand::distr::Distribution<f64> for Normal {
 
 /// Sum over the broadcast elements of ln Normal(y | mu, sigma), adding partials into the
 /// given buffers. Returns NaN when the lengths do not broadcast or a `sigma` is not positive.
+/// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 pub fn lpdf(
+    y: &[f64],
+    mu: &[f64],
+    sigma: &[f64],
+    dy: Option<&mut [f64]>,
+    dmu: Option<&mut [f64]>,
+    dsigma: Option<&mut [f64]>,
+) -> f64 {
+    crate::simd::dispatch!([] [] (
+        y: &[f64],
+        mu: &[f64],
+        sigma: &[f64],
+        dy: Option<&mut [f64]>,
+        dmu: Option<&mut [f64]>,
+        dsigma: Option<&mut [f64]>,
+    ) -> f64 { lpdf_impl(y, mu, sigma, dy, dmu, dsigma) })
+}
+
+/// The body of [`lpdf`], inlined into each compiled copy.
+#[inline(always)]
+fn lpdf_impl(
     y: &[f64],
     mu: &[f64],
     sigma: &[f64],
@@ -138,7 +159,7 @@ pub fn lpdf(
 /// element and one scale: returns `sum z_i^2` and adds `z_i / sigma` into `dmu`, where
 /// `z_i = (y_i - mu_i) / sigma`. The sum is kept in [`LANES`] partial sums so the loop
 /// vectorises (one running sum would make every element wait for the previous one).
-#[inline]
+#[inline(always)]
 fn residual_pass(y: &[f64], mu: &[f64], dmu: &mut [f64], inv: f64) -> f64 {
     let n = dmu.len();
     let (y, mu) = (&y[..n], &mu[..n]);
@@ -171,6 +192,21 @@ fn residual_pass(y: &[f64], mu: &[f64], dmu: &mut [f64], inv: f64) -> f64 {
 pub struct Scalar(Memo<(f64, f64), 1>);
 
 impl Kernel<3> for Scalar {
+    fn lpdf_stats(
+        cell: &super::stats::StatsCell,
+        x: [&[f64]; 3],
+        mut g: [Option<&mut [f64]>; 3],
+    ) -> f64 {
+        // The data's own adjoint is never asked for (it is data).
+        if g[0].is_none() {
+            if let Some(lp) = super::stats::normal(cell, x, g.each_mut().map(|g| g.as_deref_mut()))
+            {
+                return lp;
+            }
+        }
+        Self::lpdf(x, g)
+    }
+
     #[inline(always)]
     fn elem(&mut self, [y, mu, sigma]: [f64; 3], _want: [bool; 3]) -> (f64, [f64; 3]) {
         if !(sigma > 0.0) {

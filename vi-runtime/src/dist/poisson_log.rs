@@ -83,6 +83,22 @@ pub fn lpdf(
 pub struct Scalar;
 
 impl Kernel<2> for Scalar {
+    fn lpdf_stats(
+        cell: &super::stats::StatsCell,
+        x: [&[f64]; 2],
+        mut g: [Option<&mut [f64]>; 2],
+    ) -> f64 {
+        // The data's own adjoint is never asked for (it is data).
+        if g[0].is_none() {
+            if let Some(lp) =
+                super::stats::poisson_log(cell, x, g.each_mut().map(|g| g.as_deref_mut()))
+            {
+                return lp;
+            }
+        }
+        Self::lpdf(x, g)
+    }
+
     #[inline(always)]
     fn elem(&mut self, [k, log_rate]: [f64; 2], _want: [bool; 2]) -> (f64, [f64; 2]) {
         if log_rate.is_nan() {

@@ -37,6 +37,20 @@ pub trait Kernel<const N: usize>: Default {
     fn lpdf(x: [&[f64]; N], g: [Option<&mut [f64]>; N]) -> f64 {
         slices::<Self, N>(x, g)
     }
+
+    /// [`lpdf`](Kernel::lpdf) for data `x[0]` that never changes, with `cell` to keep
+    /// statistics of it in: the distributions that have sufficient statistics (see
+    /// [`stats`](super::stats)) use them when every parameter is one number; the others,
+    /// and other shapes, run [`lpdf`](Kernel::lpdf).
+    #[inline]
+    fn lpdf_stats(
+        cell: &super::stats::StatsCell,
+        x: [&[f64]; N],
+        g: [Option<&mut [f64]>; N],
+    ) -> f64 {
+        let _ = cell;
+        Self::lpdf(x, g)
+    }
 }
 
 /// The parameter-only pieces `P` of a density, computed from the parameters `key` and
@@ -98,8 +112,19 @@ pub fn scalar<K: Kernel<N>, const N: usize>(
 }
 
 /// The vectorised kernel over [`Kernel::elem`]: NaN when the lengths do not broadcast; stops
-/// at the first element whose ln p is NaN or `-inf` and returns that.
+/// at the first element whose ln p is NaN or `-inf` and returns that. Runs at the
+/// [`simd::level`](crate::simd::level) chosen at start-up.
 pub(crate) fn slices<K: Kernel<N>, const N: usize>(
+    x: [&[f64]; N],
+    g: [Option<&mut [f64]>; N],
+) -> f64 {
+    crate::simd::dispatch!([K: Kernel<N>, const N: usize] [K, N]
+        (x: [&[f64]; N], g: [Option<&mut [f64]>; N]) -> f64 { slices_impl::<K, N>(x, g) })
+}
+
+/// The body of [`slices`], inlined into each compiled copy.
+#[inline(always)]
+fn slices_impl<K: Kernel<N>, const N: usize>(
     x: [&[f64]; N],
     mut g: [Option<&mut [f64]>; N],
 ) -> f64 {

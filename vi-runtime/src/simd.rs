@@ -1,0 +1,200 @@
+//! Runtime CPU dispatch for the hot kernels.
+//!
+//! The library is built for the target's baseline (x86-64: SSE2, two `f64` lanes), so that
+//! users need no `-C target-cpu`. The kernels that dominate a gradient (the elementwise
+//! functions and their backward rules, the distributions' vectorised loops, dot, gemv, gemm,
+//! ger) run their loops through the crate-internal `dispatch!` macro, which on x86-64 calls
+//! a copy compiled with `#[target_feature(enable = "avx2,fma")]` when the CPU has AVX2 and
+//! FMA: the same generic code (`#[inline(always)]` bodies), compiled twice, four lanes wide
+//! on the second copy. The choice is made once, at the first call, with
+//! `is_x86_feature_detected!`, and kept in an atomic.
+//!
+//! Both paths compute bit-identical results: Rust never contracts `a * b + c` into a fused
+//! multiply-add on its own and the kernels' reductions keep a fixed number of partial sums
+//! added in a fixed order, so the wider registers change the speed, not the rounding (the
+//! tests assert equality of the bits on every path).
+//!
+//! The environment variable `VI_SIMD` (`baseline` or `avx2`), read at the first call, or
+//! [`set_level`] force a path; other targets (aarch64: NEON is part of its baseline) always
+//! run the portable code.
+//!
+//! ```
+//! use vi_runtime::simd::{self, Level};
+//! // The portable path is always available.
+//! simd::set_level(Level::Baseline)?;
+//! assert_eq!(simd::level(), Level::Baseline);
+//! simd::set_level(simd::detected())?;
+//! # Ok::<(), vi_runtime::simd::Unsupported>(())
+//! ```
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// An instruction-set level the kernels are compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Level {
+    /// The target's baseline (x86-64: SSE2), the portable code.
+    Baseline,
+    /// x86-64 with AVX2 and FMA.
+    Avx2,
+}
+
+impl Level {
+    /// The name `VI_SIMD` takes: `baseline` or `avx2`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Baseline => "baseline",
+            Level::Avx2 => "avx2",
+        }
+    }
+}
+
+/// A [`Level`] the CPU does not have, asked for by [`set_level`] or `VI_SIMD`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported(pub Level);
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "this CPU does not support the `{}` kernels (it supports `{}`)",
+            self.0.name(),
+            detected().name()
+        )
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+/// 0: not chosen yet; 1: baseline; 2: AVX2.
+static LEVEL: AtomicU8 = AtomicU8::new(0);
+
+/// The best level this CPU supports.
+pub fn detected() -> Level {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return Level::Avx2;
+        }
+    }
+    Level::Baseline
+}
+
+/// The level the kernels run at: `VI_SIMD` if set to a supported level, else [`detected`]
+/// (chosen at the first call, then kept), unless [`set_level`] changed it.
+#[inline(always)]
+pub fn level() -> Level {
+    match LEVEL.load(Ordering::Relaxed) {
+        1 => Level::Baseline,
+        2 => Level::Avx2,
+        _ => init(),
+    }
+}
+
+#[cold]
+fn init() -> Level {
+    let best = detected();
+    let l = match std::env::var("VI_SIMD").ok().as_deref().map(str::trim) {
+        Some("baseline") => Level::Baseline,
+        // An unsupported or unknown request falls back to what the CPU has.
+        _ => best,
+    };
+    store(l);
+    l
+}
+
+fn store(l: Level) {
+    LEVEL.store(
+        match l {
+            Level::Baseline => 1,
+            Level::Avx2 => 2,
+        },
+        Ordering::Relaxed,
+    );
+}
+
+/// Makes the kernels run at `l` from now on, in every thread (for tests and comparisons;
+/// both levels give the same results).
+///
+/// # Errors
+/// [`Unsupported`] when the CPU lacks `l`'s instructions; the level is then unchanged.
+pub fn set_level(l: Level) -> Result<(), Unsupported> {
+    if l == Level::Avx2 && detected() != Level::Avx2 {
+        return Err(Unsupported(l));
+    }
+    store(l);
+    Ok(())
+}
+
+/// Runs a body compiled for the current [`level`]: defines it twice, as a plain function and
+/// as one compiled with `#[target_feature(enable = "avx2,fma")]` (x86-64 only), and calls
+/// the one the level asks for. The body should only call `#[inline(always)]` functions on
+/// its hot path, so that they are compiled into each copy. Closures defined in the body
+/// inherit the copy's target features.
+///
+/// `dispatch!([generic parameters] [generic arguments] (arg: Type, ..) -> Ret { body })`;
+/// the inner functions cannot see the enclosing function's generics, so they are declared
+/// again.
+macro_rules! dispatch {
+    ([$($gen:tt)*] [$($targ:tt)*] ($($arg:ident : $ty:ty),* $(,)?) -> $ret:ty $body:block) => {{
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        fn __baseline<$($gen)*>($($arg: $ty),*) -> $ret $body
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn __avx2<$($gen)*>($($arg: $ty),*) -> $ret $body
+            if $crate::simd::level() == $crate::simd::Level::Avx2 {
+                // SAFETY: the level is `Avx2` only when the CPU has AVX2 and FMA
+                // (`simd::detected`, checked by `simd::set_level` and at start-up).
+                unsafe { __avx2::<$($targ)*>($($arg),*) }
+            } else {
+                __baseline::<$($targ)*>($($arg),*)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            __baseline::<$($targ)*>($($arg),*)
+        }
+    }};
+}
+pub(crate) use dispatch;
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Serialises the tests that switch the level.
+    pub(crate) static LOCK: Mutex<()> = Mutex::new(());
+
+    /// `f` run at every level this CPU has (and then the detected level restored).
+    pub(crate) fn on_every_level<R>(mut f: impl FnMut() -> R) -> Vec<(Level, R)> {
+        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for l in [Level::Baseline, Level::Avx2] {
+            if set_level(l).is_ok() {
+                out.push((l, f()));
+            }
+        }
+        store(detected());
+        out
+    }
+
+    #[test]
+    fn levels_are_set_and_refused() {
+        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(set_level(Level::Baseline).is_ok());
+        assert_eq!(level(), Level::Baseline);
+        let r = set_level(Level::Avx2);
+        if detected() == Level::Avx2 {
+            assert!(r.is_ok());
+            assert_eq!(level(), Level::Avx2);
+        } else {
+            assert_eq!(r, Err(Unsupported(Level::Avx2)));
+            assert_eq!(level(), Level::Baseline);
+        }
+        store(detected());
+    }
+}
