@@ -1,5 +1,5 @@
-//! Small statistics of samples, in one place: the engines, the posterior summary, the plots
-//! and the examples all use these.
+//! Small statistics of samples, in one place: `Posterior`, the convergence diagnostics, the
+//! summary, the plots and the examples all use these.
 //!
 //! - [`mean`], [`variance`] and [`sd`] (divisor n - 1), [`dot`];
 //! - [`quantile`] (linear interpolation between order statistics, NumPy's default and
