@@ -1,5 +1,5 @@
-//! Small statistics of samples, in one place: the engines, the posterior summary, the plots
-//! and the examples all use these.
+//! Small statistics of samples, in one place: `Posterior`, the convergence diagnostics, the
+//! summary, the plots and the examples all use these.
 //!
 //! - [`mean`], [`variance`] and [`sd`] (divisor n - 1), [`dot`];
 //! - [`quantile`] (linear interpolation between order statistics, NumPy's default and
@@ -167,10 +167,10 @@ impl std::error::Error for BandError {}
 ///
 /// ```
 /// use vi_runtime::stats::quantile_band;
-/// // Draw d at both grid points is d: numpy.quantile(range(101), [0.05, 0.95]) = [5, 95].
+/// // Draw d at both grid points is d: numpy.quantile(range(101), [0.25, 0.75]) = [25, 75].
 /// let draws: Vec<Vec<f64>> = (0..=100).map(|d| vec![d as f64; 2]).collect();
-/// let band = quantile_band(&draws, 0.9).unwrap();
-/// assert_eq!((band.mean[0], band.lower[1], band.upper[1]), (50.0, 5.0, 95.0));
+/// let band = quantile_band(&draws, 0.5).unwrap();
+/// assert_eq!((band.mean[0], band.lower[1], band.upper[1]), (50.0, 25.0, 75.0));
 /// ```
 ///
 /// # Errors
@@ -301,10 +301,10 @@ mod tests {
             .map(|d| grid.iter().map(|g| g + (d as f64 - 49.5) / 10.0).collect())
             .collect();
         let b = quantile_band(&draws, 0.95).unwrap();
-        for j in 0..5 {
-            assert!((b.mean[j] - grid[j]).abs() < 1e-12);
-            assert!((b.lower[j] - (grid[j] - 4.7025)).abs() < 1e-12);
-            assert!((b.upper[j] - (grid[j] + 4.7025)).abs() < 1e-12);
+        for (j, g) in grid.iter().enumerate() {
+            assert!((b.mean[j] - g).abs() < 1e-12);
+            assert!((b.lower[j] - (g - 4.7025)).abs() < 1e-12);
+            assert!((b.upper[j] - (g + 4.7025)).abs() < 1e-12);
         }
         // A non-finite value is left out; a column of them gives NaN.
         for d in &mut draws {

@@ -9,8 +9,6 @@
 //!
 //! The objective and its gradient come from one call, as every [`crate::Model`] computes them.
 
-use crate::stats::dot;
-
 /// Settings of the optimiser.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LbfgsSettings {
@@ -47,6 +45,13 @@ const C1: f64 = 1e-4;
 const C2: f64 = 0.9;
 const MAX_BRACKET: usize = 40;
 const MAX_ZOOM: usize = 40;
+
+/// A plain left-to-right dot product, not `stats::dot` (the AD kernels' two-accumulator sum):
+/// L-BFGS's path on a problem it does not solve to tolerance depends on the last bits, and
+/// this keeps the fits it gave.
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
 
 fn inf_norm(a: &[f64]) -> f64 {
     a.iter().fold(0.0, |m, v| m.max(v.abs()))
