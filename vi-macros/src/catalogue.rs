@@ -68,8 +68,7 @@ pub enum Support {
     Bounds,
     /// A discrete support: cannot be a latent's prior.
     Discrete,
-    /// `(first argument, inf)` (Pareto's `y_min`): a lower bound from an argument, not yet
-    /// a latent's prior (a compile error names it).
+    /// `(first argument, inf)` (Pareto's `y_min`): a latent's lower bound, which must be data.
     AboveFirst,
     /// Vectors of `R^K` (a multivariate normal): no transform.
     RealVector,

@@ -449,18 +449,21 @@ impl Analyser {
                         }
                     }
                 }
-                Support::AboveFirst => {
-                    self.err(
-                        l.dist.name.span(),
-                        format!(
-                            "a `{}` prior's support starts at its argument `{}`, a bound the latent \
-                             `{name}` cannot take yet; use `{}` for observations, or a prior on \
-                             `{name} - {}` with a positive support",
-                            d.name, d.params[0], d.name, d.params[0]
-                        ),
-                    );
-                    Constraint::Identity
-                }
+                Support::AboveFirst => match &args[0] {
+                    // Pareto's `y_min`: the latent lies above it, Stan's `real<lower=y_min>`.
+                    Operand::Data(a) => Constraint::Bounded(Some(Box::new(a.clone())), None),
+                    _ => {
+                        self.err(
+                            l.dist.paren_span,
+                            format!(
+                                "the latent `{name}`'s `{}` prior starts at its argument `{}`, \
+                                 which must be data",
+                                d.name, d.params[0]
+                            ),
+                        );
+                        Constraint::Identity
+                    }
+                },
                 Support::Discrete | Support::CountVector => {
                     self.err(
                         l.dist.name.span(),
