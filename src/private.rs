@@ -12,6 +12,10 @@ pub use vi_runtime::ad::ShapeError;
 pub use vi_runtime::dist::ArgError;
 pub use vi_runtime::*;
 
+#[path = "private/keep.rs"]
+mod keep;
+pub use keep::Keep;
+
 #[path = "private/inplace.rs"]
 mod inplace;
 pub use inplace::{write_elem, ElemAt, Undo};

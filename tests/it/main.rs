@@ -3,6 +3,7 @@
 mod engines;
 mod examples;
 mod layout;
+mod macro_constructs;
 mod macro_coverage;
 mod macro_data;
 mod macro_hoist;

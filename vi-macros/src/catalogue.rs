@@ -56,6 +56,9 @@ pub enum Support {
     Bounds,
     /// A discrete support: cannot be a latent's prior.
     Discrete,
+    /// All reals with no density (an improper prior): only a latent's prior, which then adds
+    /// nothing to the density.
+    Flat,
 }
 
 /// One distribution the DSL knows.
@@ -107,6 +110,9 @@ dists! {
     "BinomialLogit"  "binomial_logit"  ["n", "alpha"]          Discrete   [0];
     "Poisson"        "poisson"         ["lambda"]              Discrete   [];
     "PoissonLog"     "poisson_log"     ["alpha"]               Discrete   [];
+    // An improper uniform over the reals, only a latent's prior (`let h ~ Flat.iid(n);`, its
+    // density then given by `~` statements on it); no runtime module: no kernel is called.
+    "Flat"           "flat"            []                      Flat       [];
 }
 
 /// The distribution called `name`.

@@ -5,13 +5,13 @@
 //! block   := `{` stmt* `}`
 //! stmt    := `let` name `~` dist (`.iid(` expr `)`)? `;`          latent
 //!          | expr `~` dist `;`                                     observation
-//!          | `let` pat (`:` Type)? `=` expr `;`                    deterministic / data
+//!          | (`#[keep]`)? `let` pat (`:` Type)? `=` expr `;`       deterministic / data
 //!          | place (`=` | `+=` | `-=` | `*=` | `/=`) expr `;`      assignment
 //!          | `target` `+=` expr `;`
 //!          | `for` pat `in` expr block
 //!          | `if` expr block (`else` (block | if ...))?
 //!          | expr `;`
-//! dist    := Name `(` expr,* `)`
+//! dist    := Name `(` expr,* `)` | `Flat`
 //! ```
 //!
 //! A statement that does not parse is kept as [`Stmt::Error`] and parsing goes on with the
@@ -124,6 +124,8 @@ pub struct LetStmt {
     pub init: Expr,
     /// The statement's source text, without the `;`.
     pub src: String,
+    /// `#[keep]` before it: the value is reported by the posterior (a derived quantity).
+    pub keep: Option<Span>,
 }
 
 /// The operator of an assignment.
@@ -285,7 +287,13 @@ fn skip_statement(input: ParseStream) -> syn::Result<()> {
 
 impl Parse for Stmt {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        let keep = keep_attribute(input)?;
         let start = input.fork();
+        if keep.is_some() && !input.peek(Token![let]) {
+            return Err(input.error(
+                "`#[keep]` marks a `let` whose value the posterior reports: `#[keep] let a = ..;`",
+            ));
+        }
         if input.peek(Token![let]) {
             let _: Token![let] = input.parse()?;
             if input.peek(Token![~]) || input.peek(Token![=]) {
@@ -331,7 +339,13 @@ impl Parse for Stmt {
             let init: Expr = input.parse()?;
             let src = source_between(&start, input);
             input.parse::<Token![;]>()?;
-            return Ok(Stmt::Let(LetStmt { pat, ty, init, src }));
+            return Ok(Stmt::Let(LetStmt {
+                pat,
+                ty,
+                init,
+                src,
+                keep,
+            }));
         }
         if input.peek(Token![for]) {
             let _: Token![for] = input.parse()?;
@@ -416,6 +430,24 @@ impl Parse for Stmt {
     }
 }
 
+/// The attributes before a statement: `#[keep]` (its span), or none; any other is an error.
+fn keep_attribute(input: ParseStream) -> syn::Result<Option<Span>> {
+    let mut keep = None;
+    for a in input.call(Attribute::parse_outer)? {
+        match &a.meta {
+            syn::Meta::Path(p) if p.is_ident("keep") => keep = Some(a.pound_token.span),
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    &a,
+                    "unknown attribute: a statement may only be marked `#[keep]` (a `let` whose \
+                     value the posterior reports)",
+                ))
+            }
+        }
+    }
+    Ok(keep)
+}
+
 fn unreachable_peek(input: ParseStream) -> syn::Result<()> {
     Err(input.error("expected `;`"))
 }
@@ -464,6 +496,14 @@ impl Parse for DistCall {
             return Err(lookahead.error());
         }
         let name: Ident = input.parse()?;
+        if name == "Flat" && !input.peek(syn::token::Paren) {
+            // A distribution with no parameters may drop its parentheses: `let h ~ Flat;`.
+            return Ok(DistCall {
+                paren_span: name.span(),
+                name,
+                args: Vec::new(),
+            });
+        }
         if !input.peek(syn::token::Paren) {
             return Err(syn::Error::new(
                 name.span(),

@@ -17,6 +17,7 @@
 
 mod forward;
 mod items;
+mod keep;
 mod lower;
 mod pass;
 mod reverse;

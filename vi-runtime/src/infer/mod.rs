@@ -3,6 +3,7 @@
 mod advi;
 pub mod csv;
 mod dadvi;
+mod derived;
 pub mod diagnostics;
 pub mod guard;
 pub mod init;
