@@ -259,3 +259,49 @@ fn kept_values_by_every_engine() {
     check_kept(&Laplace::default().seed(3).fit(&m).unwrap());
     check_kept(&Vi::default().seed(3).fit(&m).unwrap());
 }
+
+// --- Index errors name the index -------------------------------------------------------------
+
+model! {
+    /// Varying intercepts by county, the codes 0-based as the model reads them.
+    fn by_county(county: &[usize], y: &[f64]) {
+        let a ~ Normal(0.0, 1.0).iid(3);
+        let sigma ~ HalfNormal(1.0);
+        for i in 0..y.len() {
+            y[i] ~ Normal(a[county[i]], sigma);
+        }
+    }
+}
+
+model! {
+    /// A matrix latent indexed in two nested loops.
+    fn cells(row: &[usize], col: &[usize], y: &[f64]) {
+        let m ~ Normal(0.0, 1.0).iid((2, 2));
+        for k in 0..y.len() {
+            for r in 0..1 {
+                y[k] ~ Normal(m[(row[k] + r, col[k])], 1.0);
+            }
+        }
+    }
+}
+
+#[test]
+fn an_index_out_of_range_names_the_vector_the_index_and_the_loop() {
+    let y = [0.5, -0.2, 1.0, 0.3];
+    // 1-based codes: the third observation reads `a[3]` of a vector of length 3.
+    let e = by_county(&[1, 2, 3, 1], &y).err().expect("an index error");
+    assert_eq!(
+        e.to_string(),
+        "in `y[i] ~ Normal(a[county[i]], sigma)`: index 3 is out of range for `a` of length 3 \
+         at i = 2"
+    );
+    assert!(by_county(&[0, 1, 2, 0], &y).is_ok());
+    let e = cells(&[0, 1, 2, 0], &[1, 1, 0, 1], &y)
+        .err()
+        .expect("an index error");
+    assert_eq!(
+        e.to_string(),
+        "in `y[k] ~ Normal(m[(row[k] + r, col[k])], 1.0)`: index (2, 0) is out of range for `m` \
+         of shape 2x2 at k = 2, r = 0"
+    );
+}

@@ -412,7 +412,8 @@ impl Emitter<'_> {
 
     /// A lowering of statement `src` whose data operands use the model's `DataCache`.
     pub(super) fn lowering(&self, src: usize) -> Lowering {
-        Lowering::new(src).with_cache(&self.slots)
+        let loops = self.loops.get(&src).cloned().unwrap_or_default();
+        Lowering::new(src).with_cache(&self.slots).with_loops(loops)
     }
 
     pub(super) fn bind_data(&self) -> TokenStream {
