@@ -305,3 +305,68 @@ fn an_index_out_of_range_names_the_vector_the_index_and_the_loop() {
          of shape 2x2 at k = 2, r = 0"
     );
 }
+
+// --- User functions -------------------------------------------------------------------------
+
+model! {
+    /// The Hill equation: the fraction of the maximal effect at `dose`.
+    fn hill(dose: f64, ec50: f64, h: f64) -> f64 {
+        let r = (dose / ec50).powf(h);
+        r / (1.0 + r)
+    }
+
+    /// The Emax model, through `hill`.
+    fn emax_model(dose: f64, e0: f64, emax: f64, ec50: f64, h: f64) -> f64 {
+        e0 + emax * hill(dose, ec50, h)
+    }
+
+    /// A dose-response curve with a user function on the latents' path and on data.
+    fn dose_response(dose: &[f64], y: &[f64]) {
+        let e0 ~ Normal(0.0, 10.0);
+        let emax ~ Normal(0.0, 100.0);
+        let ec50 ~ LogNormal(2.0, 1.0);
+        let h ~ LogNormal(0.0, 0.5);
+        let sigma ~ HalfNormal(5.0);
+        let offset = hill(dose[0], 10.0, 2.0) + hill(1.0, 10.0, 2.0);
+        for i in 0..y.len() {
+            y[i] ~ Normal(emax_model(dose[i], e0, emax, ec50, h) + offset, sigma);
+        }
+    }
+}
+
+#[test]
+fn a_user_function_on_a_latent_path_and_on_data() {
+    // Doses from 0.5 to 160 (a dilution series), responses from the curve with noise.
+    let dose: Vec<f64> = (0..9).map(|k| 0.5 * 2f64.powi(k)).collect();
+    let y: Vec<f64> = dose
+        .iter()
+        .enumerate()
+        .map(|(k, d)| 3.0 + 80.0 * d * d / (64.0 + d * d) + ((k * 7) % 5) as f64 - 2.0)
+        .collect();
+    let m = dose_response(&dose, &y).unwrap();
+    assert_eq!(m.layout().names(), ["e0", "emax", "ec50", "h", "sigma"]);
+    let hill = |d: f64, e: f64, h: f64| {
+        let r = (d / e).powf(h);
+        r / (1.0 + r)
+    };
+    check_model(&m, 1.0, 8, |th, jac| {
+        let mut r = Reader::new(th);
+        let e0 = r.real();
+        let emax = r.real();
+        let ec50 = r.positive();
+        let h = r.positive();
+        let sigma = r.positive();
+        r.done();
+        let mut lp = normal(e0, 0.0, 10.0)
+            + normal(emax, 0.0, 100.0)
+            + log_normal(ec50, 2.0, 1.0)
+            + log_normal(h, 0.0, 0.5)
+            + half_normal(sigma, 5.0);
+        // hill(0.5, 10, 2) + hill(1, 10, 2) = 0.0025 / 1.0025 + 0.01 / 1.01
+        let offset = 0.0025 / 1.0025 + 0.01 / 1.01;
+        for i in 0..y.len() {
+            lp += normal(y[i], e0 + emax * hill(dose[i], ec50, h) + offset, sigma);
+        }
+        lp + if jac { r.jac } else { 0.0 }
+    });
+}

@@ -40,6 +40,9 @@ pub struct ModelDef {
     pub args: Vec<DataArg>,
     /// The statements.
     pub body: Block,
+    /// User functions written before the model's function (Stan's functions block):
+    /// `fn name(args) -> Type { body }`, inlined at their calls (`analyse/functions.rs`).
+    pub fns: Vec<syn::ItemFn>,
 }
 
 /// One data argument `name: Type`.
@@ -51,12 +54,14 @@ pub struct DataArg {
 }
 
 /// A `{ ... }` block of statements.
+#[derive(Clone)]
 pub struct Block {
     /// The statements in order.
     pub stmts: Vec<Stmt>,
 }
 
 /// One statement of the DSL.
+#[derive(Clone)]
 pub enum Stmt {
     /// `let name ~ Dist(args).iid(n);`
     Latent(LatentStmt),
@@ -79,6 +84,7 @@ pub enum Stmt {
 }
 
 /// `let name ~ Dist(args)[.iid(shape)];`
+#[derive(Clone)]
 pub struct LatentStmt {
     /// `mut`, which a latent may not have.
     pub mutability: Option<Token![mut]>,
@@ -93,6 +99,7 @@ pub struct LatentStmt {
 }
 
 /// `expr ~ Dist(args);`
+#[derive(Clone)]
 pub struct ObserveStmt {
     /// The observed expression.
     pub lhs: Expr,
@@ -105,6 +112,7 @@ pub struct ObserveStmt {
 }
 
 /// `Dist(arg, ...)`.
+#[derive(Clone)]
 pub struct DistCall {
     /// The distribution's name as written.
     pub name: Ident,
@@ -115,6 +123,7 @@ pub struct DistCall {
 }
 
 /// `let [mut] pat [: Ty] = expr;`
+#[derive(Clone)]
 pub struct LetStmt {
     /// The pattern (a name, or any pattern for data).
     pub pat: Pat,
@@ -144,6 +153,7 @@ pub enum AssignOp {
 }
 
 /// `place op expr;`
+#[derive(Clone)]
 pub struct AssignStmt {
     /// The assigned place (a name or an element `v[i]`).
     pub lhs: Expr,
@@ -158,6 +168,7 @@ pub struct AssignStmt {
 }
 
 /// `target += expr;`
+#[derive(Clone)]
 pub struct TargetStmt {
     /// The term.
     pub expr: Expr,
@@ -166,6 +177,7 @@ pub struct TargetStmt {
 }
 
 /// `for pat in expr { ... }`
+#[derive(Clone)]
 pub struct ForStmt {
     /// The loop pattern (data).
     pub pat: Pat,
@@ -178,6 +190,7 @@ pub struct ForStmt {
 }
 
 /// `if cond { ... } [else ...]`
+#[derive(Clone)]
 pub struct IfStmt {
     /// The condition (data).
     pub cond: Expr,
@@ -190,6 +203,7 @@ pub struct IfStmt {
 }
 
 /// `expr;`
+#[derive(Clone)]
 pub struct ExprStmt {
     /// The expression.
     pub expr: Expr,
@@ -199,6 +213,18 @@ pub struct ExprStmt {
 
 impl Parse for ModelDef {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        // User functions: items with a return type before the model's function (whose body,
+        // with its `~`, is not Rust).
+        let mut fns = Vec::new();
+        loop {
+            let fork = input.fork();
+            match fork.parse::<syn::ItemFn>() {
+                Ok(f) if matches!(f.sig.output, syn::ReturnType::Type(..)) && !fork.is_empty() => {
+                    fns.push(input.parse::<syn::ItemFn>()?);
+                }
+                _ => break,
+            }
+        }
         let attrs = input.call(Attribute::parse_outer)?;
         let vis: Visibility = input.parse()?;
         let lookahead = input.lookahead1();
@@ -228,6 +254,7 @@ impl Parse for ModelDef {
             name,
             args: args.into_iter().collect(),
             body,
+            fns,
         })
     }
 }

@@ -15,6 +15,7 @@
 
 mod density;
 mod exprs;
+mod functions;
 mod keep;
 mod names;
 mod ssa;
@@ -96,6 +97,9 @@ struct Analyser {
 /// Analyses a parsed model. Errors go to `cx`; the returned model is only meaningful when
 /// `cx` has none.
 pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
+    // User functions inlined at their calls.
+    let inlined = functions::inline(cx, def);
+    let stmts = inlined.as_ref().map_or(&def.body.stmts, |b| &b.stmts);
     let args: Vec<Arg> = def
         .args
         .iter()
@@ -106,7 +110,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
         })
         .collect();
     let mut all_latents = HashSet::new();
-    for s in &def.body.stmts {
+    for s in stmts {
         if let parse::Stmt::Latent(l) = s {
             all_latents.insert(l.name.to_string());
         }
@@ -152,7 +156,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
                 },
             );
         }
-        let mut body = a.block(&def.body.stmts);
+        let mut body = a.block(stmts);
         if a.changed && round < 15 {
             active_decls = a.active_decls;
             continue;
