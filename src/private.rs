@@ -12,6 +12,10 @@ pub use vi_runtime::ad::ShapeError;
 pub use vi_runtime::dist::ArgError;
 pub use vi_runtime::*;
 
+#[path = "private/keep.rs"]
+mod keep;
+pub use keep::Keep;
+
 #[path = "private/inplace.rs"]
 mod inplace;
 pub use inplace::{write_elem, ElemAt, Undo};
@@ -27,6 +31,8 @@ pub enum Fail {
     Shape(usize, ShapeError),
     /// Bad data, already described.
     Model(Box<ModelError>),
+    /// An index out of range in statement `.0`, described (see [`index_at`]).
+    Index(usize, String),
 }
 
 /// Tags a rule's shape error with its statement.
@@ -36,6 +42,37 @@ pub fn shape<T>(stmt: usize, r: Result<T, ShapeError>) -> Result<T, Fail> {
         Ok(v) => Ok(v),
         Err(e) => Err(Fail::Shape(stmt, e)),
     }
+}
+
+/// Tags an index rule's error (`v[i]`, `m[(i, j)]`) with its statement, the indexed value's
+/// name and the values of the loop variables around it, which `loops` gives only when the
+/// index is out of range: "index 3 is out of range for `a` of length 3 at i = 2".
+#[inline(always)]
+pub fn index_at<T, const N: usize>(
+    stmt: usize,
+    r: Result<T, ShapeError>,
+    what: &str,
+    loops: impl FnOnce() -> [(&'static str, i64); N],
+) -> Result<T, Fail> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(e) => Err(Fail::Index(stmt, index_message(&e, what, &loops()))),
+    }
+}
+
+#[cold]
+fn index_message(e: &ShapeError, what: &str, loops: &[(&str, i64)]) -> String {
+    let ((r, c), (i, j)) = (e.left, e.right);
+    let mut m = if e.op == "index2" || (r > 1 && c > 1) || j > 0 {
+        format!("index ({i}, {j}) is out of range for `{what}` of shape {r}x{c}")
+    } else {
+        format!("index {i} is out of range for `{what}` of length {}", r * c)
+    };
+    for (k, (name, value)) in loops.iter().enumerate() {
+        m.push_str(if k == 0 { " at " } else { ", " });
+        m.push_str(&format!("{name} = {value}"));
+    }
+    m
 }
 
 // The data operands of the rules and the distributions' kernels: `Val`, `Flats`, `DataCache`
@@ -580,6 +617,10 @@ pub fn catch<T>(srcs: &[&str], f: impl FnOnce() -> Result<T, Fail>) -> Result<T,
         Ok(Err(Fail::Shape(k, e))) => Err(ModelError::Shape {
             statement: srcs.get(k).copied().unwrap_or("?").to_string(),
             message: e.to_string(),
+        }),
+        Ok(Err(Fail::Index(k, message))) => Err(ModelError::Invalid {
+            statement: srcs.get(k).map(|s| s.to_string()),
+            message,
         }),
         Err(p) => {
             let msg = p

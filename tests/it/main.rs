@@ -4,6 +4,7 @@ mod engines;
 mod examples;
 mod helpers;
 mod layout;
+mod macro_constructs;
 mod macro_coverage;
 mod macro_data;
 mod macro_hoist;

@@ -82,6 +82,9 @@ pub enum Support {
     CovMatrix,
     /// Vectors of counts (Multinomial): cannot be a latent's prior.
     CountVector,
+    /// All reals with no density (an improper prior): only a latent's prior, which then adds
+    /// nothing to the density.
+    Flat,
 }
 
 impl Support {
@@ -159,6 +162,9 @@ dists! {
     "Categorical"      "categorical"        ["theta"]                  Discrete    [];
     "CategoricalLogit" "categorical_logit"  ["eta"]                    Discrete    [];
     "OrderedLogistic"  "ordered_logistic"   ["eta", "c"]               Discrete    [];
+    // An improper uniform over the reals, only a latent's prior (`let h ~ Flat.iid(n);`, its
+    // density then given by `~` statements on it); no runtime module: no kernel is called.
+    "Flat"           "flat"            []                      Flat       [];
 }
 
 /// The distributions with log CDF kernels (`vi_runtime::dist::cdf::<module>`), for

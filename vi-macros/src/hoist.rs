@@ -289,6 +289,7 @@ mod tests {
                 }
                 Stmt::Latent { .. } => "latent".into(),
                 Stmt::Observe { .. } => "~".into(),
+                Stmt::Density { .. } => "~ latent".into(),
                 Stmt::Target { .. } => "target".into(),
                 Stmt::Data(_) => "data".into(),
             })

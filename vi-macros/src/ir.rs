@@ -223,6 +223,18 @@ pub enum Stmt {
         /// Index into [`Model::observed`].
         obs: usize,
     },
+    /// `value ~ Dist(..)` with a left side that depends on a latent: the density of the
+    /// value is added as written (Stan's `~` on a parameter's expression), with no Jacobian.
+    Density {
+        /// The left side.
+        value: AExpr,
+        /// The distribution.
+        dist: &'static DistInfo,
+        /// Its arguments.
+        args: Vec<Operand>,
+        /// Index into [`Model::srcs`].
+        src: usize,
+    },
     /// `target += value;`
     Target {
         /// The term.
@@ -320,6 +332,12 @@ pub struct Model {
     pub cached: Vec<(usize, String)>,
     /// The allocator of binding ids, for the stages that make bindings.
     pub ids: Ids,
+    /// Warnings for the user, at their token: `~` on a nonlinear function of a latent, whose
+    /// Jacobian is not added.
+    pub warnings: Vec<(Span, String)>,
+    /// The `#[keep]` values, in declaration order: each top-level `let` binding's value is
+    /// reported by the posterior under its name (the derived layout's order).
+    pub kept: Vec<Binding>,
 }
 
 /// Calls `f` on every statement of `stmts`, a loop's or branch's own statements right
@@ -346,6 +364,7 @@ pub fn bindings<'a>(stmts: &'a [Stmt], f: &mut impl FnMut(&'a Binding)) {
             f(binding);
             aexpr_vars(init, f);
         }
+        Stmt::Density { value, .. } => aexpr_vars(value, f),
         Stmt::For { carried, .. } => {
             for c in carried {
                 for b in [&c.outer, &c.entry, &c.last, &c.exit] {

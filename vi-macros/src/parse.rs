@@ -5,7 +5,7 @@
 //! block   := `{` stmt* `}`
 //! stmt    := `let` name `~` dist modifier* `;`                     latent
 //!          | expr `~` dist `;`                                     observation
-//!          | `let` pat (`:` Type)? `=` expr `;`                    deterministic / data
+//!          | (`#[keep]`)? `let` pat (`:` Type)? `=` expr `;`       deterministic / data
 //!          | place (`=` | `+=` | `-=` | `*=` | `/=`) expr `;`      assignment
 //!          | `target` `+=` expr `;`
 //!          | `for` pat `in` expr block
@@ -13,7 +13,7 @@
 //! modifier := `.iid(` expr `)` | `.ordered()` | `.positive_ordered()`
 //!          | `.lower(` expr `)` | `.upper(` expr `)` | `.bounds(` expr `,` expr `)`
 //!          | expr `;`
-//! dist    := Name `(` expr,* `)`
+//! dist    := Name `(` expr,* `)` | `Flat`
 //! ```
 //!
 //! A statement that does not parse is kept as [`Stmt::Error`] and parsing goes on with the
@@ -42,6 +42,9 @@ pub struct ModelDef {
     pub args: Vec<DataArg>,
     /// The statements.
     pub body: Block,
+    /// User functions written before the model's function (Stan's functions block):
+    /// `fn name(args) -> Type { body }`, inlined at their calls (`analyse/functions.rs`).
+    pub fns: Vec<syn::ItemFn>,
 }
 
 /// One data argument `name: Type`.
@@ -53,12 +56,14 @@ pub struct DataArg {
 }
 
 /// A `{ ... }` block of statements.
+#[derive(Clone)]
 pub struct Block {
     /// The statements in order.
     pub stmts: Vec<Stmt>,
 }
 
 /// One statement of the DSL.
+#[derive(Clone)]
 pub enum Stmt {
     /// `let name ~ Dist(args).iid(n);`
     Latent(LatentStmt),
@@ -81,6 +86,7 @@ pub enum Stmt {
 }
 
 /// `let name ~ Dist(args)[.iid(shape)];`
+#[derive(Clone)]
 pub struct LatentStmt {
     /// `mut`, which a latent may not have.
     pub mutability: Option<Token![mut]>,
@@ -125,6 +131,7 @@ pub const MODIFIERS: &[(&str, usize)] = &[
 ];
 
 /// `.ordered()`, `.lower(a)`, ... after a latent's prior.
+#[derive(Clone)]
 pub struct Modifier {
     /// Which.
     pub kind: ModKind,
@@ -135,6 +142,7 @@ pub struct Modifier {
 }
 
 /// `expr ~ Dist(args);`
+#[derive(Clone)]
 pub struct ObserveStmt {
     /// The observed expression.
     pub lhs: Expr,
@@ -147,6 +155,7 @@ pub struct ObserveStmt {
 }
 
 /// `Dist(arg, ...)`.
+#[derive(Clone)]
 pub struct DistCall {
     /// The distribution's name as written.
     pub name: Ident,
@@ -157,6 +166,7 @@ pub struct DistCall {
 }
 
 /// `let [mut] pat [: Ty] = expr;`
+#[derive(Clone)]
 pub struct LetStmt {
     /// The pattern (a name, or any pattern for data).
     pub pat: Pat,
@@ -166,6 +176,8 @@ pub struct LetStmt {
     pub init: Expr,
     /// The statement's source text, without the `;`.
     pub src: String,
+    /// `#[keep]` before it: the value is reported by the posterior (a derived quantity).
+    pub keep: Option<Span>,
 }
 
 /// The operator of an assignment.
@@ -184,6 +196,7 @@ pub enum AssignOp {
 }
 
 /// `place op expr;`
+#[derive(Clone)]
 pub struct AssignStmt {
     /// The assigned place (a name or an element `v[i]`).
     pub lhs: Expr,
@@ -198,6 +211,7 @@ pub struct AssignStmt {
 }
 
 /// `target += expr;`
+#[derive(Clone)]
 pub struct TargetStmt {
     /// The term.
     pub expr: Expr,
@@ -206,6 +220,7 @@ pub struct TargetStmt {
 }
 
 /// `for pat in expr { ... }`
+#[derive(Clone)]
 pub struct ForStmt {
     /// The loop pattern (data).
     pub pat: Pat,
@@ -218,6 +233,7 @@ pub struct ForStmt {
 }
 
 /// `if cond { ... } [else ...]`
+#[derive(Clone)]
 pub struct IfStmt {
     /// The condition (data).
     pub cond: Expr,
@@ -230,6 +246,7 @@ pub struct IfStmt {
 }
 
 /// `expr;`
+#[derive(Clone)]
 pub struct ExprStmt {
     /// The expression.
     pub expr: Expr,
@@ -239,6 +256,18 @@ pub struct ExprStmt {
 
 impl Parse for ModelDef {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        // User functions: items with a return type before the model's function (whose body,
+        // with its `~`, is not Rust).
+        let mut fns = Vec::new();
+        loop {
+            let fork = input.fork();
+            match fork.parse::<syn::ItemFn>() {
+                Ok(f) if matches!(f.sig.output, syn::ReturnType::Type(..)) && !fork.is_empty() => {
+                    fns.push(input.parse::<syn::ItemFn>()?);
+                }
+                _ => break,
+            }
+        }
         let attrs = input.call(Attribute::parse_outer)?;
         let vis: Visibility = input.parse()?;
         let lookahead = input.lookahead1();
@@ -268,6 +297,7 @@ impl Parse for ModelDef {
             name,
             args: args.into_iter().collect(),
             body,
+            fns,
         })
     }
 }
@@ -327,7 +357,13 @@ fn skip_statement(input: ParseStream) -> syn::Result<()> {
 
 impl Parse for Stmt {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        let keep = keep_attribute(input)?;
         let start = input.fork();
+        if keep.is_some() && !input.peek(Token![let]) {
+            return Err(input.error(
+                "`#[keep]` marks a `let` whose value the posterior reports: `#[keep] let a = ..;`",
+            ));
+        }
         if input.peek(Token![let]) {
             let _: Token![let] = input.parse()?;
             if input.peek(Token![~]) || input.peek(Token![=]) {
@@ -375,7 +411,13 @@ impl Parse for Stmt {
             let init: Expr = input.parse()?;
             let src = source_between(&start, input);
             input.parse::<Token![;]>()?;
-            return Ok(Stmt::Let(LetStmt { pat, ty, init, src }));
+            return Ok(Stmt::Let(LetStmt {
+                pat,
+                ty,
+                init,
+                src,
+                keep,
+            }));
         }
         if input.peek(Token![for]) {
             let _: Token![for] = input.parse()?;
@@ -458,6 +500,24 @@ impl Parse for Stmt {
             expr => Stmt::Expr(ExprStmt { expr, semi }),
         })
     }
+}
+
+/// The attributes before a statement: `#[keep]` (its span), or none; any other is an error.
+fn keep_attribute(input: ParseStream) -> syn::Result<Option<Span>> {
+    let mut keep = None;
+    for a in input.call(Attribute::parse_outer)? {
+        match &a.meta {
+            syn::Meta::Path(p) if p.is_ident("keep") => keep = Some(a.pound_token.span),
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    &a,
+                    "unknown attribute: a statement may only be marked `#[keep]` (a `let` whose \
+                     value the posterior reports)",
+                ))
+            }
+        }
+    }
+    Ok(keep)
 }
 
 fn unreachable_peek(input: ParseStream) -> syn::Result<()> {
@@ -573,6 +633,14 @@ impl Parse for DistCall {
             return Err(lookahead.error());
         }
         let name: Ident = input.parse()?;
+        if name == "Flat" && !input.peek(syn::token::Paren) {
+            // A distribution with no parameters may drop its parentheses: `let h ~ Flat;`.
+            return Ok(DistCall {
+                paren_span: name.span(),
+                name,
+                args: Vec::new(),
+            });
+        }
         if !input.peek(syn::token::Paren) {
             return Err(syn::Error::new(
                 name.span(),

@@ -198,12 +198,44 @@ fn block_in(rm: &[f64], cm: &mut [f64], matrix: bool) {
 pub struct ParamLayout {
     params: Vec<Param>,
     dim: usize,
+    /// How many of the last parameters are derived quantities ([`ParamLayout::push_derived`]).
+    derived: usize,
 }
 
 impl ParamLayout {
     /// An empty layout.
-    pub fn new() -> Self {
-        Self::default()
+    pub const fn new() -> Self {
+        ParamLayout {
+            params: Vec::new(),
+            dim: 0,
+            derived: 0,
+        }
+    }
+
+    /// Appends a derived quantity (a `#[keep]` value of `model!`, Stan's transformed
+    /// parameters and generated quantities): a value computed from the parameters, on the
+    /// real line, not a coordinate of the unconstrained space. Derived quantities come after
+    /// every parameter: a posterior's layout is its model's followed by the model's
+    /// [`Model::derived_layout`]. Returns the offset.
+    pub fn push_derived(&mut self, name: impl Into<String>, shape: Vec<usize>) -> usize {
+        let offset = self.push(name, shape, Transform::Identity);
+        self.derived += 1;
+        offset
+    }
+
+    /// The number of scalars of the parameters proper, derived quantities left out: the
+    /// dimension of the model's unconstrained space.
+    pub fn latent_dim(&self) -> usize {
+        self.params[..self.params.len() - self.derived]
+            .iter()
+            .map(Param::size)
+            .sum()
+    }
+
+    /// Whether the parameter called `name` is a derived quantity.
+    pub fn is_derived(&self, name: &str) -> bool {
+        let first = self.params.len() - self.derived;
+        self.params[first..].iter().any(|p| p.name == name)
     }
 
     /// Appends a parameter and returns its offset.
@@ -423,6 +455,22 @@ pub trait Model: Sync {
     fn unconstrain(&self, x: &[f64], out: &mut [f64]) -> Result<(), OutsideSupport> {
         self.layout().unconstrain(x, out)
     }
+
+    /// The model's derived quantities (the `#[keep]` values of `model!`, Stan's transformed
+    /// parameters and generated quantities): names and shapes, laid out as
+    /// [`Model::derive`] writes them. Every engine reports them in its `Posterior` like
+    /// parameters. None by default, so a hand-written model need not say anything.
+    fn derived_layout(&self) -> &ParamLayout {
+        static NONE: ParamLayout = ParamLayout::new();
+        &NONE
+    }
+
+    /// Computes the derived quantities at the constrained parameter values `x` (layout
+    /// order, as in a posterior draw) into `out`, of length `derived_layout().dim()`; NaN
+    /// where one cannot be computed. Does nothing by default.
+    fn derive(&self, x: &[f64], out: &mut [f64]) {
+        let _ = (x, out);
+    }
 }
 
 impl<M: Model + ?Sized> Model for &M {
@@ -437,6 +485,18 @@ impl<M: Model + ?Sized> Model for &M {
     }
     fn log_density_terms(&self, theta: &[f64]) -> Vec<(String, f64)> {
         (**self).log_density_terms(theta)
+    }
+    fn constrain(&self, theta: &[f64], out: &mut [f64]) {
+        (**self).constrain(theta, out)
+    }
+    fn unconstrain(&self, x: &[f64], out: &mut [f64]) -> Result<(), OutsideSupport> {
+        (**self).unconstrain(x, out)
+    }
+    fn derived_layout(&self) -> &ParamLayout {
+        (**self).derived_layout()
+    }
+    fn derive(&self, x: &[f64], out: &mut [f64]) {
+        (**self).derive(x, out)
     }
 }
 

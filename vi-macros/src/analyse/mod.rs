@@ -13,7 +13,10 @@
 //! lowering of expressions to the rules; `ssa.rs` state written in place; `names.rs` the
 //! names an expression or pattern uses or binds.
 
+mod density;
 mod exprs;
+mod functions;
+mod keep;
 mod names;
 mod ssa;
 mod stmts;
@@ -82,11 +85,21 @@ struct Analyser {
     cached: Vec<(usize, String)>,
     /// Versions of `let mut` state, to find vectors written in place.
     state: StateVersions,
+    /// Bindings that are linear functions of the latents (the latents themselves, and `let`s
+    /// of linear values), for the missing-Jacobian warning of `~` (`density.rs`).
+    linear: HashSet<BindingId>,
+    /// Warnings for the user (see [`Model::warnings`]).
+    warnings: Vec<(Span, String)>,
+    /// `#[keep]` values, in order (see [`Model::kept`]).
+    kept: Vec<Binding>,
 }
 
 /// Analyses a parsed model. Errors go to `cx`; the returned model is only meaningful when
 /// `cx` has none.
 pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
+    // User functions inlined at their calls.
+    let inlined = functions::inline(cx, def);
+    let stmts = inlined.as_ref().map_or(&def.body.stmts, |b| &b.stmts);
     let args: Vec<Arg> = def
         .args
         .iter()
@@ -97,7 +110,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
         })
         .collect();
     let mut all_latents = HashSet::new();
-    for s in &def.body.stmts {
+    for s in stmts {
         if let parse::Stmt::Latent(l) = s {
             all_latents.insert(l.name.to_string());
         }
@@ -122,6 +135,9 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
             depth: 0,
             cached: Vec::new(),
             state: StateVersions::default(),
+            linear: HashSet::new(),
+            warnings: Vec::new(),
+            kept: Vec::new(),
         };
         for arg in &args {
             let decl = a.new_decl();
@@ -140,7 +156,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
                 },
             );
         }
-        let mut body = a.block(&def.body.stmts);
+        let mut body = a.block(stmts);
         if a.changed && round < 15 {
             active_decls = a.active_decls;
             continue;
@@ -164,6 +180,8 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
             terms: a.terms,
             cached: a.cached,
             ids,
+            warnings: a.warnings,
+            kept: a.kept,
         };
     }
     unreachable_model(cx, def, args)
@@ -186,6 +204,8 @@ fn unreachable_model(cx: &Ctxt, def: &ModelDef, args: Vec<Arg>) -> Model {
         terms: Vec::new(),
         cached: Vec::new(),
         ids: Ids::default(),
+        warnings: Vec::new(),
+        kept: Vec::new(),
     }
 }
 
@@ -261,7 +281,13 @@ impl Analyser {
             parse::Stmt::Error(e) => self.errors.push(e.clone()),
             parse::Stmt::Latent(l) => self.latent(l, out),
             parse::Stmt::Observe(o) => self.observe(o, out),
-            parse::Stmt::Let(l) => self.let_stmt(l, out),
+            parse::Stmt::Let(l) => {
+                let start = out.len();
+                self.let_stmt(l, out);
+                if let Some(span) = l.keep {
+                    self.keep(l, span, &out[start..]);
+                }
+            }
             parse::Stmt::Assign(a) => self.assign(a, out),
             parse::Stmt::Target(t) => {
                 let src = self.src(&t.src);
@@ -464,6 +490,7 @@ impl Analyser {
                         Constraint::Identity
                     }
                 },
+                Support::Flat => Constraint::Identity,
                 Support::Discrete | Support::CountVector => {
                     self.err(
                         l.dist.name.span(),
@@ -492,6 +519,7 @@ impl Analyser {
                 decl_frame: frame,
             },
         );
+        self.linear.insert(binding.id);
         self.latents.push(Latent {
             binding,
             shape,
@@ -608,14 +636,9 @@ impl Analyser {
         if let Some(iid) = &o.iid {
             self.err_spanned(iid, "`.iid` declares the shape of a latent; an observation takes its shape from the data");
         }
-        if let Some(name) = self.first_active(&o.lhs) {
-            self.err_spanned(
-                &o.lhs,
-                format!(
-                    "cannot observe an expression that depends on the latent variable `{name}`: the \
-                     left of `~` must be data (to declare a latent, write `let name ~ ...`)"
-                ),
-            );
+        if self.first_active(&o.lhs).is_some() {
+            // `~` on a latent's expression: its density (`density.rs`).
+            return self.density_stmt(o, src, out);
         } else {
             self.check_names(&o.lhs);
             self.note_data(&o.lhs);
@@ -625,6 +648,7 @@ impl Analyser {
             Some(d) => self.dist_args(d, &o.dist),
             None => o.dist.args.iter().map(|a| self.operand(a)).collect(),
         };
+        let dist = dist.filter(|d| self.not_flat(d, &o.dist));
         let text = parse::pretty(o.lhs.to_token_stream());
         self.observed.push(text);
         if let Some(d) = dist {

@@ -136,6 +136,10 @@ fn rename_stmts(stmts: &mut [Stmt], map: &HashMap<BindingId, Binding>) {
                 args.iter_mut().for_each(|a| rename_operand(a, map));
             }
             Stmt::Target { value, .. } => rename_operand(value, map),
+            Stmt::Density { value, args, .. } => {
+                rename_aexpr(value, map);
+                args.iter_mut().for_each(|a| rename_operand(a, map));
+            }
             Stmt::Let { binding, init, .. } => {
                 rename_binding(binding, map);
                 rename_aexpr(init, map);

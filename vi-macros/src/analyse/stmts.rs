@@ -26,6 +26,8 @@ impl Analyser {
                 let b = self.binding(&name);
                 if mutable {
                     self.state.root(&b);
+                } else if self.linear(&init) {
+                    self.linear.insert(b.id);
                 }
                 self.declare(
                     &name,

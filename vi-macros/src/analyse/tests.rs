@@ -141,13 +141,72 @@ fn names() {
 }
 
 #[test]
-fn observing_a_latent_expression() {
-    let e =
-        one_error(quote! { fn m() { let mu ~ Normal(0.0, 1.0); mu * 2.0 ~ Normal(0.0, 1.0); } });
+fn tilde_on_a_latent_expression_adds_its_density() {
+    // Linear left sides: no warning.
+    for lhs in [
+        quote!(h),
+        quote!(h[1]),
+        quote!(h[1] - mu),
+        quote!(2.0 * (h[0] + h[1]) / 3.0),
+        quote!(d),
+        quote!(h.sum()),
+    ] {
+        let (m, e) = run(quote! {
+            fn m(n: usize) {
+                let mu ~ Normal(0.0, 1.0);
+                let h ~ Flat.iid(n);
+                let d = h[0] - mu;
+                #lhs ~ Normal(0.0, 1.0);
+            }
+        });
+        assert!(e.is_empty(), "{e:?}");
+        assert!(m.warnings.is_empty(), "{lhs}: {:?}", m.warnings);
+        assert!(matches!(m.body.last(), Some(Stmt::Density { .. })));
+    }
+    // Nonlinear ones: one warning naming the missing Jacobian.
+    for lhs in [
+        quote!(h.exp()),
+        quote!(h[0] * mu),
+        quote!(h[0] / mu),
+        quote!(e),
+    ] {
+        let (m, e) = run(quote! {
+            fn m(n: usize) {
+                let mu ~ Normal(0.0, 1.0);
+                let h ~ Flat.iid(n);
+                let e = h.exp();
+                #lhs ~ Normal(0.0, 1.0);
+            }
+        });
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(m.warnings.len(), 1, "{lhs}");
+        assert!(
+            m.warnings[0].1.contains("no Jacobian"),
+            "{}",
+            m.warnings[0].1
+        );
+    }
+}
+
+#[test]
+fn flat_is_only_a_latents_prior() {
+    let (m, e) = run(quote! { fn m(n: usize) { let h ~ Flat.iid(n); let g ~ Flat; } });
+    assert!(e.is_empty(), "{e:?}");
+    assert_eq!(m.latents.len(), 2);
+    let e = one_error(quote! { fn m(y: f64) { y ~ Flat; } });
     assert!(
-        e.starts_with("cannot observe an expression that depends on the latent variable `mu`"),
+        e.starts_with("`Flat` is an improper prior with no density"),
         "{e}"
     );
+    let e = one_error(quote! { fn m() { let h ~ Flat; h ~ Flat(); } });
+    assert!(
+        e.starts_with("`Flat` is an improper prior with no density"),
+        "{e}"
+    );
+    let e = one_error(quote! { fn m() { let h ~ Flat(1.0); } });
+    assert!(e.starts_with("`Flat` takes 0 arguments"), "{e}");
+    let e = one_error(quote! { fn m() { let h ~ Flat; h ~ Poisson(3.0); } });
+    assert!(e.starts_with("`Poisson` is discrete"), "{e}");
 }
 
 #[test]

@@ -109,10 +109,10 @@ impl Emitter<'_> {
                     return self.multi_latent(*latent, l, dist, mi, args, *src, m);
                 }
                 let read = self.read_latent(*latent, l, *src, m, None);
-                let kernel = if m.sim {
+                let kernel = if m.sim || dist.support == crate::catalogue::Support::Flat {
                     quote!()
                 } else {
-                    self.kernel(*src, Some(&l.binding), None, dist, args, m, true)
+                    self.kernel(*src, First::Latent(&l.binding), dist, args, m, true)
                 };
                 quote!(#read #kernel)
             }
@@ -123,6 +123,9 @@ impl Emitter<'_> {
                 src,
                 obs,
             } => {
+                if m.sim && m.keep {
+                    return quote!();
+                }
                 if let Some(mi) = crate::catalogue::multi_of(dist) {
                     return self.multi_observe(lhs, dist, mi, args, *src, *obs, m);
                 }
@@ -131,13 +134,23 @@ impl Emitter<'_> {
                 }
                 self.kernel(
                     *src,
-                    None,
-                    Some(lhs),
+                    First::Data(lhs),
                     dist,
                     args,
                     m,
                     m.lp || m.terms || m.grad,
                 )
+            }
+            Stmt::Density {
+                value,
+                dist,
+                args,
+                src,
+            } => {
+                if m.sim {
+                    return quote!();
+                }
+                self.kernel(*src, First::Active(value), dist, args, m, true)
             }
             Stmt::Target { value, src } => self.target(*src, value, m),
             Stmt::Let {
@@ -188,7 +201,8 @@ impl Emitter<'_> {
                 } else {
                     low.recycle_temps(false)
                 };
-                quote!(#fwd #ty_check #adj #done)
+                let keep = self.keep_after(binding, m);
+                quote!(#fwd #ty_check #adj #done #keep)
             }
             Stmt::For {
                 pat,
@@ -505,16 +519,15 @@ impl Emitter<'_> {
     pub(super) fn kernel_operands(
         &self,
         src: usize,
-        latent: Option<&crate::analyse::Binding>,
-        lhs: Option<&syn::Expr>,
+        first: First<'_>,
         args: &[Operand],
     ) -> (Lowering, Vec<V>) {
         let mut low = self.lowering(src);
         let mut vals = Vec::new();
-        match (latent, lhs) {
-            (Some(b), _) => vals.push(V::Var(b.clone())),
-            (None, Some(e)) => vals.push(low.data(e)),
-            (None, None) => {}
+        match first {
+            First::Latent(b) => vals.push(V::Var(b.clone())),
+            First::Data(e) => vals.push(low.data(e)),
+            First::Active(x) => vals.push(low.lower(x, None)),
         }
         for a in args {
             vals.push(match a {
@@ -530,19 +543,19 @@ impl Emitter<'_> {
     pub(super) fn kernel(
         &self,
         src: usize,
-        latent: Option<&crate::analyse::Binding>,
-        lhs: Option<&syn::Expr>,
+        first: First<'_>,
         dist: &crate::catalogue::DistInfo,
         args: &[Operand],
         m: Mode,
         call: bool,
     ) -> TokenStream {
-        let (low, vals) = self.kernel_operands(src, latent, lhs, args);
+        let latent = matches!(first, First::Latent(_));
+        let (low, vals) = self.kernel_operands(src, first, args);
         let fwd = low.forward();
         let lp = format_ident!("__lp{}", src);
         let mut out = quote!(#fwd);
         if m.build {
-            out.extend(self.check(src, dist, &vals, latent.is_some()));
+            out.extend(self.check(src, dist, &vals, latent));
         }
         if !call && !m.grad {
             return out;
@@ -664,7 +677,7 @@ impl Emitter<'_> {
         args: &[Operand],
         obs: usize,
     ) -> TokenStream {
-        let (low, vals) = self.kernel_operands(src, None, Some(lhs), args);
+        let (low, vals) = self.kernel_operands(src, First::Data(lhs), args);
         let fwd = low.forward();
         let module = format_ident!("{}", dist.module);
         let n = vals[0].flat();
@@ -723,6 +736,17 @@ impl Emitter<'_> {
             }
         }
     }
+}
+
+/// The value of a distribution statement, the kernel's first operand.
+#[derive(Clone, Copy)]
+pub(super) enum First<'a> {
+    /// A latent's prior: the latent.
+    Latent(&'a crate::ir::Binding),
+    /// An observation: the data.
+    Data(&'a syn::Expr),
+    /// `~` on a latent's expression: the expression, differentiated.
+    Active(&'a crate::ir::AExpr),
 }
 
 pub(super) fn seed_one(v: &V) -> TokenStream {

@@ -36,6 +36,26 @@ pub fn struct_name(name: &Ident) -> Ident {
     )
 }
 
+/// The analyser's warnings, each as the use of a `#[deprecated]` constant spanned at the
+/// user's token: stable Rust has no other way for a macro to warn. The constant's name and
+/// note make the message (`use of deprecated constant `model::jacobian_not_added`: ...`); a
+/// user silences it with `#[allow(deprecated)]` on the model's function, whose attributes the
+/// constructor carries.
+fn warnings(ws: &[(proc_macro2::Span, String)]) -> TokenStream {
+    let uses = ws.iter().map(|(span, note)| {
+        let name = quote::quote_spanned!(*span=> jacobian_not_added);
+        quote! {
+            {
+                #[deprecated(note = #note)]
+                #[allow(non_upper_case_globals)]
+                const jacobian_not_added: () = ();
+                let _ = #name;
+            }
+        }
+    });
+    quote!(#(#uses)*)
+}
+
 /// `impl Simulate` for the model's struct, delegating to its `simulate` method.
 fn simulate_impl(sname: &Ident) -> TokenStream {
     quote! {
@@ -128,6 +148,7 @@ impl Emitter<'_> {
         let n_obs = m.observed.len();
         let n_cached = m.cached.len();
         let observed = &m.observed;
+        let warnings = warnings(&m.warnings);
 
         let bind = self.bind_data();
         let lp_body = self.block(
@@ -168,6 +189,19 @@ impl Emitter<'_> {
                 ..Mode::default()
             },
         );
+        let derive_body = if m.kept.is_empty() {
+            quote!()
+        } else {
+            self.block(
+                &m.body,
+                Mode {
+                    sim: true,
+                    keep: true,
+                    plain_inside: Some(ALL),
+                    ..Mode::default()
+                },
+            )
+        };
         let grad_body = self.block(
             &m.body,
             Mode {
@@ -214,6 +248,7 @@ impl Emitter<'_> {
             #vis struct #sname {
                 #(#fields,)*
                 __layout: ::vi::__private::ParamLayout,
+                __derived: ::vi::__private::ParamLayout,
                 __cache: ::vi::__private::DataCache,
             }
 
@@ -224,14 +259,17 @@ impl Emitter<'_> {
             #vis fn #name(#(#params),*) -> ::core::result::Result<#sname, ::vi::__private::ModelError> {
                 #[allow(unused_imports)]
                 use ::vi::__private::{CheckFiniteKnown as _, CheckFiniteOther as _};
+                #warnings
                 #(#finite)*
                 let mut __model = #sname {
                     #(#inits,)*
                     __layout: ::vi::__private::ParamLayout::new(),
+                    __derived: ::vi::__private::ParamLayout::new(),
                     __cache: ::vi::__private::DataCache::new(#n_cached),
                 };
-                let __layout = ::vi::__private::catch(#sname::__SRCS, || __model.__build())?;
+                let (__layout, __derived) = ::vi::__private::catch(#sname::__SRCS, || __model.__build())?;
                 __model.__layout = __layout;
+                __model.__derived = __derived;
                 ::core::result::Result::Ok(__model)
             }
 
@@ -245,13 +283,23 @@ impl Emitter<'_> {
                     const __TERMS: &'static [usize] = &[#(#terms),*];
                     const __OBSERVED: &'static [&'static str] = &[#(#observed),*];
 
-                    fn __build(&self) -> ::core::result::Result<::vi::__private::ParamLayout, ::vi::__private::Fail> {
+                    fn __build(&self) -> ::core::result::Result<(::vi::__private::ParamLayout, ::vi::__private::ParamLayout), ::vi::__private::Fail> {
                         #rules
                         let mut __layout = ::vi::__private::ParamLayout::new();
+                        let mut __derived = ::vi::__private::ParamLayout::new();
                         #bind
                         let mut __lp = 0.0f64;
                         #build_body
-                        ::core::result::Result::Ok(__layout)
+                        ::core::result::Result::Ok((__layout, __derived))
+                    }
+
+                    fn __derive(&self, constrained: &[f64], __out: &mut [f64]) -> ::core::result::Result<(), ::vi::__private::Fail> {
+                        #rules
+                        let __params = self.__layout.params();
+                        #bind
+                        let mut __off = 0usize;
+                        #derive_body
+                        ::core::result::Result::Ok(())
                     }
 
                     fn __lp(&self, theta: &[f64], jacobian: bool) -> ::core::result::Result<f64, ::vi::__private::Fail> {
@@ -322,6 +370,16 @@ impl Emitter<'_> {
                         &self.__layout
                     }
 
+                    fn derived_layout(&self) -> &::vi::__private::ParamLayout {
+                        &self.__derived
+                    }
+
+                    fn derive(&self, x: &[f64], out: &mut [f64]) {
+                        if self.__derive(x, out).is_err() {
+                            out.fill(f64::NAN);
+                        }
+                    }
+
                     fn log_density_jac(&self, theta: &[f64], jacobian: bool) -> f64 {
                         self.__lp(theta, jacobian).unwrap_or(f64::NAN)
                     }
@@ -354,7 +412,8 @@ impl Emitter<'_> {
 
     /// A lowering of statement `src` whose data operands use the model's `DataCache`.
     pub(super) fn lowering(&self, src: usize) -> Lowering {
-        Lowering::new(src).with_cache(&self.slots)
+        let loops = self.loops.get(&src).cloned().unwrap_or_default();
+        Lowering::new(src).with_cache(&self.slots).with_loops(loops)
     }
 
     pub(super) fn bind_data(&self) -> TokenStream {
@@ -378,9 +437,16 @@ impl Emitter<'_> {
     pub(super) fn memos(&self) -> TokenStream {
         let mut out = Vec::new();
         crate::ir::walk(&self.m.body, &mut |s| {
-            if let Stmt::Latent { dist, src, .. } | Stmt::Observe { dist, src, .. } = s {
-                if dist.slice_kernel() || dist.support.multivariate() {
-                    // Called on slices or directly (`codegen::multi`), with no memo.
+            if let Stmt::Latent { dist, src, .. }
+            | Stmt::Observe { dist, src, .. }
+            | Stmt::Density { dist, src, .. } = s
+            {
+                if dist.slice_kernel()
+                    || dist.support.multivariate()
+                    || dist.support == crate::catalogue::Support::Flat
+                {
+                    // Called on slices or directly (`codegen::multi`), or no kernel at all
+                    // (`Flat`): no memo.
                     return;
                 }
                 let k = format_ident!("__k{}", src);

@@ -170,6 +170,9 @@ pub struct Lowering {
     write: WriteMode,
     /// Whether the forward calls of densities keep their partials (a sweep follows).
     partials: bool,
+    /// The variables of the `for` loops around the statement (ranges of integers), named in
+    /// index errors.
+    loops: Vec<syn::Ident>,
 }
 
 impl Lowering {
@@ -184,6 +187,7 @@ impl Lowering {
             slots: None,
             write: WriteMode::Plain,
             partials: true,
+            loops: Vec::new(),
         }
     }
 
@@ -191,6 +195,12 @@ impl Lowering {
     /// lowering follows.
     pub fn without_partials(&mut self) {
         self.partials = false;
+    }
+
+    /// Index errors name the values of these loop variables.
+    pub fn with_loops(mut self, loops: Vec<syn::Ident>) -> Self {
+        self.loops = loops;
+        self
     }
 
     /// Data operands listed in `slots` are converted once and kept in `self.__cache`.
@@ -521,6 +531,25 @@ impl Lowering {
                     let f = format_ident!("{}", f.name(), span = op.span);
                     let (a, b) = (op.args[0].arg(), op.args[1].arg());
                     quote_spanned!(op.span=> ::vi::__private::ad::#f(#a, #b))
+                }
+                Kind::WithData(w @ (WithData::Index | WithData::Index2), ps) => {
+                    // An index out of range names the value, its length and the loops' state.
+                    let f = format_ident!("{}", w.name(), span = op.span);
+                    let x = op.args[0].arg();
+                    let what = match &op.args[0] {
+                        V::Var(b) => b.name.to_string(),
+                        _ => "the value".to_string(),
+                    };
+                    let names = self.loops.iter().map(|i| i.to_string());
+                    let vars = self.loops.iter();
+                    return quote_spanned!(op.span=>
+                        let #out = ::vi::__private::index_at(
+                            #stmt,
+                            ::vi::__private::ad::#f(#x, #(#ps),*),
+                            #what,
+                            || [#((#names, (#vars) as i64)),*],
+                        )?;
+                    );
                 }
                 Kind::WithData(f, ps) => {
                     let f = format_ident!("{}", f.name(), span = op.span);

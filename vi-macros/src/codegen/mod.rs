@@ -17,6 +17,7 @@
 
 mod forward;
 mod items;
+mod keep;
 mod lower;
 mod multi;
 mod pass;
@@ -44,6 +45,53 @@ struct Emitter<'a> {
     /// The versions a loop or `if` moves out of its body (last versions of loop state, the
     /// branches' versions of what an `if` assigns).
     moved: HashSet<BindingId>,
+    /// The variables of the loops over integer ranges around each statement (by index), for
+    /// index errors.
+    loops: HashMap<usize, Vec<syn::Ident>>,
+}
+
+/// [`Emitter::loops`] of a block inside the loops `around`.
+fn loop_vars(
+    stmts: &[Stmt],
+    around: &mut Vec<syn::Ident>,
+    out: &mut HashMap<usize, Vec<syn::Ident>>,
+) {
+    for s in stmts {
+        let src = match s {
+            Stmt::Latent { src, .. }
+            | Stmt::Observe { src, .. }
+            | Stmt::Density { src, .. }
+            | Stmt::Target { src, .. }
+            | Stmt::Let { src, .. }
+            | Stmt::For { src, .. }
+            | Stmt::If { src, .. } => Some(*src),
+            Stmt::Data(_) => None,
+        };
+        if let (Some(src), false) = (src, around.is_empty()) {
+            out.insert(src, around.clone());
+        }
+        match s {
+            Stmt::For {
+                pat, iter, body, ..
+            } => {
+                let var = match (pat, iter) {
+                    (syn::Pat::Ident(p), syn::Expr::Range(_)) => Some(p.ident.clone()),
+                    _ => None,
+                };
+                let pushed = var.is_some();
+                around.extend(var);
+                loop_vars(body, around, out);
+                if pushed {
+                    around.pop();
+                }
+            }
+            Stmt::If { then, els, .. } => {
+                loop_vars(then, around, out);
+                loop_vars(els, around, out);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// [`Emitter::moved`] of a block, at any depth.
@@ -83,6 +131,11 @@ pub fn expand(m: &Model) -> TokenStream {
             let mut moved = HashSet::new();
             moved_versions(&m.body, &mut moved);
             moved
+        },
+        loops: {
+            let mut loops = HashMap::new();
+            loop_vars(&m.body, &mut Vec::new(), &mut loops);
+            loops
         },
     };
     e.model()

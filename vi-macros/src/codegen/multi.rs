@@ -7,6 +7,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use super::forward::First;
 use super::lower::V;
 use super::pass::Mode;
 use super::Emitter;
@@ -27,7 +28,7 @@ impl Emitter<'_> {
         m: Mode,
     ) -> TokenStream {
         let kernel_args = kernel_args(mi, args);
-        let (low, vals) = self.kernel_operands(src, Some(&l.binding), None, &kernel_args);
+        let (low, vals) = self.kernel_operands(src, First::Latent(&l.binding), &kernel_args);
         let fwd = low.forward();
         let dim = if m.build {
             Some(dim_of(mi, args, &vals))
@@ -59,7 +60,7 @@ impl Emitter<'_> {
         m: Mode,
     ) -> TokenStream {
         let kernel_args = kernel_args(mi, args);
-        let (low, vals) = self.kernel_operands(src, None, Some(lhs), &kernel_args);
+        let (low, vals) = self.kernel_operands(src, First::Data(lhs), &kernel_args);
         let fwd = low.forward();
         if m.sim {
             return self.multi_sample(dist, mi, args, &vals, obs, fwd);

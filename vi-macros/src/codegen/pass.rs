@@ -15,6 +15,8 @@ pub(super) struct Mode {
     pub(super) build: bool,
     /// Posterior predictive: sample each observation.
     pub(super) sim: bool,
+    /// With `sim`: compute the `#[keep]` values of a draw instead of sampling observations.
+    pub(super) keep: bool,
     /// Element writes into state written in place whose root (the `let mut` or whole
     /// assignment it starts from) is inside this region (a loop's or an `if`'s statement
     /// index, [`ALL`] for the whole body) keep nothing: this run is recomputed before it is

@@ -7,7 +7,7 @@ use syn::Ident;
 
 use std::collections::HashSet;
 
-use super::forward::{kernel_dispatch, seed_one};
+use super::forward::{kernel_dispatch, seed_one, First};
 use super::lower::{gname, span_of, uname, vname, WriteMode};
 use super::pass::{Mode, ALL};
 use super::Emitter;
@@ -179,7 +179,21 @@ impl Emitter<'_> {
                     src,
                     ..
                 } => {
-                    let (low, vals) = self.kernel_operands(*src, None, Some(lhs), args);
+                    let (low, vals) = self.kernel_operands(*src, First::Data(lhs), args);
+                    let adjs = low.adjoints();
+                    let call = kernel_dispatch(*src, dist, &vals, true);
+                    let rev = low.reverse();
+                    let done = low.recycle_temps(true);
+                    quote!(#adjs let _ = #call; #rev #done)
+                }
+                Stmt::Density {
+                    value,
+                    dist,
+                    args,
+                    src,
+                    ..
+                } => {
+                    let (low, vals) = self.kernel_operands(*src, First::Active(value), args);
                     let adjs = low.adjoints();
                     let call = kernel_dispatch(*src, dist, &vals, true);
                     let rev = low.reverse();
@@ -326,6 +340,10 @@ pub(super) fn accumulators(body: &[Stmt], carried: &[Carried]) -> Vec<bool> {
                     args.iter().for_each(|a| count_op(a, uses))
                 }
                 Stmt::Target { value, .. } => count_op(value, uses),
+                Stmt::Density { value, args, .. } => {
+                    count_aexpr(value, uses);
+                    args.iter().for_each(|a| count_op(a, uses));
+                }
                 Stmt::Let { init, .. } => count_aexpr(init, uses),
                 Stmt::Data(_) => {}
                 Stmt::For { body, carried, .. } => {

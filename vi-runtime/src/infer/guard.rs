@@ -272,4 +272,15 @@ impl<M: Model + ?Sized> Model for Guarded<'_, M> {
     fn unconstrain(&self, x: &[f64], out: &mut [f64]) -> Result<(), OutsideSupport> {
         self.model.unconstrain(x, out)
     }
+
+    fn derived_layout(&self) -> &ParamLayout {
+        self.model.derived_layout()
+    }
+
+    fn derive(&self, x: &[f64], out: &mut [f64]) {
+        if let Err(message) = catch_silently(|| self.model.derive(x, out)) {
+            self.record(x, message);
+            out.fill(f64::NAN);
+        }
+    }
 }

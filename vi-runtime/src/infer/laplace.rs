@@ -310,9 +310,14 @@ impl Laplace {
             khat,
             reliability,
         };
-        Ok(Posterior::new(
+        let (layout, chains) = super::derived::with_derived(
+            &guarded,
             model.layout().clone(),
             vec![Chain { draws, lp }],
+        );
+        Ok(Posterior::new(
+            layout,
+            chains,
             Diagnostics::Laplace(diagnostics),
         ))
     }

@@ -4,6 +4,7 @@ mod advi;
 pub mod convergence;
 pub mod csv;
 mod dadvi;
+mod derived;
 pub mod diagnostics;
 pub mod guard;
 pub mod init;

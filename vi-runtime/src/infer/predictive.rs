@@ -94,7 +94,8 @@ impl Posterior {
         seed: u64,
     ) -> Result<Predictive, FitError> {
         let (mine, theirs) = (self.layout(), model.layout());
-        let same = mine.dim() == theirs.dim()
+        // The posterior's derived quantities follow the parameters in each draw.
+        let same = mine.latent_dim() == theirs.dim()
             && mine
                 .params()
                 .iter()
@@ -115,8 +116,10 @@ impl Posterior {
         let mut draws: Vec<Vec<Vec<f64>>> = Vec::new();
         for chain in self.chains() {
             for row in chain.draws.chunks_exact(d.max(1)) {
-                for (k, (name, values)) in
-                    model.simulate_with(row, &mut rng).into_iter().enumerate()
+                for (k, (name, values)) in model
+                    .simulate_with(&row[..theirs.dim()], &mut rng)
+                    .into_iter()
+                    .enumerate()
                 {
                     if k == names.len() {
                         names.push(name);

@@ -379,11 +379,9 @@ impl Vi {
             sd,
             ..ViDiagnostics::default()
         };
-        Ok(Posterior::new(
-            model.layout().clone(),
-            vec![chain],
-            Diagnostics::Vi(diagnostics),
-        ))
+        let (layout, chains) =
+            super::derived::with_derived(model, model.layout().clone(), vec![chain]);
+        Ok(Posterior::new(layout, chains, Diagnostics::Vi(diagnostics)))
     }
 
     fn fit_deterministic<M: Model + ?Sized>(&self, model: &M) -> Result<Posterior, FitError> {
@@ -547,14 +545,15 @@ impl Vi {
             ..ViDiagnostics::default()
         };
         debug_assert_eq!(diagnostics.elbo_trace.len(), trace_len);
-        Ok(Posterior::new(
+        let (layout, chains) = super::derived::with_derived(
+            model,
             model.layout().clone(),
             vec![Chain {
                 draws: chain.draws,
                 lp: chain.lp,
             }],
-            Diagnostics::Vi(diagnostics),
-        ))
+        );
+        Ok(Posterior::new(layout, chains, Diagnostics::Vi(diagnostics)))
     }
 }
 

@@ -464,6 +464,8 @@ impl Nuts {
                 lp: r.lp.clone(),
             })
             .collect();
+        // The model's derived quantities join the draws, so they get R-hat and ESS too.
+        let (layout, chains) = super::derived::with_derived(model, layout, chains);
         let d = layout.dim();
         let params = layout
             .flat_names()
