@@ -21,6 +21,7 @@ pub mod prelude {
         HalfCauchy, HalfNormal, HalfStudentT, InverseGamma, LogDensity, LogNormal, Normal, Poisson,
         PoissonLog, StudentT, Support, Uniform,
     };
+    pub use vi_runtime::read_csv;
     pub use vi_runtime::{
         Diagnostics, FitError, Laplace, Model, ModelError, Nuts, ParamLayout, Posterior, Transform,
         Vi,

@@ -1,5 +1,6 @@
 //! Integration tests, one binary to save link time.
 
+mod draws_output;
 mod engines;
 mod examples;
 mod layout;
