@@ -1,9 +1,11 @@
 //! Integration tests, one binary to save link time.
 
+mod data_checks;
 mod draws_output;
 mod engines;
 mod examples;
 mod layout;
+mod loop_lengths;
 mod macro_coverage;
 mod macro_data;
 mod macro_hoist;
