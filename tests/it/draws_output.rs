@@ -90,7 +90,7 @@ fn nuts_output_reads_back_to_the_same_posterior() {
     assert_eq!((b.seed, b.warmup, b.draws), (11, 150, 120));
     assert_eq!(back.mean("beta").unwrap(), post.mean("beta").unwrap());
     assert!(!back.summary().to_string().contains("NaN"));
-    let text = std::fs::read_to_string(&dir.join("nuts-2.csv")).unwrap();
+    let text = std::fs::read_to_string(dir.join("nuts-2.csv")).unwrap();
     assert!(text.starts_with("# model = vi_model\n# method = sample\n# id = 2\n"));
     assert!(text.contains("\n# Adaptation terminated\n# Step size = "));
     std::fs::remove_dir_all(&dir).unwrap();
