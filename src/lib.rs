@@ -25,6 +25,7 @@ pub mod prelude {
         BetaBinomial, Categorical, CategoricalLogit, Gumbel, Logistic, NegBinomial2,
         NegBinomial2Log, OrderedLogistic, Pareto, Weibull,
     };
+    pub use vi_runtime::read_csv;
     pub use vi_runtime::{
         Diagnostics, FitError, Laplace, Model, ModelError, Nuts, ParamLayout, Posterior, Transform,
         Vi,

@@ -31,8 +31,9 @@ pub enum Fail {
     Shape(usize, ShapeError),
     /// Bad data, already described.
     Model(Box<ModelError>),
-    /// An index out of range in statement `.0`, described (see [`index_at`]).
-    Index(usize, String),
+    /// Statement `.0` is invalid for this data, in words (a negative size, an index out of
+    /// range: see [`index_at`]).
+    Invalid(usize, String),
 }
 
 /// Tags a rule's shape error with its statement.
@@ -56,7 +57,7 @@ pub fn index_at<T, const N: usize>(
 ) -> Result<T, Fail> {
     match r {
         Ok(v) => Ok(v),
-        Err(e) => Err(Fail::Index(stmt, index_message(&e, what, &loops()))),
+        Err(e) => Err(Fail::Invalid(stmt, index_message(&e, what, &loops()))),
     }
 }
 
@@ -249,6 +250,60 @@ impl<T: Len + ?Sized> Len for &T {
 #[inline]
 pub fn len<T: Len>(n: T) -> usize {
     n.len_usize()
+}
+
+/// A latent's size as the declaration gives it: a non-negative integer (of any integer type,
+/// or an `f64` that is a whole number).
+pub trait Size {
+    /// The size, or what is wrong with it in words (`"-3 ... is negative"`).
+    fn size(&self) -> Result<usize, String>;
+}
+
+macro_rules! size_int {
+    ($($t:ty),*) => {$(
+        impl Size for $t {
+            #[inline]
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, unused_comparisons)]
+            fn size(&self) -> Result<usize, String> {
+                if *self < 0 {
+                    Err(format!("the size {self} of `{{}}` is negative"))
+                } else {
+                    usize::try_from(*self).map_err(|_| format!("the size {self} of `{{}}` is too large"))
+                }
+            }
+        }
+    )*};
+}
+size_int!(usize, u8, u16, u32, u64, isize, i8, i16, i32, i64, i128, u128);
+
+impl Size for f64 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    fn size(&self) -> Result<usize, String> {
+        if !self.is_finite() || self.fract() != 0.0 {
+            Err(format!("the size {self} of `{{}}` is not a whole number"))
+        } else if *self < 0.0 {
+            Err(format!("the size {self} of `{{}}` is negative"))
+        } else {
+            Ok(*self as usize)
+        }
+    }
+}
+
+impl<T: Size + ?Sized> Size for &T {
+    fn size(&self) -> Result<usize, String> {
+        (**self).size()
+    }
+}
+
+/// The size of latent `name` declared by statement `stmt`, as `usize`; a negative or
+/// fractional size is a [`ModelError::Invalid`] naming the declaration.
+///
+/// # Errors
+/// [`Fail::Invalid`] with the statement and what is wrong.
+#[inline]
+pub fn size<T: Size>(n: T, stmt: usize, name: &str) -> Result<usize, Fail> {
+    n.size()
+        .map_err(|m| Fail::Invalid(stmt, m.replacen("{}", name, 1)))
 }
 
 /// A bound of `Uniform` given as data, as `f64` (NaN when it is not one number).
@@ -482,97 +537,235 @@ impl<T> RecycleOther for &Recycler<T> {
     fn recycle(self) {}
 }
 
-/// Wraps a data argument for the finiteness check (autoref specialisation: types the check
-/// does not know pass unchecked).
+/// Wraps a data argument for the constructor's check: every `f64`/`f32` in it finite, every
+/// integer exactly representable as an `f64` (what the model computes with). A type the check
+/// does not know is a compile error naming it (see [`Finite`]), never a silent pass.
 pub struct FiniteCheck<'a, T: ?Sized>(pub &'a T);
 
-/// Data whose `f64` values can be checked for NaN and infinity.
-pub trait Finite {
-    /// The first non-finite value as (flat index, row-major for matrices; value).
-    fn first_non_finite(&self) -> Option<(usize, f64)>;
+/// What the constructor found wrong with a value of a data argument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BadValue {
+    /// NaN or an infinity.
+    NonFinite(f64),
+    /// An integer too large to be represented exactly as an `f64` (above 2^53 in size).
+    Inexact(String),
 }
 
-fn first_bad<'a>(it: impl Iterator<Item = &'a f64>) -> Option<(usize, f64)> {
-    it.enumerate()
-        .find(|(_, v)| !v.is_finite())
-        .map(|(i, v)| (i, *v))
+/// Data the constructor can check: floats for NaN and infinity, integers for a size an
+/// `f64` represents exactly, containers element by element.
+#[diagnostic::on_unimplemented(
+    message = "`model!` cannot check data of type `{Self}` for NaN, infinity or overflow",
+    label = "this data argument's type is not one `model!` knows how to check",
+    note = "data arguments are numbers (`f64`, `f32`, integers, `bool`), slices, `Vec`s and \
+            arrays of them (nested too), and nalgebra vectors, matrices and views"
+)]
+pub trait Finite {
+    /// The first bad value, with its index from this value down as it is written in Rust
+    /// (`[3][1]`, `[(2, 0)]`; empty for a scalar).
+    fn first_non_finite(&self) -> Option<(String, BadValue)>;
 }
 
 impl Finite for f64 {
-    fn first_non_finite(&self) -> Option<(usize, f64)> {
-        (!self.is_finite()).then_some((0, *self))
+    #[inline]
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        (!self.is_finite()).then(|| (String::new(), BadValue::NonFinite(*self)))
     }
 }
-impl Finite for [f64] {
-    fn first_non_finite(&self) -> Option<(usize, f64)> {
-        first_bad(self.iter())
+impl Finite for f32 {
+    #[inline]
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        (!self.is_finite()).then(|| (String::new(), BadValue::NonFinite(f64::from(*self))))
     }
 }
-impl Finite for Vec<f64> {
-    fn first_non_finite(&self) -> Option<(usize, f64)> {
-        first_bad(self.iter())
+impl Finite for bool {
+    #[inline]
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        None
     }
 }
-impl Finite for DVector<f64> {
-    fn first_non_finite(&self) -> Option<(usize, f64)> {
-        first_bad(self.iter())
+
+/// The largest integer size every smaller one of which an `f64` represents exactly: 2^53.
+const EXACT_INT: u128 = 1 << 53;
+
+macro_rules! finite_small_int {
+    ($($t:ty),*) => {$(
+        impl Finite for $t {
+            #[inline]
+            fn first_non_finite(&self) -> Option<(String, BadValue)> {
+                None
+            }
+        }
+    )*};
+}
+finite_small_int!(u8, u16, u32, i8, i16, i32);
+
+macro_rules! finite_wide_int {
+    ($($t:ty),*) => {$(
+        impl Finite for $t {
+            #[inline]
+            fn first_non_finite(&self) -> Option<(String, BadValue)> {
+                (self.unsigned_abs() as u128 > EXACT_INT)
+                    .then(|| (String::new(), BadValue::Inexact(self.to_string())))
+            }
+        }
+    )*};
+}
+finite_wide_int!(i64, isize, i128);
+
+macro_rules! finite_wide_uint {
+    ($($t:ty),*) => {$(
+        impl Finite for $t {
+            #[inline]
+            fn first_non_finite(&self) -> Option<(String, BadValue)> {
+                (*self as u128 > EXACT_INT)
+                    .then(|| (String::new(), BadValue::Inexact(self.to_string())))
+            }
+        }
+    )*};
+}
+finite_wide_uint!(u64, usize, u128);
+
+/// The first bad element of a sequence, its index prefixed.
+fn first_bad_in<'a, T: Finite + 'a>(it: impl Iterator<Item = &'a T>) -> Option<(String, BadValue)> {
+    it.enumerate().find_map(|(i, x)| {
+        x.first_non_finite()
+            .map(|(rest, v)| (format!("[{i}]{rest}"), v))
+    })
+}
+
+impl<T: Finite> Finite for [T] {
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        first_bad_in(self.iter())
     }
 }
-impl Finite for RowDVector<f64> {
-    fn first_non_finite(&self) -> Option<(usize, f64)> {
-        first_bad(self.iter())
+impl<T: Finite> Finite for Vec<T> {
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        first_bad_in(self.iter())
     }
 }
-impl Finite for DMatrix<f64> {
-    fn first_non_finite(&self) -> Option<(usize, f64)> {
-        let (r, c) = self.shape();
-        (0..r)
-            .flat_map(|i| (0..c).map(move |j| (i, j)))
-            .enumerate()
-            .find(|(_, (i, j))| !self[(*i, *j)].is_finite())
-            .map(|(k, (i, j))| (k, self[(i, j)]))
+impl<T: Finite, const N: usize> Finite for [T; N] {
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        first_bad_in(self.iter())
     }
 }
-impl Finite for Vec<Vec<f64>> {
-    fn first_non_finite(&self) -> Option<(usize, f64)> {
-        first_bad(self.iter().flatten())
+impl<T: Finite + ?Sized> Finite for Box<T> {
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        (**self).first_non_finite()
     }
 }
-impl<T: Finite + ?Sized> Finite for &T {
-    fn first_non_finite(&self) -> Option<(usize, f64)> {
+impl<T: Finite + ToOwned + ?Sized> Finite for Cow<'_, T> {
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
         (**self).first_non_finite()
     }
 }
 
-/// The check for types that hold `f64`s.
-pub trait CheckFiniteKnown {
-    /// `Err` naming the argument and index of the first non-finite value.
-    fn check_finite(&self, name: &str) -> Result<(), ModelError>;
+/// Every nalgebra vector, matrix and view: `[i]` for a vector (one column or one row),
+/// `[(i, j)]` otherwise, the first bad element in row-major order.
+impl<T, R, C, S> Finite for Matrix<T, R, C, S>
+where
+    T: Finite + nalgebra::Scalar,
+    R: nalgebra::Dim,
+    C: nalgebra::Dim,
+    S: nalgebra::RawStorage<T, R, C>,
+{
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        let (r, c) = self.shape();
+        if c == 1 || r == 1 {
+            return first_bad_in(self.iter());
+        }
+        (0..r)
+            .flat_map(|i| (0..c).map(move |j| (i, j)))
+            .find_map(|(i, j)| {
+                self[(i, j)]
+                    .first_non_finite()
+                    .map(|(rest, v)| (format!("[({i}, {j})]{rest}"), v))
+            })
+    }
+}
+impl<T: Finite + ?Sized> Finite for &T {
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        (**self).first_non_finite()
+    }
+}
+impl<T: Finite + ?Sized> Finite for &mut T {
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        (**self).first_non_finite()
+    }
 }
 
-impl<T: Finite + ?Sized> CheckFiniteKnown for FiniteCheck<'_, T> {
-    fn check_finite(&self, name: &str) -> Result<(), ModelError> {
+/// Text holds no numbers: nothing to check.
+impl Finite for str {
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        None
+    }
+}
+impl Finite for String {
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        None
+    }
+}
+impl Finite for char {
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        None
+    }
+}
+impl<T: Finite> Finite for Option<T> {
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        self.as_ref().and_then(Finite::first_non_finite)
+    }
+}
+/// Maps: the index is the key as Rust prints it (`table["a"]`).
+impl<K: std::fmt::Debug, V: Finite, H> Finite for std::collections::HashMap<K, V, H> {
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        self.iter().find_map(|(k, v)| {
+            v.first_non_finite()
+                .map(|(rest, x)| (format!("[{k:?}]{rest}"), x))
+        })
+    }
+}
+impl<K: std::fmt::Debug, V: Finite> Finite for std::collections::BTreeMap<K, V> {
+    fn first_non_finite(&self) -> Option<(String, BadValue)> {
+        self.iter().find_map(|(k, v)| {
+            v.first_non_finite()
+                .map(|(rest, x)| (format!("[{k:?}]{rest}"), x))
+        })
+    }
+}
+
+/// The constructor's check of data argument `name`; see [`FiniteCheck`]. A type that does
+/// not implement [`Finite`] is a compile error saying that it cannot be checked.
+///
+/// # Errors
+/// As [`FiniteCheck::check_finite`].
+#[inline]
+pub fn check_data<T: Finite + ?Sized>(x: &T, name: &str) -> Result<(), ModelError> {
+    FiniteCheck(x).check_finite(name)
+}
+
+impl<T: Finite + ?Sized> FiniteCheck<'_, T> {
+    /// `Err` naming the argument and the full index of the first bad value.
+    ///
+    /// # Errors
+    /// [`ModelError::NonFiniteData`] for NaN or an infinity, [`ModelError::Invalid`] for an
+    /// integer too large for an `f64`.
+    pub fn check_finite(&self, name: &str) -> Result<(), ModelError> {
         match self.0.first_non_finite() {
-            Some((index, value)) => Err(ModelError::NonFiniteData {
+            None => Ok(()),
+            Some((index, BadValue::NonFinite(value))) => Err(ModelError::NonFiniteData {
                 name: name.to_string(),
                 index,
                 value,
             }),
-            None => Ok(()),
+            Some((index, BadValue::Inexact(value))) => Err(ModelError::Invalid {
+                statement: None,
+                message: format!(
+                    "data `{name}{index}` is {value}, too large in size for the model's \
+                     arithmetic in f64 (at most 2^53 = 9007199254740992)"
+                ),
+            }),
         }
     }
 }
-
-/// The fallback for every other type (integers, booleans, user types): nothing to check.
-pub trait CheckFiniteOther {
-    /// Always `Ok`.
-    fn check_finite(&self, name: &str) -> Result<(), ModelError> {
-        let _ = name;
-        Ok(())
-    }
-}
-
-impl<T: ?Sized> CheckFiniteOther for &FiniteCheck<'_, T> {}
 
 /// The constructor's check of one distribution statement: broadcast lengths (each operand 1
 /// or the value's length, which may be 0: no observations, or a zero-length latent) and the
@@ -608,29 +801,54 @@ pub fn check_statement(
     })
 }
 
+thread_local! {
+    /// The statement the constructor's run is in (see [`at_statement`]).
+    static STATEMENT: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Called by the constructor's run before each statement: a panic in the model's code is
+/// then reported with the statement it happened in.
+#[inline]
+pub fn at_statement(stmt: usize) {
+    STATEMENT.with(|s| s.set(Some(stmt)));
+}
+
 /// Runs the constructor's checking pass, turning a failure, or a panic in the user's data
-/// code, into a [`ModelError`].
+/// code, into a [`ModelError`] naming the statement. The panic is caught silently: nothing is
+/// printed (see [`vi_runtime::infer::guard::catch_silently`]).
+///
+/// # Errors
+/// The [`ModelError`] the pass returned, or [`ModelError::Invalid`] with the panic's
+/// message and the statement it happened in.
 pub fn catch<T>(srcs: &[&str], f: impl FnOnce() -> Result<T, Fail>) -> Result<T, ModelError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+    let previous = STATEMENT.with(|s| s.replace(None));
+    let result = vi_runtime::infer::guard::catch_silently(f);
+    let stmt = STATEMENT.with(|s| s.replace(previous));
+    let text = |k: usize| srcs.get(k).copied().unwrap_or("?").to_string();
+    match result {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(Fail::Model(e))) => Err(*e),
         Ok(Err(Fail::Shape(k, e))) => Err(ModelError::Shape {
-            statement: srcs.get(k).copied().unwrap_or("?").to_string(),
+            statement: text(k),
             message: e.to_string(),
         }),
-        Ok(Err(Fail::Index(k, message))) => Err(ModelError::Invalid {
-            statement: srcs.get(k).map(|s| s.to_string()),
+        Ok(Err(Fail::Invalid(k, message))) => Err(ModelError::Invalid {
+            statement: Some(text(k)),
             message,
         }),
-        Err(p) => {
-            let msg = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "the model's data code panicked".to_string());
+        Err(panic) => {
+            // The location `catch_silently` appends is the library's or the generated code's,
+            // not the user's: the statement says where.
+            let message = match panic.rsplit_once(" (at ") {
+                Some((m, _)) if panic.ends_with(')') => m.to_string(),
+                _ => panic,
+            };
             Err(ModelError::Invalid {
-                statement: None,
-                message: format!("the model's code panicked on this data: {msg}"),
+                statement: stmt.map(text),
+                message: match stmt {
+                    Some(_) => message,
+                    None => format!("the model's code panicked on this data: {message}"),
+                },
             })
         }
     }

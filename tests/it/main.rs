@@ -1,10 +1,13 @@
 //! Integration tests, one binary to save link time.
 
+mod data_checks;
+mod draws_output;
 mod engines;
 mod examples;
 mod helpers;
 mod layout;
 mod macro_constructs;
+mod loop_lengths;
 mod macro_coverage;
 mod macro_data;
 mod macro_hoist;

@@ -105,8 +105,9 @@ pub enum ModelError {
     NonFiniteData {
         /// The data argument's name.
         name: String,
-        /// The flat index of the bad element (row-major for matrices).
-        index: usize,
+        /// The bad element's index as it is written in Rust: `[3]`, `[3][1]` for nested
+        /// containers, `[(2, 1)]` for a matrix, empty for a scalar.
+        index: String,
         /// The value found.
         value: f64,
     },
@@ -141,10 +142,7 @@ impl fmt::Display for ModelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ModelError::NonFiniteData { name, index, value } => {
-                write!(
-                    f,
-                    "data `{name}` has a non-finite value {value} at index {index}"
-                )
+                write!(f, "data `{name}{index}` is {value}: data must be finite")
             }
             ModelError::Statement {
                 statement,

@@ -96,6 +96,23 @@ impl Emitter<'_> {
     }
 
     pub(super) fn stmt(&self, s: &Stmt, m: Mode, deferred: &mut Vec<TokenStream>) -> TokenStream {
+        let code = self.stmt_code(s, m, deferred);
+        // The constructor's run records which statement it is in, so that a panic in the
+        // model's code (an index past the data) is reported with the statement.
+        let src = match s {
+            Stmt::Latent { src, .. }
+            | Stmt::Observe { src, .. }
+            | Stmt::Target { src, .. }
+            | Stmt::Let { src, .. } => Some(*src),
+            _ => None,
+        };
+        match src {
+            Some(k) if m.build => quote!(::vi::__private::at_statement(#k); #code),
+            _ => code,
+        }
+    }
+
+    fn stmt_code(&self, s: &Stmt, m: Mode, deferred: &mut Vec<TokenStream>) -> TokenStream {
         match s {
             Stmt::Data(ts) => ts.clone(),
             Stmt::Latent {
@@ -432,12 +449,12 @@ impl Emitter<'_> {
             let shape = match &l.shape {
                 Shape::Scalar => quote!(::std::vec::Vec::new()),
                 Shape::Vector(n) => {
-                    let n = quote_spanned!(span_of(n)=> ::vi::__private::len(#n));
+                    let n = quote_spanned!(span_of(n)=> ::vi::__private::size(#n, #src, #name)?);
                     quote!(::std::vec![#n])
                 }
                 Shape::Matrix(r, c) => {
-                    let r = quote_spanned!(span_of(r)=> ::vi::__private::len(#r));
-                    let c = quote_spanned!(span_of(c)=> ::vi::__private::len(#c));
+                    let r = quote_spanned!(span_of(r)=> ::vi::__private::size(#r, #src, #name)?);
+                    let c = quote_spanned!(span_of(c)=> ::vi::__private::size(#c, #src, #name)?);
                     quote!(::std::vec![#r, #c])
                 }
                 Shape::Multi { rows, matrix, .. } => {

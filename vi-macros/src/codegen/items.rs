@@ -2,7 +2,7 @@
 //! and the stand-in emitted when the model has errors.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
 use super::lower::{gname, vname, Lowering};
@@ -140,7 +140,7 @@ impl Emitter<'_> {
         let finite = m.args.iter().map(|a| {
             let n = &a.name;
             let s = n.to_string();
-            quote!((&::vi::__private::FiniteCheck(&#n)).check_finite(#s)?;)
+            quote_spanned!(n.span()=> ::vi::__private::check_data(&#n, #s)?;)
         });
         let srcs = &m.srcs;
         let terms = &m.terms;
@@ -257,8 +257,6 @@ impl Emitter<'_> {
             #[doc = #doc_ctor]
             #[allow(clippy::too_many_arguments, clippy::ptr_arg)]
             #vis fn #name(#(#params),*) -> ::core::result::Result<#sname, ::vi::__private::ModelError> {
-                #[allow(unused_imports)]
-                use ::vi::__private::{CheckFiniteKnown as _, CheckFiniteOther as _};
                 #warnings
                 #(#finite)*
                 let mut __model = #sname {

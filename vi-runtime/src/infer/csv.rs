@@ -38,9 +38,10 @@ use std::path::{Path, PathBuf};
 
 use super::diagnostics;
 use super::laplace::LaplaceDiagnostics;
-use super::nuts::{ChainDiagnostics, NutsDiagnostics, ParamDiagnostics, SamplerStats};
+use super::nuts::{e_bfmi, ChainDiagnostics, NutsDiagnostics, ParamDiagnostics, SamplerStats};
 use super::posterior::{Chain, Diagnostics, Posterior};
-use super::vi::ViDiagnostics;
+use super::psis::{pareto_k, Reliability};
+use super::vi::{ViDiagnostics, ViMethod};
 use crate::error::ReadCsvError;
 use crate::model::ParamLayout;
 use crate::transform::Transform;
@@ -54,6 +55,11 @@ pub const SAMPLER_COLUMNS: [&str; 6] = [
     "divergent__",
     "energy__",
 ];
+
+/// The columns of a VI or Laplace file after `lp__`: the model's log density `log p` (with
+/// the Jacobian, as the fit used it) and the approximation's `log q` at each draw, as
+/// CmdStan's `log_p__` and `log_g__`; [`read_csv`] gets Pareto k-hat back from them.
+pub const APPROX_COLUMNS: [&str; 2] = ["log_p__", "log_g__"];
 
 /// The method a file's draws come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +110,7 @@ pub struct CsvWriter {
     path: PathBuf,
     dim: usize,
     sampler: bool,
+    approx: bool,
     flush_every: usize,
     pending: usize,
     line: String,
@@ -158,6 +165,7 @@ impl CsvWriter {
             path: path.to_path_buf(),
             dim: layout.dim(),
             sampler: method == CsvMethod::Nuts,
+            approx: method != CsvMethod::Nuts,
             flush_every: 1,
             pending: 0,
             line: String::new(),
@@ -175,6 +183,9 @@ impl CsvWriter {
         let mut cols = vec!["lp__".to_string()];
         if w.sampler {
             cols.extend(SAMPLER_COLUMNS.map(String::from));
+        }
+        if w.approx {
+            cols.extend(APPROX_COLUMNS.map(String::from));
         }
         cols.extend(layout.flat_names());
         head.push_str(&cols.join(","));
@@ -219,8 +230,34 @@ impl CsvWriter {
         self.flush()
     }
 
+    /// Writes a `# key = value` comment, which [`read_csv`] reads back into the
+    /// diagnostics where it knows the key.
+    ///
+    /// # Errors
+    /// The I/O error, in words with the path.
+    pub fn comment_value(
+        &mut self,
+        key: &str,
+        value: impl std::fmt::Display,
+    ) -> Result<(), String> {
+        self.comment(&format!("{key} = {value}"))
+    }
+
+    /// Writes a `# key = v1, v2, ...` comment of numbers (empty lists are not written).
+    ///
+    /// # Errors
+    /// The I/O error, in words with the path.
+    pub fn comment_list(&mut self, key: &str, values: &[f64]) -> Result<(), String> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        let v: Vec<String> = values.iter().map(|x| f64_str(*x)).collect();
+        self.comment(&format!("{key} = {}", v.join(", ")))
+    }
+
     /// Writes one draw: `lp` (`lp__`), the sampler's statistics for a NUTS file (`None`
-    /// writes zeros there; ignored for VI and Laplace files), and the draw on the constrained
+    /// writes zeros there; ignored for VI and Laplace files, whose `log_p__` and `log_g__`
+    /// are then NaN: use [`CsvWriter::write_approx_draw`]), and the draw on the constrained
     /// scale in flat order (`dim` values).
     ///
     /// # Errors
@@ -229,6 +266,32 @@ impl CsvWriter {
         &mut self,
         lp: f64,
         sampler: Option<&SamplerStats>,
+        draw: &[f64],
+    ) -> Result<(), String> {
+        self.write_row(lp, sampler, (f64::NAN, f64::NAN), draw)
+    }
+
+    /// Writes one draw of a VI or Laplace file: `lp__`, the model's `log p` and the
+    /// approximation's `log q` there (`log_p__`, `log_g__`), and the draw on the constrained
+    /// scale in flat order.
+    ///
+    /// # Errors
+    /// The I/O error, in words with the path; a draw of the wrong length.
+    pub fn write_approx_draw(
+        &mut self,
+        lp: f64,
+        log_p: f64,
+        log_q: f64,
+        draw: &[f64],
+    ) -> Result<(), String> {
+        self.write_row(lp, None, (log_p, log_q), draw)
+    }
+
+    fn write_row(
+        &mut self,
+        lp: f64,
+        sampler: Option<&SamplerStats>,
+        approx: (f64, f64),
         draw: &[f64],
     ) -> Result<(), String> {
         if draw.len() != self.dim {
@@ -256,6 +319,12 @@ impl CsvWriter {
                 line.push_str(&x);
             }
         }
+        if self.approx {
+            for x in [approx.0, approx.1] {
+                line.push(',');
+                line.push_str(&f64_str(x));
+            }
+        }
         for x in draw {
             line.push(',');
             line.push_str(&f64_str(*x));
@@ -281,6 +350,9 @@ impl CsvWriter {
     }
 }
 
+/// The comment CmdStan writes after warmup before the line of the inverse metric's diagonal.
+pub const METRIC_COMMENT: &str = "Diagonal elements of inverse mass matrix:";
+
 /// One file's contents.
 struct CsvFile {
     path: PathBuf,
@@ -290,8 +362,135 @@ struct CsvFile {
     names: Vec<String>,
     lp: Vec<f64>,
     sampler: Vec<SamplerStats>,
+    /// `log_p__` and `log_g__` of VI and Laplace files.
+    log_p: Vec<f64>,
+    log_g: Vec<f64>,
+    /// The diagonal of the inverse metric NUTS adapted (the comment after warmup).
+    inv_metric: Option<Vec<f64>>,
     /// Draws in the file's column order.
     draws: Vec<f64>,
+}
+
+impl CsvFile {
+    /// The value of the first `# key = value` comment.
+    fn get(&self, key: &str) -> Option<&str> {
+        self.config
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn num(&self, key: &str) -> Option<f64> {
+        self.get(key).and_then(parse_f64)
+    }
+
+    fn count(&self, key: &str) -> usize {
+        self.num(key).map_or(0, |v| v as usize)
+    }
+
+    fn flag(&self, key: &str) -> Option<bool> {
+        self.get(key).map(|v| matches!(v, "true" | "1"))
+    }
+
+    /// A `# key = v1, v2, ...` comment's numbers (empty when absent or malformed).
+    fn list(&self, key: &str) -> Vec<f64> {
+        self.get(key)
+            .and_then(|v| v.split(',').map(parse_f64).collect::<Option<Vec<_>>>())
+            .unwrap_or_default()
+    }
+
+    /// `log p - log q` of each draw, when the file has them.
+    fn log_ratios(&self) -> Vec<f64> {
+        self.log_p
+            .iter()
+            .zip(&self.log_g)
+            .map(|(p, q)| p - q)
+            .collect()
+    }
+
+    fn khat(&self) -> f64 {
+        let r = self.log_ratios();
+        if r.is_empty() || r.iter().all(|x| x.is_nan()) {
+            f64::NAN
+        } else {
+            pareto_k(&r)
+        }
+    }
+}
+
+/// The diagnostics of a Laplace file: what [`crate::infer::laplace::Laplace::fit`] wrote as
+/// comments, and k-hat from `log_p__` and `log_g__`.
+fn laplace_diagnostics(f: &CsvFile) -> LaplaceDiagnostics {
+    let khat = f.khat();
+    let distinct_modes = f.count("distinct_modes");
+    LaplaceDiagnostics {
+        mode: f.list("mode"),
+        mode_unconstrained: f.list("mode_unconstrained"),
+        log_density_at_mode: f.num("log_density_at_mode").unwrap_or(f64::NAN),
+        log_evidence: f.num("log_evidence").unwrap_or(f64::NAN),
+        jacobian: f.flag("jacobian").unwrap_or(true),
+        iterations: f.count("iterations"),
+        newton_steps: f.count("newton_steps"),
+        converged: f.flag("converged").unwrap_or(false),
+        stop_reason: f.get("stop_reason").unwrap_or_default().to_string(),
+        grad_norm: f.num("grad_norm").unwrap_or(f64::NAN),
+        min_eigenvalue: f.num("min_eigenvalue").unwrap_or(f64::NAN),
+        condition_number: f.num("condition_number").unwrap_or(f64::NAN),
+        starts: f.count("starts"),
+        starts_converged: f.count("starts_converged"),
+        distinct_modes,
+        faults: f.count("model_faults"),
+        log_p: f.log_p.clone(),
+        log_q: f.log_g.clone(),
+        khat,
+        reliability: if distinct_modes > 1 {
+            Reliability::Unreliable
+        } else {
+            Reliability::from_khat(khat)
+        },
+        ..LaplaceDiagnostics::default()
+    }
+}
+
+/// The diagnostics of a VI file: what [`crate::infer::vi::Vi::fit`] wrote as comments, and
+/// k-hat from `log_p__` and `log_g__`.
+fn vi_diagnostics(f: &CsvFile) -> ViDiagnostics {
+    let khat = f.khat();
+    let distinct_modes = f.count("distinct_modes");
+    ViDiagnostics {
+        method: match f.get("vi_method") {
+            Some("stochastic") => ViMethod::Stochastic,
+            _ => ViMethod::Deterministic,
+        },
+        elbo: f.num("elbo").unwrap_or(f64::NAN),
+        elbo_mcse: f.num("elbo_mcse").unwrap_or(f64::NAN),
+        objective: f.num("objective"),
+        gradient_evaluations: f.count("gradient_evaluations"),
+        iterations: f.count("iterations"),
+        newton_steps: f.count("newton_steps"),
+        converged: f.flag("converged").unwrap_or(false),
+        grad_norm: f.num("grad_norm"),
+        stop_reason: f.get("stop_reason").unwrap_or_default().to_string(),
+        fixed_draws: f.count("fixed_draws"),
+        skipped_steps: f.count("skipped_steps"),
+        mean: f.list("mean_unconstrained"),
+        sd: f.list("sd_unconstrained"),
+        warnings: f
+            .config
+            .iter()
+            .filter(|(k, _)| k == "warning")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        model_faults: f.count("model_faults"),
+        distinct_modes,
+        khat,
+        reliability: if distinct_modes > 1 {
+            Reliability::Unreliable
+        } else {
+            Reliability::from_khat(khat)
+        },
+        ..ViDiagnostics::default()
+    }
 }
 
 fn parse_f64(s: &str) -> Option<f64> {
@@ -324,18 +523,32 @@ fn read_one(path: &Path) -> Result<CsvFile, ReadCsvError> {
         names: Vec::new(),
         lp: Vec::new(),
         sampler: Vec::new(),
+        log_p: Vec::new(),
+        log_g: Vec::new(),
+        inv_metric: None,
         draws: Vec::new(),
     };
+    let mut metric_next = false;
     let mut header: Option<Vec<String>> = None;
     let mut lp_col = 0;
     let mut sampler_cols: Vec<Option<usize>> = Vec::new();
     let mut param_cols: Vec<usize> = Vec::new();
+    let mut approx_cols: [Option<usize>; 2] = [None, None];
     let lines: Vec<&str> = complete.lines().collect();
     for (i, raw) in lines.iter().enumerate() {
         let line = raw.trim_end_matches('\r');
         let lineno = i + 1;
         if let Some(c) = line.strip_prefix('#') {
             let c = c.trim();
+            if metric_next {
+                metric_next = false;
+                file.inv_metric = c.split(',').map(parse_f64).collect();
+                continue;
+            }
+            if c == METRIC_COMMENT {
+                metric_next = true;
+                continue;
+            }
             if let Some((k, v)) = c.split_once('=') {
                 // CmdStan appends ` (Default)` to values left at their defaults.
                 let v = v.trim();
@@ -364,6 +577,7 @@ fn read_one(path: &Path) -> Result<CsvFile, ReadCsvError> {
                 .iter()
                 .map(|s| cols.iter().position(|c| c == s))
                 .collect();
+            approx_cols = APPROX_COLUMNS.map(|s| cols.iter().position(|c| c == s));
             param_cols = (0..cols.len())
                 .filter(|&j| !cols[j].ends_with("__"))
                 .collect();
@@ -401,6 +615,10 @@ fn read_one(path: &Path) -> Result<CsvFile, ReadCsvError> {
             divergent: get(4) != 0.0,
             energy: get(5),
         });
+        if let [Some(p), Some(g)] = approx_cols {
+            file.log_p.push(values[p]);
+            file.log_g.push(values[g]);
+        }
         file.draws.extend(param_cols.iter().map(|&j| values[j]));
     }
     if header.is_none() {
@@ -465,7 +683,9 @@ fn layout_from_names(names: &[String]) -> Result<(ParamLayout, Vec<usize>), Stri
 /// draw. Parameters come back with their shapes (matrices in CmdStan's column-major order
 /// are put row-major) and the identity transform, since the values are on the constrained
 /// scale already. NUTS files (`method = sample`) get their sampler statistics, divergences
-/// and convergence diagnostics (R-hat, ESS) back; VI and Laplace files get empty diagnostics.
+/// and convergence diagnostics (R-hat, ESS, E-BFMI, step size and inverse metric) back; VI
+/// and Laplace files get the optimiser's figures the engine wrote as comments and Pareto
+/// k-hat (with its verdict) from their `log_p__` and `log_g__` columns.
 ///
 /// # Errors
 /// [`ReadCsvError`], naming the file and the line: a file that cannot be read, has no
@@ -521,12 +741,14 @@ pub fn read_csv<P: AsRef<Path>>(
             .and_then(|(_, v)| v.parse::<f64>().ok())
     };
     let diagnostics = match first.method.as_deref() {
-        Some("variational") => Diagnostics::Vi(ViDiagnostics::default()),
+        Some("variational") => Diagnostics::Vi(vi_diagnostics(first)),
         Some("sample") => {
             let chain_diags: Vec<ChainDiagnostics> = files
                 .iter()
                 .map(|f| ChainDiagnostics {
                     step_size: f.step_size.unwrap_or(f64::NAN),
+                    inv_metric: f.inv_metric.clone().unwrap_or_default(),
+                    e_bfmi: e_bfmi(&f.sampler.iter().map(|s| s.energy).collect::<Vec<_>>()),
                     sampler: f.sampler.clone(),
                     ..ChainDiagnostics::default()
                 })
@@ -570,7 +792,7 @@ pub fn read_csv<P: AsRef<Path>>(
                     .collect(),
                 params,
                 max_depth,
-                seed: config(first, "seed").map_or(0, |v| v as u64),
+                seed: first.get("seed").and_then(|v| v.parse().ok()).unwrap_or(0),
                 warmup: config(first, "num_warmup").map_or(0, |v| v as usize),
                 draws: first.lp.len(),
                 thin: config(first, "thin").map_or(1, |v| v as usize),
@@ -578,7 +800,7 @@ pub fn read_csv<P: AsRef<Path>>(
                 ..NutsDiagnostics::default()
             })
         }
-        _ => Diagnostics::Laplace(LaplaceDiagnostics::default()),
+        _ => Diagnostics::Laplace(laplace_diagnostics(first)),
     };
     Ok(Posterior::new(layout, chains, diagnostics))
 }

@@ -22,9 +22,9 @@ use nalgebra::{DMatrix, DVector};
 use rand::Rng as _;
 use rand_distr::StandardNormal;
 
-use super::csv::{CsvMethod, CsvWriter};
+use super::csv::{f64_str, CsvMethod, CsvWriter};
 use super::guard::Guarded;
-use super::mode::{find_mode, ModeSettings};
+use super::mode::{find_mode, Curvature, ModeResult, ModeSettings};
 use super::posterior::{Chain, Diagnostics, Posterior};
 use super::psis::{pareto_k, Reliability};
 use super::rng_for;
@@ -233,6 +233,20 @@ impl Laplace {
             ),
             None => None,
         };
+        if let Some(w) = csv.as_mut() {
+            let mut mode_constrained = vec![0.0; d];
+            guarded.constrain(&found.mode, &mut mode_constrained);
+            write_laplace_comments(
+                w,
+                &found,
+                curvature,
+                jac,
+                log_evidence,
+                &mode_constrained,
+                guarded.faults(),
+            )
+            .map_err(|e| FitError::Output { message: e })?;
+        }
 
         // Draws: theta = mode + F z with F F' = (-H)^-1; ln q = const - |z|^2 / 2.
         let mut rng = rng_for(self.seed, self.starts as u64);
@@ -253,14 +267,15 @@ impl Laplace {
                 nan_to_neg_inf(guarded.log_density(theta.as_slice()))
             };
             guarded.constrain(theta.as_slice(), &mut x);
+            let q = log_q_const - 0.5 * z.norm_squared();
             if let Some(w) = csv.as_mut() {
-                w.write_draw(p_lp, None, &x)
+                w.write_approx_draw(p_lp, p_fit, q, &x)
                     .map_err(|e| FitError::Output { message: e })?;
             }
             draws.extend_from_slice(&x);
             lp.push(p_lp);
             log_p.push(p_fit);
-            log_q.push(log_q_const - 0.5 * z.norm_squared());
+            log_q.push(q);
         }
         if let Some(w) = csv {
             w.finish().map_err(|e| FitError::Output { message: e })?;
@@ -485,4 +500,33 @@ impl fmt::Display for LaplaceDiagnostics {
             ),
         }
     }
+}
+
+/// The optimiser's figures as `# key = value` comments of a Laplace CSV file, written
+/// before its draws; [`crate::read_csv`] reads them back into [`LaplaceDiagnostics`].
+fn write_laplace_comments(
+    w: &mut CsvWriter,
+    found: &ModeResult,
+    curvature: &Curvature,
+    jacobian: bool,
+    log_evidence: f64,
+    mode: &[f64],
+    faults: usize,
+) -> Result<(), String> {
+    w.comment_value("iterations", found.iterations)?;
+    w.comment_value("newton_steps", found.newton_steps)?;
+    w.comment_value("converged", found.converged)?;
+    w.comment_value("stop_reason", found.stop_reason.replace('\n', " "))?;
+    w.comment_value("grad_norm", f64_str(found.grad_norm))?;
+    w.comment_value("min_eigenvalue", f64_str(curvature.min_eigenvalue))?;
+    w.comment_value("condition_number", f64_str(curvature.condition_number))?;
+    w.comment_value("log_density_at_mode", f64_str(found.log_density))?;
+    w.comment_value("log_evidence", f64_str(log_evidence))?;
+    w.comment_value("jacobian", jacobian)?;
+    w.comment_value("starts", found.starts)?;
+    w.comment_value("starts_converged", found.starts_converged)?;
+    w.comment_value("distinct_modes", found.modes.len().max(1))?;
+    w.comment_value("model_faults", faults)?;
+    w.comment_list("mode", mode)?;
+    w.comment_list("mode_unconstrained", &found.mode)
 }

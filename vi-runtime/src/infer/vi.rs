@@ -16,11 +16,13 @@
 //! `log p - log q` whose Pareto k-hat ([`crate::infer::psis`]) says whether it can be trusted.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use nalgebra::{DMatrix, DVector};
 use rand::Rng as _;
 use rand_distr::StandardNormal;
 
+use super::csv::{f64_str, CsvMethod, CsvWriter};
 pub use super::dadvi::ViStart;
 use super::guard::Guarded;
 use super::posterior::{Chain, Diagnostics, Posterior};
@@ -73,6 +75,7 @@ pub struct Vi {
     sto: advi::Settings,
     /// Settings given that belong to the other method, for the error `fit` gives.
     misplaced: Vec<&'static str>,
+    output: Option<PathBuf>,
 }
 
 impl Default for Vi {
@@ -88,6 +91,7 @@ impl Default for Vi {
             det: dadvi::Settings::default(),
             sto: advi::Settings::default(),
             misplaced: Vec::new(),
+            output: None,
         }
     }
 }
@@ -131,6 +135,16 @@ impl Vi {
     /// The number of draws from the fitted approximation (default 1000).
     pub fn draws(mut self, n: usize) -> Self {
         self.draws = n;
+        self
+    }
+
+    /// Writes the draws from the fitted approximation, as they are made, to the CmdStan CSV
+    /// file `dir/vi-1.csv` (the directory is created if needed), with each draw's `log p`
+    /// and `log q` (`log_p__`, `log_g__`) and the fit's figures as comments (both methods);
+    /// read it back with [`crate::read_csv`]. The in-memory posterior is returned as without
+    /// it.
+    pub fn output(mut self, dir: impl AsRef<Path>) -> Self {
+        self.output = Some(dir.as_ref().to_path_buf());
         self
     }
 
@@ -327,9 +341,43 @@ impl Vi {
         self.validate()?;
         // A panic in the model's code is a rejected point, never an unwinding out of `fit`.
         let guarded = Guarded::new(model);
+        let mut csv = match &self.output {
+            Some(dir) => Some(
+                CsvWriter::create_in(
+                    dir,
+                    CsvMethod::Vi,
+                    0,
+                    model.layout(),
+                    &[
+                        format!("seed = {}", self.seed),
+                        format!(
+                            "vi_method = {}",
+                            match self.method {
+                                ViMethod::Deterministic => "deterministic",
+                                ViMethod::Stochastic => "stochastic",
+                            }
+                        ),
+                        format!("output_samples = {}", self.draws),
+                    ],
+                )
+                .map_err(|e| FitError::Output { message: e })?,
+            ),
+            None => None,
+        };
         let fit = match self.method {
-            ViMethod::Deterministic => self.fit_deterministic(&guarded),
-            ViMethod::Stochastic => self.fit_stochastic(&guarded),
+            ViMethod::Deterministic => self.fit_deterministic(&guarded, csv.as_mut()),
+            ViMethod::Stochastic => self.fit_stochastic(&guarded, csv.as_mut()),
+        };
+        let fit = match (fit, csv) {
+            (Ok(post), Some(mut w)) => {
+                if let Diagnostics::Vi(d) = post.diagnostics() {
+                    write_vi_comments(&mut w, d, guarded.faults(), guarded.summary())
+                        .map_err(|e| FitError::Output { message: e })?;
+                }
+                w.finish().map_err(|e| FitError::Output { message: e })?;
+                Ok(post)
+            }
+            (fit, _) => fit,
         };
         match fit {
             Err(FitError::NoFiniteStart { .. } | FitError::Diverged { .. })
@@ -354,11 +402,22 @@ impl Vi {
         }
     }
 
-    fn fit_stochastic<M: Model + ?Sized>(&self, model: &M) -> Result<Posterior, FitError> {
+    fn fit_stochastic<M: Model + ?Sized>(
+        &self,
+        model: &M,
+        csv: Option<&mut CsvWriter>,
+    ) -> Result<Posterior, FitError> {
         let mut rng = rng_for(self.seed, 0);
         let run = self.sto.run(model, &mut rng, self.progress)?;
         let sd: Vec<f64> = run.omega.iter().map(|w| w.exp()).collect();
-        let (chain, ratios) = draw(model, &run.mu, &Spread::Diagonal(&sd), self.draws, &mut rng);
+        let (chain, ratios) = draw(
+            model,
+            &run.mu,
+            &Spread::Diagonal(&sd),
+            self.draws,
+            &mut rng,
+            csv,
+        )?;
         let (elbo, elbo_mcse) = mean_and_se(&ratios);
         let khat = pareto_k(&ratios);
         let diagnostics = ViDiagnostics {
@@ -384,7 +443,11 @@ impl Vi {
         Ok(Posterior::new(layout, chains, Diagnostics::Vi(diagnostics)))
     }
 
-    fn fit_deterministic<M: Model + ?Sized>(&self, model: &M) -> Result<Posterior, FitError> {
+    fn fit_deterministic<M: Model + ?Sized>(
+        &self,
+        model: &M,
+        csv: Option<&mut CsvWriter>,
+    ) -> Result<Posterior, FitError> {
         let run = self.det.run(model, self.seed, &mut rng_for(self.seed, 0))?;
         let d = run.mu.len();
         let sd: Vec<f64> = run.omega.iter().map(|w| w.exp()).collect();
@@ -396,7 +459,8 @@ impl Vi {
         let (chain, ratios, elbo_ratios) = match &lr_factor {
             Some(c) => {
                 let l = c.l();
-                let (chain, ratios) = draw(model, &run.mu, &Spread::Full(&l), self.draws, &mut rng);
+                let (chain, ratios) =
+                    draw(model, &run.mu, &Spread::Full(&l), self.draws, &mut rng, csv)?;
                 let mut rng_elbo = rng_for(self.seed, 2);
                 let (_, elbo_ratios) = draw(
                     model,
@@ -404,12 +468,19 @@ impl Vi {
                     &Spread::Diagonal(&sd),
                     self.draws,
                     &mut rng_elbo,
-                );
+                    None,
+                )?;
                 (chain, ratios, elbo_ratios)
             }
             None => {
-                let (chain, ratios) =
-                    draw(model, &run.mu, &Spread::Diagonal(&sd), self.draws, &mut rng);
+                let (chain, ratios) = draw(
+                    model,
+                    &run.mu,
+                    &Spread::Diagonal(&sd),
+                    self.draws,
+                    &mut rng,
+                    csv,
+                )?;
                 let elbo_ratios = ratios.clone();
                 (chain, ratios, elbo_ratios)
             }
@@ -580,7 +651,8 @@ fn draw<M: Model + ?Sized>(
     spread: &Spread<'_>,
     n: usize,
     rng: &mut Rng,
-) -> (Chain, Vec<f64>) {
+    mut csv: Option<&mut CsvWriter>,
+) -> Result<(Chain, Vec<f64>), FitError> {
     let d = mu.len();
     let log_det = match spread {
         Spread::Diagonal(sd) => sd.iter().map(|s| s.ln()).sum::<f64>(),
@@ -614,11 +686,16 @@ fn draw<M: Model + ?Sized>(
             log_p
         };
         model.constrain(&theta, &mut x);
+        let log_q = log_q_const - 0.5 * z.norm_squared();
+        if let Some(w) = csv.as_deref_mut() {
+            w.write_approx_draw(log_p, log_p, log_q, &x)
+                .map_err(|e| FitError::Output { message: e })?;
+        }
         draws.extend_from_slice(&x);
         lp.push(log_p);
-        log_ratios.push(log_p - (log_q_const - 0.5 * z.norm_squared()));
+        log_ratios.push(log_p - log_q);
     }
-    (Chain { draws, lp }, log_ratios)
+    Ok((Chain { draws, lp }, log_ratios))
 }
 
 /// The mean and its standard error (`-inf` and NaN if a value is `-inf`).
@@ -918,4 +995,39 @@ impl fmt::Display for ViDiagnostics {
             ),
         }
     }
+}
+
+/// The fit's figures as `# key = value` comments at the end of a VI CSV file, after its
+/// draws; [`crate::read_csv`] reads them back into [`ViDiagnostics`].
+fn write_vi_comments(
+    w: &mut CsvWriter,
+    d: &ViDiagnostics,
+    faults: usize,
+    fault: Option<String>,
+) -> Result<(), String> {
+    w.comment_value("elbo", f64_str(d.elbo))?;
+    w.comment_value("elbo_mcse", f64_str(d.elbo_mcse))?;
+    if let Some(o) = d.objective {
+        w.comment_value("objective", f64_str(o))?;
+    }
+    w.comment_value("iterations", d.iterations)?;
+    w.comment_value("newton_steps", d.newton_steps)?;
+    w.comment_value("gradient_evaluations", d.gradient_evaluations)?;
+    w.comment_value("converged", d.converged)?;
+    if let Some(g) = d.grad_norm {
+        w.comment_value("grad_norm", f64_str(g))?;
+    }
+    if !d.stop_reason.is_empty() {
+        w.comment_value("stop_reason", d.stop_reason.replace('\n', " "))?;
+    }
+    w.comment_value("fixed_draws", d.fixed_draws)?;
+    w.comment_value("skipped_steps", d.skipped_steps)?;
+    w.comment_value("distinct_modes", d.distinct_modes)?;
+    w.comment_value("model_faults", faults)?;
+    w.comment_list("mean_unconstrained", &d.mean)?;
+    w.comment_list("sd_unconstrained", &d.sd)?;
+    for warning in d.warnings.iter().chain(fault.as_ref()) {
+        w.comment_value("warning", warning.replace('\n', " "))?;
+    }
+    Ok(())
 }

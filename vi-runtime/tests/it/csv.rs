@@ -33,7 +33,7 @@ fn laplace_output_reads_back_to_the_same_draws() {
     assert_eq!(back.chains(), post.chains());
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.starts_with("# model = vi_model\n# method = laplace\n# id = 1\n"));
-    assert!(text.contains("\nlp__,w.1,w.2,w.3\n"));
+    assert!(text.contains("\nlp__,log_p__,log_g__,w.1,w.2,w.3\n"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use vi_runtime::{Diagnostics, FitError, Laplace, Model, ParamLayout, Transform};
+use vi_runtime::{Diagnostics, FitError, Laplace, Model, Nuts, ParamLayout, Transform};
 
 /// `x ~ Normal(0.5, 1); target += TABLE[i]` where `i` is 0 for `x <= limit` and past the
 /// end of the table above it: the model's code indexes out of bounds there, as a loop longer
@@ -131,6 +131,11 @@ fn child_fit_with_panics() {
         unreachable!()
     };
     assert!(d.faults > 0);
+    let post = nuts().fit(&m).unwrap();
+    let Diagnostics::Nuts(d) = post.diagnostics() else {
+        unreachable!()
+    };
+    assert!(d.model_faults > 0);
     let r = std::thread::spawn(|| panic!("an unguarded panic")).join();
     assert!(r.is_err());
 }
@@ -156,4 +161,87 @@ fn guarded_panics_print_nothing() {
     assert_eq!(stderr.matches("panicked at").count(), 1, "{stderr}");
     assert!(stderr.contains("an unguarded panic"), "{stderr}");
     assert!(!stderr.contains("index out of bounds"), "{stderr}");
+}
+
+fn nuts() -> Nuts {
+    Nuts::default()
+        .seed(5)
+        .chains(2)
+        .warmup(300)
+        .draws(400)
+        .progress(false)
+}
+
+#[test]
+fn nuts_rejects_points_where_the_model_panics_as_divergences() {
+    // Above x = 1.5 the code panics: the posterior is N(0.5, 1) cut at 1.5, where the
+    // trajectories that cross the limit end as divergences.
+    let m = OutOfBounds::new(1.5);
+    let post = nuts().fit(&m).unwrap();
+    let Diagnostics::Nuts(d) = post.diagnostics() else {
+        unreachable!()
+    };
+    let draws = post.draws("x").unwrap();
+    assert!(draws.iter().all(|x| x[0] <= 1.5));
+    assert!(d.model_faults > 0);
+    // Every rejected point after warmup made its transition divergent.
+    assert!(d.total_divergences() > 0, "{d}");
+    let warnings = d.warnings().join("\n");
+    assert!(warnings.contains("the model panicked at"), "{warnings}");
+    assert!(warnings.contains("index out of bounds"), "{warnings}");
+    assert!(warnings.contains("in `target += table[i]`"), "{warnings}");
+    // The draws are those of N(0.5, 1) truncated at 1.5: mean 0.5 - phi(1) / Phi(1)
+    // = 0.5 - 0.241971 / 0.841345 = 0.21240 (closed form, computed with python3 math.erf).
+    let mean = post.mean("x").unwrap()[0];
+    assert!((mean - 0.2124).abs() < 0.1, "{mean}");
+}
+
+#[test]
+fn nuts_on_a_model_that_panics_everywhere_is_an_error_naming_the_statement() {
+    let m = OutOfBounds::new(-10.0);
+    match nuts().fit(&m).unwrap_err() {
+        FitError::ModelPanicked {
+            message,
+            statement,
+            faults,
+        } => {
+            assert!(message.contains("index out of bounds"), "{message}");
+            assert_eq!(statement.as_deref(), Some("target += table[i]"));
+            assert!(faults >= 100, "{faults}");
+        }
+        other => panic!("expected ModelPanicked, got {other:?}"),
+    }
+}
+
+/// `x ~ Normal(0, 1)` whose code returns NaN for x > 1 (a non-finite value, no panic).
+struct NanAbove(ParamLayout);
+
+impl Model for NanAbove {
+    fn layout(&self) -> &ParamLayout {
+        &self.0
+    }
+    fn log_density_grad_jac(&self, t: &[f64], g: &mut [f64], _: bool) -> f64 {
+        g[0] = -t[0];
+        if t[0] > 1.0 {
+            f64::NAN
+        } else {
+            -0.5 * t[0] * t[0]
+        }
+    }
+}
+
+#[test]
+fn nuts_rejects_points_where_the_model_is_not_finite() {
+    let mut layout = ParamLayout::new();
+    layout.push("x", vec![], Transform::Identity);
+    let post = nuts().fit(&NanAbove(layout)).unwrap();
+    let Diagnostics::Nuts(d) = post.diagnostics() else {
+        unreachable!()
+    };
+    assert!(post.draws("x").unwrap().iter().all(|x| x[0] <= 1.0));
+    assert!(d.total_divergences() > 0, "{d}");
+    assert_eq!(d.model_faults, 0);
+    // N(0, 1) truncated at 1: mean -phi(1) / Phi(1) = -0.28760 (closed form, python3 math.erf).
+    let mean = post.mean("x").unwrap()[0];
+    assert!((mean + 0.2876).abs() < 0.1, "{mean}");
 }

@@ -19,6 +19,7 @@
 //! O(d^2) on top of the gradient; diagonal and low-rank ones O(d) and O(d k).
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod adapt;
@@ -32,7 +33,9 @@ pub use report::{
     E_BFMI_THRESHOLD, RHAT_THRESHOLD,
 };
 
+use super::csv::{f64_str, CsvMethod, CsvWriter, METRIC_COMMENT};
 use super::diagnostics;
+use super::guard::Guarded;
 use super::init::initial_point;
 use super::posterior::{Chain, Diagnostics, Posterior};
 use super::rng_for;
@@ -155,6 +158,7 @@ pub struct Nuts {
     max_energy_error: f64,
     threads: Option<usize>,
     progress: bool,
+    output: Option<PathBuf>,
 }
 
 impl Default for Nuts {
@@ -176,6 +180,7 @@ impl Default for Nuts {
             max_energy_error: 1000.0,
             threads: None,
             progress: true,
+            output: None,
         }
     }
 }
@@ -306,6 +311,57 @@ impl Nuts {
         self
     }
 
+    /// Writes each chain's draws, as they are made, to the CmdStan CSV file
+    /// `dir/nuts-<chain>.csv` (chains numbered from 1; the directory is created if needed),
+    /// flushed after every draw, with the settings as comments before the header and the
+    /// adapted step size and inverse metric as comments after warmup, as CmdStan writes
+    /// them. A run that is interrupted leaves valid files of what it drew; read them back
+    /// with [`crate::read_csv`]. The in-memory posterior is returned as without it.
+    ///
+    /// ```
+    /// use vi_runtime::infer::nuts::Nuts;
+    /// use vi_runtime::{read_csv, Model, ParamLayout, Transform};
+    ///
+    /// struct StdNormal(ParamLayout);
+    /// impl Model for StdNormal {
+    ///     fn layout(&self) -> &ParamLayout { &self.0 }
+    ///     fn log_density_grad_jac(&self, theta: &[f64], grad: &mut [f64], _: bool) -> f64 {
+    ///         grad[0] = -theta[0];
+    ///         -0.5 * theta[0] * theta[0]
+    ///     }
+    /// }
+    /// let mut layout = ParamLayout::new();
+    /// layout.push("z", vec![], Transform::Identity);
+    /// let dir = std::env::temp_dir().join(format!("vi-nuts-doc-{}", std::process::id()));
+    /// let fit = Nuts::default().seed(7).chains(2).warmup(100).draws(50).progress(false)
+    ///     .output(&dir).fit(&StdNormal(layout))?;
+    /// let back = read_csv([dir.join("nuts-1.csv"), dir.join("nuts-2.csv")])?;
+    /// assert_eq!(back.draws("z")?, fit.draws("z")?);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn output(mut self, dir: impl AsRef<Path>) -> Self {
+        self.output = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// The configuration comments of a chain's CSV file, with CmdStan's names.
+    fn csv_config(&self, chain: usize) -> Vec<String> {
+        vec![
+            format!("seed = {}", self.seed),
+            format!("chain = {}", chain + 1),
+            format!("num_warmup = {}", self.warmup),
+            format!("num_samples = {}", self.draws),
+            format!("thin = {}", self.thin),
+            format!("max_depth = {}", self.max_depth),
+            format!("delta = {}", f64_str(self.target_accept)),
+            format!("stepsize = {}", f64_str(self.step_size)),
+            format!("stepsize_jitter = {}", f64_str(self.step_size_jitter)),
+            format!("metric = {}", self.metric),
+            format!("adaptation = {}", self.adaptation),
+        ]
+    }
+
     fn validate(&self) -> Result<(), FitError> {
         let bad = |message: String| Err(FitError::InvalidSettings { message });
         if self.chains == 0 {
@@ -398,12 +454,38 @@ impl Nuts {
     /// [`FitError::InvalidSettings`] for invalid settings, [`FitError::NoParameters`] for a
     /// model of dimension 0, [`FitError::NoFiniteStart`] when no initial point has a finite
     /// log density and gradient, [`FitError::Diverged`] when the step-size heuristic finds no
-    /// usable step size (an improper or discontinuous posterior).
+    /// usable step size (an improper or discontinuous posterior);
+    /// [`FitError::ModelPanicked`] when these happen because the model's code panicked at
+    /// every point tried; [`FitError::Output`] when the CSV files of
+    /// [`Nuts::output`] cannot be written.
+    ///
+    /// A panic inside the model's code at a point a trajectory reaches rejects that point:
+    /// the transition is divergent, as Stan rejects a proposal whose log density throws.
+    /// Nothing is printed; the diagnostics count these points and name the first.
     pub fn fit<M: Model + ?Sized>(&self, model: &M) -> Result<Posterior, FitError> {
         self.validate()?;
         if model.dim() == 0 {
             return Err(FitError::NoParameters);
         }
+        let guarded = Guarded::new(model);
+        match self.fit_guarded(&guarded) {
+            Err(e @ (FitError::NoFiniteStart { .. } | FitError::Diverged { .. })) => {
+                Err(guarded.error().unwrap_or(e))
+            }
+            Err(e) => Err(e),
+            Ok((layout, chains, mut diag)) => {
+                diag.model_faults = guarded.faults();
+                diag.model_fault = guarded.summary();
+                Ok(Posterior::new(layout, chains, Diagnostics::Nuts(diag)))
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn fit_guarded<M: Model + ?Sized>(
+        &self,
+        model: &M,
+    ) -> Result<(crate::model::ParamLayout, Vec<Chain>, NutsDiagnostics), FitError> {
         let start = Instant::now();
         let bars = if self.progress {
             Bars::new("NUTS")
@@ -519,8 +601,9 @@ impl Nuts {
             metric: self.metric,
             adaptation: self.adaptation,
             elapsed: start.elapsed(),
+            ..NutsDiagnostics::default()
         };
-        Ok(Posterior::new(layout, chains, Diagnostics::Nuts(diag)))
+        Ok((layout, chains, diag))
     }
 
     /// Warmup and sampling of chain `chain`, with its own generator.
@@ -531,6 +614,20 @@ impl Nuts {
         bars: &Bars,
     ) -> Result<ChainRun, FitError> {
         let warmup_start = Instant::now();
+        let output = |e: String| FitError::Output { message: e };
+        let mut csv = match &self.output {
+            Some(dir) => Some(
+                CsvWriter::create_in(
+                    dir,
+                    CsvMethod::Nuts,
+                    chain,
+                    model.layout(),
+                    &self.csv_config(chain),
+                )
+                .map_err(output)?,
+            ),
+            None => None,
+        };
         let mut rng = rng_for(self.seed, chain as u64);
         let (q, lp, grad) = initial_point(model, &mut rng, self.init_radius)?;
         let mut s = Sampler::new(
@@ -549,6 +646,14 @@ impl Nuts {
         let warmup_divergences = adapted.warmup_divergences;
         let d = s.z.q.len();
 
+        if let Some(w) = csv.as_mut() {
+            w.comment("Adaptation terminated").map_err(output)?;
+            w.comment_value("Step size", f64_str(s.eps))
+                .map_err(output)?;
+            w.comment(METRIC_COMMENT).map_err(output)?;
+            let diag: Vec<String> = s.int.metric.diag().iter().map(|v| f64_str(*v)).collect();
+            w.comment(&diag.join(", ")).map_err(output)?;
+        }
         let warmup_time = warmup_start.elapsed();
         let sampling_start = Instant::now();
         let kept = self.draws.div_ceil(self.thin);
@@ -562,12 +667,18 @@ impl Nuts {
             let t = s.transition();
             if it % self.thin == 0 {
                 model.constrain(&s.z.q, &mut x);
+                if let Some(w) = csv.as_mut() {
+                    w.write_draw(s.z.lp, Some(&t), &x).map_err(output)?;
+                }
                 draws.extend_from_slice(&x);
                 lps.push(s.z.lp);
                 stats.push(t);
             }
         }
         bars.finish(chain);
+        if let Some(w) = csv {
+            w.finish().map_err(output)?;
+        }
         Ok(ChainRun {
             draws,
             lp: lps,

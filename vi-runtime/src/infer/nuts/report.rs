@@ -75,6 +75,11 @@ pub struct NutsDiagnostics {
     pub adaptation: Adaptation,
     /// Wall time of the whole fit, diagnostics included.
     pub elapsed: Duration,
+    /// Points where the model's code panicked during the run (warmup included); each was
+    /// rejected, which made its transition divergent.
+    pub model_faults: usize,
+    /// The first of them in words, with the statement when the model names it.
+    pub model_fault: Option<String>,
 }
 
 /// What one NUTS chain reports about itself.
@@ -153,6 +158,9 @@ impl NutsDiagnostics {
     /// E-BFMI below 0.3. Empty when nothing was found.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(fault) = &self.model_fault {
+            out.push(fault.clone());
+        }
         let flagged = |get: &dyn Fn(&ParamDiagnostics) -> f64, bad: &dyn Fn(f64) -> bool| {
             self.params
                 .iter()
