@@ -479,14 +479,15 @@ impl Analyser {
                     // Pareto's `y_min`: the latent lies above it, Stan's `real<lower=y_min>`.
                     Operand::Data(a) => Constraint::Bounded(Some(Box::new(a.clone())), None),
                     _ => {
-                        self.err(
-                            l.dist.paren_span,
-                            format!(
-                                "the latent `{name}`'s `{}` prior starts at its argument `{}`, \
-                                 which must be data",
-                                d.name, d.params[0]
-                            ),
+                        let msg = format!(
+                            "the latent `{name}`'s `{}` prior starts at its argument `{}`, \
+                             which must be data",
+                            d.name, d.params[0]
                         );
+                        match l.dist.args.first() {
+                            Some(a) => self.err_spanned(a, msg),
+                            None => self.err(l.dist.paren_span, msg),
+                        }
                         Constraint::Identity
                     }
                 },
