@@ -28,12 +28,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The rows in one chunk (a multiple of the kernels' lane count, so that every chunk but
 /// the last has no remainder loop).
-pub const CHUNK: usize = 1 << 15;
+pub const CHUNK: usize = 1 << 16;
 
 /// The number of rows from which the kernels split their rows into chunks. Below it they
-/// run in one piece, as before; at it a chunk's work (tens of microseconds) is well above
-/// the cost of starting a thread.
-pub const MIN_ROWS: usize = 1 << 17;
+/// run in one piece, as before. The threads are started per call (`std::thread::scope`):
+/// about 20 µs each on a quiet machine, up to 200 µs on a loaded one, against several
+/// milliseconds for a regression's gradient at this size (three kernel calls: `x * w`, the
+/// likelihood, `x^T g`), so starting them costs a few percent at most.
+pub const MIN_ROWS: usize = 1 << 19;
 
 /// 0: not chosen yet.
 static THREADS: AtomicUsize = AtomicUsize::new(0);
