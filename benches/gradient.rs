@@ -658,8 +658,34 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
             Box::new(move || sum(black_box(bx.as_slice())) + sum(black_box(by.as_slice())))
         }),
         (BIG, "compiled vectorised", {
-            let (th, mut g) = (th.clone(), g);
+            let (th, mut g) = (th.clone(), g.clone());
             Box::new(move || s.bv.log_density_grad(black_box(&th), &mut g))
+        }),
+        // Issue 16's multi-core likelihood: the same gradient with the kernels' rows split
+        // over 1 and 2 threads (bit-identical results), and the bandwidth floor on 2 threads.
+        (BIG, "one streaming pass over x and y, 2 threads", {
+            Box::new(move || {
+                let (x, y) = (black_box(bx.as_slice()), black_box(by.as_slice()));
+                let (x0, x1) = x.split_at(x.len() / 2);
+                let (y0, y1) = y.split_at(y.len() / 2);
+                std::thread::scope(|sc| {
+                    let h = sc.spawn(|| sum(x1) + sum(y1));
+                    let a = sum(x0) + sum(y0);
+                    a + h.join().unwrap_or(0.0)
+                })
+            })
+        }),
+        (BIG, "kernels on 1 thread", {
+            let (th, mut g) = (th.clone(), g.clone());
+            Box::new(move || {
+                vi::threads::with_budget(1, || s.bv.log_density_grad(black_box(&th), &mut g))
+            })
+        }),
+        (BIG, "kernels on 2 threads", {
+            let (th, mut g) = (th.clone(), g);
+            Box::new(move || {
+                vi::threads::with_budget(2, || s.bv.log_density_grad(black_box(&th), &mut g))
+            })
         }),
     ];
     let mut all: Vec<Variant> = lin.into_iter().chain(net).chain(coin).chain(big).collect();

@@ -21,4 +21,5 @@ mod macro_vocab_fns;
 mod macro_vocab_latents;
 mod nuts_default;
 mod suff_stats;
+mod threads;
 mod vi_realistic;

@@ -15,6 +15,7 @@ mod model;
 pub mod progress;
 pub mod simd;
 pub mod stats;
+pub mod threads;
 mod transform;
 
 pub use error::{DistError, FitError, ModelError, ReadCsvError, UnknownName};
@@ -31,5 +32,6 @@ pub use infer::psis::{pareto_k, Reliability};
 pub use infer::summary::{Summary, SummaryRow};
 pub use infer::vi::{Vi, ViDiagnostics, ViMethod, ViStart};
 pub use model::{Model, Param, ParamLayout};
+pub use threads::{set_threads, threads};
 pub use transform::vector::{VectorOutsideSupport, VectorTransform};
 pub use transform::{InvalidBounds, OutsideSupport, Transform};

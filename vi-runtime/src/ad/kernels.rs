@@ -12,6 +12,8 @@
 //! `A b` as axpys of the columns of `A` (four to seven at a time, so the output is read and
 //! written once per group), `A^T g` as dots of the columns of `A` with `g`.
 
+use crate::threads;
+
 /// The number of independent partial sums of a reduction.
 pub const LANES: usize = 8;
 
@@ -140,17 +142,43 @@ fn axpy_group<const C: usize>(cols: [&[f64]; C], b: [f64; C], out: &mut [f64]) {
 /// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn gemv(a: &[f64], r: usize, k: usize, b: &[f64], out: &mut [f64]) {
+    if a.len() == r * k && b.len() == k && out.len() == r && k > 0 {
+        if let Some(chunks) = threads::chunks(r) {
+            // Each output row is its own sum: the rows split without changing any result.
+            let jobs: Vec<_> = chunks.iter().zip(split_rows(out, &chunks)).collect();
+            threads::run(jobs, |(range, o)| {
+                gemv_ld(&a[range.start..], r, range.len(), k, b, o);
+            });
+            return;
+        }
+    }
     crate::simd::dispatch!([] [] (a: &[f64], r: usize, k: usize, b: &[f64], out: &mut [f64]) -> () { gemv_impl(a, r, k, b, out) })
 }
 
 /// The body of [`gemv`], inlined into each compiled copy.
 #[inline(always)]
 fn gemv_impl(a: &[f64], r: usize, k: usize, b: &[f64], out: &mut [f64]) {
-    if a.len() != r * k || b.len() != k || out.len() != r || r == 0 {
+    if a.len() != r * k {
+        return;
+    }
+    gemv_ld_impl(a, r, r, k, b, out);
+}
+
+/// [`gemv`] on a block of `rows` rows of a column-major matrix whose columns start `ld`
+/// elements apart (`a` starts at the block's first row).
+fn gemv_ld(a: &[f64], ld: usize, rows: usize, k: usize, b: &[f64], out: &mut [f64]) {
+    crate::simd::dispatch!([] [] (a: &[f64], ld: usize, rows: usize, k: usize, b: &[f64], out: &mut [f64]) -> () { gemv_ld_impl(a, ld, rows, k, b, out) })
+}
+
+/// The body of [`gemv_ld`]: `out += A b` over the block. Does nothing when the lengths do
+/// not fit.
+#[inline(always)]
+fn gemv_ld_impl(a: &[f64], ld: usize, r: usize, k: usize, b: &[f64], out: &mut [f64]) {
+    if k == 0 || r > ld || a.len() < (k - 1) * ld + r || b.len() != k || out.len() != r || r == 0 {
         return;
     }
     let out = &mut out[..r];
-    let col = |j: usize| &a[j * r..(j + 1) * r];
+    let col = |j: usize| &a[j * ld..j * ld + r];
     let first = if k < 4 { k } else { 4 + k % 4 };
     match first {
         1 => axpy_group([col(0)], [b[0]], out),
@@ -211,6 +239,18 @@ macro_rules! short_columns {
 /// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn gemv_tr(a: &[f64], r: usize, k: usize, g: &[f64], out: &mut [f64]) {
+    if a.len() == r * k && g.len() == r && out.len() == k && k > 0 {
+        if let Some(chunks) = threads::chunks(r) {
+            // Each chunk's dots, then added in chunk order.
+            let parts = threads::run(chunks, |range| {
+                let mut p = vec![0.0; k];
+                gemv_tr_ld(&a[range.start..], r, range.len(), k, &g[range], &mut p);
+                p
+            });
+            add_in_order(&parts, out);
+            return;
+        }
+    }
     crate::simd::dispatch!([] [] (a: &[f64], r: usize, k: usize, g: &[f64], out: &mut [f64]) -> () { gemv_tr_impl(a, r, k, g, out) })
 }
 
@@ -226,6 +266,42 @@ fn gemv_tr_impl(a: &[f64], r: usize, k: usize, g: &[f64], out: &mut [f64]) {
     for (o, c) in out.iter_mut().zip(a.chunks_exact(r)) {
         *o += dot_impl(c, g);
     }
+}
+
+/// [`gemv_tr`] on a block of `rows` rows of a column-major matrix whose columns start `ld`
+/// elements apart (`a` starts at the block's first row).
+fn gemv_tr_ld(a: &[f64], ld: usize, rows: usize, k: usize, g: &[f64], out: &mut [f64]) {
+    crate::simd::dispatch!([] [] (a: &[f64], ld: usize, rows: usize, k: usize, g: &[f64], out: &mut [f64]) -> () { gemv_tr_ld_impl(a, ld, rows, k, g, out) })
+}
+
+/// The body of [`gemv_tr_ld`]. Does nothing when the lengths do not fit.
+#[inline(always)]
+fn gemv_tr_ld_impl(a: &[f64], ld: usize, r: usize, k: usize, g: &[f64], out: &mut [f64]) {
+    if k == 0 || r > ld || a.len() < (k - 1) * ld + r || g.len() != r || out.len() != k {
+        return;
+    }
+    for (j, o) in out.iter_mut().enumerate() {
+        *o += dot_impl(&a[j * ld..j * ld + r], g);
+    }
+}
+
+/// `out[j] += sum_c parts[c][j]`, the chunks' partial results added in chunk order.
+fn add_in_order(parts: &[Vec<f64>], out: &mut [f64]) {
+    for (j, o) in out.iter_mut().enumerate() {
+        let mut s = 0.0;
+        for p in parts {
+            s += p[j];
+        }
+        *o += s;
+    }
+}
+
+/// `out` cut at the chunks' boundaries.
+fn split_rows<'a>(out: &'a mut [f64], chunks: &[std::ops::Range<usize>]) -> Vec<&'a mut [f64]> {
+    threads::split_cols(out, out.len(), chunks)
+        .into_iter()
+        .map(|mut c| c.pop().unwrap_or_default())
+        .collect()
 }
 
 /// [`gemv_tr`] for columns of `R` elements.
@@ -277,6 +353,20 @@ fn ger_short<const R: usize>(a: &mut [f64], x: &[f64], y: &[f64]) {
 /// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn ger(a: &mut [f64], r: usize, k: usize, x: &[f64], y: &[f64]) {
+    if a.len() == r * k && x.len() == r && y.len() == k && k > 0 {
+        if let Some(chunks) = threads::chunks(r) {
+            let jobs: Vec<_> = chunks
+                .iter()
+                .zip(threads::split_cols(a, r, &chunks))
+                .collect();
+            threads::run(jobs, |(range, mut cols)| {
+                for (c, &yj) in cols.iter_mut().zip(y) {
+                    axpy(yj, &x[range.clone()], c);
+                }
+            });
+            return;
+        }
+    }
     crate::simd::dispatch!([] [] (a: &mut [f64], r: usize, k: usize, x: &[f64], y: &[f64]) -> () { ger_impl(a, r, k, x, y) })
 }
 
@@ -297,6 +387,20 @@ fn ger_impl(a: &mut [f64], r: usize, k: usize, x: &[f64], y: &[f64]) {
 /// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn gemm(a: &[f64], b: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) {
+    if a.len() == r * k && b.len() == k * m && c.len() == r * m && k > 0 && m > 0 {
+        if let Some(chunks) = threads::chunks(r) {
+            let jobs: Vec<_> = chunks
+                .iter()
+                .zip(threads::split_cols(c, r, &chunks))
+                .collect();
+            threads::run(jobs, |(range, mut cols)| {
+                for (cc, bc) in cols.iter_mut().zip(b.chunks_exact(k)) {
+                    gemv_ld(&a[range.start..], r, range.len(), k, bc, cc);
+                }
+            });
+            return;
+        }
+    }
     crate::simd::dispatch!([] [] (a: &[f64], b: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) -> () { gemm_impl(a, b, c, r, k, m) })
 }
 
@@ -316,6 +420,20 @@ fn gemm_impl(a: &[f64], b: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) 
 /// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn gemm_tn(a: &[f64], g: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) {
+    if a.len() == r * k && g.len() == r * m && c.len() == k * m && k > 0 && m > 0 {
+        if let Some(chunks) = threads::chunks(r) {
+            let parts = threads::run(chunks, |range| {
+                let mut p = vec![0.0; k * m];
+                for (pc, gc) in p.chunks_exact_mut(k).zip(g.chunks_exact(r)) {
+                    let (a, rows) = (&a[range.start..], range.len());
+                    gemv_tr_ld(a, r, rows, k, &gc[range.clone()], pc);
+                }
+                p
+            });
+            add_in_order(&parts, c);
+            return;
+        }
+    }
     crate::simd::dispatch!([] [] (a: &[f64], g: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) -> () { gemm_tn_impl(a, g, c, r, k, m) })
 }
 
@@ -335,6 +453,22 @@ fn gemm_tn_impl(a: &[f64], g: &[f64], c: &mut [f64], r: usize, k: usize, m: usiz
 /// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 #[inline]
 pub fn gemm_nt(g: &[f64], b: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) {
+    if g.len() == r * m && b.len() == k * m && c.len() == r * k && k > 0 && m > 0 {
+        if let Some(chunks) = threads::chunks(r) {
+            let jobs: Vec<_> = chunks
+                .iter()
+                .zip(threads::split_cols(c, r, &chunks))
+                .collect();
+            threads::run(jobs, |(range, mut cols)| {
+                for (gc, bc) in g.chunks_exact(r).zip(b.chunks_exact(k)) {
+                    for (cp, &bpc) in cols.iter_mut().zip(bc) {
+                        axpy(bpc, &gc[range.clone()], cp);
+                    }
+                }
+            });
+            return;
+        }
+    }
     crate::simd::dispatch!([] [] (g: &[f64], b: &[f64], c: &mut [f64], r: usize, k: usize, m: usize) -> () { gemm_nt_impl(g, b, c, r, k, m) })
 }
 

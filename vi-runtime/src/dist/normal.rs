@@ -77,8 +77,30 @@ impl rand::distr::Distribution<f64> for Normal {
 
 /// Sum over the broadcast elements of ln Normal(y | mu, sigma), adding partials into the
 /// given buffers. Returns NaN when the lengths do not broadcast or a `sigma` is not positive.
-/// Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
+/// Above [`threads::MIN_ROWS`](crate::threads::MIN_ROWS) elements, runs in chunks of rows on
+/// several threads, with the same result on any number of threads. Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 pub fn lpdf(
+    y: &[f64],
+    mu: &[f64],
+    sigma: &[f64],
+    dy: Option<&mut [f64]>,
+    dmu: Option<&mut [f64]>,
+    dsigma: Option<&mut [f64]>,
+) -> f64 {
+    // Above `threads::MIN_ROWS` elements, in fixed chunks of rows on up to
+    // `threads::budget()` threads.
+    match crate::threads::observe(
+        [y, mu, sigma],
+        [dy, dmu, dsigma],
+        |[y, mu, sigma], [dy, dmu, dsigma]| lpdf_seq(y, mu, sigma, dy, dmu, dsigma),
+    ) {
+        Ok(lp) => lp,
+        Err([dy, dmu, dsigma]) => lpdf_seq(y, mu, sigma, dy, dmu, dsigma),
+    }
+}
+
+/// [`lpdf`] in one piece, in this thread.
+fn lpdf_seq(
     y: &[f64],
     mu: &[f64],
     sigma: &[f64],

@@ -112,12 +112,22 @@ pub fn scalar<K: Kernel<N>, const N: usize>(
 }
 
 /// The vectorised kernel over [`Kernel::elem`]: NaN when the lengths do not broadcast; stops
-/// at the first element whose ln p is NaN or `-inf` and returns that. Runs at the
-/// [`simd::level`](crate::simd::level) chosen at start-up.
+/// at the first element whose ln p is NaN or `-inf` and returns that. Above
+/// [`threads::MIN_ROWS`](crate::threads::MIN_ROWS) elements, runs in chunks of rows on
+/// several threads, with the same result on any number of threads (the first chunk's NaN
+/// or `-inf`). Runs at the [`simd::level`](crate::simd::level) chosen at start-up.
 pub(crate) fn slices<K: Kernel<N>, const N: usize>(
     x: [&[f64]; N],
     g: [Option<&mut [f64]>; N],
 ) -> f64 {
+    match crate::threads::observe(x, g, slices_seq::<K, N>) {
+        Ok(lp) => lp,
+        Err(g) => slices_seq::<K, N>(x, g),
+    }
+}
+
+/// [`slices`] in one piece, in this thread.
+fn slices_seq<K: Kernel<N>, const N: usize>(x: [&[f64]; N], g: [Option<&mut [f64]>; N]) -> f64 {
     crate::simd::dispatch!([K: Kernel<N>, const N: usize] [K, N]
         (x: [&[f64]; N], g: [Option<&mut [f64]>; N]) -> f64 { slices_impl::<K, N>(x, g) })
 }

@@ -285,10 +285,12 @@ impl<M: Model + ?Sized> Objective<'_, M> {
         };
         if self.threads > 1 {
             let chunk = m.div_ceil(self.threads);
+            // The draws' threads share the kernels' bound (`vi::threads`).
+            let share = (crate::threads::budget() / self.threads).max(1);
             std::thread::scope(|s| {
                 for (c, out) in buf.chunks_mut(chunk * per).enumerate() {
                     let rows = &rows;
-                    s.spawn(move || rows(c * chunk, out));
+                    s.spawn(move || crate::threads::with_budget(share, || rows(c * chunk, out)));
                 }
             });
         } else {
@@ -570,7 +572,7 @@ impl Settings {
         let mut f0 = obj.eval(&xi0, &mut g0, None);
         // Threads pay once an evaluation costs well above a thread's start-up (tens of µs).
         if t0.elapsed() > PARALLEL_ABOVE {
-            obj.threads = self.threads.min(m / 2).max(1);
+            obj.threads = self.threads.min(crate::threads::budget()).min(m / 2).max(1);
         }
         if !f0.is_finite() && matches!(start, ViStart::Laplace { .. }) {
             // The Laplace sds can reach where the model is not finite: start narrower.

@@ -309,11 +309,14 @@ pub(crate) fn find_mode<M: Model + ?Sized>(
     settings: &ModeSettings,
 ) -> Result<ModeResult, FitError> {
     let starts = starts.max(1);
+    // The starts' threads share the kernels' bound (`vi::threads`).
+    let total = crate::threads::budget();
     let threads = match settings.threads {
-        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        0 => total,
         n => n,
     }
     .min(starts);
+    let share = (total / threads.max(1)).max(1);
     let mut results: Vec<Option<Result<Climb, FitError>>> = (0..starts).map(|_| None).collect();
     if threads <= 1 {
         for (k, r) in results.iter_mut().enumerate() {
@@ -324,10 +327,12 @@ pub(crate) fn find_mode<M: Model + ?Sized>(
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
                     s.spawn(move || {
-                        (t..starts)
-                            .step_by(threads)
-                            .map(|k| (k, climb(model, k, seed, settings)))
-                            .collect::<Vec<_>>()
+                        crate::threads::with_budget(share, || {
+                            (t..starts)
+                                .step_by(threads)
+                                .map(|k| (k, climb(model, k, seed, settings)))
+                                .collect::<Vec<_>>()
+                        })
                     })
                 })
                 .collect();

@@ -190,7 +190,8 @@ impl Vi {
     }
 
     /// Deterministic method: the most threads one evaluation of the objective spreads its
-    /// fixed draws over (default: the machine's cores). They are used only when an
+    /// fixed draws over (default: the machine's cores, bounded by
+    /// [`threads::threads`](crate::threads::threads)). They are used only when an
     /// evaluation takes over a millisecond, and the result is bit-identical whatever their
     /// number (each draw's terms are summed in draw order).
     pub fn threads(mut self, n: usize) -> Self {

@@ -297,8 +297,10 @@ impl Nuts {
         self.max_energy_error = max;
         self
     }
-    /// The number of worker threads (default: the machine's parallelism, at most one per
-    /// chain). The draws do not depend on it.
+    /// The number of worker threads (default: [`threads::threads`](crate::threads::threads),
+    /// the machine's parallelism unless set, at most one per chain). The chains' threads
+    /// share that bound: with 4 threads and 2 chains, each chain's big-data kernels use 2.
+    /// The draws do not depend on it.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads);
         self
@@ -493,14 +495,11 @@ impl Nuts {
             Bars::hidden("NUTS")
         };
         let bars = &bars;
-        let threads = self
-            .threads
-            .unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(usize::from)
-                    .unwrap_or(1)
-            })
-            .clamp(1, self.chains);
+        // The chains' threads share the kernels' bound (`vi::threads`): each chain's kernels
+        // use at most its share, so the total stays within it.
+        let total = crate::threads::budget();
+        let threads = self.threads.unwrap_or(total).clamp(1, self.chains);
+        let share = (total / threads).max(1);
         let mut results: Vec<Option<Result<ChainRun, FitError>>> =
             (0..self.chains).map(|_| None).collect();
         if threads == 1 {
@@ -514,10 +513,12 @@ impl Nuts {
                 let handles: Vec<_> = (0..threads)
                     .map(|t| {
                         s.spawn(move || {
-                            (t..self.chains)
-                                .step_by(threads)
-                                .map(|c| (c, self.run_chain(model, c, bars)))
-                                .collect::<Vec<_>>()
+                            crate::threads::with_budget(share, || {
+                                (t..self.chains)
+                                    .step_by(threads)
+                                    .map(|c| (c, self.run_chain(model, c, bars)))
+                                    .collect::<Vec<_>>()
+                            })
                         })
                     })
                     .collect();
