@@ -102,15 +102,9 @@ impl Kernel<3> for Scalar {
     fn lpdf_stats(
         cell: &super::stats::StatsCell,
         x: [&[f64]; 3],
-        mut g: [Option<&mut [f64]>; 3],
+        g: [Option<&mut [f64]>; 3],
     ) -> f64 {
-        // The data's own adjoint is never asked for (it is data).
-        if g[0].is_none() {
-            if let Some(lp) = super::stats::gamma(cell, x, g.each_mut().map(|g| g.as_deref_mut())) {
-                return lp;
-            }
-        }
-        Self::lpdf(x, g)
+        super::stats::or_lpdf::<Self, 3>(cell, x, g, super::stats::gamma)
     }
 
     #[inline(always)]

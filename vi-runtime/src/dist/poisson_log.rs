@@ -86,17 +86,9 @@ impl Kernel<2> for Scalar {
     fn lpdf_stats(
         cell: &super::stats::StatsCell,
         x: [&[f64]; 2],
-        mut g: [Option<&mut [f64]>; 2],
+        g: [Option<&mut [f64]>; 2],
     ) -> f64 {
-        // The data's own adjoint is never asked for (it is data).
-        if g[0].is_none() {
-            if let Some(lp) =
-                super::stats::poisson_log(cell, x, g.each_mut().map(|g| g.as_deref_mut()))
-            {
-                return lp;
-            }
-        }
-        Self::lpdf(x, g)
+        super::stats::or_lpdf::<Self, 2>(cell, x, g, super::stats::poisson_log)
     }
 
     #[inline(always)]

@@ -320,3 +320,26 @@ pub(crate) fn gamma(
     add(&mut g[2], s.n * a / b - s.sum);
     Some(s.n * (a * ln_b - lgamma(a)) + (a - 1.0) * s.sum_ln - b * s.sum)
 }
+
+/// A density from the statistics, with its partials into `g`, or `None` where they do not
+/// apply (a parameter that is not one number, data the statistics cannot describe).
+pub(crate) type FromStats<const N: usize> =
+    fn(&StatsCell, [&[f64]; N], [Option<&mut [f64]>; N]) -> Option<f64>;
+
+/// A kernel's [`lpdf_stats`](super::scalar::Kernel::lpdf_stats): `from_stats` (one of the
+/// functions above) where the statistics apply, else the per-element
+/// [`lpdf`](super::scalar::Kernel::lpdf). The data's own adjoint is never asked for (it is
+/// data); when it is, the per-element form runs.
+pub(crate) fn or_lpdf<K: super::scalar::Kernel<N>, const N: usize>(
+    cell: &StatsCell,
+    x: [&[f64]; N],
+    mut g: [Option<&mut [f64]>; N],
+    from_stats: FromStats<N>,
+) -> f64 {
+    if g[0].is_none() {
+        if let Some(lp) = from_stats(cell, x, g.each_mut().map(|g| g.as_deref_mut())) {
+            return lp;
+        }
+    }
+    K::lpdf(x, g)
+}
