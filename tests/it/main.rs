@@ -21,5 +21,4 @@ mod macro_validation;
 mod macro_vocab_fns;
 mod macro_vectorise;
 mod nuts_default;
-mod support;
 mod vi_realistic;

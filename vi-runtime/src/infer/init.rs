@@ -28,7 +28,7 @@ pub fn initial_point<M: Model + ?Sized>(
     let mut grad = vec![0.0; d];
     for _ in 0..INIT_TRIES {
         for t in theta.iter_mut() {
-            *t = rng.random_range(-radius..radius);
+            *t = uniform(rng, radius);
         }
         let lp = model.log_density_grad(&theta, &mut grad);
         if lp.is_finite() && grad.iter().all(|g| g.is_finite()) {
@@ -44,6 +44,63 @@ pub fn initial_point<M: Model + ?Sized>(
         tries: INIT_TRIES,
         statement,
     })
+}
+
+/// Uniform in `(-radius, radius)`; 0 for radius 0 (CmdStan's `init=0`), which
+/// `random_range` rejects as an empty range.
+fn uniform(rng: &mut Rng, radius: f64) -> f64 {
+    if radius > 0.0 {
+        rng.random_range(-radius..radius)
+    } else {
+        0.0
+    }
+}
+
+/// Draws `candidates` points as [`initial_point`] does (each one from `rng`, in turn, so the
+/// choice depends on the seed and the chain only) and returns the one with the highest log
+/// density (Jacobian included), with its log density and gradient. `candidates = 1` is
+/// [`initial_point`], draw for draw.
+///
+/// Why: a single uniform(-2, 2) point (Stan's, NumPyro's `init_to_uniform`) can land where
+/// the posterior is astronomically improbable yet finite, for example an MA coefficient
+/// beyond 1 in ARMA(1,1), where the error recursion explodes (log density near -1e80).
+/// Warmup then spends itself on the climb, and a chain that adapts its metric there gets
+/// a near-zero scale in every coordinate but one and never recovers. The best of a few
+/// candidates lands in the bulk of the prior-times-likelihood unless the bad region covers
+/// nearly the whole box, at the price of `candidates` gradients (nothing, next to warmup).
+/// A short optimisation would go further but towards the mode, which in hierarchical
+/// models is the neck of a funnel (log density unbounded as a scale goes to 0), and
+/// would pull the chains together, which weakens R-hat as a check on multimodality; a
+/// Pathfinder phase (CmdStan's `pathfinder` inits) costs hundreds of gradients per path.
+///
+/// # Errors
+/// As [`initial_point`]: no candidate at all is finite after [`INIT_TRIES`] tries.
+pub fn best_initial_point<M: Model + ?Sized>(
+    model: &M,
+    rng: &mut Rng,
+    radius: f64,
+    candidates: usize,
+) -> Result<(Vec<f64>, f64, Vec<f64>), FitError> {
+    let mut best = initial_point(model, rng, radius)?;
+    let d = best.0.len();
+    let mut theta = vec![0.0; d];
+    let mut grad = vec![0.0; d];
+    // With radius 0 every candidate is the origin.
+    let candidates = if radius > 0.0 { candidates } else { 1 };
+    for _ in 1..candidates {
+        // Later candidates get one try each: the first already proved the model has
+        // finite points, and a retry loop would only tilt the choice.
+        for t in theta.iter_mut() {
+            *t = uniform(rng, radius);
+        }
+        let lp = model.log_density_grad(&theta, &mut grad);
+        if lp > best.1 && grad.iter().all(|g| g.is_finite()) {
+            best.0.copy_from_slice(&theta);
+            best.1 = lp;
+            best.2.copy_from_slice(&grad);
+        }
+    }
+    Ok(best)
 }
 
 #[cfg(test)]
