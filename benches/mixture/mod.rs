@@ -83,7 +83,11 @@ fn mixture_hand(y: &[f64], th: &[f64], g: &mut [f64]) -> f64 {
         let e = d.exp();
         lp += m + e.ln_1p();
         // The responsibility of the first component.
-        let r1 = if a > b { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+        let r1 = if a > b {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        };
         let r2 = 1.0 - r1;
         r1_sum += r1;
         gm1 += r1 * z1 * is1;

@@ -11,7 +11,6 @@ use nalgebra::DVector;
 use vi::math::special as sp;
 use vi::prelude::*;
 
-
 fn phi(x: f64) -> f64 {
     0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
 }
@@ -58,7 +57,9 @@ fn scalar_fns_ref(th: &[f64], jac: bool, y: f64) -> f64 {
     lp += lse(a, y) + (u * a.exp() + (1.0 - u) * (-b).exp()).ln() + ((b + 1.0).exp() - b).ln();
     lp += 2.0 * (1.0 - u).ln() + (1.0 - (-b).exp()).ln() + 2.0 * (1.0 + a.exp()).ln();
     lp += (u / (1.0 - u)).ln() + 3.0 * sigm(a);
-    lp += 2.0 * lgamma(b) + lbeta(b, u + 1.0) + sp::digamma(b)
+    lp += 2.0 * lgamma(b)
+        + lbeta(b, u + 1.0)
+        + sp::digamma(b)
         + (lgamma(b + 4.0) - lgamma(u + 2.0) - lgamma(b + 3.0 - u));
     lp += phi(a) + libm::erf(a) + libm::erfc(a);
     lp += 2.0 * a * a + 1.0 / b + b.powf(u) + b * b;
@@ -95,7 +96,11 @@ fn vector_fns_ref(th: &[f64], jac: bool, x: &[f64]) -> f64 {
     let w = r.reals(4);
     let s = r.positive();
     r.done();
-    let mut lp: f64 = v.iter().chain(&w).map(|&z| normal(z, 0.0, 1.0)).sum::<f64>()
+    let mut lp: f64 = v
+        .iter()
+        .chain(&w)
+        .map(|&z| normal(z, 0.0, 1.0))
+        .sum::<f64>()
         + half_normal(s, 1.0);
     if jac {
         lp += r.jac;
@@ -227,7 +232,8 @@ fn logistic(y: f64, m: f64, s: f64) -> f64 {
     -z - s.ln() - 2.0 * (1.0 + (-z).exp()).ln()
 }
 fn neg_binomial_2(y: f64, mu: f64, phi: f64) -> f64 {
-    lgamma(y + phi) - lgamma(y + 1.0) - lgamma(phi) + y * (mu / (mu + phi)).ln()
+    lgamma(y + phi) - lgamma(y + 1.0) - lgamma(phi)
+        + y * (mu / (mu + phi)).ln()
         + phi * (phi / (mu + phi)).ln()
 }
 fn ordered_logistic(k: usize, eta: f64, c: &[f64]) -> f64 {
@@ -254,8 +260,19 @@ fn new_scalar_distributions_as_priors_and_observations() {
     let cat = [2usize, 0, 1, 2];
     let ord = [0i64, 2, 1, 2];
     let cut = [-0.5, 0.7];
-    let m = new_dists(&t, &g, &z, &p, &bb, &n, &c, &cat, &ord, &DVector::from_column_slice(&cut))
-        .unwrap();
+    let m = new_dists(
+        &t,
+        &g,
+        &z,
+        &p,
+        &bb,
+        &n,
+        &c,
+        &cat,
+        &ord,
+        &DVector::from_column_slice(&cut),
+    )
+    .unwrap();
     assert_eq!(m.dim(), 6);
     check_model(&m, 1.0, 4, |th, jac| {
         let mut r = Reader::new(th);
@@ -272,18 +289,25 @@ fn new_scalar_distributions_as_priors_and_observations() {
         lp += t.iter().map(|&y| weibull(y, k, k + 0.5)).sum::<f64>();
         lp += g.iter().map(|&y| gumbel(y, mu, k)).sum::<f64>();
         lp += z.iter().map(|&y| logistic(y, loc, k)).sum::<f64>();
-        lp += p.iter().map(|&y| k.ln() + k * 0.5f64.ln() - (k + 1.0) * y.ln()).sum::<f64>();
+        lp += p
+            .iter()
+            .map(|&y| k.ln() + k * 0.5f64.ln() - (k + 1.0) * y.ln())
+            .sum::<f64>();
         for i in 0..3 {
             let (y, nn) = (bb[i] as f64, n[i] as f64);
             lp += lgamma(nn + 1.0) - lgamma(y + 1.0) - lgamma(nn - y + 1.0)
                 + lbeta(y + k, nn - y + k + 1.0)
                 - lbeta(k, k + 1.0);
-            lp += neg_binomial_2(c[i] as f64, k * 3.0, k) + neg_binomial_2(c[i] as f64, mu.exp(), k);
+            lp +=
+                neg_binomial_2(c[i] as f64, k * 3.0, k) + neg_binomial_2(c[i] as f64, mu.exp(), k);
         }
         let l = lse(lse(v[0], v[1]), v[2]);
         lp += 2.0 * cat.iter().map(|&j| v[j] - l).sum::<f64>();
         let cm: Vec<f64> = cut.iter().map(|x| x + mu).collect();
-        lp += ord.iter().map(|&j| ordered_logistic(j as usize, loc, &cm)).sum::<f64>();
+        lp += ord
+            .iter()
+            .map(|&j| ordered_logistic(j as usize, loc, &cm))
+            .sum::<f64>();
         lp
     });
 }
@@ -310,7 +334,10 @@ fn check_nuts_scalar(post: &Posterior, name: &str, mean: f64, sd: f64) {
         "{name}: mean {got} vs {mean} (mcse {})",
         p.mcse_mean
     );
-    assert!((got_sd / sd - 1.0).abs() < 0.05, "{name}: sd {got_sd} vs {sd}");
+    assert!(
+        (got_sd / sd - 1.0).abs() < 0.05,
+        "{name}: sd {got_sd} vs {sd}"
+    );
     assert!(p.rhat < 1.01, "{name}: R-hat {}", p.rhat);
     assert_eq!(d.total_divergences(), 0);
 }
@@ -345,7 +372,11 @@ model! {
 #[test]
 fn censored_weibull_survival_with_thousands_of_rows() {
     let (obs, cens) = censored_weibull(3000, 1.5, 2.0, 11);
-    assert!(cens.len() > 500 && obs.len() > 1000, "{} censored", cens.len());
+    assert!(
+        cens.len() > 500 && obs.len() > 1000,
+        "{} censored",
+        cens.len()
+    );
     let m = weibull_survival(&obs, &cens).unwrap();
     check_model(&m, 1.0, 5, |th, jac| {
         let mut r = Reader::new(th);
@@ -357,13 +388,19 @@ fn censored_weibull_survival_with_thousands_of_rows() {
             lp += r.jac;
         }
         lp += obs.iter().map(|&t| weibull(t, k, lambda)).sum::<f64>();
-        lp + cens.iter().map(|&c| weibull_lccdf(c, k, lambda)).sum::<f64>()
+        lp + cens
+            .iter()
+            .map(|&c| weibull_lccdf(c, k, lambda))
+            .sum::<f64>()
     });
     // The fit recovers the simulation's parameters (within 4 posterior sds).
     let post = Laplace::default().seed(1).fit(&m).unwrap();
     for (name, truth) in [("k", 1.5), ("lambda", 2.0)] {
         let (mean, sd) = (post.mean(name).unwrap()[0], post.sd(name).unwrap()[0]);
-        assert!((mean - truth).abs() < 4.0 * sd, "{name}: {mean} +- {sd} vs {truth}");
+        assert!(
+            (mean - truth).abs() < 4.0 * sd,
+            "{name}: {mean} +- {sd} vs {truth}"
+        );
         assert!(sd < 0.1, "{name}: sd {sd}");
     }
 }
@@ -426,7 +463,12 @@ fn a_mixture_weight_against_quadrature() {
     let ps: Vec<f64> = lps.iter().map(|l| (l - top).exp()).collect();
     let z: f64 = ps.iter().sum();
     let mean: f64 = grid.iter().zip(&ps).map(|(w, p)| w * p).sum::<f64>() / z;
-    let var: f64 = grid.iter().zip(&ps).map(|(w, p)| (w - mean).powi(2) * p).sum::<f64>() / z;
+    let var: f64 = grid
+        .iter()
+        .zip(&ps)
+        .map(|(w, p)| (w - mean).powi(2) * p)
+        .sum::<f64>()
+        / z;
     let sd = var.sqrt();
     assert!((mean - 0.3).abs() < 0.1, "{mean}");
 
@@ -440,7 +482,14 @@ fn a_mixture_weight_against_quadrature() {
     };
     check_model(&by_mix, 2.0, 6, reference);
     check_model(&by_lse, 2.0, 6, reference);
-    let nuts = || Nuts::default().seed(3).chains(4).warmup(500).draws(1500).progress(false);
+    let nuts = || {
+        Nuts::default()
+            .seed(3)
+            .chains(4)
+            .warmup(500)
+            .draws(1500)
+            .progress(false)
+    };
     check_nuts_scalar(&nuts().fit(&by_mix).unwrap(), "w", mean, sd);
     check_nuts_scalar(&nuts().fit(&by_lse).unwrap(), "w", mean, sd);
 }
@@ -469,7 +518,14 @@ fn beta_binomial_conjugate_posterior_by_nuts() {
     let (a, b) = (2.0 + sk, 3.0 + sn - sk);
     let mean = a / (a + b);
     let sd = (a * b / ((a + b).powi(2) * (a + b + 1.0))).sqrt();
-    let nuts = || Nuts::default().seed(9).chains(4).warmup(500).draws(1500).progress(false);
+    let nuts = || {
+        Nuts::default()
+            .seed(9)
+            .chains(4)
+            .warmup(500)
+            .draws(1500)
+            .progress(false)
+    };
     let expr = beta_binomial_expr(&k, &n).unwrap();
     check_nuts_scalar(&nuts().fit(&expr).unwrap(), "p", mean, sd);
     let kf = DVector::from_iterator(6, k.iter().map(|&v| v as f64));

@@ -18,7 +18,7 @@ mod macro_models;
 mod macro_scalar;
 mod macro_simulate;
 mod macro_validation;
-mod macro_vocab_fns;
 mod macro_vectorise;
+mod macro_vocab_fns;
 mod nuts_default;
 mod vi_realistic;

@@ -16,7 +16,10 @@ fn fit_seed(m: &dyn Model, seed: u64) -> Posterior {
     let nuts = Nuts::default().seed(seed).progress(false);
     assert_eq!(
         nuts,
-        Nuts::default().seed(seed).progress(false).metric(Metric::Auto)
+        Nuts::default()
+            .seed(seed)
+            .progress(false)
+            .metric(Metric::Auto)
     );
     nuts.fit(m).unwrap()
 }
@@ -69,6 +72,15 @@ fn default_metric_on_arma11_converges_from_any_seed() {
         let post = fit_seed(&m, seed);
         assert_converged(&format!("ARMA(1,1) seed {seed}"), nuts(&post));
     }
+    // The cause, pinned: the same run from one initial point per chain does not converge.
+    let single = Nuts::default()
+        .seed(2)
+        .progress(false)
+        .init_candidates(1)
+        .fit(&m)
+        .unwrap();
+    let d = nuts(&single);
+    assert!(d.params.iter().any(|p| p.rhat > 1.1), "{d}");
 }
 
 #[test]

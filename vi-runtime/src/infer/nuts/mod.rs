@@ -578,14 +578,15 @@ impl Nuts {
         let mut draws = Vec::with_capacity(kept * d);
         let mut lps = Vec::with_capacity(kept);
         let mut stats = Vec::with_capacity(kept);
-        let mut x = vec![0.0; d];
         bars.start(chain, "sampling", self.draws as u64);
         for it in 0..self.draws {
             bars.advance(chain, 1);
             let t = s.transition();
             if it % self.thin == 0 {
-                model.constrain(&s.z.q, &mut x);
-                draws.extend_from_slice(&x);
+                // Constrained straight into the chain's storage (allocated above).
+                let n = draws.len();
+                draws.resize(n + d, 0.0);
+                model.constrain(&s.z.q, &mut draws[n..]);
                 lps.push(s.z.lp);
                 stats.push(t);
             }
