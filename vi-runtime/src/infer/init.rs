@@ -131,6 +131,42 @@ mod tests {
         }
     }
 
+    /// `-x^2 / 2` in one dimension.
+    struct Normal1(ParamLayout);
+
+    impl Model for Normal1 {
+        fn layout(&self) -> &ParamLayout {
+            &self.0
+        }
+        fn log_density_grad_jac(&self, theta: &[f64], grad: &mut [f64], _: bool) -> f64 {
+            grad[0] = -theta[0];
+            -0.5 * theta[0] * theta[0]
+        }
+    }
+
+    #[test]
+    fn best_initial_point_keeps_the_candidate_nearest_the_mode() {
+        let mut l = ParamLayout::new();
+        l.push("x", vec![], Transform::Identity);
+        let m = Normal1(l);
+        // The ten candidates, drawn here from the same generator.
+        let mut rng = super::super::rng_for(4, 1);
+        let xs: Vec<f64> = (0..10).map(|_| rng.random_range(-2.0..2.0)).collect();
+        let nearest = xs
+            .iter()
+            .copied()
+            .min_by(|a, b| a.abs().total_cmp(&b.abs()));
+        let mut rng = super::super::rng_for(4, 1);
+        let (q, lp, g) = best_initial_point(&m, &mut rng, 2.0, 10).unwrap();
+        assert_eq!(Some(q[0]), nearest);
+        assert_eq!((lp, g[0]), (-0.5 * q[0] * q[0], -q[0]));
+        // One candidate is `initial_point`, draw for draw; radius 0 is the origin.
+        let one = best_initial_point(&m, &mut super::super::rng_for(4, 1), 2.0, 1).unwrap();
+        assert_eq!(one.0[0], xs[0]);
+        let zero = best_initial_point(&m, &mut rng, 0.0, 10).unwrap();
+        assert_eq!(zero.0, vec![0.0]);
+    }
+
     #[test]
     fn no_finite_start_names_the_statement() {
         let mut l = ParamLayout::new();

@@ -312,10 +312,12 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         self.moved = false;
         {
             let t = &mut ws.traj;
-            t.p_sharp_end.copy_from_slice(&t.p_sharp_beg);
-            t.p_beg.copy_from_slice(&self.z.p);
-            t.p_end.copy_from_slice(&self.z.p);
-            t.rho.copy_from_slice(&self.z.p);
+            for (i, &p) in self.z.p.iter().enumerate() {
+                t.p_sharp_end[i] = t.p_sharp_beg[i];
+                t.p_beg[i] = p;
+                t.p_end[i] = p;
+                t.rho[i] = p;
+            }
             // Log of the summed weights exp(H0 - H), offset by H0.
             t.log_sum_weight = 0.0;
         }
