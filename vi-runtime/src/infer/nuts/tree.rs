@@ -36,20 +36,10 @@ pub(crate) struct Point {
 }
 
 impl Point {
-    /// One fused loop rather than three `copy_from_slice`s: at the dimensions where the
-    /// sampler's own cost matters (a few to a few dozen) each of those is a call to
-    /// `memcpy` costing more than the copy, and a transition makes several per leapfrog
-    /// step.
-    #[inline]
     fn copy_from(&mut self, other: &Point) {
-        let d = self.q.len();
-        let (q, p, g) = (&mut self.q[..d], &mut self.p[..d], &mut self.grad[..d]);
-        let (oq, op, og) = (&other.q[..d], &other.p[..d], &other.grad[..d]);
-        for i in 0..d {
-            q[i] = oq[i];
-            p[i] = op[i];
-            g[i] = og[i];
-        }
+        self.q.copy_from_slice(&other.q);
+        self.p.copy_from_slice(&other.p);
+        self.grad.copy_from_slice(&other.grad);
         self.lp = other.lp;
     }
 }
@@ -120,38 +110,6 @@ fn criterion(p_sharp_minus: &[f64], p_sharp_plus: &[f64], a: &[f64], b: &[f64]) 
             .sum()
     };
     dot(p_sharp_plus) > 0.0 && dot(p_sharp_minus) > 0.0
-}
-
-impl Tree {
-    /// The one-state tree at `z`, whose velocity is already in `p_sharp_beg`: the state
-    /// is its proposal, its momentum both ends and its sum. One fused loop (see
-    /// [`Point::copy_from`]) instead of seven slice copies per leapfrog step.
-    #[inline]
-    fn set_leaf(&mut self, z: &Point) {
-        let d = z.q.len();
-        let (zq, zp, zg) = (&z.q[..d], &z.p[..d], &z.grad[..d]);
-        let (q, p, g) = (
-            &mut self.propose.q[..d],
-            &mut self.propose.p[..d],
-            &mut self.propose.grad[..d],
-        );
-        let (sb, se) = (&self.p_sharp_beg[..d], &mut self.p_sharp_end[..d]);
-        let (rho, beg, end) = (
-            &mut self.rho[..d],
-            &mut self.p_beg[..d],
-            &mut self.p_end[..d],
-        );
-        for i in 0..d {
-            q[i] = zq[i];
-            p[i] = zp[i];
-            g[i] = zg[i];
-            se[i] = sb[i];
-            rho[i] = zp[i];
-            beg[i] = zp[i];
-            end[i] = zp[i];
-        }
-        self.propose.lp = z.lp;
-    }
 }
 
 /// What builds trees: the model, the metric, the integrator's state and the generator.
@@ -312,12 +270,10 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         self.moved = false;
         {
             let t = &mut ws.traj;
-            for (i, &p) in self.z.p.iter().enumerate() {
-                t.p_sharp_end[i] = t.p_sharp_beg[i];
-                t.p_beg[i] = p;
-                t.p_end[i] = p;
-                t.rho[i] = p;
-            }
+            t.p_sharp_end.copy_from_slice(&t.p_sharp_beg);
+            t.p_beg.copy_from_slice(&self.z.p);
+            t.p_end.copy_from_slice(&self.z.p);
+            t.rho.copy_from_slice(&self.z.p);
             // Log of the summed weights exp(H0 - H), offset by H0.
             t.log_sum_weight = 0.0;
         }
@@ -405,13 +361,10 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
     fn hamiltonian_sharp(metric: &mut MetricState, z: &Point, sharp: &mut [f64]) -> f64 {
         let k: f64 = match metric {
             MetricState::Diag { inv } => {
-                // One pass; the same products summed in the same order as two passes.
-                let mut k = 0.0;
                 for ((s, p), m) in sharp.iter_mut().zip(&z.p).zip(inv.iter()) {
                     *s = p * m;
-                    k += p * p * m;
                 }
-                k
+                z.p.iter().zip(inv.iter()).map(|(p, m)| p * p * m).sum()
             }
             _ => {
                 metric.velocity(&z.p, sharp);
@@ -491,7 +444,11 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             } else {
                 (tally.h0 - h).exp()
             };
-            out.set_leaf(&self.zi);
+            out.propose.copy_from(&self.zi);
+            out.p_sharp_end.copy_from_slice(&out.p_sharp_beg);
+            out.rho.copy_from_slice(&self.zi.p);
+            out.p_beg.copy_from_slice(&self.zi.p);
+            out.p_end.copy_from_slice(&self.zi.p);
             return !tally.divergent;
         }
         let (lower, rest) = scratch.split_at_mut(depth - 1);
