@@ -61,7 +61,12 @@ fn uniform(rng: &mut Rng, radius: f64) -> f64 {
 /// density (Jacobian included), with its log density and gradient. `candidates = 1` is
 /// [`initial_point`], draw for draw.
 ///
-/// Why: a single uniform(-2, 2) point (Stan's, NumPyro's `init_to_uniform`) can land where
+/// What others do: Stan draws one uniform(-2, 2) point (retried only when not finite),
+/// NumPyro's default `init_to_uniform` the same; PyMC, whose initial points nutpie uses,
+/// takes the prior mean plus uniform(-1, 1) jitter (`jitter+adapt_diag`), again retried
+/// only when not finite; CmdStan can start from Pathfinder's draws.
+///
+/// Why: a single uniform(-2, 2) point can land where
 /// the posterior is astronomically improbable yet finite, for example an MA coefficient
 /// beyond 1 in ARMA(1,1), where the error recursion explodes (log density near -1e80).
 /// Warmup then spends itself on the climb, and a chain that adapts its metric there gets

@@ -243,7 +243,7 @@ impl Nuts {
     /// CmdStan's initialisation draw for draw. One random point can land where the
     /// posterior is finite but hopeless (ARMA(1,1) with an MA coefficient beyond 1, log
     /// density near -1e80), and a chain that adapts there may never leave; see
-    /// [`best_initial_point`](crate::infer::init::best_initial_point) for the choice.
+    /// [`best_initial_point`] for the choice.
     pub fn init_candidates(mut self, n: usize) -> Self {
         self.init_candidates = Some(n);
         self
