@@ -33,7 +33,7 @@ pub use report::{
 };
 
 use super::diagnostics;
-use super::init::best_initial_point;
+use super::init::initial_point;
 use super::posterior::{Chain, Diagnostics, Posterior};
 use super::rng_for;
 use crate::error::FitError;
@@ -243,7 +243,7 @@ impl Nuts {
     /// CmdStan's initialisation draw for draw. One random point can land where the
     /// posterior is finite but hopeless (ARMA(1,1) with an MA coefficient beyond 1, log
     /// density near -1e80), and a chain that adapts there may never leave; see
-    /// [`best_initial_point`] for the choice.
+    /// [`best_initial_point`](super::init::best_initial_point) for the choice.
     pub fn init_candidates(mut self, n: usize) -> Self {
         self.init_candidates = Some(n);
         self
@@ -555,7 +555,11 @@ impl Nuts {
             Adaptation::Nutpie => INIT_CANDIDATES,
             Adaptation::Stan => 1,
         });
-        let (q, lp, grad) = best_initial_point(model, &mut rng, self.init_radius, candidates)?;
+        let (q, lp, grad) = if candidates == 1 {
+            initial_point(model, &mut rng, self.init_radius)?
+        } else {
+            super::init::best_initial_point(model, &mut rng, self.init_radius, candidates)?
+        };
         let mut s = Sampler::new(
             model,
             q,
@@ -578,15 +582,14 @@ impl Nuts {
         let mut draws = Vec::with_capacity(kept * d);
         let mut lps = Vec::with_capacity(kept);
         let mut stats = Vec::with_capacity(kept);
+        let mut x = vec![0.0; d];
         bars.start(chain, "sampling", self.draws as u64);
         for it in 0..self.draws {
             bars.advance(chain, 1);
             let t = s.transition();
             if it % self.thin == 0 {
-                // Constrained straight into the chain's storage (allocated above).
-                let n = draws.len();
-                draws.resize(n + d, 0.0);
-                model.constrain(&s.z.q, &mut draws[n..]);
+                model.constrain(&s.z.q, &mut x);
+                draws.extend_from_slice(&x);
                 lps.push(s.z.lp);
                 stats.push(t);
             }
