@@ -45,6 +45,10 @@ use crate::progress::Bars;
 use metric::MetricState;
 use tree::Sampler;
 
+/// The default number of initial points drawn per chain with nutpie's adaptation, of which
+/// the one with the highest log density is kept ([`Nuts::init_candidates`]).
+pub const INIT_CANDIDATES: usize = 10;
+
 /// The metric (the kinetic energy's covariance `M^-1`) that warmup adapts.
 ///
 /// ```
@@ -116,8 +120,9 @@ impl fmt::Display for Adaptation {
 /// iterations, target acceptance statistic 0.8, maximum tree depth 10, dual averaging with
 /// gamma 0.05, t0 10, kappa 0.75, initial values uniform in (-2, 2), no step-size jitter;
 /// warmup is nutpie's and the metric [`Metric::Auto`] (dense for up to 50 strongly
-/// correlated parameters, else diagonal). `.adaptation(Adaptation::Stan)
-/// .metric(Metric::Diag)` is CmdStan's sampler.
+/// correlated parameters, else diagonal), and each chain starts from the best (highest log
+/// density) of [`INIT_CANDIDATES`] uniform points. `.adaptation(Adaptation::Stan)
+/// .metric(Metric::Diag)` is CmdStan's sampler, initial point included.
 ///
 /// ```
 /// use vi_runtime::infer::nuts::Nuts;
@@ -152,6 +157,7 @@ pub struct Nuts {
     step_size: f64,
     step_size_jitter: f64,
     init_radius: f64,
+    init_candidates: Option<usize>,
     adapt: AdaptOptions,
     adaptation: Adaptation,
     metric: Metric,
@@ -174,6 +180,7 @@ impl Default for Nuts {
             step_size: 1.0,
             step_size_jitter: 0.0,
             init_radius: 2.0,
+            init_candidates: None,
             adapt: AdaptOptions::default(),
             adaptation: Adaptation::Nutpie,
             metric: Metric::Auto,
@@ -233,6 +240,17 @@ impl Nuts {
     /// (default 2), CmdStan's `init`.
     pub fn init_radius(mut self, radius: f64) -> Self {
         self.init_radius = radius;
+        self
+    }
+    /// How many initial points each chain draws (uniform in `(-radius, radius)`, from the
+    /// chain's own generator) before keeping the one with the highest log density. Default
+    /// [`INIT_CANDIDATES`] (10) with nutpie's adaptation and 1 with Stan's, which is
+    /// CmdStan's initialisation draw for draw. One random point can land where the
+    /// posterior is finite but hopeless (ARMA(1,1) with an MA coefficient beyond 1, log
+    /// density near -1e80), and a chain that adapts there may never leave; see
+    /// [`best_initial_point`](super::init::best_initial_point) for the choice.
+    pub fn init_candidates(mut self, n: usize) -> Self {
+        self.init_candidates = Some(n);
         self
     }
     /// Stan's adaptation: width of the initial fast interval (default 75).
@@ -398,6 +416,9 @@ impl Nuts {
                 "init_radius must be non-negative and finite, got {}",
                 self.init_radius
             ));
+        }
+        if self.init_candidates == Some(0) {
+            return bad("init_candidates must be at least 1".into());
         }
         if !(self.step_size_jitter >= 0.0 && self.step_size_jitter < 1.0) {
             return bad(format!(
@@ -630,7 +651,15 @@ impl Nuts {
             None => None,
         };
         let mut rng = rng_for(self.seed, chain as u64);
-        let (q, lp, grad) = initial_point(model, &mut rng, self.init_radius)?;
+        let candidates = self.init_candidates.unwrap_or(match self.adaptation {
+            Adaptation::Nutpie => INIT_CANDIDATES,
+            Adaptation::Stan => 1,
+        });
+        let (q, lp, grad) = if candidates == 1 {
+            initial_point(model, &mut rng, self.init_radius)?
+        } else {
+            super::init::best_initial_point(model, &mut rng, self.init_radius, candidates)?
+        };
         let mut s = Sampler::new(
             model,
             q,
