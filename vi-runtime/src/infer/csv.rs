@@ -36,7 +36,6 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::diagnostics;
 use super::laplace::LaplaceDiagnostics;
 use super::nuts::{e_bfmi, ChainDiagnostics, NutsDiagnostics, ParamDiagnostics, SamplerStats};
 use super::posterior::{Chain, Diagnostics, Posterior};
@@ -765,13 +764,7 @@ pub fn read_csv<P: AsRef<Path>>(
                 .enumerate()
                 .map(|(i, name)| {
                     let x = tmp.flat_draws_by_chain(i);
-                    ParamDiagnostics {
-                        name,
-                        rhat: diagnostics::rhat(&x),
-                        ess_bulk: diagnostics::ess_bulk(&x),
-                        ess_tail: diagnostics::ess_tail(&x),
-                        mcse_mean: diagnostics::mcse_mean(&x),
-                    }
+                    ParamDiagnostics::of(name, &x)
                 })
                 .collect();
             Diagnostics::Nuts(NutsDiagnostics {

@@ -34,7 +34,6 @@ pub use report::{
 };
 
 use super::csv::{f64_str, CsvMethod, CsvWriter, METRIC_COMMENT};
-use super::diagnostics;
 use super::guard::Guarded;
 use super::init::initial_point;
 use super::posterior::{Chain, Diagnostics, Posterior};
@@ -580,13 +579,7 @@ impl Nuts {
                     .iter()
                     .map(|c| c.draws.iter().skip(i).step_by(d).copied().collect())
                     .collect();
-                ParamDiagnostics {
-                    name,
-                    rhat: diagnostics::rhat(&x),
-                    ess_bulk: diagnostics::ess_bulk(&x),
-                    ess_tail: diagnostics::ess_tail(&x),
-                    mcse_mean: diagnostics::mcse_mean(&x),
-                }
+                ParamDiagnostics::of(name, &x)
             })
             .collect();
         let diag = NutsDiagnostics {

@@ -127,6 +127,20 @@ pub struct ParamDiagnostics {
     pub mcse_mean: f64,
 }
 
+impl ParamDiagnostics {
+    /// The diagnostics of the flat element `name` from its draws, one `Vec` per chain.
+    pub fn of(name: String, chains: &[Vec<f64>]) -> Self {
+        use crate::infer::convergence::{ess_bulk, ess_tail, mcse_mean, rhat};
+        ParamDiagnostics {
+            name,
+            rhat: rhat(chains),
+            ess_bulk: ess_bulk(chains),
+            ess_tail: ess_tail(chains),
+            mcse_mean: mcse_mean(chains),
+        }
+    }
+}
+
 impl NutsDiagnostics {
     /// The diagnostics of flat element `name` (`w.2`), if any.
     pub fn param(&self, name: &str) -> Option<&ParamDiagnostics> {
