@@ -586,13 +586,7 @@ impl Emitter<'_> {
             out.extend(quote!(#adjs let #lp = #c; #acc #rev #done));
         } else {
             let c = kernel_dispatch(src, dist, &vals, false);
-            let acc = if m.terms {
-                quote!(__terms[#src] += #lp;)
-            } else if m.lp {
-                quote!(__lp += #lp;)
-            } else {
-                quote!()
-            };
+            let acc = term_acc(src, &lp, m);
             let done = if m.save {
                 quote!()
             } else {
@@ -764,6 +758,18 @@ pub(super) enum First<'a> {
     Data(&'a syn::Expr),
     /// `~` on a latent's expression: the expression, differentiated.
     Active(&'a crate::ir::AExpr),
+}
+
+/// Where a statement's term `lp` goes in a body without a sweep: its slot of `__terms` in
+/// the terms body, `__lp` where the body sums the density, nowhere otherwise.
+pub(super) fn term_acc(src: usize, lp: &Ident, m: Mode) -> TokenStream {
+    if m.terms {
+        quote!(__terms[#src] += #lp;)
+    } else if m.lp {
+        quote!(__lp += #lp;)
+    } else {
+        quote!()
+    }
 }
 
 pub(super) fn seed_one(v: &V) -> TokenStream {

@@ -7,7 +7,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::forward::First;
+use super::forward::{term_acc, First};
 use super::lower::V;
 use super::pass::Mode;
 use super::Emitter;
@@ -101,13 +101,7 @@ impl Emitter<'_> {
             let done = low.recycle_temps(true);
             quote!(#adjs let #lp: f64 = #call; #acc #rev #done)
         } else {
-            let acc = if m.terms {
-                quote!(__terms[#src] += #lp;)
-            } else if m.lp {
-                quote!(__lp += #lp;)
-            } else {
-                quote!()
-            };
+            let acc = term_acc(src, &lp, m);
             let done = if m.save {
                 quote!()
             } else {

@@ -1,7 +1,7 @@
 //! InvWishart(nu, S).
 
 use super::multi::side;
-use super::wishart::{check_named, draw, lmgamma, ln_det, spd};
+use super::wishart::{check_named, draw, factors, lmgamma, ln_det, spd};
 use super::ArgError;
 use nalgebra::DMatrix;
 use rand::Rng;
@@ -31,18 +31,9 @@ pub fn lpdf(
     dnu: Option<&mut [f64]>,
     ds: Option<&mut [f64]>,
 ) -> f64 {
-    let (Some(k), Some(ks)) = (side(w.len()), side(s.len())) else {
-        return f64::NAN;
-    };
-    if k != ks || nu.len() != 1 || !nu[0].is_finite() || nu[0] <= k as f64 - 1.0 {
-        return f64::NAN;
-    }
-    let nu = nu[0];
-    let Some(chs) = spd(s, k) else {
-        return f64::NAN;
-    };
-    let Some(chw) = spd(w, k) else {
-        return f64::NEG_INFINITY;
+    let (k, nu, chs, chw) = match factors(w, nu, s) {
+        Ok(f) => f,
+        Err(lp) => return lp,
     };
     let kf = k as f64;
     let sm = DMatrix::from_column_slice(k, k, s);

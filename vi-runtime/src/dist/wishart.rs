@@ -27,6 +27,25 @@ pub(crate) fn spd(x: &[f64], k: usize) -> Option<nalgebra::Cholesky<f64, nalgebr
     nalgebra::Cholesky::new(DMatrix::from_column_slice(k, k, x))
 }
 
+/// A Cholesky factorisation of a `K x K` matrix.
+pub(crate) type Chol = nalgebra::Cholesky<f64, nalgebra::Dyn>;
+
+/// What both Wishart densities start from: the side `K`, `nu`, and the factorisations of
+/// `s` and `w`; or the density to return instead: NaN for shapes that do not fit or invalid
+/// parameters (`nu <= K - 1`, `s` not positive definite), `-inf` for a `w` that is not
+/// positive definite (outside the support).
+pub(crate) fn factors(w: &[f64], nu: &[f64], s: &[f64]) -> Result<(usize, f64, Chol, Chol), f64> {
+    let (Some(k), Some(ks)) = (side(w.len()), side(s.len())) else {
+        return Err(f64::NAN);
+    };
+    if k != ks || nu.len() != 1 || !nu[0].is_finite() || nu[0] <= k as f64 - 1.0 {
+        return Err(f64::NAN);
+    }
+    let chs = spd(s, k).ok_or(f64::NAN)?;
+    let chw = spd(w, k).ok_or(f64::NEG_INFINITY)?;
+    Ok((k, nu[0], chs, chw))
+}
+
 /// `ln |A|` from a Cholesky factorisation.
 pub(crate) fn ln_det(ch: &nalgebra::Cholesky<f64, nalgebra::Dyn>) -> f64 {
     2.0 * ch.l_dirty().diagonal().iter().map(|d| d.ln()).sum::<f64>()
@@ -55,18 +74,9 @@ pub fn lpdf(
     dnu: Option<&mut [f64]>,
     ds: Option<&mut [f64]>,
 ) -> f64 {
-    let (Some(k), Some(ks)) = (side(w.len()), side(s.len())) else {
-        return f64::NAN;
-    };
-    if k != ks || nu.len() != 1 || !nu[0].is_finite() || nu[0] <= k as f64 - 1.0 {
-        return f64::NAN;
-    }
-    let nu = nu[0];
-    let Some(chs) = spd(s, k) else {
-        return f64::NAN;
-    };
-    let Some(chw) = spd(w, k) else {
-        return f64::NEG_INFINITY;
+    let (k, nu, chs, chw) = match factors(w, nu, s) {
+        Ok(f) => f,
+        Err(lp) => return lp,
     };
     let kf = k as f64;
     let wm = DMatrix::from_column_slice(k, k, w);
