@@ -12,6 +12,8 @@ pub mod infer;
 pub mod lecture;
 pub mod math;
 mod model;
+#[doc(hidden)]
+pub mod private;
 pub mod progress;
 pub mod simd;
 pub mod stats;

@@ -17,7 +17,7 @@
 //! entries, and [`Undo::redo`] replays a write the log already holds.
 
 use nalgebra::{DMatrix, DVector, RowDVector};
-use vi_runtime::ad::{Flat, ShapeError};
+use crate::ad::{Flat, ShapeError};
 
 /// Where element `i` of a value sits in its flat storage ([`Flat`]: matrices column-major).
 #[diagnostic::on_unimplemented(
