@@ -1,7 +1,7 @@
 //! After its first call, a compiled gradient allocates nothing: its values and adjoints come
-//! from the per-thread pool (`vi::ad::pool`) and go back to it. Counted by a global
-//! allocator that tallies the allocations made on the calling thread (a test binary of its
-//! own, so no other test shares the allocator).
+//! from the per-thread pool (`vi_runtime::ad::pool`, crate-private) and go back to it.
+//! Counted by a global allocator that tallies the allocations made on the calling thread (a
+//! test binary of its own, so no other test shares the allocator).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

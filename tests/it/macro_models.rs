@@ -293,7 +293,7 @@ fn neural_network_matrix_and_loop_forms() {
 
 #[test]
 fn calling_again_at_a_point_gives_bit_identical_results() {
-    use vi::ad::pool;
+    use vi::__private::pool;
     let (n, hn) = (40, 8);
     let x = design(n, 3);
     let y = DVector::from_fn(n, |i, _| (i as f64 * 0.3).cos());

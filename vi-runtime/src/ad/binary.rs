@@ -102,10 +102,10 @@ pub trait ElemOp {
     fn db(a: f64, b: f64, out: f64) -> f64;
 }
 
-struct AddOp;
-struct SubOp;
-struct MulOp;
-struct DivOp;
+pub(super) struct AddOp;
+pub(super) struct SubOp;
+pub(super) struct MulOp;
+pub(super) struct DivOp;
 struct PowOp;
 
 impl ElemOp for AddOp {

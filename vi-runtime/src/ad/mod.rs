@@ -76,10 +76,11 @@
 //! products on column-major slices) are in [`kernels`]; they vectorise.
 
 mod binary;
+pub(crate) mod fast;
 mod index;
 pub mod kernels;
 mod matrix;
-pub mod pool;
+pub(crate) mod pool;
 mod reduce;
 mod special;
 mod unary;

@@ -7,7 +7,7 @@
 //! faults their pages in again: for a network with 200 x 50 hidden units, that is most of
 //! the gradient's time. So the rules take their storage from a per-thread pool
 //! ([`zeroed`], [`copied`], [`mapped`]) and generated code hands every temporary back
-//! ([`recycle`]) when its statement's sweep is done.
+//! ([`Recycle`]) when its statement's sweep is done.
 //!
 //! The pool is per thread (chains on several threads never share a buffer nor a lock),
 //! holds at most [`MAX_BUFFERS`] buffers and [`MAX_ELEMENTS`] elements in all (beyond that
@@ -101,13 +101,6 @@ pub fn give(v: Vec<f64>) {
 }
 
 /// What this thread's pool holds: (buffers, elements over all of them).
-///
-/// ```
-/// use vi_runtime::ad::pool;
-/// let before = pool::kept();
-/// pool::give(Vec::with_capacity(1000));
-/// assert_eq!(pool::kept().0, before.0 + 1);
-/// ```
 pub fn kept() -> (usize, usize) {
     POOL.try_with(|p| {
         p.try_borrow()
@@ -118,13 +111,6 @@ pub fn kept() -> (usize, usize) {
 }
 
 /// `n` zeros, in storage from the pool.
-///
-/// ```
-/// use vi_runtime::ad::pool;
-/// let v = pool::zeroed(3);
-/// assert_eq!(v, vec![0.0; 3]);
-/// pool::give(v);
-/// ```
 #[inline]
 pub fn zeroed(n: usize) -> Vec<f64> {
     let mut v = take(n);
@@ -204,20 +190,6 @@ impl Recycle for DMatrix<f64> {
     }
 }
 
-/// Free-function form of [`Recycle::recycle`].
-///
-/// ```
-/// use vi_runtime::ad::pool;
-/// let m = nalgebra::DMatrix::<f64>::from_vec(20, 20, pool::zeroed(400));
-/// pool::recycle(m);
-/// // The next request of at most 400 elements reuses that storage, zeroed.
-/// assert_eq!(pool::zeroed(300), vec![0.0; 300]);
-/// ```
-#[inline]
-pub fn recycle<T: Recycle>(x: T) {
-    x.recycle()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +202,21 @@ mod tests {
             p.buffers = 0;
             p.elements = 0;
         });
+    }
+
+    /// The examples that were this module's doc tests while it was public.
+    #[test]
+    fn kept_counts_what_is_given_and_recycled_storage_comes_back_zeroed() {
+        let before = kept();
+        give(Vec::with_capacity(1000));
+        assert_eq!(kept().0, before.0 + 1);
+        let v = zeroed(3);
+        assert_eq!(v, vec![0.0; 3]);
+        give(v);
+        let m = nalgebra::DMatrix::<f64>::from_vec(20, 20, zeroed(400));
+        m.recycle();
+        // The next request of at most 400 elements reuses that storage, zeroed.
+        assert_eq!(zeroed(300), vec![0.0; 300]);
     }
 
     #[test]

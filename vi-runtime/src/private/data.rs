@@ -7,8 +7,8 @@
 //! becomes the first value of active state.
 
 use crate::{ad, dist};
-use nalgebra::{DMatrix, DVector, RowDVector};
 use nalgebra::{ArrayStorage, Const, Dyn, Matrix, ViewStorage, U1};
+use nalgebra::{DMatrix, DVector, RowDVector};
 use std::any::Any;
 use std::borrow::Cow;
 use std::sync::OnceLock;

@@ -58,7 +58,6 @@ fn index_message(e: &ShapeError, what: &str, loops: &[(&str, i64)]) -> String {
     m
 }
 
-
 thread_local! {
     /// The statement the constructor's run is in (see [`at_statement`]).
     static STATEMENT: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };

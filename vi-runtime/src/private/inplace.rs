@@ -16,8 +16,8 @@
 //! entries begin, [`Undo::rewind`] restores the vector to that point without dropping the
 //! entries, and [`Undo::redo`] replays a write the log already holds.
 
-use nalgebra::{DMatrix, DVector, RowDVector};
 use crate::ad::{Flat, ShapeError};
+use nalgebra::{DMatrix, DVector, RowDVector};
 
 /// Where element `i` of a value sits in its flat storage ([`Flat`]: matrices column-major).
 #[diagnostic::on_unimplemented(
@@ -86,10 +86,10 @@ impl ElemAt<(usize, usize)> for DMatrix<f64> {
 /// ```
 /// use nalgebra::DVector;
 /// let mut v = DVector::zeros(2);
-/// vi::__private::write_elem(&mut v, 1, &3.0)?;
+/// vi_runtime::private::write_elem(&mut v, 1, &3.0)?;
 /// assert_eq!(v[1], 3.0);
-/// assert!(vi::__private::write_elem(&mut v, 2, &1.0).is_err());
-/// # Ok::<(), vi::__private::ShapeError>(())
+/// assert!(vi_runtime::private::write_elem(&mut v, 2, &1.0).is_err());
+/// # Ok::<(), vi_runtime::private::ShapeError>(())
 /// ```
 #[inline]
 pub fn write_elem<T: ElemAt<I>, I>(v: &mut T, i: I, x: &f64) -> Result<(), ShapeError> {
@@ -114,7 +114,7 @@ struct Entry {
 ///
 /// ```
 /// use nalgebra::DVector;
-/// use vi::__private::Undo;
+/// use vi_runtime::private::Undo;
 /// // v = [1, 2]; v[0] = 5 (the forward pass had added 0.5 to the adjoint of the old v[0]).
 /// let (mut v, mut g) = (DVector::from_vec(vec![1.0, 2.0]), DVector::from_vec(vec![0.5, 0.0]));
 /// let mut u = Undo::new();
@@ -125,7 +125,7 @@ struct Entry {
 /// let mut gx = 0.0;
 /// u.back(&mut v, &mut g, Some(&mut gx));
 /// assert_eq!((v[0], g[0], gx), (1.0, 0.5, 3.0));
-/// # Ok::<(), vi::__private::ShapeError>(())
+/// # Ok::<(), vi_runtime::private::ShapeError>(())
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Undo {

@@ -39,16 +39,19 @@ mod latent;
 mod sizes;
 mod state;
 
+pub use crate::ad::fast::{
+    Bin, ColScalarRules, GeneralAdd, GeneralDiv, GeneralMul, GeneralMulAdd, GeneralSub,
+    ScalarMulAdd, ScalarRules, Tri,
+};
 pub use checks::{check_data, check_statement, BadValue, Finite, FiniteCheck};
 pub use data::{
     cached_flats, cached_val, check_val, copy_of, flats, stats_cell, to_value, val, Data,
     DataCache, F64s, Flats, ToValue, Val, ValKnown, ValPoison,
 };
 pub use dispatch::{
-    obs, Bin, ColScalarRules, DataOp, GeneralAdd, GeneralDiv, GeneralMul, GeneralMulAdd,
-    GeneralSub, Number, Ops2, Ops3, Ops4, Ops5, Ops6, RecycleKnown, RecycleOther, Recycler,
-    ScalarKernel2, ScalarKernel3, ScalarKernel4, ScalarKernel5, ScalarKernel6, ScalarMulAdd,
-    ScalarRules, SliceKernel2, SliceKernel3, SliceKernel4, SliceKernel5, SliceKernel6, Tri,
+    obs, DataOp, Number, Ops2, Ops3, Ops4, Ops5, Ops6, RecycleKnown, RecycleOther, Recycler,
+    ScalarKernel2, ScalarKernel3, ScalarKernel4, ScalarKernel5, ScalarKernel6, SliceKernel2,
+    SliceKernel3, SliceKernel4, SliceKernel5, SliceKernel6,
 };
 pub use errors::{at_statement, catch, index_at, shape, Fail};
 pub use inplace::{write_elem, ElemAt, Undo};
@@ -57,3 +60,9 @@ pub use lanes::{lane_col, lane_rows, lane_zeros, lanes, LaneRows, LaneSource, La
 pub use latent::{bound, bounded, build_blocks, Latent};
 pub use sizes::{len, rev, row_sums, side, size, Len, Size};
 pub use state::{acc, seed, set_elem, set_elem_back, Acc, SetElem};
+
+/// The per-thread storage pool of the rules (crate-private as `ad::pool`), for the tests that
+/// count what a gradient call keeps.
+pub mod pool {
+    pub use crate::ad::pool::kept;
+}
