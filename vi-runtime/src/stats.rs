@@ -2,6 +2,8 @@
 //! summary, the plots and the examples all use these.
 //!
 //! - [`mean`], [`variance`] and [`sd`] (divisor n - 1), [`dot`];
+//! - [`mean_and_se`] (a Monte Carlo estimate and its standard error), [`column_mean_var`]
+//!   (the per-column moments of a row-major block of draws), [`inf_norm`];
 //! - [`quantile`] (linear interpolation between order statistics, NumPy's default and
 //!   Hyndman and Fan's type 7, as ArviZ and R's `quantile` use) and [`median`];
 //! - [`kde`], a Gaussian kernel density estimate reflected at the bounds of a support;
@@ -41,6 +43,50 @@ pub fn variance(xs: &[f64]) -> f64 {
 /// The sample standard deviation (divisor n - 1); NaN for fewer than two values.
 pub fn sd(xs: &[f64]) -> f64 {
     variance(xs).sqrt()
+}
+
+/// The mean and its standard error `sqrt(s^2 / n)` (sample variance with divisor
+/// `max(n - 1, 1)`, so one value has error 0); the mean and NaN when the mean is not finite
+/// (a value is infinite). NaN for an empty slice.
+pub fn mean_and_se(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    if !mean.is_finite() {
+        return (mean, f64::NAN);
+    }
+    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, (var / n).sqrt())
+}
+
+/// The column means and variances (divisor n) of an `n x d` block stored row by row (`n`
+/// draws of `d` parameters, as the samplers keep them). NaN columns when there are no rows;
+/// empty vectors when `d` is 0.
+pub fn column_mean_var(rows: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
+    if d == 0 {
+        return (Vec::new(), Vec::new());
+    }
+    let n = (rows.len() / d) as f64;
+    let mut mean = vec![0.0; d];
+    for r in rows.chunks_exact(d) {
+        for (m, x) in mean.iter_mut().zip(r) {
+            *m += x;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n);
+    let mut var = vec![0.0; d];
+    for r in rows.chunks_exact(d) {
+        for ((v, x), m) in var.iter_mut().zip(r).zip(&mean) {
+            *v += (x - m) * (x - m);
+        }
+    }
+    var.iter_mut().for_each(|v| *v /= n);
+    (mean, var)
+}
+
+/// The largest absolute value (the infinity norm); 0 for an empty slice, NaN never (a NaN
+/// element is passed over, as `f64::max` does).
+pub fn inf_norm(xs: &[f64]) -> f64 {
+    xs.iter().fold(0.0, |m, x| m.max(x.abs()))
 }
 
 /// The `q`-quantile (`q` clamped to [0, 1]) by linear interpolation between order statistics
@@ -245,6 +291,28 @@ mod tests {
         let ys: Vec<f64> = (1..=100).map(f64::from).collect();
         assert!((variance(&ys) - 100.0 * 101.0 / 12.0).abs() < 1e-9);
         assert_eq!(dot(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]), 32.0);
+    }
+
+    #[test]
+    fn standard_errors_column_moments_and_norms_match_closed_forms() {
+        // 1..=100: mean 50.5, variance n(n + 1) / 12, so the standard error is
+        // sqrt(101 / 12).
+        let ys: Vec<f64> = (1..=100).map(f64::from).collect();
+        let (m, se) = mean_and_se(&ys);
+        assert_eq!(m, 50.5);
+        assert!((se - (101.0f64 / 12.0).sqrt()).abs() < 1e-12);
+        assert_eq!(mean_and_se(&[2.0]), (2.0, 0.0));
+        let (m, se) = mean_and_se(&[1.0, f64::NEG_INFINITY]);
+        assert!(m == f64::NEG_INFINITY && se.is_nan());
+        // Rows (1, 10), (2, 20), (3, 30), (4, 40): means 2.5 and 25, variances (divisor n)
+        // 1.25 and 125.
+        let rows = [1.0, 10.0, 2.0, 20.0, 3.0, 30.0, 4.0, 40.0];
+        let (mean, var) = column_mean_var(&rows, 2);
+        assert_eq!(mean, vec![2.5, 25.0]);
+        assert!((var[0] - 1.25).abs() < 1e-12 && (var[1] - 125.0).abs() < 1e-12);
+        assert_eq!(column_mean_var(&[], 0), (vec![], vec![]));
+        assert_eq!(inf_norm(&[1.0, -3.5, 2.0]), 3.5);
+        assert_eq!(inf_norm(&[]), 0.0);
     }
 
     #[test]

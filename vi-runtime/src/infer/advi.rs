@@ -195,7 +195,9 @@ impl Settings {
                         }
                         cb.push_back(delta);
                         let mean = cb.iter().sum::<f64>() / cb.len() as f64;
-                        if mean < self.tolerance || median(cb.iter().copied()) < self.tolerance {
+                        let median =
+                            crate::stats::median(&mut cb.iter().copied().collect::<Vec<_>>());
+                        if mean < self.tolerance || median < self.tolerance {
                             converged = true;
                         }
                     }
@@ -423,17 +425,5 @@ fn update(guide: &mut Guide, grad: &[f64], history: &mut [f64], first: bool, eta
         } else {
             guide.omega[j - d] += step;
         }
-    }
-}
-
-/// The median of a few values.
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.collect();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
     }
 }

@@ -1,3 +1,7 @@
+// Longer than 800 lines: one method read top to bottom (settings, the fixed draws, the
+// whitening, the objective with its Hessian and pair gradients, the Laplace start, the run,
+// the Newton finish, the tests of the draws' moments); its pieces are private to the run, and
+// a split would make them crate-visible for no reader's gain.
 //! The deterministic ELBO: the default method of [`Vi`](super::vi::Vi).
 //!
 //! DADVI (Giordano, Ingram and Broderick, "Black box variational inference with a
@@ -56,6 +60,7 @@ use super::Rng;
 use crate::error::FitError;
 use crate::math::LN_2PI;
 use crate::model::Model;
+use crate::stats;
 
 /// The smallest and largest default number of fixed draws.
 pub(crate) const DEFAULT_DRAWS_RANGE: (usize, usize) = (32, 128);
@@ -440,10 +445,6 @@ fn pair_covariance(
     resid.transpose() * &resid / dof as f64
 }
 
-fn inf_norm(v: &[f64]) -> f64 {
-    v.iter().fold(0.0, |m, x| m.max(x.abs()))
-}
-
 /// The Laplace start: the mode, the whitening factor and the log evidence.
 fn laplace_start<M: Model + ?Sized>(model: &M, seed: u64) -> Result<LaplaceStart, String> {
     let fit = Laplace::default()
@@ -608,15 +609,16 @@ impl Settings {
         let mut stop_reason = opt.message.to_string();
 
         let want_hessian = self.linear_response.unwrap_or(d <= LR_MAX_DIM);
-        let mut hessian =
-            if want_hessian || (inf_norm(&grad) > self.grad_tolerance && d <= NEWTON_MAX_DIM) {
-                obj.hessian(&xi)
-            } else {
-                None
-            };
+        let mut hessian = if want_hessian
+            || (stats::inf_norm(&grad) > self.grad_tolerance && d <= NEWTON_MAX_DIM)
+        {
+            obj.hessian(&xi)
+        } else {
+            None
+        };
         // Newton steps on F's Hessian where L-BFGS stopped short of the tolerance.
         let mut newton_steps = 0;
-        while inf_norm(&grad) > self.grad_tolerance && newton_steps < NEWTON_STEPS {
+        while stats::inf_norm(&grad) > self.grad_tolerance && newton_steps < NEWTON_STEPS {
             let Some(step) = hessian
                 .as_ref()
                 .and_then(|h| (-h).cholesky())
@@ -647,7 +649,7 @@ impl Settings {
                 hessian = obj.hessian(&xi);
             }
         }
-        let grad_norm = inf_norm(&grad);
+        let grad_norm = stats::inf_norm(&grad);
         let converged = grad_norm <= self.grad_tolerance;
         if newton_steps > 0 {
             stop_reason = if converged {

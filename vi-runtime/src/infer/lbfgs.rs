@@ -53,10 +53,6 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-fn inf_norm(a: &[f64]) -> f64 {
-    a.iter().fold(0.0, |m, v| m.max(v.abs()))
-}
-
 /// One evaluated trial point of the line search, for the minimised objective `phi = -f`.
 struct Trial {
     alpha: f64,
@@ -106,7 +102,7 @@ pub(crate) fn maximize(
         message,
     };
     for iter in 1..=settings.max_iterations {
-        if inf_norm(&g) <= settings.tol_grad * phi.abs().max(1.0) {
+        if crate::stats::inf_norm(&g) <= settings.tol_grad * phi.abs().max(1.0) {
             return done(x, phi, g, iter - 1, true, "gradient below tolerance");
         }
         // Two-loop recursion: p = -H g.
@@ -182,7 +178,7 @@ pub(crate) fn maximize(
             s_hist.push(s);
             y_hist.push(y);
         }
-        if inf_norm(&g) <= settings.tol_grad * phi.abs().max(1.0) {
+        if crate::stats::inf_norm(&g) <= settings.tol_grad * phi.abs().max(1.0) {
             return done(x, phi, g, iter, true, "gradient below tolerance");
         }
         if rel < settings.tol_rel_obj {

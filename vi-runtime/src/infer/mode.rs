@@ -14,6 +14,7 @@ use super::lbfgs::{self, LbfgsSettings};
 use super::rng_for;
 use crate::error::FitError;
 use crate::model::Model;
+use crate::stats;
 
 /// Step of the finite-difference stencil, relative to `max(1, |theta_i|)` (Stan uses 1e-3).
 const HESSIAN_STEP: f64 = 1e-3;
@@ -415,10 +416,6 @@ pub(crate) fn find_mode<M: Model + ?Sized>(
     })
 }
 
-fn inf_norm(a: &[f64]) -> f64 {
-    a.iter().fold(0.0, |m, v| m.max(v.abs()))
-}
-
 /// Start `start`: an initial point, L-BFGS, then Newton steps.
 fn climb<M: Model + ?Sized>(
     model: &M,
@@ -440,7 +437,7 @@ fn climb<M: Model + ?Sized>(
                 .into(),
         });
     }
-    let at_tol = |f: f64, g: &[f64]| inf_norm(g) <= settings.tolerance * f.abs().max(1.0);
+    let at_tol = |f: f64, g: &[f64]| stats::inf_norm(g) <= settings.tolerance * f.abs().max(1.0);
     // Rounds of L-BFGS then Newton: L-BFGS runs at most `round` iterations before Newton
     // takes over (on an ill-conditioned posterior it would crawl to the cap), and resumes
     // from Newton's point while iterations remain and the gradient is not at tolerance.
@@ -486,7 +483,8 @@ fn climb<M: Model + ?Sized>(
                 let xt: Vec<f64> = x.iter().zip(&step).map(|(a, s)| a + t * s).collect();
                 let mut gt = vec![0.0; d];
                 let ft = eval(&xt, &mut gt);
-                if finite(ft, &gt) && (ft > f || (ft >= f - slack && inf_norm(&gt) < inf_norm(&g)))
+                if finite(ft, &gt)
+                    && (ft > f || (ft >= f - slack && stats::inf_norm(&gt) < stats::inf_norm(&g)))
                 {
                     accepted = Some((xt, ft, gt));
                     break;

@@ -1,3 +1,7 @@
+// Longer than 800 lines: the public face of VI in one place, the `Vi` builder (the settings of
+// all three methods and `fit`, which dispatches to dadvi.rs, advi.rs or the Laplace
+// approximation) and `ViDiagnostics` (what every method reports, its summary and its CSV
+// comments); the methods themselves live in their own files.
 //! Mean-field Gaussian variational inference.
 //!
 //! The guide is `q(theta) = prod_i Normal(theta_i | mu_i, exp(omega_i))` on the unconstrained
@@ -419,7 +423,7 @@ impl Vi {
             &mut rng,
             csv,
         )?;
-        let (elbo, elbo_mcse) = mean_and_se(&ratios);
+        let (elbo, elbo_mcse) = crate::stats::mean_and_se(&ratios);
         let khat = pareto_k(&ratios);
         let diagnostics = ViDiagnostics {
             method: ViMethod::Stochastic,
@@ -486,7 +490,7 @@ impl Vi {
                 (chain, ratios, elbo_ratios)
             }
         };
-        let (elbo, elbo_mcse) = mean_and_se(&elbo_ratios);
+        let (elbo, elbo_mcse) = crate::stats::mean_and_se(&elbo_ratios);
         let khat = pareto_k(&ratios);
         let lr_sd: Vec<f64> = match (&lr_factor, &run.lr_covariance) {
             (Some(_), Some(c)) => (0..d).map(|i| c[(i, i)].sqrt()).collect(),
@@ -697,17 +701,6 @@ fn draw<M: Model + ?Sized>(
         log_ratios.push(log_p - log_q);
     }
     Ok((Chain { draws, lp }, log_ratios))
-}
-
-/// The mean and its standard error (`-inf` and NaN if a value is `-inf`).
-fn mean_and_se(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    if !mean.is_finite() {
-        return (mean, f64::NAN);
-    }
-    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0).max(1.0);
-    (mean, (var / n).sqrt())
 }
 
 /// What a VI fit reports about itself.

@@ -26,6 +26,7 @@ use rand::Rng as _;
 use rand_distr::StandardNormal;
 
 use crate::infer::Rng;
+use crate::stats::column_mean_var;
 
 /// nuts-rs's bounds of a diagonal element of the inverse metric.
 const DIAG_LIMITS: (f64, f64) = (1e-20, 1e20);
@@ -253,26 +254,6 @@ impl Samples {
     }
 }
 
-/// Column means and variances (divisor n) of an n x d row-major block.
-fn mean_var(rows: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
-    let n = (rows.len() / d) as f64;
-    let mut mean = vec![0.0; d];
-    for r in rows.chunks_exact(d) {
-        for (m, x) in mean.iter_mut().zip(r) {
-            *m += x;
-        }
-    }
-    mean.iter_mut().for_each(|m| *m /= n);
-    let mut var = vec![0.0; d];
-    for r in rows.chunks_exact(d) {
-        for ((v, x), m) in var.iter_mut().zip(r).zip(&mean) {
-            *v += (x - m) * (x - m);
-        }
-    }
-    var.iter_mut().for_each(|v| *v /= n);
-    (mean, var)
-}
-
 /// nutpie's diagonal: `sqrt(var_x / var_g)`, within nuts-rs's bounds; an element that is not
 /// finite or zero (a parameter that did not move) keeps `fallback`.
 pub(crate) fn grad_diag(var_x: &[f64], var_g: &[f64], fallback: &[f64]) -> Vec<f64> {
@@ -309,7 +290,7 @@ pub(crate) fn init_diag(grad: &[f64]) -> Vec<f64> {
 /// divisor n - 1).
 pub(crate) fn stan_diag(s: &Samples) -> Vec<f64> {
     let n = s.n() as f64;
-    let (_, var) = mean_var(&s.draws, s.d);
+    let (_, var) = column_mean_var(&s.draws, s.d);
     var.iter()
         .map(|v| (n / (n + 5.0)) * (v * n / (n - 1.0)) + 1e-3 * (5.0 / (n + 5.0)))
         .collect()
@@ -320,8 +301,8 @@ pub(crate) fn stan_diag(s: &Samples) -> Vec<f64> {
 fn rescaled(s: &Samples, fallback: &[f64]) -> (DMatrix<f64>, DMatrix<f64>, Vec<f64>) {
     let d = s.d;
     let n = s.n();
-    let (mx, vx) = mean_var(&s.draws, d);
-    let (mg, vg) = mean_var(&s.grads, d);
+    let (mx, vx) = column_mean_var(&s.draws, d);
+    let (mg, vg) = column_mean_var(&s.grads, d);
     let sigma: Vec<f64> = grad_diag(&vx, &vg, fallback)
         .iter()
         .map(|v| v.sqrt())
@@ -420,8 +401,8 @@ pub(crate) fn stein_ratio(s: &Samples) -> f64 {
     if n < 2 {
         return f64::NAN;
     }
-    let (mx, _) = mean_var(&s.draws, d);
-    let (mg, _) = mean_var(&s.grads, d);
+    let (mx, _) = column_mean_var(&s.draws, d);
+    let (mg, _) = column_mean_var(&s.grads, d);
     let mut acc = 0.0;
     for (x, g) in s.draws.chunks_exact(d).zip(s.grads.chunks_exact(d)) {
         for i in 0..d {
@@ -455,7 +436,7 @@ pub(crate) fn estimate_dense(s: &Samples, grads: bool, fallback: &[f64]) -> Opti
     let n = s.n() as f64;
     if !grads {
         // Stan: (n / (n + 5)) Cov + 1e-3 (5 / (n + 5)) I, Cov with divisor n - 1.
-        let (mx, _) = mean_var(&s.draws, d);
+        let (mx, _) = column_mean_var(&s.draws, d);
         let x = DMatrix::from_fn(s.n(), d, |k, i| s.draws[k * d + i] - mx[i]);
         let cov = x.transpose() * &x / (n - 1.0);
         return Some(cov * (n / (n + 5.0)) + DMatrix::identity(d, d) * (1e-3 * 5.0 / (n + 5.0)));
@@ -501,7 +482,7 @@ pub(crate) fn estimate_low_rank(
         let diag = stan_diag(s);
         let scale: Vec<f64> = diag.iter().map(|v| v.sqrt()).collect();
         let n = s.n() as f64;
-        let (mx, _) = mean_var(&s.draws, d);
+        let (mx, _) = column_mean_var(&s.draws, d);
         let x = DMatrix::from_fn(s.n(), d, |kk, i| (s.draws[kk * d + i] - mx[i]) / scale[i]);
         let cov = x.transpose() * &x / (n - 1.0);
         (
