@@ -1,3 +1,5 @@
+// Longer than 800 lines: one benchmark group per model, each with its hand-written analytic
+// gradient as the baseline in the same run; a reader looks up one group.
 //! The compiled gradient of `model!` against hand-written analytic gradients of the same
 //! density, in the same run: linear regression (N = 1000, D = 5) vectorised and as a scalar
 //! loop; a Bayesian neural network (one hidden layer of 50 tanh units, N = 200, D = 5) in

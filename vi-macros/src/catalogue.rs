@@ -1,3 +1,5 @@
+// Longer than 800 lines: the DSL's vocabulary as tables, one row per distribution and
+// function, with the few lookups over them; a reader looks up one row.
 //! The DSL's vocabulary: every distribution and every function a model may apply to a
 //! value that depends on a latent, one row each. Every other stage reads the rows: the
 //! analyser resolves names, aliases and arities and checks data parameters against them,

@@ -1,3 +1,6 @@
+// Longer than 800 lines: the syntax tree of the DSL and one `Parse` impl per construct, with
+// the error recovery that lets one run report every statement's error; a reader looks up one
+// construct.
 //! Tokens -> the syntax tree of the DSL: one `Parse` impl per construct.
 //!
 //! ```text

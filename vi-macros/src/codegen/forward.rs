@@ -1,3 +1,6 @@
+// Longer than 800 lines: one `impl Emitter` over the statement kinds (latent, observe, let,
+// assignment, `for`, `if`, `target +=`), each arm next to the sweep the gradient emits right
+// after it; the reverse sweep of blocks is in reverse.rs.
 //! The statements of a body, forward: each statement's lowering, kernel calls, latent
 //! reads, and in the gradient the sweep of a statement right after it.
 

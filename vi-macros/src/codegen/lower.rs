@@ -1,3 +1,6 @@
+// Longer than 800 lines: one type, `Lowering` (an expression in A-normal form with its
+// forward and backward calls), with its naming helpers; every rule kind is one arm of its
+// match, and a reader follows one arm.
 //! The reverse sweep: an active expression ([`AExpr`]) becomes a straight list of rule calls
 //! (A-normal form), each with its forward call and, in reverse order, its backward call.
 //!
