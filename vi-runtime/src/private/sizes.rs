@@ -88,7 +88,8 @@ impl<T: Size + ?Sized> Size for &T {
 }
 
 /// The size of latent `name` declared by statement `stmt`, as `usize`; a negative or
-/// fractional size is a [`ModelError::Invalid`] naming the declaration.
+/// fractional size is a [`ModelError::Invalid`](crate::ModelError::Invalid) naming the
+/// declaration.
 ///
 /// # Errors
 /// [`Fail::Invalid`] with the statement and what is wrong.
