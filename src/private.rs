@@ -1893,3 +1893,7 @@ impl<T: ?Sized> ad::ToF64s for DataOp<'_, T> {
         self.stats
     }
 }
+
+#[path = "private/gather.rs"]
+mod gather;
+pub use gather::{gather_index, lane_check, lane_segment, lane_shift, range_len, shift_of};

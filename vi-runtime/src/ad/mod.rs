@@ -76,6 +76,7 @@
 //! products on column-major slices) are in [`kernels`]; they vectorise.
 
 mod binary;
+mod gather;
 mod index;
 pub mod kernels;
 mod matrix;
@@ -88,6 +89,7 @@ pub use binary::{
     add, add_back, div, div_back, kind, mul, mul_add, mul_add_back, mul_back, powf, powf_back, sub,
     sub_back, Broadcast, ElemOp, MulKind, MulRule,
 };
+pub use gather::{gather, gather_back, segment, segment_back};
 pub use index::{
     col, col_back, index, index2, index2_back, index_back, row, row_back, set, set_back,
 };
