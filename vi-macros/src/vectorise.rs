@@ -21,17 +21,26 @@
 //! A loop is vectorised only when every value in it has a shape the macro can tell and
 //! every operation means, lane by lane, what the loop meant; any other loop is left as it
 //! is. What it takes:
-//! * `for i in 0..n` over data, carrying no state and writing no data from one iteration to
-//!   the next, with no `if` (an error about an observed value then names its index `i`);
-//! * data read through the loop variable only as `y[i]` (a vector argument), `x[(i, j)]` (a
-//!   matrix argument, `j` not depending on `i`) or `let xi = x.row(i)` (optionally
-//!   `.clone_owned()`), and no other data statement;
+//! * `for i in lo..hi` over data, carrying no state and writing no data from one iteration
+//!   to the next, with no `if` (lane `k` is iteration `lo + k`: an error about an observed
+//!   value names its index `i`, see `Model::lane_stmts`);
+//! * data read through the loop variable only as `y[i]` or `y[i - k]`, `y[i + k]` (a vector
+//!   argument; `k` not depending on `i`: a shifted slice, as an autoregression's lags),
+//!   `x[(i, j)]` (a matrix argument, `j` not depending on `i`) or `let xi = x.row(i)`
+//!   (optionally `.clone_owned()`), and no other data statement;
+//! * a vector made before the loop read as `h[i]`, `h[i - k]` (a segment of `h`: stochastic
+//!   volatility's `h[t - 1]`) or `a[g[i]]`, `a[g[i] - c]` (`g` a vector argument of
+//!   `usize` codes: one gather, whose backward rule is a scatter-add; radon's
+//!   `a[county[i]]`). Each is checked by a data statement emitted before the statement
+//!   that uses it (`__private::lane_segment`, `gather_index`), whose error names the
+//!   vector, its length, the index and the values of the loop variables, as the loop's
+//!   `index_at` would;
 //! * each operation one of: elementwise functions and `+ - * / powf powi` of a lane value
 //!   with a scalar made before the loop or another lane value of the same kind; a row of
 //!   the lanes plus, minus, times or over a row vector made before the loop, times a matrix
 //!   made before the loop, or `dot` with a vector made before the loop;
-//! * observations `y[i] ~ D(..)` whose arguments are numbers per lane or scalars, `target +=`
-//!   a number per lane; inner loops (`for j ..`) of such `let`s, whose state may go from a
+//! * observations `y[i] ~ D(..)` and densities `h[i] ~ D(..)` whose arguments are numbers
+//!   per lane or scalars, `target +=` a number per lane; inner loops (`for j ..`) of such `let`s, whose state may go from a
 //!   scalar to a number per lane (it then starts as a column of that scalar).
 //!
 //! Shapes come from the latents' declarations (`.iid(n)` is a column, `.iid((r, c))` a

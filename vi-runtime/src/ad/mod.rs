@@ -65,6 +65,11 @@
 //!   *Extension*, for vectors written in a loop: [`set`]`(&mut v, i, x) -> Result<(), _>`
 //!   writes `v[i] = x`; its backward rule [`set_back`]`(&mut gv, i, &mut gx)` moves the
 //!   adjoint of the overwritten element into `x`'s adjoint (`gx += gv[i]; gv[i] = 0`).
+//!   *Extension*, for loops over observations run as whole vectors: [`gather`]`(&v, idx,
+//!   sub) -> DVector` is `v[idx[k] - sub]` for every `k` (`a[g[i]]` over the lanes), whose
+//!   backward rule adds each element of `g` into the element it read (a scatter-add);
+//!   [`segment`]`(&v, start, len) -> DVector` is `v[start..start + len]` (`h[t - k]` over
+//!   the lanes, `h[a..b]`, `segment(h, start, len)`).
 //!
 //! * *Extension*, densities as values: the generated code calls a distribution's kernel
 //!   with partial buffers in the forward pass, and [`partial_back`]`(&p, &g, &mut gx)` adds
