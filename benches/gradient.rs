@@ -835,10 +835,10 @@ impl Measurement for ThreadCpuTime {
 fn main() {
     let setup = Setup::new();
     let mix = mixture::Setup::new();
-    let mut vs = variants(&setup);
-    vs.extend(mixture::variants(&mix));
     // Issue 13's gathers and shifts (`gather/mod.rs`): radon and AR(5).
     let gat = gather::Setup::new();
+    let mut vs = variants(&setup);
+    vs.extend(mixture::variants(&mix));
     vs.extend(gather::variants(&gat));
     // `VI_BENCH_GROUPS=radon,AR`: only the groups whose names contain one of these.
     if let Some(only) = std::env::var_os("VI_BENCH_GROUPS") {

@@ -62,11 +62,11 @@ where
     let idx = super::lanes(g, lanes);
     let (r, c) = v.dims();
     let len = r * c;
-    // One branch-free pass: the largest index decides.
-    let bad = idx
+    // Two reductions that vectorise: the smallest and the largest index decide.
+    let (lo, hi) = idx
         .iter()
-        .fold(false, |b, &i| b | (i < sub) | (i - sub.min(i) >= len));
-    if bad {
+        .fold((usize::MAX, 0usize), |(lo, hi), &i| (lo.min(i), hi.max(i)));
+    if !idx.is_empty() && (lo < sub || hi - sub >= len) {
         let k = idx
             .iter()
             .position(|&i| i < sub || i - sub >= len)

@@ -95,8 +95,21 @@ pub fn vectorise(mut m: Model) -> Model {
         .filter(|a| !shadowed.contains(&a.name.to_string()))
         .map(|a| (a.name.to_string(), arg_ty(&a.ty)))
         .collect();
+    // Vectors of `usize` (index vectors a gather may read through): `&[usize]`,
+    // `&Vec<usize>`, `&DVector<usize>`.
+    let codes = m
+        .args
+        .iter()
+        .filter(|a| !shadowed.contains(&a.name.to_string()))
+        .filter(|a| {
+            let t = a.ty.to_token_stream().to_string().replace(' ', "");
+            arg_ty(&a.ty) == Some(Ty::Col) && (t.ends_with("[usize]") || t.ends_with("<usize>"))
+        })
+        .map(|a| a.name.to_string())
+        .collect();
     let mut cx = Cx {
         args,
+        codes,
         types: HashMap::new(),
         ids: std::mem::take(&mut m.ids),
         loops: 0,
@@ -274,6 +287,8 @@ fn ident_of(e: &Expr) -> Option<&Ident> {
 struct Cx {
     /// The arguments no data statement shadows, with their shapes.
     args: HashMap<String, Option<Ty>>,
+    /// The vector arguments of `usize`s no data statement shadows (index vectors).
+    codes: HashSet<String>,
     /// The shapes of the bindings, as far as known.
     types: HashMap<BindingId, Ty>,
     /// [`Model::ids`].
@@ -887,12 +902,11 @@ impl Lanes<'_> {
         }
     }
 
-    /// `g[i]` with `g` a vector argument: `g`.
+    /// `g[i]` with `g` a vector argument of `usize`s: `g`.
     fn index_vector(&self, e: &Expr) -> Option<Ident> {
         let Expr::Index(ix) = e else { return None };
         let g = ident_of(&ix.expr)?;
-        (self.cx.args.get(&g.to_string()) == Some(&Some(Ty::Col)) && self.is_var(&ix.index))
-            .then(|| g.clone())
+        (self.cx.codes.contains(&g.to_string()) && self.is_var(&ix.index)).then(|| g.clone())
     }
 
     /// What the index `e` of a vector is lane by lane, when the lanes read the vector at a
@@ -922,6 +936,23 @@ impl Lanes<'_> {
     /// `back` (an `i64` expression) when `e` is the loop variable plus or minus terms that
     /// do not depend on it, `t - back`: `t`, `t - 1`, `t - j - 1`, `k + t`.
     fn back(&self, e: &Expr) -> Option<Expr> {
+        let mut terms = Vec::new();
+        self.back_terms(e, false, &mut terms)?;
+        let mut out: Option<Expr> = None;
+        for (minus, k) in terms {
+            out = Some(match (out, minus) {
+                (None, false) => k,
+                (None, true) => syn::parse_quote!(-#k),
+                (Some(a), false) => syn::parse_quote!(#a + #k),
+                (Some(a), true) => syn::parse_quote!(#a - #k),
+            });
+        }
+        Some(out.unwrap_or_else(|| syn::parse_quote!(0i64)))
+    }
+
+    /// The terms of [`Lanes::back`], each with whether it is subtracted from the shift back
+    /// (`neg`: inside a term itself subtracted).
+    fn back_terms(&self, e: &Expr, neg: bool, out: &mut Vec<(bool, Expr)>) -> Option<()> {
         let term = |k: &Expr| -> Expr {
             match k {
                 // An integer literal is a `usize`, as in the loop's `t - 1`.
@@ -936,9 +967,9 @@ impl Lanes<'_> {
             }
         };
         match e {
-            Expr::Paren(p) => self.back(&p.expr),
-            Expr::Group(g) => self.back(&g.expr),
-            e if self.is_var(e) => Some(syn::parse_quote!(0i64)),
+            Expr::Paren(p) => self.back_terms(&p.expr, neg, out),
+            Expr::Group(g) => self.back_terms(&g.expr, neg, out),
+            e if self.is_var(e) => (!neg).then_some(()),
             Expr::Binary(b) => {
                 let (l, r) = (&*b.left, &*b.right);
                 let (ml, mr) = (
@@ -946,17 +977,21 @@ impl Lanes<'_> {
                     self.mentions(r.to_token_stream()),
                 );
                 match b.op {
+                    // `a - k`: back grows by k.
                     syn::BinOp::Sub(_) if !mr => {
-                        let (a, k) = (self.back(l)?, term(r));
-                        Some(syn::parse_quote!(#a + #k))
+                        self.back_terms(l, neg, out)?;
+                        out.push((neg, term(r)));
+                        Some(())
                     }
                     syn::BinOp::Add(_) if !mr => {
-                        let (a, k) = (self.back(l)?, term(r));
-                        Some(syn::parse_quote!(#a - #k))
+                        self.back_terms(l, neg, out)?;
+                        out.push((!neg, term(r)));
+                        Some(())
                     }
                     syn::BinOp::Add(_) if !ml => {
-                        let (a, k) = (self.back(r)?, term(l));
-                        Some(syn::parse_quote!(#a - #k))
+                        self.back_terms(r, neg, out)?;
+                        out.push((!neg, term(l)));
+                        Some(())
                     }
                     _ => None,
                 }
