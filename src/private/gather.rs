@@ -45,6 +45,7 @@ fn out_of_range(
 /// When `lanes` is not inside `g` (the loop would have indexed `g` out of bounds; see
 /// `lanes`).
 #[inline]
+#[allow(clippy::too_many_arguments)]
 pub fn gather_index<'a, V, G, const N: usize>(
     stmt: usize,
     v: &V,
