@@ -40,6 +40,7 @@ use vi::prelude::*;
 
 mod common;
 use common::{check, theta};
+mod gather;
 mod mixture;
 
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
@@ -836,8 +837,16 @@ impl Measurement for ThreadCpuTime {
 fn main() {
     let setup = Setup::new();
     let mix = mixture::Setup::new();
+    // Issue 13's gathers and shifts (`gather/mod.rs`): radon and AR(5).
+    let gat = gather::Setup::new();
     let mut vs = variants(&setup);
     vs.extend(mixture::variants(&mix));
+    vs.extend(gather::variants(&gat));
+    // `VI_BENCH_GROUPS=radon,AR`: only the groups whose names contain one of these.
+    if let Some(only) = std::env::var_os("VI_BENCH_GROUPS") {
+        let only = only.to_string_lossy().into_owned();
+        vs.retain(|(group, _, _)| only.split(',').any(|w| group.contains(w)));
+    }
     if let Some(r) = std::env::var_os("VI_BENCH_INTERLEAVED") {
         let rounds = r.to_str().and_then(|r| r.parse().ok()).unwrap_or(30);
         interleaved(&mut vs, rounds);

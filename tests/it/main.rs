@@ -10,6 +10,7 @@ mod loop_lengths;
 mod macro_constructs;
 mod macro_coverage;
 mod macro_data;
+mod macro_gather;
 mod macro_hoist;
 mod macro_inplace;
 mod macro_models;

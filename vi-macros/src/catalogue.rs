@@ -602,6 +602,12 @@ pub enum WithData {
     /// `exp(-|x_i - x_j|^2 / (2 rho^2))` of the data points `x`, the unit-scale part of
     /// `gp_exp_quad_cov(x, alpha, rho)` (no row of its own: see `analyse::exprs`).
     GpExpQuad,
+    /// `v[g[i] - sub]` for every lane `i` of a vectorised loop: a gather (params: the lanes'
+    /// indices, checked, and `sub`).
+    Gather,
+    /// `v[a..b]`, `segment(v, start, len)`, or `v[t - k]` for every lane `t` of a vectorised
+    /// loop: a contiguous segment (params: start, length).
+    Segment,
 }
 
 impl WithData {
@@ -614,6 +620,8 @@ impl WithData {
             WithData::Row => "row",
             WithData::Col => "col",
             WithData::GpExpQuad => "gp_exp_quad_unit",
+            WithData::Gather => "gather",
+            WithData::Segment => "segment",
         }
     }
 }
@@ -740,6 +748,9 @@ fns! {
     "rows_dot_product" []       2         Other       Binary(Binary::RowsDotProduct);
     "mdivide_left_tri_low" []   2         Other       Binary(Binary::MdivideLeftTriLow);
     "gp_exp_quad_cov" ["cov_exp_quad"] 3  Other       Syntax;
+    // A contiguous part of a vector: Stan's `segment(v, start, len)`, the start 0-based as
+    // every index of the DSL (`v[a..b]` is the same rule).
+    "segment"       []          3         Other       WithData(WithData::Segment);
 }
 
 /// The runtime rule's name of a row's name: Stan's `Phi` is `ad::phi`.

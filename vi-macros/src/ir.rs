@@ -338,6 +338,11 @@ pub struct Model {
     /// The `#[keep]` values, in declaration order: each top-level `let` binding's value is
     /// reported by the posterior under its name (the derived layout's order).
     pub kept: Vec<Binding>,
+    /// Distribution statements that `vectorise` made from a loop over observations: (the
+    /// statement, the name of its lane range, which operands are one number per lane, the
+    /// value first). An error about an element of such an operand names the loop's index,
+    /// the lane's position plus the range's start.
+    pub lane_stmts: Vec<(usize, Ident, Vec<bool>)>,
 }
 
 /// Calls `f` on every statement of `stmts`, a loop's or branch's own statements right

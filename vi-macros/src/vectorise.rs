@@ -21,17 +21,26 @@
 //! A loop is vectorised only when every value in it has a shape the macro can tell and
 //! every operation means, lane by lane, what the loop meant; any other loop is left as it
 //! is. What it takes:
-//! * `for i in 0..n` over data, carrying no state and writing no data from one iteration to
-//!   the next, with no `if` (an error about an observed value then names its index `i`);
-//! * data read through the loop variable only as `y[i]` (a vector argument), `x[(i, j)]` (a
-//!   matrix argument, `j` not depending on `i`) or `let xi = x.row(i)` (optionally
-//!   `.clone_owned()`), and no other data statement;
+//! * `for i in lo..hi` over data, carrying no state and writing no data from one iteration
+//!   to the next, with no `if` (lane `k` is iteration `lo + k`: an error about an observed
+//!   value names its index `i`, see `Model::lane_stmts`);
+//! * data read through the loop variable only as `y[i]` or `y[i - k]`, `y[i + k]` (a vector
+//!   argument; `k` not depending on `i`: a shifted slice, as an autoregression's lags),
+//!   `x[(i, j)]` (a matrix argument, `j` not depending on `i`) or `let xi = x.row(i)`
+//!   (optionally `.clone_owned()`), and no other data statement;
+//! * a vector made before the loop read as `h[i]`, `h[i - k]` (a segment of `h`: stochastic
+//!   volatility's `h[t - 1]`) or `a[g[i]]`, `a[g[i] - c]` (`g` a vector argument of
+//!   `usize` codes: one gather, whose backward rule is a scatter-add; radon's
+//!   `a[county[i]]`). Each is checked by a data statement emitted before the statement
+//!   that uses it (`__private::lane_segment`, `gather_index`), whose error names the
+//!   vector, its length, the index and the values of the loop variables, as the loop's
+//!   `index_at` would;
 //! * each operation one of: elementwise functions and `+ - * / powf powi` of a lane value
 //!   with a scalar made before the loop or another lane value of the same kind; a row of
 //!   the lanes plus, minus, times or over a row vector made before the loop, times a matrix
 //!   made before the loop, or `dot` with a vector made before the loop;
-//! * observations `y[i] ~ D(..)` whose arguments are numbers per lane or scalars, `target +=`
-//!   a number per lane; inner loops (`for j ..`) of such `let`s, whose state may go from a
+//! * observations `y[i] ~ D(..)` and densities `h[i] ~ D(..)` whose arguments are numbers
+//!   per lane or scalars, `target +=` a number per lane; inner loops (`for j ..`) of such `let`s, whose state may go from a
 //!   scalar to a number per lane (it then starts as a column of that scalar).
 //!
 //! Shapes come from the latents' declarations (`.iid(n)` is a column, `.iid((r, c))` a
@@ -86,8 +95,21 @@ pub fn vectorise(mut m: Model) -> Model {
         .filter(|a| !shadowed.contains(&a.name.to_string()))
         .map(|a| (a.name.to_string(), arg_ty(&a.ty)))
         .collect();
+    // Vectors of `usize` (index vectors a gather may read through): `&[usize]`,
+    // `&Vec<usize>`, `&DVector<usize>`.
+    let codes = m
+        .args
+        .iter()
+        .filter(|a| !shadowed.contains(&a.name.to_string()))
+        .filter(|a| {
+            let t = a.ty.to_token_stream().to_string().replace(' ', "");
+            arg_ty(&a.ty) == Some(Ty::Col) && (t.ends_with("[usize]") || t.ends_with("<usize>"))
+        })
+        .map(|a| a.name.to_string())
+        .collect();
     let mut cx = Cx {
         args,
+        codes,
         types: HashMap::new(),
         ids: std::mem::take(&mut m.ids),
         loops: 0,
@@ -100,6 +122,8 @@ pub fn vectorise(mut m: Model) -> Model {
                 _ => None,
             })
             .collect(),
+        outer: Vec::new(),
+        lane_stmts: Vec::new(),
     };
     for l in &m.latents {
         let t = match l.shape {
@@ -124,6 +148,7 @@ pub fn vectorise(mut m: Model) -> Model {
         }
     }
     m.ids = cx.ids;
+    m.lane_stmts = cx.lane_stmts;
     m
 }
 
@@ -246,6 +271,7 @@ fn with_data_ty(w: WithData, t: Ty) -> Option<Ty> {
         WithData::Row => Some(Ty::Row),
         WithData::Col => Some(Ty::Col),
         WithData::GpExpQuad => Some(Ty::Mat),
+        WithData::Gather | WithData::Segment => Some(Ty::Col),
     }
 }
 
@@ -261,6 +287,8 @@ fn ident_of(e: &Expr) -> Option<&Ident> {
 struct Cx {
     /// The arguments no data statement shadows, with their shapes.
     args: HashMap<String, Option<Ty>>,
+    /// The vector arguments of `usize`s no data statement shadows (index vectors).
+    codes: HashSet<String>,
     /// The shapes of the bindings, as far as known.
     types: HashMap<BindingId, Ty>,
     /// [`Model::ids`].
@@ -271,6 +299,11 @@ struct Cx {
     cached: Vec<(usize, String)>,
     /// The latent vectors, with their lengths as written (`x.ncols()` in `.iid(x.ncols())`).
     lengths: HashMap<BindingId, String>,
+    /// The variables of the loops over integer ranges around the statements being read,
+    /// outermost first (named in index errors).
+    outer: Vec<Ident>,
+    /// [`Model::lane_stmts`].
+    lane_stmts: Vec<(usize, Ident, Vec<bool>)>,
 }
 
 impl Cx {
@@ -387,10 +420,20 @@ impl Cx {
                             continue;
                         }
                     }
+                    let var = match (&pat, &iter) {
+                        (Pat::Ident(p), Expr::Range(_)) => Some(p.ident.clone()),
+                        _ => None,
+                    };
+                    let pushed = var.is_some();
+                    self.outer.extend(var);
+                    let body = self.block(body);
+                    if pushed {
+                        self.outer.pop();
+                    }
                     out.push(Stmt::For {
                         pat,
                         iter,
-                        body: self.block(body),
+                        body,
                         carried,
                         data_carried,
                         src,
@@ -426,11 +469,8 @@ impl Cx {
         else {
             return None;
         };
-        // From 0: lane `i` is iteration `i`, so an error about an element of the lanes names
-        // the index the loop would have.
-        if lo.to_token_stream().to_string() != "0" {
-            return None;
-        }
+        // Lane `k` is iteration `lo + k`: an error about an element of the lanes names the
+        // index the loop would have (`Model::lane_stmts`).
         let range = format_ident!("__lanes{}", self.loops);
         let fixed = self.fixed(iter);
         let mut l = Lanes {
@@ -442,17 +482,24 @@ impl Cx {
             src: 0,
             kinds: HashMap::new(),
             cached: Vec::new(),
+            pre: Vec::new(),
+            checks: 0,
+            lane_stmts: Vec::new(),
         };
         let stmts = l.block(body, true)?;
         let cached = std::mem::take(&mut l.cached);
-        if !stmts
-            .iter()
-            .any(|s| matches!(s, Stmt::Observe { .. } | Stmt::Target { .. }))
-        {
+        let lane_stmts = std::mem::take(&mut l.lane_stmts);
+        if !stmts.iter().any(|s| {
+            matches!(
+                s,
+                Stmt::Observe { .. } | Stmt::Target { .. } | Stmt::Density { .. }
+            )
+        }) {
             return None;
         }
         self.loops += 1;
         self.cached.extend(cached);
+        self.lane_stmts.extend(lane_stmts);
         let mut out = vec![Stmt::Data(
             quote!(let #range: ::core::ops::Range<usize> = (#lo)..(#hi);),
         )];
@@ -498,6 +545,23 @@ struct Lanes<'a> {
     kinds: HashMap<BindingId, Kind>,
     /// Cache keys of the lane data whose value depends only on the arguments.
     cached: Vec<(usize, String)>,
+    /// The checks of the gathers and segments of the statement being vectorised, emitted
+    /// before it.
+    pre: Vec<Stmt>,
+    /// Checks made so far (names them).
+    checks: usize,
+    /// [`Model::lane_stmts`] of the loop.
+    lane_stmts: Vec<(usize, Ident, Vec<bool>)>,
+}
+
+/// What a lane's index into a vector is.
+enum LaneIndex {
+    /// The loop variable shifted back by a constant (`t`, `t - k`, `t + k`): the `i64`
+    /// shift back.
+    Shift(Expr),
+    /// An element of an integer data vector for the lane, less a constant (`g[i]`,
+    /// `g[i] - c`): the data vector and the constant.
+    Gather(Ident, Expr),
 }
 
 impl Lanes<'_> {
@@ -534,6 +598,7 @@ impl Lanes<'_> {
                     self.src = *src;
                     let (k, init) = self.expr(init)?;
                     self.kinds.insert(binding.id, k);
+                    out.append(&mut self.pre);
                     out.push(Stmt::Let {
                         binding: binding.clone(),
                         ty: None,
@@ -556,29 +621,41 @@ impl Lanes<'_> {
                     let (Kind::Lane, lhs) = self.data(lhs)? else {
                         return None;
                     };
-                    let mut new = Vec::with_capacity(args.len());
-                    for a in args {
-                        let (k, a) = match a {
-                            Operand::Data(d) => {
-                                let (k, d) = self.data(d)?;
-                                (k, Operand::Data(d))
-                            }
-                            Operand::Active(e) => {
-                                let (k, e) = self.expr(e)?;
-                                (k, Operand::Active(e))
-                            }
-                        };
-                        if k != Kind::Lane && k != SCALAR {
-                            return None;
-                        }
-                        new.push(a);
-                    }
+                    let (new, mut lanes) = self.dist_args(args)?;
+                    lanes.insert(0, true);
+                    self.lane_stmts.push((*src, self.range.clone(), lanes));
+                    out.append(&mut self.pre);
                     out.push(Stmt::Observe {
                         lhs,
                         dist,
                         args: new,
                         src: *src,
                         obs: *obs,
+                    });
+                }
+                Stmt::Density {
+                    value,
+                    dist,
+                    args,
+                    src,
+                } if top => {
+                    // `h[t] ~ Normal(.., h[t - 1], ..)`: the density of a segment.
+                    self.src = *src;
+                    if dist.support.multivariate() {
+                        return None;
+                    }
+                    let (Kind::Lane, value) = self.expr(value)? else {
+                        return None;
+                    };
+                    let (new, mut lanes) = self.dist_args(args)?;
+                    lanes.insert(0, true);
+                    self.lane_stmts.push((*src, self.range.clone(), lanes));
+                    out.append(&mut self.pre);
+                    out.push(Stmt::Density {
+                        value,
+                        dist,
+                        args: new,
+                        src: *src,
                     });
                 }
                 Stmt::Target {
@@ -590,6 +667,7 @@ impl Lanes<'_> {
                         return None;
                     };
                     let sum = AExpr::Unary(Unary::Named("sum"), Box::new(e), Span::call_site());
+                    out.append(&mut self.pre);
                     out.push(Stmt::Target {
                         value: Operand::Active(sum),
                         src: *src,
@@ -781,6 +859,200 @@ impl Lanes<'_> {
         })
     }
 
+    /// A distribution's arguments in the loop, vectorised (each a number per lane or a
+    /// scalar), and which are numbers per lane.
+    fn dist_args(&mut self, args: &[Operand]) -> Option<(Vec<Operand>, Vec<bool>)> {
+        let mut new = Vec::with_capacity(args.len());
+        let mut lanes = Vec::with_capacity(args.len() + 1);
+        for a in args {
+            let (k, a) = match a {
+                Operand::Data(d) => {
+                    let (k, d) = self.data(d)?;
+                    (k, Operand::Data(d))
+                }
+                Operand::Active(e) => {
+                    let (k, e) = self.expr(e)?;
+                    (k, Operand::Active(e))
+                }
+            };
+            if k != Kind::Lane && k != SCALAR {
+                return None;
+            }
+            lanes.push(k == Kind::Lane);
+            new.push(a);
+        }
+        Some((new, lanes))
+    }
+
+    /// Whether `e` is the loop variable.
+    fn is_var(&self, e: &Expr) -> bool {
+        ident_of(e).is_some_and(|i| i == self.i.as_str())
+    }
+
+    /// Whether the shift of the index `e` (`t - k`, `t + k`) is the same on every call.
+    fn fixed_shift(&self, e: &Expr) -> bool {
+        match e {
+            Expr::Paren(p) => self.fixed_shift(&p.expr),
+            e if self.is_var(e) => true,
+            Expr::Binary(b) if self.mentions(b.left.to_token_stream()) => {
+                self.fixed_shift(&b.left) && self.cx.fixed(&b.right)
+            }
+            Expr::Binary(b) => self.fixed_shift(&b.right) && self.cx.fixed(&b.left),
+            _ => false,
+        }
+    }
+
+    /// `g[i]` with `g` a vector argument of `usize`s: `g`.
+    fn index_vector(&self, e: &Expr) -> Option<Ident> {
+        let Expr::Index(ix) = e else { return None };
+        let g = ident_of(&ix.expr)?;
+        (self.cx.codes.contains(&g.to_string()) && self.is_var(&ix.index)).then(|| g.clone())
+    }
+
+    /// What the index `e` of a vector is lane by lane, when the lanes read the vector at a
+    /// constant shift or through an integer data vector (see [`LaneIndex`]).
+    fn lane_index(&self, e: &Expr) -> Option<LaneIndex> {
+        if let Some(back) = self.back(e) {
+            return Some(LaneIndex::Shift(back));
+        }
+        match e {
+            Expr::Paren(p) => self.lane_index(&p.expr),
+            Expr::Binary(b)
+                if matches!(b.op, syn::BinOp::Sub(_))
+                    && !self.mentions(b.right.to_token_stream()) =>
+            {
+                Some(LaneIndex::Gather(
+                    self.index_vector(&b.left)?,
+                    (*b.right).clone(),
+                ))
+            }
+            e => Some(LaneIndex::Gather(
+                self.index_vector(e)?,
+                syn::parse_quote!(0usize),
+            )),
+        }
+    }
+
+    /// `back` (an `i64` expression) when `e` is the loop variable plus or minus terms that
+    /// do not depend on it, `t - back`: `t`, `t - 1`, `t - j - 1`, `k + t`.
+    fn back(&self, e: &Expr) -> Option<Expr> {
+        let mut terms = Vec::new();
+        self.back_terms(e, false, &mut terms)?;
+        let mut out: Option<Expr> = None;
+        for (minus, k) in terms {
+            out = Some(match (out, minus) {
+                (None, false) => k,
+                (None, true) => syn::parse_quote!(-#k),
+                (Some(a), false) => syn::parse_quote!(#a + #k),
+                (Some(a), true) => syn::parse_quote!(#a - #k),
+            });
+        }
+        Some(out.unwrap_or_else(|| syn::parse_quote!(0i64)))
+    }
+
+    /// The terms of [`Lanes::back`], each with whether it is subtracted from the shift back
+    /// (`neg`: inside a term itself subtracted).
+    fn back_terms(&self, e: &Expr, neg: bool, out: &mut Vec<(bool, Expr)>) -> Option<()> {
+        let term = |k: &Expr| -> Expr {
+            match k {
+                // An integer literal is a `usize`, as in the loop's `t - 1`.
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(i),
+                    ..
+                }) if i.suffix().is_empty() => {
+                    let l = syn::LitInt::new(&format!("{}i64", i.base10_digits()), i.span());
+                    syn::parse_quote!(#l)
+                }
+                k => syn::parse_quote!(::vi::__private::shift_of(#k)),
+            }
+        };
+        match e {
+            Expr::Paren(p) => self.back_terms(&p.expr, neg, out),
+            Expr::Group(g) => self.back_terms(&g.expr, neg, out),
+            e if self.is_var(e) => (!neg).then_some(()),
+            Expr::Binary(b) => {
+                let (l, r) = (&*b.left, &*b.right);
+                let (ml, mr) = (
+                    self.mentions(l.to_token_stream()),
+                    self.mentions(r.to_token_stream()),
+                );
+                match b.op {
+                    // `a - k`: back grows by k.
+                    syn::BinOp::Sub(_) if !mr => {
+                        self.back_terms(l, neg, out)?;
+                        out.push((neg, term(r)));
+                        Some(())
+                    }
+                    syn::BinOp::Add(_) if !mr => {
+                        self.back_terms(l, neg, out)?;
+                        out.push((!neg, term(r)));
+                        Some(())
+                    }
+                    syn::BinOp::Add(_) if !ml => {
+                        self.back_terms(r, neg, out)?;
+                        out.push((!neg, term(l)));
+                        Some(())
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// `v[index]` for every lane, `v` a vector made before the loop: a segment of `v` (the
+    /// loop variable shifted) or a gather (through an integer data vector), each checked
+    /// by a statement emitted before the one being vectorised, whose error names the
+    /// vector, its length, the index and the loop variables as the loop's own would.
+    fn indexed(&mut self, v: &Binding, index: &Expr, sp: Span) -> Option<(Kind, AExpr)> {
+        if self.kind_of(v) != Kind::Inv(Some(Ty::Col)) {
+            return None;
+        }
+        let li = self.lane_index(index)?;
+        let (src, r) = (self.src, self.range.clone());
+        let value = crate::codegen::vname(v);
+        let what = v.name.to_string();
+        let var = &self.i;
+        let names = self.cx.outer.iter().map(|i| i.to_string());
+        let vars = self.cx.outer.iter();
+        let loops = quote!(|| [#((#names, (#vars) as i64)),*]);
+        let k = self.checks;
+        self.checks += 1;
+        let x = Box::new(AExpr::Var(v.clone()));
+        Some(match li {
+            LaneIndex::Shift(back) => {
+                let start = format_ident!("__seg{}_{}", self.cx.loops, k);
+                self.pre.push(Stmt::Data(quote! {
+                    let #start: usize = ::vi::__private::lane_segment(
+                        #src, &#value, &#r, #back, #what, #var, #loops,
+                    )?;
+                }));
+                let len: Expr = syn::parse_quote!(::core::iter::ExactSizeIterator::len(&#r));
+                (
+                    Kind::Lane,
+                    AExpr::WithData(
+                        WithData::Segment,
+                        x,
+                        vec![syn::parse_quote!(#start), len],
+                        sp,
+                    ),
+                )
+            }
+            LaneIndex::Gather(g, sub) => {
+                let idx = format_ident!("__gi{}_{}", self.cx.loops, k);
+                self.pre.push(Stmt::Data(quote! {
+                    let #idx: &[usize] = ::vi::__private::gather_index(
+                        #src, &#value, #g, &#r, #sub, #what, #var, #loops,
+                    )?;
+                }));
+                (
+                    Kind::Lane,
+                    AExpr::WithData(WithData::Gather, x, vec![syn::parse_quote!(#idx), sub], sp),
+                )
+            }
+        })
+    }
+
     /// `let xi = x.row(i)` (optionally `.clone_owned()` / `.into_owned()`) as the rows of
     /// the lanes.
     fn row_let(&mut self, ts: &TokenStream) -> Option<Stmt> {
@@ -851,9 +1123,21 @@ impl Lanes<'_> {
                 let x = ident_of(&ix.expr)?;
                 let t = (*self.cx.args.get(&x.to_string())?)?;
                 match (&*ix.index, t) {
-                    (i, Ty::Col) if ident_of(i)? == self.i.as_str() => {
+                    (i, Ty::Col) if self.is_var(i) => {
                         let e: Expr = syn::parse_quote!(::vi::__private::lanes(#x, &#r));
                         self.cache(src, &e);
+                        Some((Kind::Lane, e))
+                    }
+                    // `y[t - k]`: the lanes shifted back.
+                    (i, Ty::Col) => {
+                        let LaneIndex::Shift(back) = self.lane_index(i)? else {
+                            return None;
+                        };
+                        let e: Expr =
+                            syn::parse_quote!(::vi::__private::lane_shift(#x, &#r, #back));
+                        if self.fixed_shift(i) {
+                            self.cache(src, &e);
+                        }
                         Some((Kind::Lane, e))
                     }
                     (Expr::Tuple(t), Ty::Mat) if t.elems.len() == 2 => {
@@ -925,6 +1209,11 @@ impl Lanes<'_> {
                 }
             }
             AExpr::WithData(w, x, args, sp) => {
+                if let (WithData::Index, AExpr::Var(v), [index]) = (w, &**x, &args[..]) {
+                    if self.mentions(index.to_token_stream()) {
+                        return self.indexed(v, index, *sp);
+                    }
+                }
                 if args.iter().any(|a| self.mentions(a.to_token_stream())) {
                     return None;
                 }
@@ -1155,10 +1444,17 @@ mod tests {
                 let w ~ Normal(0.0, 1.0).iid(3);
                 for i in 0..x.len() { y.row(i) ~ Normal(x[i] * w, 1.0); }
             } },
-            // A latent indexed by the loop.
+            // A latent indexed by an index that is neither a shift of the loop variable nor
+            // an element of an index vector.
             quote! { fn m(y: &[f64]) {
                 let theta ~ Normal(0.0, 1.0).iid(y.len());
-                for i in 0..y.len() { y[i] ~ Normal(theta[i], 1.0); }
+                for i in 0..y.len() { y[i] ~ Normal(theta[2 * i], 1.0); }
+            } },
+            // An index vector that is not an argument (its shape is unknown).
+            quote! { fn m(y: &[f64], g: &[usize]) {
+                let theta ~ Normal(0.0, 1.0).iid(3);
+                let g2 = g.to_vec();
+                for i in 0..y.len() { y[i] ~ Normal(theta[g2[i]], 1.0); }
             } },
             // An `if` in the body.
             quote! { fn m(y: &[f64], on: &[bool]) {
@@ -1187,6 +1483,73 @@ mod tests {
         ] {
             let m = vectorised(model.clone());
             assert_eq!(loops(&m.body), 1, "{model}");
+        }
+    }
+
+    /// Issue 13's gathers and shifts: radon's varying intercepts (a derived vector read
+    /// through an index vector, 0- and 1-based), AR(5) (data shifted, from `t = 5`, and the
+    /// nested lag loop), stochastic volatility in Stan's element form (a latent shifted,
+    /// `~` on its elements), a latent indexed by the loop.
+    #[test]
+    fn gathers_and_shifts_are_vectorised() {
+        for (model, left) in [
+            (
+                quote! { fn m(county: &[usize], x: &[f64], y: &[f64], j: usize) {
+                    let mu_a ~ Normal(0.0, 10.0);
+                    let sigma_a ~ HalfNormal(1.0);
+                    let z ~ Normal(0.0, 1.0).iid(j);
+                    let b ~ Normal(0.0, 10.0);
+                    let sigma ~ HalfNormal(1.0);
+                    let a = mu_a + sigma_a * z;
+                    for i in 0..y.len() {
+                        y[i] ~ Normal(a[county[i]] + b * x[i], sigma);
+                        target += -0.1 * (a[county[i] - 1] - z[i + 1]).powi(2);
+                    }
+                } },
+                0,
+            ),
+            (
+                quote! { fn m(y: &[f64]) {
+                    let alpha ~ Normal(0.0, 10.0);
+                    let beta ~ Normal(0.0, 10.0).iid(5);
+                    let sigma ~ HalfCauchy(2.5);
+                    for t in 5..y.len() {
+                        y[t] ~ Normal(alpha + beta[0] * y[t - 1] + beta[4] * y[t - 5], sigma);
+                    }
+                } },
+                0,
+            ),
+            (
+                // The loop over lags stays, a pass over shifted lanes per lag.
+                quote! { fn m(k: usize, y: &[f64]) {
+                    let alpha ~ Normal(0.0, 10.0);
+                    let beta ~ Normal(0.0, 10.0).iid(k);
+                    let sigma ~ HalfCauchy(2.5);
+                    for t in k..y.len() {
+                        let mut mu = alpha;
+                        for j in 0..k { mu += beta[j] * y[t - j - 1]; }
+                        y[t] ~ Normal(mu, sigma);
+                    }
+                } },
+                1,
+            ),
+            (
+                quote! { fn m(y: &[f64]) {
+                    let mu ~ Normal(0.0, 10.0);
+                    let phi ~ Uniform(-1.0, 1.0);
+                    let sigma ~ HalfCauchy(5.0);
+                    let h ~ Flat.iid(y.len());
+                    h[0] ~ Normal(mu, sigma / (1.0 - phi * phi).sqrt());
+                    for t in 1..y.len() {
+                        h[t] ~ Normal(mu + phi * (h[t - 1] - mu), sigma);
+                    }
+                    for t in 0..y.len() { y[t] ~ Normal(0.0, (h[t] / 2.0).exp()); }
+                } },
+                0,
+            ),
+        ] {
+            let m = vectorised(model.clone());
+            assert_eq!(loops(&m.body), left, "{model}");
         }
     }
 }

@@ -88,7 +88,12 @@ impl Analyser {
             AExpr::WithData(w, x, _, _) => {
                 matches!(
                     w,
-                    WithData::Index | WithData::Index2 | WithData::Row | WithData::Col
+                    WithData::Index
+                        | WithData::Index2
+                        | WithData::Row
+                        | WithData::Col
+                        | WithData::Gather
+                        | WithData::Segment
                 ) && self.linear(x)
             }
             AExpr::Binary(b, l, r, _) => {

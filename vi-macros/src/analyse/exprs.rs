@@ -523,6 +523,23 @@ pub(super) fn index_of(x: AExpr, index: &Expr, span: Span) -> AExpr {
             span,
         ),
         Expr::Paren(p) => index_of(x, &p.expr, span),
+        // `v[a..b]`, `v[..b]`, `v[a..=b]`: a segment (Stan's `v[a:b]`, half-open as Rust's).
+        Expr::Range(r) if r.end.is_some() => {
+            let start: Expr = match &r.start {
+                Some(a) => (**a).clone(),
+                None => syn::parse_quote!(0usize),
+            };
+            let end = r.end.as_deref();
+            let len: Expr = match r.limits {
+                syn::RangeLimits::HalfOpen(_) => {
+                    syn::parse_quote!(::vi::__private::range_len(#start, #end))
+                }
+                syn::RangeLimits::Closed(_) => {
+                    syn::parse_quote!(::vi::__private::range_len(#start, (#end) + 1))
+                }
+            };
+            AExpr::WithData(WithData::Segment, Box::new(x), vec![start, len], span)
+        }
         e => AExpr::WithData(WithData::Index, Box::new(x), vec![e.clone()], span),
     }
 }

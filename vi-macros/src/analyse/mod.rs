@@ -182,6 +182,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
             ids,
             warnings: a.warnings,
             kept: a.kept,
+            lane_stmts: Vec::new(),
         };
     }
     unreachable_model(cx, def, args)
@@ -206,6 +207,7 @@ fn unreachable_model(cx: &Ctxt, def: &ModelDef, args: Vec<Arg>) -> Model {
         ids: Ids::default(),
         warnings: Vec::new(),
         kept: Vec::new(),
+        lane_stmts: Vec::new(),
     }
 }
 

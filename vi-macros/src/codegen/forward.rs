@@ -625,12 +625,17 @@ impl Emitter<'_> {
             quote!((#f).len())
         });
         let names = self.arg_names(src, vals.len(), dist);
+        let mut checked = quote!(::vi::__private::dist::#module::check(#(#opts),*));
+        // A statement of a vectorised loop: an element's index is the loop's.
+        if let Some((_, r, lanes)) = self.m.lane_stmts.iter().find(|(s, ..)| *s == src) {
+            checked = quote!(::vi::__private::lane_check(#checked, &#r, &[#(#lanes),*]));
+        }
         quote! {
             ::vi::__private::check_statement(
                 #stmt,
                 &[#(#names),*],
                 &[#(#lens),*],
-                ::vi::__private::dist::#module::check(#(#opts),*),
+                #checked,
             )?;
         }
     }

@@ -535,7 +535,10 @@ impl Lowering {
                     let (a, b) = (op.args[0].arg(), op.args[1].arg());
                     quote_spanned!(op.span=> ::vi::__private::ad::#f(#a, #b))
                 }
-                Kind::WithData(w @ (WithData::Index | WithData::Index2), ps) => {
+                Kind::WithData(
+                    w @ (WithData::Index | WithData::Index2 | WithData::Segment),
+                    ps,
+                ) => {
                     // An index out of range names the value, its length and the loops' state.
                     let f = format_ident!("{}", w.name(), span = op.span);
                     let x = op.args[0].arg();

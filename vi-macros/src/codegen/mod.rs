@@ -33,7 +33,7 @@ use crate::ir::{AExpr, Binding, BindingId, Model, Stmt};
 use lower::CacheSlots;
 
 pub use items::fallback;
-pub use lower::span_of;
+pub use lower::{span_of, vname};
 
 struct Emitter<'a> {
     m: &'a Model,

@@ -65,6 +65,11 @@
 //!   *Extension*, for vectors written in a loop: [`set`]`(&mut v, i, x) -> Result<(), _>`
 //!   writes `v[i] = x`; its backward rule [`set_back`]`(&mut gv, i, &mut gx)` moves the
 //!   adjoint of the overwritten element into `x`'s adjoint (`gx += gv[i]; gv[i] = 0`).
+//!   *Extension*, for loops over observations run as whole vectors: [`gather`]`(&v, idx,
+//!   sub) -> DVector` is `v[idx[k] - sub]` for every `k` (`a[g[i]]` over the lanes), whose
+//!   backward rule adds each element of `g` into the element it read (a scatter-add);
+//!   [`segment`]`(&v, start, len) -> DVector` is `v[start..start + len]` (`h[t - k]` over
+//!   the lanes, `h[a..b]`, `segment(h, start, len)`).
 //!
 //! * *Extension*, densities as values: the generated code calls a distribution's kernel
 //!   with partial buffers in the forward pass, and [`partial_back`]`(&p, &g, &mut gx)` adds
@@ -77,6 +82,7 @@
 
 mod binary;
 pub(crate) mod fast;
+mod gather;
 mod index;
 pub mod kernels;
 mod matrix;
@@ -89,6 +95,7 @@ pub use binary::{
     add, add_back, div, div_back, kind, mul, mul_add, mul_add_back, mul_back, powf, powf_back, sub,
     sub_back, Broadcast, ElemOp, MulKind, MulRule,
 };
+pub use gather::{gather, gather_back, segment, segment_back};
 pub use index::{
     col, col_back, index, index2, index2_back, index_back, row, row_back, set, set_back,
 };

@@ -14,7 +14,8 @@
 //! - `inplace.rs`: element writes of state in place, with their undo log;
 //! - `keep.rs`: the values of `#[keep]` statements;
 //! - `lanes.rs`: data read for all lanes of a vectorised loop at once;
-//! - `dispatch.rs`: method-call dispatch between fast paths and general rules or kernels.
+//! - `dispatch.rs`: method-call dispatch between fast paths and general rules or kernels;
+//! - `gather.rs`: the checks of a vectorised loop's gathers, shifts and slices.
 //!
 //! Besides these, the whole crate root (`Model`, `ParamLayout`, `ad`, `dist`, ...) and the
 //! `nalgebra` and `rand` crates are reachable from here, so the generated code depends on no
@@ -32,6 +33,7 @@ mod checks;
 mod data;
 mod dispatch;
 mod errors;
+mod gather;
 mod inplace;
 mod keep;
 mod lanes;
@@ -54,6 +56,7 @@ pub use dispatch::{
     SliceKernel3, SliceKernel4, SliceKernel5, SliceKernel6,
 };
 pub use errors::{at_statement, catch, index_at, shape, Fail};
+pub use gather::{gather_index, lane_check, lane_segment, lane_shift, range_len, shift_of};
 pub use inplace::{write_elem, ElemAt, Undo};
 pub use keep::Keep;
 pub use lanes::{lane_col, lane_rows, lane_zeros, lanes, LaneRows, LaneSource, LaneZeros};

@@ -1,0 +1,261 @@
+//! The checks of a vectorised loop's gathers and shifts (the macro's `vectorise` stage) and of
+//! slices, before the whole-vector rules (`ad::gather`, `ad::segment`) run.
+//!
+//! `theta[g[i]]` over the lanes `i` of `lo..hi` becomes one gather: [`gather_index`] checks
+//! every lane's index against the vector's length first, so an index out of range is named
+//! as the loop would have named it, "index 3 is out of range for `a` of length 3 at i = 2".
+//! `h[t - k]` becomes one segment, checked by [`lane_segment`]; data read at `y[t - k]` is
+//! [`lane_shift`], a slice of the data like `lanes`.
+
+use std::ops::Range;
+
+use crate::ad::Operand;
+
+use super::{ArgError, Fail, LaneSource};
+
+/// "index -1 is out of range for `h` of length 5 at g = 1, t = 0": `loops` are the values
+/// of the loops around the vectorised one, then the lane's own.
+#[cold]
+fn out_of_range(
+    index: i64,
+    what: &str,
+    len: usize,
+    loops: &[(&str, i64)],
+    var: &str,
+    at: i64,
+) -> String {
+    let mut m = format!("index {index} is out of range for `{what}` of length {len} at ");
+    for (name, value) in loops {
+        m.push_str(&format!("{name} = {value}, "));
+    }
+    m.push_str(&format!("{var} = {at}"));
+    m
+}
+
+/// The indices `g[i] - sub` of a gather `v[g[i] - sub]` over the lanes `i` of `lanes`, each
+/// checked against `v`'s length: `g`'s elements for the lanes (the slice itself; the gather
+/// subtracts `sub`).
+///
+/// # Errors
+/// [`Fail::Invalid`] of statement `stmt` naming the first lane whose index is out of range,
+/// the vector `what` and its length, and the values of the loop variables (`loops` for the
+/// loops around, `var` for the lane's).
+///
+/// # Panics
+/// When `lanes` is not inside `g` (the loop would have indexed `g` out of bounds; see
+/// `lanes`).
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn gather_index<'a, V, G, const N: usize>(
+    stmt: usize,
+    v: &V,
+    g: &'a G,
+    lanes: &Range<usize>,
+    sub: usize,
+    what: &str,
+    var: &str,
+    loops: impl FnOnce() -> [(&'static str, i64); N],
+) -> Result<&'a [usize], Fail>
+where
+    V: Operand + ?Sized,
+    G: LaneSource<Elem = usize> + ?Sized,
+{
+    let idx = super::lanes(g, lanes);
+    let (r, c) = v.dims();
+    let len = r * c;
+    // Two reductions that vectorise: the smallest and the largest index decide.
+    let (lo, hi) = idx
+        .iter()
+        .fold((usize::MAX, 0usize), |(lo, hi), &i| (lo.min(i), hi.max(i)));
+    if !idx.is_empty() && (lo < sub || hi - sub >= len) {
+        let k = idx
+            .iter()
+            .position(|&i| i < sub || i - sub >= len)
+            .unwrap_or(0);
+        let index = idx[k] as i64 - sub as i64;
+        let at = (lanes.start + k) as i64;
+        return Err(Fail::Invalid(
+            stmt,
+            out_of_range(index, what, len, &loops(), var, at),
+        ));
+    }
+    Ok(idx)
+}
+
+/// The start of the segment `v[t - back]` over the lanes `t` of `lanes` (its length is the
+/// lanes'), checked against `v`'s length.
+///
+/// # Errors
+/// [`Fail::Invalid`] of statement `stmt` naming the first lane whose index is out of range
+/// (as [`gather_index`]).
+#[inline]
+pub fn lane_segment<V, const N: usize>(
+    stmt: usize,
+    v: &V,
+    lanes: &Range<usize>,
+    back: i64,
+    what: &str,
+    var: &str,
+    loops: impl FnOnce() -> [(&'static str, i64); N],
+) -> Result<usize, Fail>
+where
+    V: Operand + ?Sized,
+{
+    let (r, c) = v.dims();
+    let len = r * c;
+    if lanes.is_empty() {
+        return Ok(0);
+    }
+    let (lo, hi) = (lanes.start as i64, lanes.end as i64);
+    // The first lane whose index `t - back` is outside `0..len`.
+    let bad = if lo - back < 0 {
+        Some(lo)
+    } else if hi - back > len as i64 {
+        Some((len as i64 + back).max(lo))
+    } else {
+        None
+    };
+    match bad {
+        None => Ok((lo - back) as usize),
+        Some(t) => Err(Fail::Invalid(
+            stmt,
+            out_of_range(t - back, what, len, &loops(), var, t),
+        )),
+    }
+}
+
+/// `y[i - back]` for every `i` of `lanes`: the elements as one slice (data read at a
+/// constant shift from the loop variable, as in an autoregression's `y[t - 1]`).
+///
+/// # Panics
+/// When the shifted lanes are not inside `y` (the loop would have indexed out of bounds).
+#[inline]
+pub fn lane_shift<'a, T: LaneSource + ?Sized>(
+    y: &'a T,
+    lanes: &Range<usize>,
+    back: i64,
+) -> &'a [T::Elem] {
+    let all = y.elements();
+    let (lo, hi) = (lanes.start as i64 - back, lanes.end as i64 - back);
+    if lanes.is_empty() {
+        return &all[..0];
+    }
+    if lo < 0 || hi > all.len() as i64 {
+        panic!(
+            "a loop over {}..{} reads elements {lo}..{hi} of a vector of length {}",
+            lanes.start,
+            lanes.end,
+            all.len()
+        );
+    }
+    &all[lo as usize..hi as usize]
+}
+
+/// A lane index's constant shift `k` (`t - k`) as a signed number.
+#[inline(always)]
+pub fn shift_of(k: usize) -> i64 {
+    k as i64
+}
+
+/// A distribution statement's check of a vectorised loop (see `dist::*::check`), with the
+/// index of a bad element of a number-per-lane operand (`lanes[arg]`) made the loop's
+/// (the lane's position plus the range's start).
+///
+/// # Errors
+/// The check's error, so adjusted.
+#[inline]
+pub fn lane_check(
+    checked: Result<(), ArgError>,
+    range: &Range<usize>,
+    lanes: &[bool],
+) -> Result<(), ArgError> {
+    checked.map_err(|mut e| {
+        if lanes.get(e.arg).copied().unwrap_or(false) {
+            e.index += range.start;
+        }
+        e
+    })
+}
+
+/// The length of the slice `v[a..b]`.
+///
+/// # Panics
+/// When `b < a`, as Rust's slicing does (the constructor's run reports it with its
+/// statement).
+#[inline]
+pub fn range_len(a: usize, b: usize) -> usize {
+    match b.checked_sub(a) {
+        Some(n) => n,
+        None => panic!("the range {a}..{b} ends before it starts"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::DVector;
+
+    fn message(r: Result<impl std::fmt::Debug, Fail>) -> String {
+        match r {
+            Err(Fail::Invalid(0, m)) => m,
+            other => panic!("expected an index error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn gathers_name_the_first_lane_out_of_range() {
+        let v = DVector::from_vec(vec![1.0, 2.0, 3.0]);
+        let g = vec![0usize, 2, 1, 3, 0, 3];
+        assert_eq!(
+            gather_index(0, &v, &g, &(0..3), 0, "a", "i", || []).ok(),
+            Some(&[0usize, 2, 1][..])
+        );
+        let m = message(gather_index(0, &v, &g, &(1..6), 0, "a", "i", || [("g", 4)]));
+        assert_eq!(
+            m,
+            "index 3 is out of range for `a` of length 3 at g = 4, i = 3"
+        );
+        // 1-based codes read with `g[i] - 1`: a 0 is index -1.
+        let m = message(gather_index(0, &v, &g, &(0..6), 1, "a", "i", || []));
+        assert_eq!(m, "index -1 is out of range for `a` of length 3 at i = 0");
+        assert!(gather_index(0, &v, &g, &(1..4), 1, "a", "i", || []).is_ok());
+    }
+
+    #[test]
+    fn segments_name_the_first_lane_out_of_range() {
+        let h = DVector::from_vec(vec![0.0; 5]);
+        assert_eq!(
+            lane_segment(0, &h, &(1..5), 1, "h", "t", || []).ok(),
+            Some(0)
+        );
+        assert_eq!(
+            lane_segment(0, &h, &(0..5), 0, "h", "t", || []).ok(),
+            Some(0)
+        );
+        let m = message(lane_segment(0, &h, &(0..5), 1, "h", "t", || []));
+        assert_eq!(m, "index -1 is out of range for `h` of length 5 at t = 0");
+        let m = message(lane_segment(0, &h, &(2..7), 0, "h", "t", || []));
+        assert_eq!(m, "index 5 is out of range for `h` of length 5 at t = 5");
+        let m = message(lane_segment(0, &h, &(2..4), -3, "h", "t", || []));
+        assert_eq!(m, "index 5 is out of range for `h` of length 5 at t = 2");
+        assert_eq!(
+            lane_segment(0, &h, &(9..9), 3, "h", "t", || []).ok(),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn shifted_lanes_read_what_the_loop_would_have_read() {
+        let y = vec![1.0, 2.0, 3.0, 4.0];
+        assert_eq!(lane_shift(&y, &(2..4), 2), &[1.0, 2.0]);
+        assert_eq!(lane_shift(&y, &(0..3), -1), &[2.0, 3.0, 4.0]);
+        let e = std::panic::catch_unwind(|| lane_shift(&y, &(0..4), 1).len()).unwrap_err();
+        let msg = e.downcast_ref::<String>().expect("a formatted message");
+        assert_eq!(
+            msg,
+            "a loop over 0..4 reads elements -1..3 of a vector of length 4"
+        );
+        assert_eq!(range_len(2, 5), 3);
+        assert!(std::panic::catch_unwind(|| range_len(3, 2)).is_err());
+    }
+}
