@@ -1893,3 +1893,7 @@ impl<T: ?Sized> ad::ToF64s for DataOp<'_, T> {
         self.stats
     }
 }
+
+#[path = "private/arith.rs"]
+mod arith;
+pub use arith::{as_value, AsValue};

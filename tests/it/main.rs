@@ -7,6 +7,7 @@ mod examples;
 mod helpers;
 mod layout;
 mod loop_lengths;
+mod macro_arith;
 mod macro_constructs;
 mod macro_coverage;
 mod macro_data;

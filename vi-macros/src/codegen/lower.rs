@@ -70,6 +70,9 @@ pub enum V {
     /// or, for a distribution, `&DataOp` (the data and its `f64`s); the span is the user's
     /// expression.
     Data(Ident, Span),
+    /// A value the rules computed from data only (`exposure.ln()`, `total - cum`): a value
+    /// type like a temporary's, with no adjoint (data to the rules that read it).
+    Value(Ident),
 }
 
 impl V {
@@ -80,7 +83,7 @@ impl V {
                 let v = vname(b);
                 quote!(&#v)
             }
-            V::Temp(t, _) => quote!(&#t),
+            V::Temp(t, _) | V::Value(t) => quote!(&#t),
             V::Data(d, span) => quote_spanned!(*span=> &*#d),
         }
     }
@@ -88,7 +91,7 @@ impl V {
     /// The value as a flat slice (`ad::flat`) for a kernel, or the data as `f64`s.
     pub fn flat(&self) -> TokenStream {
         match self {
-            V::Var(_) | V::Temp(..) => {
+            V::Var(_) | V::Temp(..) | V::Value(_) => {
                 let a = self.arg();
                 quote!(::vi::__private::ad::flat(#a))
             }
@@ -109,7 +112,7 @@ impl V {
         match self {
             V::Var(b) => Some(gname(b)),
             V::Temp(_, g) => Some(g.clone()),
-            V::Data(..) => None,
+            V::Data(..) | V::Value(_) => None,
         }
     }
 
@@ -300,6 +303,12 @@ impl Lowering {
                         }
                         _ => quote!(f64),
                     };
+                    // The arithmetic rules take slices as columns; the others value types.
+                    let value = match kind {
+                        Kind::Binary(f) if f.arith() => quote!(),
+                        Kind::MulAdd | Kind::Set(_) | Kind::Unary(Unary::Identity) => quote!(),
+                        _ => quote!(let #d = ::vi::__private::as_value(#d);),
+                    };
                     quote_spanned! {first=>
                         ::vi::__private::check_val(#arg);
                         let #d = {
@@ -307,6 +316,7 @@ impl Lowering {
                             use ::vi::__private::{ValKnown as _, ValPoison as _};
                             (&&::vi::__private::Data(#src)).val_or::<#stand_in>(#cache)
                         };
+                        #value
                     }
                 }
                 None => {
@@ -365,6 +375,17 @@ impl Lowering {
         }
     }
 
+    /// Where a call's result goes: `out` when given; a [`V::Value`] (no adjoint) when no
+    /// operand carries one (data-only arithmetic); a temporary otherwise.
+    fn out_for(&mut self, out: Option<&Binding>, args: &[V]) -> V {
+        if out.is_none() && args.iter().all(|a| a.grad().is_none()) {
+            let k = self.next;
+            self.next += 1;
+            return V::Value(format_ident!("__t{}_{}", self.stmt, k));
+        }
+        self.out_or_temp(out)
+    }
+
     /// Operands of one call must not alias the same variable mutably in the backward call:
     /// a repeated variable is copied.
     fn distinct(&mut self, args: &mut [V], span: Span) {
@@ -393,7 +414,7 @@ impl Lowering {
             AExpr::Data(d) => self.data(d),
             AExpr::Unary(f, x, span) => {
                 let x = self.lower_inner(x, None);
-                let o = self.out_or_temp(out);
+                let o = self.out_for(out, std::slice::from_ref(&x));
                 self.ops.push(Op {
                     out: o.clone(),
                     kind: Kind::Unary(*f),
@@ -411,7 +432,7 @@ impl Lowering {
                 let c = self.lower_inner(c, None);
                 let mut args = vec![a, b, c];
                 self.distinct(&mut args, *span);
-                let o = self.out_or_temp(out);
+                let o = self.out_for(out, &args);
                 self.ops.push(Op {
                     out: o.clone(),
                     kind: Kind::MulAdd,
@@ -424,7 +445,7 @@ impl Lowering {
             AExpr::WithData(f, x, params, span) => {
                 let x = self.lower_inner(x, None);
                 let ps = params.iter().map(|p| self.param(p)).collect();
-                let o = self.out_or_temp(out);
+                let o = self.out_for(out, std::slice::from_ref(&x));
                 self.ops.push(Op {
                     out: o.clone(),
                     kind: Kind::WithData(*f, ps),
@@ -438,7 +459,7 @@ impl Lowering {
                 if let Nary::Ternary(_) = f {
                     self.distinct(&mut args, *span);
                 }
-                let o = self.out_or_temp(out);
+                let o = self.out_for(out, &args);
                 self.ops.push(Op {
                     out: o.clone(),
                     kind: Kind::Nary(*f),
@@ -477,7 +498,7 @@ impl Lowering {
         let b = self.lower_inner(b, None);
         let mut args = vec![a, b];
         self.distinct(&mut args, span);
-        let o = self.out_or_temp(out);
+        let o = self.out_for(out, &args);
         self.ops.push(Op {
             out: o.clone(),
             kind: Kind::Binary(f),
@@ -495,7 +516,7 @@ impl Lowering {
         let ops = self.ops.iter().map(|op| {
             let out = match &op.out {
                 V::Var(b) => vname(b),
-                V::Temp(t, _) => t.clone(),
+                V::Temp(t, _) | V::Value(t) => t.clone(),
                 V::Data(d, _) => d.clone(),
             };
             let call = match &op.kind {
@@ -588,6 +609,7 @@ impl Lowering {
             } else {
                 vec![t.clone()]
             }),
+            V::Value(t) => Some(vec![t.clone()]),
             _ => None,
         });
         recycle(names.flatten())
@@ -604,11 +626,13 @@ impl Lowering {
 
     /// The backward calls, in reverse order.
     pub fn reverse(&self) -> TokenStream {
-        let backs = self.ops.iter().rev().map(|op| {
+        // Values computed from data only have no adjoint to sweep back.
+        let swept = self.ops.iter().filter(|op| !matches!(op.out, V::Value(_)));
+        let backs = swept.rev().map(|op| {
             let (out_v, gout) = match &op.out {
                 V::Var(b) => (vname(b), gname(b)),
                 V::Temp(t, g) => (t.clone(), g.clone()),
-                V::Data(d, _) => (d.clone(), d.clone()),
+                V::Data(d, _) | V::Value(d) => (d.clone(), d.clone()),
             };
             match &op.kind {
                 Kind::Unary(Unary::Identity) => match op.args[0].grad() {
