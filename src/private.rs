@@ -1896,4 +1896,4 @@ impl<T: ?Sized> ad::ToF64s for DataOp<'_, T> {
 
 #[path = "private/arith.rs"]
 mod arith;
-pub use arith::{as_value, AsValue};
+pub use arith::{as_value, AsValue, DataAt, DataAtKnown, DataAtOther, Elements};

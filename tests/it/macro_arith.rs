@@ -147,3 +147,61 @@ fn scalars_slices_and_columns_combine_elementwise() {
     };
     check_model(&m, 1.0, 23, reference);
 }
+
+// --- Index errors on data (issue 13 item 5) ----------------------------------------------
+
+model! {
+    /// Stratum offsets read through 1-based codes by mistake, and a data matrix by cell.
+    fn offsets(code: &[usize], offset: &[f64], y: &[f64], x: &DMatrix<f64>, col: usize) {
+        let mu ~ Normal(0.0, 1.0);
+        for i in 0..y.len() {
+            y[i] ~ Normal(mu + offset[code[i]], 1.0);
+        }
+        // State carried across the loop: read element by element, not as a column.
+        let mut acc = 0.0;
+        for k in 0..y.len() {
+            acc = acc + (mu - x[(k, col)]).powi(2);
+        }
+        target += -0.5 * acc;
+    }
+}
+
+#[test]
+fn a_data_index_out_of_range_names_the_vector_the_index_and_the_loop() {
+    let y = [0.5, -0.2, 1.0, 0.3];
+    let x = DMatrix::from_fn(4, 2, |i, j| (i + j) as f64);
+    // 1-based codes: the third observation reads `offset[3]` of a vector of length 3.
+    let e = offsets(&[1, 2, 3, 1], &[0.1, 0.2, 0.3], &y, &x, 1)
+        .err()
+        .expect("an index error");
+    assert_eq!(
+        e.to_string(),
+        "in `y[i] ~ Normal(mu + offset[code[i]], 1.0)`: index 3 is out of range for `offset` of \
+         length 3 at i = 2"
+    );
+    let e = offsets(&[0, 1, 2, 0], &[0.1, 0.2, 0.3], &y, &x, 2)
+        .err()
+        .expect("an index error");
+    assert_eq!(
+        e.to_string(),
+        "in `acc = acc + (mu - x[(k, col)]).powi(2)`: index (0, 2) is out of range for `x` of \
+         shape 4x2 at k = 0"
+    );
+    // In range, the density is the formula's.
+    let m = offsets(&[0, 1, 2, 0], &[0.1, 0.2, 0.3], &y, &x, 1).unwrap();
+    check_model(&m, 1.0, 31, |th, jac| {
+        let mut rd = Reader::new(th);
+        let mu = rd.real();
+        rd.done();
+        let off = [0.1, 0.2, 0.3];
+        let code = [0, 1, 2, 0];
+        let mut lp = normal(mu, 0.0, 1.0);
+        for i in 0..4 {
+            lp += normal(y[i], mu + off[code[i]], 1.0);
+        }
+        for k in 0..4 {
+            lp += -0.5 * (mu - x[(k, 1)]).powi(2);
+        }
+        lp + if jac { rd.jac } else { 0.0 }
+    });
+}

@@ -153,6 +153,9 @@ struct DataOperand {
     first: Span,
     /// Its slot in the model's `DataCache` when it depends only on the model's arguments.
     slot: Option<usize>,
+    /// An element of data (`x[i]`, `m[(i, j)]`): the value, its index and the value's text,
+    /// read with an index error that names them (`__private::DataAt`).
+    element: Option<(Expr, Expr, String)>,
 }
 
 /// Data operands that depend only on the model's arguments: (statement, expression's
@@ -240,6 +243,7 @@ impl Lowering {
         });
         let d = format_ident!("__d{}_{}", self.stmt, k, span = span);
         let src = format_ident!("__s{}_{}", self.stmt, k, span = last);
+        let e_expr = e;
         // Unsuffixed number literals are `f64`s (the rules treat every number as one), so
         // their type is known where the rules are chosen.
         let e = match e {
@@ -259,12 +263,21 @@ impl Lowering {
             }
             e => quote!(#e),
         };
+        let element = match strip(e_expr) {
+            Expr::Index(ix) if !matches!(strip(&ix.index), Expr::Range(_)) => Some((
+                (*ix.expr).clone(),
+                (*ix.index).clone(),
+                crate::parse::pretty(ix.expr.to_token_stream()),
+            )),
+            _ => None,
+        };
         self.operands.push(DataOperand {
             d: d.clone(),
             src,
             e,
             first: span,
             slot,
+            element,
         });
         V::Data(d, span)
     }
@@ -334,7 +347,27 @@ impl Lowering {
                     }
                 }
             };
-            out.extend(quote_spanned!(first=> let #src = &(#e); #conv));
+            let bind = match &o.element {
+                Some((base, index, what)) => {
+                    let stmt = self.stmt;
+                    let names = self.loops.iter().map(|i| i.to_string());
+                    let vars = self.loops.iter();
+                    quote_spanned! {first=>
+                        let #src = {
+                            #[allow(unused_imports)]
+                            use ::vi::__private::{DataAtKnown as _, DataAtOther as _};
+                            (&&::vi::__private::DataAt(&(#base))).at(
+                                #index,
+                                #stmt,
+                                #what,
+                                || [#((#names, (#vars) as i64)),*],
+                            )?
+                        };
+                    }
+                }
+                None => quote_spanned!(first=> let #src = &(#e);),
+            };
+            out.extend(quote_spanned!(first=> #bind #conv));
         }
         out
     }
@@ -559,6 +592,12 @@ impl Lowering {
                     let x = op.args[0].arg();
                     let what = match &op.args[0] {
                         V::Var(b) => b.name.to_string(),
+                        V::Data(d, _) => self
+                            .operands
+                            .iter()
+                            .find(|o| o.d == *d)
+                            .map(|o| crate::parse::pretty(o.e.clone()))
+                            .unwrap_or_else(|| "the value".to_string()),
                         _ => "the value".to_string(),
                     };
                     let names = self.loops.iter().map(|i| i.to_string());
@@ -847,6 +886,15 @@ fn index_tuple(ps: &[Ident]) -> TokenStream {
     match ps {
         [i] => quote!(#i),
         ps => quote!((#(#ps),*)),
+    }
+}
+
+/// `e` without the parentheses and invisible groups around it.
+fn strip(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(p) => strip(&p.expr),
+        Expr::Group(g) => strip(&g.expr),
+        e => e,
     }
 }
 
