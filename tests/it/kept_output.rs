@@ -10,9 +10,7 @@ use std::path::PathBuf;
 
 use vi::prelude::*;
 
-mod data {
-    include!("../data/posteriordb.rs");
-}
+use crate::macro_models::data;
 
 model! {
     /// Eight schools, non-centred, the schools' effects kept.

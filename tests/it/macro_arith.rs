@@ -37,7 +37,9 @@ fn exposure_data(n: usize, seed: u64) -> (Vec<i64>, DVector<f64>, DMatrix<f64>) 
         .map(|i| {
             let rate: f64 = exposure[i] * (0.3f64 + 0.01 * x[(i, 0)] - 0.005 * x[(i, 1)]).exp();
             // A deterministic count near the rate (the density is checked, not a fit).
-            (rate + rng.random_range(-3.0..3.0) * rate.sqrt()).round().max(0.0) as i64
+            (rate + rng.random_range(-3.0..3.0) * rate.sqrt())
+                .round()
+                .max(0.0) as i64
         })
         .collect();
     (y, exposure, x)
@@ -53,7 +55,8 @@ fn a_data_vector_logarithm_is_an_offset() {
         let alpha = rd.real();
         let beta = rd.reals(2);
         rd.done();
-        let mut lp = normal(alpha, 0.0, 5.0) + beta.iter().map(|&b| normal(b, 0.0, 1.0)).sum::<f64>();
+        let mut lp =
+            normal(alpha, 0.0, 5.0) + beta.iter().map(|&b| normal(b, 0.0, 1.0)).sum::<f64>();
         for i in 0..n {
             let eta = exposure[i].ln() + alpha + x[(i, 0)] * beta[0] + x[(i, 1)] * beta[1];
             lp += poisson_log(y[i] as f64, eta);

@@ -745,11 +745,12 @@ pub fn read_csv<P: AsRef<Path>>(
         .get(DERIVED_KEY)
         .map(|v| v.split(',').map(str::trim).collect())
         .unwrap_or_default();
-    let (layout, columns) = layout_from_names(&first.names, &derived).map_err(|message| ReadCsvError {
-        path: first.path.clone(),
-        line: None,
-        message,
-    })?;
+    let (layout, columns) =
+        layout_from_names(&first.names, &derived).map_err(|message| ReadCsvError {
+            path: first.path.clone(),
+            line: None,
+            message,
+        })?;
     let k = first.names.len();
     let chains: Vec<Chain> = files
         .iter()
