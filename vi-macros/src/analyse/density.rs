@@ -19,7 +19,7 @@ impl Analyser {
         let value = self.sub(&o.lhs);
         let dist = self.dist(&o.dist);
         let args = match dist {
-            Some(d) => self.dist_args(d, &o.dist),
+            Some(d) => self.dist_args(d, &o.dist, false),
             None => o.dist.args.iter().map(|a| self.operand(a)).collect(),
         };
         let Some(dist) = dist.filter(|d| self.not_flat(d, &o.dist)) else {

@@ -47,9 +47,24 @@ impl Analyser {
         }
     }
 
+    /// An operand of a model's expression. Data follows the DSL's arithmetic as latents do
+    /// (one arithmetic): data-only arithmetic (`exposure.ln() + offset`, `total - cum`, `2.0
+    /// * x`) and the DSL's own functions (`lgamma(x)`, `Normal(0.0, 1.0).lpdf(y)`) are
+    /// compiled by the rules too, with no adjoint to carry; other data (a name, an element,
+    /// a field, a cast, a call of a Rust function or method) is evaluated as written.
     pub(super) fn operand(&mut self, e: &Expr) -> Operand {
-        // Data that calls the DSL's own functions (`lgamma(x)`, `Normal(0.0, 1.0).lpdf(y)`)
-        // is not Rust: it is compiled by the rules too (with no adjoint to carry).
+        if self.first_active(e).is_none() && !calls_dsl(e) && !arith(e) {
+            self.check_names(e);
+            self.note_data(e);
+            return Operand::Data(e.clone());
+        }
+        Operand::Active(self.lower(e))
+    }
+
+    /// A `let`'s value, or an argument that must stay as written (the data bounds of a
+    /// constraint, a multivariate prior's sizes): data is Rust, evaluated as written, unless
+    /// it calls one of the DSL's own functions.
+    pub(super) fn rust_operand(&mut self, e: &Expr) -> Operand {
         if self.first_active(e).is_none() && !calls_dsl(e) {
             self.check_names(e);
             self.note_data(e);
@@ -414,6 +429,51 @@ fn dist_receiver(e: &Expr) -> Option<&syn::ExprCall> {
         Expr::Paren(p) => dist_receiver(&p.expr),
         Expr::Group(g) => dist_receiver(&g.expr),
         _ => None,
+    }
+}
+
+/// Whether the data expression `e` is arithmetic the DSL defines: `+ - * /`, a negation
+/// (of anything but a literal), or a call of a catalogue function (`x.ln()`, `v.sum()`),
+/// at its top (through parentheses and references). Names, elements, fields, casts, views
+/// (`x.column(j)`, `x.row(i)`), `clone` and calls of Rust's own functions are data as
+/// written.
+pub(super) fn arith(e: &Expr) -> bool {
+    match e {
+        Expr::Binary(b) => matches!(
+            b.op,
+            syn::BinOp::Add(_) | syn::BinOp::Sub(_) | syn::BinOp::Mul(_) | syn::BinOp::Div(_)
+        ),
+        Expr::Unary(u) => match u.op {
+            syn::UnOp::Neg(_) => !matches!(&*u.expr, Expr::Lit(_)),
+            _ => false,
+        },
+        Expr::Paren(p) => arith(&p.expr),
+        Expr::Group(g) => arith(&g.expr),
+        Expr::Reference(r) => arith(&r.expr),
+        Expr::MethodCall(m) => {
+            let name = m.method.to_string();
+            !matches!(name.as_str(), "row" | "column" | "clone")
+                && m.turbofish.is_none()
+                && catalogue::fn_called_with(&name, m.args.len() + 1).is_some()
+                && values_only(&m.receiver)
+        }
+        _ => false,
+    }
+}
+
+/// Whether the receiver of a method call is a value, not Rust's own (`x.iter()` in
+/// `x.iter().sum()`): its method calls are all catalogue functions or views.
+fn values_only(e: &Expr) -> bool {
+    match e {
+        Expr::MethodCall(m) => {
+            let name = m.method.to_string();
+            m.turbofish.is_none()
+                && (matches!(name.as_str(), "row" | "column" | "clone")
+                    || catalogue::fn_called_with(&name, m.args.len() + 1).is_some())
+                && values_only(&m.receiver)
+        }
+        Expr::Paren(p) => values_only(&p.expr),
+        _ => true,
     }
 }
 

@@ -348,12 +348,27 @@ impl Analyser {
         Some(d)
     }
 
-    fn dist_args(&mut self, d: &'static DistInfo, call: &parse::DistCall) -> Vec<Operand> {
+    /// A distribution's arguments (`latent`: of a latent's prior). Arguments a constraint or
+    /// a multivariate kernel's size reads as written (a `Uniform` prior's bounds, Pareto's
+    /// `y_min`, a multivariate distribution's) stay Rust; the others follow the DSL's
+    /// arithmetic.
+    fn dist_args(
+        &mut self,
+        d: &'static DistInfo,
+        call: &parse::DistCall,
+        latent: bool,
+    ) -> Vec<Operand> {
+        let rust = catalogue::multi_of(d).is_some()
+            || (latent && matches!(d.support, Support::Bounds | Support::AboveFirst));
         let mut args = Vec::new();
         for (k, a) in call.args.iter().enumerate() {
-            let op = self.operand(a);
+            let op = if rust {
+                self.rust_operand(a)
+            } else {
+                self.operand(a)
+            };
             if d.data_params.contains(&k) {
-                if let Operand::Active(_) = op {
+                if self.first_active(a).is_some() {
                     self.err_spanned(
                         a,
                         format!(
@@ -402,7 +417,7 @@ impl Analyser {
         }
         let dist = self.dist(&l.dist);
         let args = match dist {
-            Some(d) => self.dist_args(d, &l.dist),
+            Some(d) => self.dist_args(d, &l.dist, true),
             None => l.dist.args.iter().map(|a| self.operand(a)).collect(),
         };
         let multi = dist.and_then(catalogue::multi_of);
@@ -648,7 +663,7 @@ impl Analyser {
         }
         let dist = self.dist(&o.dist);
         let args = match dist {
-            Some(d) => self.dist_args(d, &o.dist),
+            Some(d) => self.dist_args(d, &o.dist, false),
             None => o.dist.args.iter().map(|a| self.operand(a)).collect(),
         };
         let dist = dist.filter(|d| self.not_flat(d, &o.dist));

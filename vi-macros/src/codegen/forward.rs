@@ -610,7 +610,7 @@ impl Emitter<'_> {
         let module = format_ident!("{}", dist.module);
         let stmt = &self.m.srcs[src];
         let opts = vals.iter().enumerate().map(|(i, v)| match v {
-            V::Data(..) if !(latent && i == 0) => {
+            V::Data(..) | V::Value(_) if !(latent && i == 0) => {
                 let f = v.flat();
                 quote!(::core::option::Option::Some(#f))
             }
@@ -740,7 +740,7 @@ impl Emitter<'_> {
                         let x = vname(b);
                         quote!(#x)
                     }
-                    V::Temp(t, _) => quote!(#t),
+                    V::Temp(t, _) | V::Value(t) => quote!(#t),
                     V::Data(d, _) => quote!(*#d),
                 };
                 let add = acc(quote!({ let __t: f64 = #val; __t }));
@@ -824,7 +824,7 @@ pub(super) fn kernel_dispatch(
             let v = vname(b);
             quote!(&#v)
         }
-        V::Temp(t, _) => quote!(&#t),
+        V::Temp(t, _) | V::Value(t) => quote!(&#t),
         V::Data(d, span) => quote_spanned!(*span=> ::vi::__private::obs(#d)),
     });
     let gs = vals.iter().map(|v| match v.grad() {

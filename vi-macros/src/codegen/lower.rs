@@ -73,6 +73,9 @@ pub enum V {
     /// or, for a distribution, `&DataOp` (the data and its `f64`s); the span is the user's
     /// expression.
     Data(Ident, Span),
+    /// A value the rules computed from data only (`exposure.ln()`, `total - cum`): a value
+    /// type like a temporary's, with no adjoint (data to the rules that read it).
+    Value(Ident),
 }
 
 impl V {
@@ -83,7 +86,7 @@ impl V {
                 let v = vname(b);
                 quote!(&#v)
             }
-            V::Temp(t, _) => quote!(&#t),
+            V::Temp(t, _) | V::Value(t) => quote!(&#t),
             V::Data(d, span) => quote_spanned!(*span=> &*#d),
         }
     }
@@ -91,7 +94,7 @@ impl V {
     /// The value as a flat slice (`ad::flat`) for a kernel, or the data as `f64`s.
     pub fn flat(&self) -> TokenStream {
         match self {
-            V::Var(_) | V::Temp(..) => {
+            V::Var(_) | V::Temp(..) | V::Value(_) => {
                 let a = self.arg();
                 quote!(::vi::__private::ad::flat(#a))
             }
@@ -112,7 +115,7 @@ impl V {
         match self {
             V::Var(b) => Some(gname(b)),
             V::Temp(_, g) => Some(g.clone()),
-            V::Data(..) => None,
+            V::Data(..) | V::Value(_) => None,
         }
     }
 
@@ -153,6 +156,9 @@ struct DataOperand {
     first: Span,
     /// Its slot in the model's `DataCache` when it depends only on the model's arguments.
     slot: Option<usize>,
+    /// An element of data (`x[i]`, `m[(i, j)]`): the value, its index and the value's text,
+    /// read with an index error that names them (`__private::DataAt`).
+    element: Option<(Expr, Expr, String)>,
 }
 
 /// Data operands that depend only on the model's arguments: (statement, expression's
@@ -240,6 +246,7 @@ impl Lowering {
         });
         let d = format_ident!("__d{}_{}", self.stmt, k, span = span);
         let src = format_ident!("__s{}_{}", self.stmt, k, span = last);
+        let e_expr = e;
         // Unsuffixed number literals are `f64`s (the rules treat every number as one), so
         // their type is known where the rules are chosen.
         let e = match e {
@@ -259,12 +266,21 @@ impl Lowering {
             }
             e => quote!(#e),
         };
+        let element = match strip(e_expr) {
+            Expr::Index(ix) if !matches!(strip(&ix.index), Expr::Range(_)) => Some((
+                (*ix.expr).clone(),
+                (*ix.index).clone(),
+                crate::parse::pretty(ix.expr.to_token_stream()),
+            )),
+            _ => None,
+        };
         self.operands.push(DataOperand {
             d: d.clone(),
             src,
             e,
             first: span,
             slot,
+            element,
         });
         V::Data(d, span)
     }
@@ -303,6 +319,12 @@ impl Lowering {
                         }
                         _ => quote!(f64),
                     };
+                    // The arithmetic rules take slices as columns; the others value types.
+                    let value = match kind {
+                        Kind::Binary(f) if f.arith() => quote!(),
+                        Kind::MulAdd | Kind::Set(_) | Kind::Unary(Unary::Identity) => quote!(),
+                        _ => quote!(let #d = ::vi::__private::as_value(#d);),
+                    };
                     quote_spanned! {first=>
                         ::vi::__private::check_val(#arg);
                         let #d = {
@@ -310,6 +332,7 @@ impl Lowering {
                             use ::vi::__private::{ValKnown as _, ValPoison as _};
                             (&&::vi::__private::Data(#src)).val_or::<#stand_in>(#cache)
                         };
+                        #value
                     }
                 }
                 None => {
@@ -327,7 +350,27 @@ impl Lowering {
                     }
                 }
             };
-            out.extend(quote_spanned!(first=> let #src = &(#e); #conv));
+            let bind = match &o.element {
+                Some((base, index, what)) => {
+                    let stmt = self.stmt;
+                    let names = self.loops.iter().map(|i| i.to_string());
+                    let vars = self.loops.iter();
+                    quote_spanned! {first=>
+                        let #src = {
+                            #[allow(unused_imports)]
+                            use ::vi::__private::{DataAtKnown as _, DataAtOther as _};
+                            (&&::vi::__private::DataAt(&(#base))).at(
+                                #index,
+                                #stmt,
+                                #what,
+                                || [#((#names, (#vars) as i64)),*],
+                            )?
+                        };
+                    }
+                }
+                None => quote_spanned!(first=> let #src = &(#e);),
+            };
+            out.extend(quote_spanned!(first=> #bind #conv));
         }
         out
     }
@@ -368,6 +411,17 @@ impl Lowering {
         }
     }
 
+    /// Where a call's result goes: `out` when given; a [`V::Value`] (no adjoint) when no
+    /// operand carries one (data-only arithmetic); a temporary otherwise.
+    fn out_for(&mut self, out: Option<&Binding>, args: &[V]) -> V {
+        if out.is_none() && args.iter().all(|a| a.grad().is_none()) {
+            let k = self.next;
+            self.next += 1;
+            return V::Value(format_ident!("__t{}_{}", self.stmt, k));
+        }
+        self.out_or_temp(out)
+    }
+
     /// Operands of one call must not alias the same variable mutably in the backward call:
     /// a repeated variable is copied.
     fn distinct(&mut self, args: &mut [V], span: Span) {
@@ -396,7 +450,7 @@ impl Lowering {
             AExpr::Data(d) => self.data(d),
             AExpr::Unary(f, x, span) => {
                 let x = self.lower_inner(x, None);
-                let o = self.out_or_temp(out);
+                let o = self.out_for(out, std::slice::from_ref(&x));
                 self.ops.push(Op {
                     out: o.clone(),
                     kind: Kind::Unary(*f),
@@ -414,7 +468,7 @@ impl Lowering {
                 let c = self.lower_inner(c, None);
                 let mut args = vec![a, b, c];
                 self.distinct(&mut args, *span);
-                let o = self.out_or_temp(out);
+                let o = self.out_for(out, &args);
                 self.ops.push(Op {
                     out: o.clone(),
                     kind: Kind::MulAdd,
@@ -427,7 +481,7 @@ impl Lowering {
             AExpr::WithData(f, x, params, span) => {
                 let x = self.lower_inner(x, None);
                 let ps = params.iter().map(|p| self.param(p)).collect();
-                let o = self.out_or_temp(out);
+                let o = self.out_for(out, std::slice::from_ref(&x));
                 self.ops.push(Op {
                     out: o.clone(),
                     kind: Kind::WithData(*f, ps),
@@ -441,7 +495,7 @@ impl Lowering {
                 if let Nary::Ternary(_) = f {
                     self.distinct(&mut args, *span);
                 }
-                let o = self.out_or_temp(out);
+                let o = self.out_for(out, &args);
                 self.ops.push(Op {
                     out: o.clone(),
                     kind: Kind::Nary(*f),
@@ -480,7 +534,7 @@ impl Lowering {
         let b = self.lower_inner(b, None);
         let mut args = vec![a, b];
         self.distinct(&mut args, span);
-        let o = self.out_or_temp(out);
+        let o = self.out_for(out, &args);
         self.ops.push(Op {
             out: o.clone(),
             kind: Kind::Binary(f),
@@ -498,7 +552,7 @@ impl Lowering {
         let ops = self.ops.iter().map(|op| {
             let out = match &op.out {
                 V::Var(b) => vname(b),
-                V::Temp(t, _) => t.clone(),
+                V::Temp(t, _) | V::Value(t) => t.clone(),
                 V::Data(d, _) => d.clone(),
             };
             let call = match &op.kind {
@@ -544,6 +598,12 @@ impl Lowering {
                     let x = op.args[0].arg();
                     let what = match &op.args[0] {
                         V::Var(b) => b.name.to_string(),
+                        V::Data(d, _) => self
+                            .operands
+                            .iter()
+                            .find(|o| o.d == *d)
+                            .map(|o| crate::parse::pretty(o.e.clone()))
+                            .unwrap_or_else(|| "the value".to_string()),
                         _ => "the value".to_string(),
                     };
                     let names = self.loops.iter().map(|i| i.to_string());
@@ -594,6 +654,7 @@ impl Lowering {
             } else {
                 vec![t.clone()]
             }),
+            V::Value(t) => Some(vec![t.clone()]),
             _ => None,
         });
         recycle(names.flatten())
@@ -610,11 +671,13 @@ impl Lowering {
 
     /// The backward calls, in reverse order.
     pub fn reverse(&self) -> TokenStream {
-        let backs = self.ops.iter().rev().map(|op| {
+        // Values computed from data only have no adjoint to sweep back.
+        let swept = self.ops.iter().filter(|op| !matches!(op.out, V::Value(_)));
+        let backs = swept.rev().map(|op| {
             let (out_v, gout) = match &op.out {
                 V::Var(b) => (vname(b), gname(b)),
                 V::Temp(t, g) => (t.clone(), g.clone()),
-                V::Data(d, _) => (d.clone(), d.clone()),
+                V::Data(d, _) | V::Value(d) => (d.clone(), d.clone()),
             };
             match &op.kind {
                 Kind::Unary(Unary::Identity) => match op.args[0].grad() {
@@ -829,6 +892,15 @@ fn index_tuple(ps: &[Ident]) -> TokenStream {
     match ps {
         [i] => quote!(#i),
         ps => quote!((#(#ps),*)),
+    }
+}
+
+/// `e` without the parentheses and invisible groups around it.
+fn strip(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(p) => strip(&p.expr),
+        Expr::Group(g) => strip(&g.expr),
+        e => e,
     }
 }
 

@@ -123,7 +123,7 @@ impl Emitter<'_> {
         let module = format_ident!("{}", dist.module);
         let stmt = &self.m.srcs[src];
         let opts = vals.iter().enumerate().map(|(i, v)| match v {
-            V::Data(..) if !(latent && i == 0) => {
+            V::Data(..) | V::Value(_) if !(latent && i == 0) => {
                 let f = v.flat();
                 quote!(::core::option::Option::Some(#f))
             }

@@ -179,6 +179,16 @@ impl CsvWriter {
             head.push_str(c);
             head.push('\n');
         }
+        // Derived quantities (`#[keep]`) come after the parameters; `read_csv` marks them.
+        let derived: Vec<&str> = layout
+            .params()
+            .iter()
+            .filter(|p| layout.is_derived(&p.name))
+            .map(|p| p.name.as_str())
+            .collect();
+        if !derived.is_empty() {
+            head.push_str(&format!("# {DERIVED_KEY} = {}\n", derived.join(", ")));
+        }
         let mut cols = vec!["lp__".to_string()];
         if w.sampler {
             cols.extend(SAMPLER_COLUMNS.map(String::from));
@@ -630,7 +640,15 @@ fn read_one(path: &Path) -> Result<CsvFile, ReadCsvError> {
 /// parameter per base name, in order of first appearance, shaped by the largest index, with
 /// the identity transform (the values are on the constrained scale already). Returns it
 /// with, for each of its flat names, the column that holds it.
-fn layout_from_names(names: &[String]) -> Result<(ParamLayout, Vec<usize>), String> {
+/// The comment naming the derived quantities of a file (`# derived = a, theta`).
+const DERIVED_KEY: &str = "derived";
+
+/// `derived`: the names a file's `# derived = ..` comment gives; they are derived
+/// quantities of the layout when they come after every parameter.
+fn layout_from_names(
+    names: &[String],
+    derived: &[&str],
+) -> Result<(ParamLayout, Vec<usize>), String> {
     let mut order: Vec<(String, Vec<usize>)> = Vec::new();
     for n in names {
         let mut parts = n.split('.');
@@ -651,9 +669,17 @@ fn layout_from_names(names: &[String]) -> Result<(ParamLayout, Vec<usize>), Stri
             None => order.push((base, idx)),
         }
     }
+    let first_derived = order
+        .iter()
+        .rposition(|(b, _)| !derived.contains(&b.as_str()))
+        .map_or(0, |i| i + 1);
     let mut layout = ParamLayout::new();
-    for (base, shape) in order {
-        layout.push(base, shape, Transform::Identity);
+    for (k, (base, shape)) in order.into_iter().enumerate() {
+        if k >= first_derived {
+            layout.push_derived(base, shape);
+        } else {
+            layout.push(base, shape, Transform::Identity);
+        }
     }
     let flat = layout.flat_names();
     if flat.len() != names.len() {
@@ -715,11 +741,16 @@ pub fn read_csv<P: AsRef<Path>>(
             });
         }
     }
-    let (layout, columns) = layout_from_names(&first.names).map_err(|message| ReadCsvError {
-        path: first.path.clone(),
-        line: None,
-        message,
-    })?;
+    let derived: Vec<&str> = first
+        .get(DERIVED_KEY)
+        .map(|v| v.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    let (layout, columns) =
+        layout_from_names(&first.names, &derived).map_err(|message| ReadCsvError {
+            path: first.path.clone(),
+            line: None,
+            message,
+        })?;
     let k = first.names.len();
     let chains: Vec<Chain> = files
         .iter()

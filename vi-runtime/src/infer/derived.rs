@@ -41,3 +41,31 @@ pub(crate) fn with_derived<M: Model + ?Sized>(
         .collect();
     (wide, chains)
 }
+
+/// The layout of an engine's streamed CSV file (`output(dir)`): `model`'s parameters, then
+/// its derived quantities, as in the posterior the engine returns.
+pub(crate) fn csv_layout<M: Model + ?Sized>(model: &M) -> ParamLayout {
+    let mut layout = model.layout().clone();
+    for p in model.derived_layout().params() {
+        layout.push_derived(p.name.clone(), p.shape.clone());
+    }
+    layout
+}
+
+/// One row of a streamed CSV file: the constrained draw `x`, then `model`'s derived
+/// quantities at it (NaN where the model cannot compute them), in `row` (reused).
+pub(crate) fn csv_row<'a, M: Model + ?Sized>(
+    model: &M,
+    x: &[f64],
+    row: &'a mut Vec<f64>,
+) -> &'a [f64] {
+    row.clear();
+    row.extend_from_slice(x);
+    let k = model.derived_layout().dim();
+    if k > 0 {
+        let start = row.len();
+        row.resize(start + k, f64::NAN);
+        model.derive(x, &mut row[start..]);
+    }
+    row
+}

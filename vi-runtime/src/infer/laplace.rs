@@ -226,7 +226,7 @@ impl Laplace {
                     dir,
                     CsvMethod::Laplace,
                     0,
-                    model.layout(),
+                    &super::derived::csv_layout(model),
                     &[format!("seed = {}", self.seed)],
                 )
                 .map_err(|e| FitError::Output { message: e })?,
@@ -257,6 +257,7 @@ impl Laplace {
         let mut log_p = Vec::with_capacity(self.draws);
         let mut log_q = Vec::with_capacity(self.draws);
         let mut x = vec![0.0; d];
+        let mut row = Vec::new();
         for _ in 0..self.draws {
             let z = DVector::from_fn(d, |_, _| rng.sample::<f64, _>(StandardNormal));
             let theta = &mode_v + &factor * &z;
@@ -269,7 +270,8 @@ impl Laplace {
             guarded.constrain(theta.as_slice(), &mut x);
             let q = log_q_const - 0.5 * z.norm_squared();
             if let Some(w) = csv.as_mut() {
-                w.write_approx_draw(p_lp, p_fit, q, &x)
+                let row = super::derived::csv_row(model, &x, &mut row);
+                w.write_approx_draw(p_lp, p_fit, q, row)
                     .map_err(|e| FitError::Output { message: e })?;
             }
             draws.extend_from_slice(&x);

@@ -285,6 +285,17 @@ impl Posterior {
             writeln!(w, "# seed = {}", d.seed)?;
         }
         writeln!(w, "# id = {}", only.map_or(1, |c| c + 1))?;
+        // Derived quantities (`#[keep]`), which `read_csv` marks as such.
+        let layout = self.layout();
+        let derived: Vec<&str> = layout
+            .params()
+            .iter()
+            .filter(|p| layout.is_derived(&p.name))
+            .map(|p| p.name.as_str())
+            .collect();
+        if !derived.is_empty() {
+            writeln!(w, "# derived = {}", derived.join(", "))?;
+        }
         let mut header = vec!["lp__".to_string()];
         if nuts.is_some() {
             header.extend(SAMPLER_COLUMNS.map(String::from));

@@ -352,7 +352,7 @@ impl Vi {
                     dir,
                     CsvMethod::Vi,
                     0,
-                    model.layout(),
+                    &super::derived::csv_layout(model),
                     &[
                         format!("seed = {}", self.seed),
                         format!(
@@ -669,6 +669,7 @@ fn draw<M: Model + ?Sized>(
     let mut log_ratios = Vec::with_capacity(n);
     let mut theta = vec![0.0; d];
     let mut x = vec![0.0; d];
+    let mut row = Vec::new();
     for _ in 0..n {
         let z = DVector::from_fn(d, |_, _| rng.sample::<f64, _>(StandardNormal));
         match spread {
@@ -693,7 +694,8 @@ fn draw<M: Model + ?Sized>(
         model.constrain(&theta, &mut x);
         let log_q = log_q_const - 0.5 * z.norm_squared();
         if let Some(w) = csv.as_deref_mut() {
-            w.write_approx_draw(log_p, log_p, log_q, &x)
+            let row = super::derived::csv_row(model, &x, &mut row);
+            w.write_approx_draw(log_p, log_p, log_q, row)
                 .map_err(|e| FitError::Output { message: e })?;
         }
         draws.extend_from_slice(&x);

@@ -15,7 +15,8 @@
 //! - `keep.rs`: the values of `#[keep]` statements;
 //! - `lanes.rs`: data read for all lanes of a vectorised loop at once;
 //! - `dispatch.rs`: method-call dispatch between fast paths and general rules or kernels;
-//! - `gather.rs`: the checks of a vectorised loop's gathers, shifts and slices.
+//! - `gather.rs`: the checks of a vectorised loop's gathers, shifts and slices;
+//! - `arith.rs`: data operands of the rules as values (one arithmetic), checked elements of data.
 //!
 //! Besides these, the whole crate root (`Model`, `ParamLayout`, `ad`, `dist`, ...) and the
 //! `nalgebra` and `rand` crates are reachable from here, so the generated code depends on no
@@ -29,6 +30,7 @@ pub use crate::*;
 pub use nalgebra;
 pub use rand;
 
+mod arith;
 mod checks;
 mod data;
 mod dispatch;
@@ -45,6 +47,7 @@ pub use crate::ad::fast::{
     Bin, ColScalarRules, GeneralAdd, GeneralDiv, GeneralMul, GeneralMulAdd, GeneralSub,
     ScalarMulAdd, ScalarRules, Tri,
 };
+pub use arith::{as_value, AsValue, DataAt, DataAtKnown, DataAtOther, Elements};
 pub use checks::{check_data, check_statement, BadValue, Finite, FiniteCheck};
 pub use data::{
     cached_flats, cached_val, check_val, copy_of, flats, stats_cell, to_value, val, Data,

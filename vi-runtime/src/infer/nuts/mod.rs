@@ -636,7 +636,7 @@ impl Nuts {
                     dir,
                     CsvMethod::Nuts,
                     chain,
-                    model.layout(),
+                    &crate::infer::derived::csv_layout(model),
                     &self.csv_config(chain),
                 )
                 .map_err(output)?,
@@ -684,6 +684,7 @@ impl Nuts {
         let mut lps = Vec::with_capacity(kept);
         let mut stats = Vec::with_capacity(kept);
         let mut x = vec![0.0; d];
+        let mut row = Vec::new();
         bars.start(chain, "sampling", self.draws as u64);
         for it in 0..self.draws {
             bars.advance(chain, 1);
@@ -691,7 +692,8 @@ impl Nuts {
             if it % self.thin == 0 {
                 model.constrain(&s.z.q, &mut x);
                 if let Some(w) = csv.as_mut() {
-                    w.write_draw(s.z.lp, Some(&t), &x).map_err(output)?;
+                    let row = crate::infer::derived::csv_row(model, &x, &mut row);
+                    w.write_draw(s.z.lp, Some(&t), row).map_err(output)?;
                 }
                 draws.extend_from_slice(&x);
                 lps.push(s.z.lp);
