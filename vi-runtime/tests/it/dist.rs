@@ -13,6 +13,7 @@ use vi_runtime::infer::{rng_for, Rng};
 use vi_runtime::DistError;
 
 mod scalar;
+mod scipy_refs;
 mod vocab;
 
 /// Every tolerance of this file.
