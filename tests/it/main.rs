@@ -17,6 +17,7 @@ mod macro_scalar;
 mod macro_simulate;
 mod macro_validation;
 mod macro_vectorise;
+mod macro_vocab3;
 mod macro_vocab_fns;
 mod macro_vocab_latents;
 mod nuts_default;
