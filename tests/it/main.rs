@@ -21,6 +21,7 @@ mod macro_simulate;
 mod macro_userfn;
 mod macro_validation;
 mod macro_vectorise;
+mod macro_vocab3;
 mod macro_vocab_fns;
 mod macro_vocab_latents;
 mod nuts_default;

@@ -190,6 +190,14 @@ pub static CDFS: &[&str] = &[
     "PoissonLog",
     "Bernoulli",
     "BernoulliLogit",
+    "StudentT",
+    "HalfStudentT",
+    "Beta",
+    "Binomial",
+    "BinomialLogit",
+    "NegBinomial2",
+    "NegBinomial2Log",
+    "BetaBinomial",
 ];
 
 /// The distributions whose kernel takes a whole vector parameter (the categories'
@@ -505,19 +513,20 @@ pub enum Binary {
     Fmin,
     /// `fmax(a, b)`
     Fmax,
-    /// `add_diag(m, d)`: `m + d I`.
+    /// `add_diag(m, d)`: `m + d I`, or `m + diag(d)` for a vector `d`.
     AddDiag,
     /// `diag_pre_multiply(v, m)`: `diag(v) m`.
     DiagPreMultiply,
     /// `diag_post_multiply(m, v)`: `m diag(v)`.
     DiagPostMultiply,
-    /// `quad_form(a, b)`: `b' a b` for a vector `b`.
+    /// `quad_form(a, b)`: `b' a b` (a number) for a vector `b`, `B' A B` for a matrix.
     QuadForm,
     /// `columns_dot_product(a, b)`: a row of the columns' dot products.
     ColumnsDotProduct,
     /// `rows_dot_product(a, b)`: a column of the rows' dot products.
     RowsDotProduct,
-    /// `mdivide_left_tri_low(l, b)`: `l^-1 b` for the lower triangle of `l`.
+    /// `mdivide_left_tri_low(l, b)`: `l^-1 b` for the lower triangle of `l` (`b` a vector
+    /// or a matrix).
     MdivideLeftTriLow,
 }
 
@@ -962,7 +971,8 @@ mod tests {
             assert!(dist_named(n).is_some(), "{n}");
         }
         assert!(dist_named("Weibull").is_some_and(DistInfo::has_cdf));
-        assert!(!dist_named("Beta").is_some_and(DistInfo::has_cdf));
+        assert!(dist_named("Beta").is_some_and(DistInfo::has_cdf));
+        assert!(!dist_named("CategoricalLogit").is_some_and(DistInfo::has_cdf));
         assert!(dist_named("Categorical").is_some_and(DistInfo::slice_kernel));
     }
 }

@@ -188,7 +188,10 @@ impl Emitter<'_> {
                     low.write_mode(self.write_mode(binding.id, m));
                 }
                 low.lower(init, Some(binding));
-                let fwd = low.forward();
+                let mut fwd = low.forward();
+                if m.build {
+                    fwd.extend(low.density_checks(&self.m.srcs[*src]));
+                }
                 let v = vname(binding);
                 let g = gname(binding);
                 let ty_check = ty
@@ -614,6 +617,14 @@ impl Emitter<'_> {
                 let f = v.flat();
                 quote!(::core::option::Option::Some(#f))
             }
+            // A whole-vector parameter that depends on a latent (Categorical's `theta`,
+            // OrderedLogistic's cutpoints) is checked at the constructor's point too: its
+            // length bounds the observed categories, and a `theta` that is not a simplex
+            // there is a mistake in the model, named now rather than a -inf density later.
+            V::Var(_) | V::Temp(..) if i > 0 && dist.whole_vectors().contains(&(i - 1)) => {
+                let f = v.flat();
+                quote!(::core::option::Option::Some(&*#f))
+            }
             _ => quote!(::core::option::Option::None),
         });
         let lens = vals.iter().enumerate().map(|(i, v)| {
@@ -734,7 +745,10 @@ impl Emitter<'_> {
                     low.without_partials();
                 }
                 let v = low.lower(a, None);
-                let fwd = low.forward();
+                let mut fwd = low.forward();
+                if m.build {
+                    fwd.extend(low.density_checks(&self.m.srcs[src]));
+                }
                 let val = match &v {
                     V::Var(b) => {
                         let x = vname(b);

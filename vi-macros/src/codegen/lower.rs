@@ -764,6 +764,44 @@ impl Lowering {
 }
 
 impl Lowering {
+    /// The constructor's checks of the data arguments of this statement's density
+    /// expressions (`Normal(0.0, s).lpdf(y)` with a data `s` of -1 is an error naming `sigma`
+    /// then, not a NaN density at every point later), and of a whole-vector parameter that
+    /// depends on a latent (a `theta` that is not a simplex, categories past its length).
+    /// The value of `.lcdf` / `.lccdf` is not checked: a CDF is defined everywhere.
+    pub fn density_checks(&self, stmt: &str) -> TokenStream {
+        let checks = self.ops.iter().filter_map(|op| {
+            let Kind::Nary(Nary::Density(d, which)) = &op.kind else {
+                return None;
+            };
+            let module = format_ident!("{}", d.module);
+            let opts = op.args.iter().enumerate().map(|(i, a)| match a {
+                V::Data(d, _) if i > 0 || matches!(which, Density::Lpdf) => {
+                    // The data as any `ToF64s` (a distribution's operand, or one a rule of
+                    // the same statement converted).
+                    quote!(::core::option::Option::Some(&*::vi::__private::ad::to_f64s(&*#d)))
+                }
+                V::Var(_) | V::Temp(..) if i > 0 && d.whole_vectors().contains(&(i - 1)) => {
+                    let f = a.flat();
+                    quote!(::core::option::Option::Some(&*#f))
+                }
+                _ => quote!(::core::option::Option::None),
+            });
+            let names = std::iter::once("x").chain(d.params.iter().copied());
+            Some(quote! {
+                ::vi::__private::check_statement(
+                    #stmt,
+                    &[#(#names),*],
+                    &[],
+                    ::vi::__private::dist::#module::check(#(#opts),*),
+                )?;
+            })
+        });
+        quote!(#(#checks)*)
+    }
+}
+
+impl Lowering {
     /// A density's forward call: `out` is its value, the partials of its active operands go
     /// into `{out}_p{i}` (when a sweep follows).
     fn density_forward(

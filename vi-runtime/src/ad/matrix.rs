@@ -1,7 +1,10 @@
 //! Matrix rules (Stan's names): `cholesky`, `dot_self`, `add_diag`, `log_determinant`,
 //! `diag_pre_multiply`, `diag_post_multiply`, `quad_form`, `columns_dot_product`,
 //! `rows_dot_product`, `mdivide_left_tri_low`, and the unit-scale exponentiated-quadratic
-//! kernel under `gp_exp_quad_cov`.
+//! kernel under `gp_exp_quad_cov`. `quad_form` and `mdivide_left_tri_low` take a vector
+//! or a matrix on the right ([`RightOperand`]), `add_diag` a number or a vector
+//! ([`DiagOperand`]), `gp_exp_quad_cov` points of one or several coordinates
+//! ([`GpPoints`]).
 //!
 //! The same contract as the other rules: forward `op(&x..) -> Result<_, ShapeError>`,
 //! backward `op_back(&x.., &out, &g, gx..)` adding into the adjoints. A symmetric input's
@@ -84,67 +87,108 @@ pub fn dot_self_back(x: &DVector<f64>, _out: &f64, g: &f64, gx: &mut DVector<f64
     gx.axpy(2.0 * g, x, 1.0);
 }
 
-/// `A + d I` for a square matrix and a scalar `d`, or `A + diag(d)` for a vector `d` of its
-/// side (Stan's `add_diag`); the vector form is [`add_diag_vec`].
-pub fn add_diag(a: &DMatrix<f64>, d: &f64) -> Result<DMatrix<f64>, ShapeError> {
-    if !a.is_square() {
-        return Err(not_square("add_diag", a));
-    }
-    let mut out = a.clone();
-    for i in 0..a.nrows() {
-        out[(i, i)] += d;
-    }
-    Ok(out)
+/// What [`add_diag`] adds to a square matrix's diagonal: a number `d` (`A + d I`) or a
+/// vector `d` as long as its side (`A + diag(d)`), as Stan's two forms.
+pub trait DiagOperand {
+    /// `A + d I` or `A + diag(d)`.
+    ///
+    /// # Errors
+    /// A matrix that is not square, or a vector not as long as its side.
+    fn add_to_diag(&self, a: &DMatrix<f64>) -> Result<DMatrix<f64>, ShapeError>;
+    /// Adds the adjoint of `d` given the adjoint `g` of the result.
+    fn diag_back(&mut self, g: &DMatrix<f64>);
 }
 
-/// Backward rule of [`add_diag`].
-pub fn add_diag_back(
+impl DiagOperand for f64 {
+    fn add_to_diag(&self, a: &DMatrix<f64>) -> Result<DMatrix<f64>, ShapeError> {
+        if !a.is_square() {
+            return Err(not_square("add_diag", a));
+        }
+        let mut out = a.clone();
+        for i in 0..a.nrows() {
+            out[(i, i)] += self;
+        }
+        Ok(out)
+    }
+    fn diag_back(&mut self, g: &DMatrix<f64>) {
+        *self += g.diagonal().sum();
+    }
+}
+
+impl DiagOperand for DVector<f64> {
+    fn add_to_diag(&self, a: &DMatrix<f64>) -> Result<DMatrix<f64>, ShapeError> {
+        if !a.is_square() || self.len() != a.nrows() {
+            return Err(ShapeError {
+                op: "add_diag",
+                left: (a.nrows(), a.ncols()),
+                right: (self.len(), 1),
+            });
+        }
+        let mut out = a.clone();
+        for i in 0..a.nrows() {
+            out[(i, i)] += self[i];
+        }
+        Ok(out)
+    }
+    fn diag_back(&mut self, g: &DMatrix<f64>) {
+        if g.nrows() == self.len() && g.is_square() {
+            *self += g.diagonal();
+        }
+    }
+}
+
+/// `A + d I` for a square matrix and a scalar `d`, or `A + diag(d)` for a vector `d` of its
+/// side (Stan's `add_diag`).
+///
+/// ```
+/// use nalgebra::{DMatrix, DVector};
+/// use vi_runtime::ad;
+/// let a = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0]);
+/// assert_eq!(ad::add_diag(&a, &1.0)?, DMatrix::from_row_slice(2, 2, &[2.0, 2.0, 3.0, 5.0]));
+/// let d = DVector::from_vec(vec![10.0, 20.0]);
+/// assert_eq!(ad::add_diag(&a, &d)?, DMatrix::from_row_slice(2, 2, &[11.0, 2.0, 3.0, 24.0]));
+/// # Ok::<(), vi_runtime::ad::ShapeError>(())
+/// ```
+pub fn add_diag<D: DiagOperand + ?Sized>(
+    a: &DMatrix<f64>,
+    d: &D,
+) -> Result<DMatrix<f64>, ShapeError> {
+    d.add_to_diag(a)
+}
+
+/// Backward rule of [`add_diag`]: `ga += g`, `gd += diag(g)` (summed for a scalar `d`).
+pub fn add_diag_back<D: DiagOperand + ?Sized>(
     _a: &DMatrix<f64>,
-    _d: &f64,
+    _d: &D,
     _out: &DMatrix<f64>,
     g: &DMatrix<f64>,
     ga: Option<&mut DMatrix<f64>>,
-    gd: Option<&mut f64>,
+    gd: Option<&mut D>,
 ) {
     if let Some(ga) = ga {
         *ga += g;
     }
     if let Some(gd) = gd {
-        *gd += g.diagonal().sum();
+        gd.diag_back(g);
     }
 }
 
-/// `A + diag(d)` for a vector `d` as long as the square matrix's side.
+/// `A + diag(d)` for a vector `d` as long as the square matrix's side ([`add_diag`] with a
+/// vector).
 pub fn add_diag_vec(a: &DMatrix<f64>, d: &DVector<f64>) -> Result<DMatrix<f64>, ShapeError> {
-    if !a.is_square() || d.len() != a.nrows() {
-        return Err(ShapeError {
-            op: "add_diag",
-            left: (a.nrows(), a.ncols()),
-            right: (d.len(), 1),
-        });
-    }
-    let mut out = a.clone();
-    for i in 0..a.nrows() {
-        out[(i, i)] += d[i];
-    }
-    Ok(out)
+    add_diag(a, d)
 }
 
 /// Backward rule of [`add_diag_vec`].
 pub fn add_diag_vec_back(
-    _a: &DMatrix<f64>,
-    _d: &DVector<f64>,
-    _out: &DMatrix<f64>,
+    a: &DMatrix<f64>,
+    d: &DVector<f64>,
+    out: &DMatrix<f64>,
     g: &DMatrix<f64>,
     ga: Option<&mut DMatrix<f64>>,
     gd: Option<&mut DVector<f64>>,
 ) {
-    if let Some(ga) = ga {
-        *ga += g;
-    }
-    if let Some(gd) = gd {
-        *gd += g.diagonal();
-    }
+    add_diag_back(a, d, out, g, ga, gd);
 }
 
 /// `ln |det A|` of a square matrix (Stan's `log_determinant`), by LU; `-inf` for a
@@ -241,30 +285,201 @@ pub fn diag_post_multiply_back(
     }
 }
 
-/// `b^T A b` for a square `A` and a vector `b` (Stan's `quad_form` of a vector).
-pub fn quad_form(a: &DMatrix<f64>, b: &DVector<f64>) -> Result<f64, ShapeError> {
-    if !a.is_square() || a.nrows() != b.len() {
-        return Err(mismatch("quad_form", a.shape(), (b.len(), 1)));
-    }
-    Ok(b.dot(&(a * b)))
+/// The right-hand operand of [`quad_form`] and [`mdivide_left_tri_low`]: a vector or a
+/// matrix, as Stan's two forms of each.
+pub trait RightOperand: Sized {
+    /// What `quad_form(A, B)` gives: a number for a vector `b` (`b^T A b`), a matrix for a
+    /// matrix `B` (`B^T A B`).
+    type Quad;
+    /// `b^T A b` or `B^T A B`.
+    ///
+    /// # Errors
+    /// `A` not square, or not as many rows as `B`.
+    fn quad_form(&self, a: &DMatrix<f64>) -> Result<Self::Quad, ShapeError>;
+    /// Adds the adjoints of `A` and of `self` given the adjoint `g` of the result.
+    fn quad_form_back(
+        &self,
+        a: &DMatrix<f64>,
+        g: &Self::Quad,
+        ga: Option<&mut DMatrix<f64>>,
+        gb: Option<&mut Self>,
+    );
+    /// `L^-1 self` for the lower triangle of `L`.
+    ///
+    /// # Errors
+    /// `L` not square or not as many rows as `self`; a zero on its diagonal.
+    fn tri_low_solve(&self, l: &DMatrix<f64>) -> Result<Self, ShapeError>;
+    /// Adds the adjoints of `L` and of `self` given the solution `x` and its adjoint `g`.
+    fn tri_low_back(
+        l: &DMatrix<f64>,
+        x: &Self,
+        g: &Self,
+        gl: Option<&mut DMatrix<f64>>,
+        gb: Option<&mut Self>,
+    );
 }
 
-/// Backward rule of [`quad_form`]: `ga += g b b^T`, `gb += g (A + A^T) b`.
-pub fn quad_form_back(
+fn singular(l: &DMatrix<f64>) -> ShapeError {
+    ShapeError {
+        op: "mdivide_left_tri_low (singular)",
+        left: l.shape(),
+        right: (0, 0),
+    }
+}
+
+impl RightOperand for DVector<f64> {
+    type Quad = f64;
+
+    fn quad_form(&self, a: &DMatrix<f64>) -> Result<f64, ShapeError> {
+        if !a.is_square() || a.nrows() != self.len() {
+            return Err(mismatch("quad_form", a.shape(), (self.len(), 1)));
+        }
+        Ok(self.dot(&(a * self)))
+    }
+
+    fn quad_form_back(
+        &self,
+        a: &DMatrix<f64>,
+        g: &f64,
+        ga: Option<&mut DMatrix<f64>>,
+        gb: Option<&mut Self>,
+    ) {
+        // ga += g b b^T, gb += g (A + A^T) b.
+        if let Some(ga) = ga {
+            ga.ger(*g, self, self, 1.0);
+        }
+        if let Some(gb) = gb {
+            gb.gemv(*g, a, self, 1.0);
+            gb.gemv_tr(*g, a, self, 1.0);
+        }
+    }
+
+    fn tri_low_solve(&self, l: &DMatrix<f64>) -> Result<Self, ShapeError> {
+        if !l.is_square() || l.nrows() != self.len() {
+            return Err(mismatch("mdivide_left_tri_low", l.shape(), (self.len(), 1)));
+        }
+        l.solve_lower_triangular(self).ok_or_else(|| singular(l))
+    }
+
+    fn tri_low_back(
+        l: &DMatrix<f64>,
+        x: &Self,
+        g: &Self,
+        gl: Option<&mut DMatrix<f64>>,
+        gb: Option<&mut Self>,
+    ) {
+        let lower = l.lower_triangle();
+        let Some(w) = lower.tr_solve_lower_triangular(g) else {
+            return;
+        };
+        if let Some(gl) = gl {
+            let n = l.nrows();
+            for c in 0..n {
+                for r in c..n {
+                    gl[(r, c)] -= w[r] * x[c];
+                }
+            }
+        }
+        if let Some(gb) = gb {
+            *gb += w;
+        }
+    }
+}
+
+impl RightOperand for DMatrix<f64> {
+    type Quad = DMatrix<f64>;
+
+    fn quad_form(&self, a: &DMatrix<f64>) -> Result<DMatrix<f64>, ShapeError> {
+        if !a.is_square() || a.nrows() != self.nrows() {
+            return Err(mismatch("quad_form", a.shape(), self.shape()));
+        }
+        Ok(self.tr_mul(&(a * self)))
+    }
+
+    fn quad_form_back(
+        &self,
+        a: &DMatrix<f64>,
+        g: &DMatrix<f64>,
+        ga: Option<&mut DMatrix<f64>>,
+        gb: Option<&mut Self>,
+    ) {
+        let k = self.ncols();
+        if g.shape() != (k, k) {
+            return;
+        }
+        // Y = B^T A B: ga += B G B^T, gb += A B G^T + A^T B G.
+        if let Some(ga) = ga {
+            *ga += self * g * self.transpose();
+        }
+        if let Some(gb) = gb {
+            *gb += a * self * g.transpose() + a.tr_mul(self) * g;
+        }
+    }
+
+    fn tri_low_solve(&self, l: &DMatrix<f64>) -> Result<Self, ShapeError> {
+        if !l.is_square() || l.nrows() != self.nrows() {
+            return Err(mismatch("mdivide_left_tri_low", l.shape(), self.shape()));
+        }
+        l.solve_lower_triangular(self).ok_or_else(|| singular(l))
+    }
+
+    fn tri_low_back(
+        l: &DMatrix<f64>,
+        x: &Self,
+        g: &Self,
+        gl: Option<&mut DMatrix<f64>>,
+        gb: Option<&mut Self>,
+    ) {
+        if g.shape() != x.shape() {
+            return;
+        }
+        // W = L^-T G; gb += W, gL -= W X^T on the lower triangle.
+        let lower = l.lower_triangle();
+        let Some(w) = lower.tr_solve_lower_triangular(g) else {
+            return;
+        };
+        if let Some(gl) = gl {
+            let wx = &w * x.transpose();
+            let n = l.nrows();
+            for c in 0..n {
+                for r in c..n {
+                    gl[(r, c)] -= wx[(r, c)];
+                }
+            }
+        }
+        if let Some(gb) = gb {
+            *gb += w;
+        }
+    }
+}
+
+/// `b^T A b` for a square `A` and a vector `b`, or `B^T A B` for a matrix `B` (Stan's
+/// `quad_form`).
+///
+/// ```
+/// use nalgebra::{DMatrix, DVector};
+/// use vi_runtime::ad;
+/// let a = DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 0.0, 3.0]);
+/// assert_eq!(ad::quad_form(&a, &DVector::from_vec(vec![1.0, 2.0]))?, 16.0);
+/// let b = DMatrix::from_row_slice(2, 1, &[1.0, 2.0]);
+/// assert_eq!(ad::quad_form(&a, &b)?, DMatrix::from_element(1, 1, 16.0));
+/// # Ok::<(), vi_runtime::ad::ShapeError>(())
+/// ```
+pub fn quad_form<B: RightOperand>(a: &DMatrix<f64>, b: &B) -> Result<B::Quad, ShapeError> {
+    b.quad_form(a)
+}
+
+/// Backward rule of [`quad_form`]: for a vector `ga += g b b^T`, `gb += g (A + A^T) b`; for
+/// a matrix `ga += B G B^T`, `gb += A B G^T + A^T B G`.
+pub fn quad_form_back<B: RightOperand>(
     a: &DMatrix<f64>,
-    b: &DVector<f64>,
-    _out: &f64,
-    g: &f64,
+    b: &B,
+    _out: &B::Quad,
+    g: &B::Quad,
     ga: Option<&mut DMatrix<f64>>,
-    gb: Option<&mut DVector<f64>>,
+    gb: Option<&mut B>,
 ) {
-    if let Some(ga) = ga {
-        ga.ger(*g, b, b, 1.0);
-    }
-    if let Some(gb) = gb {
-        gb.gemv(*g, a, b, 1.0);
-        gb.gemv_tr(*g, a, b, 1.0);
-    }
+    b.quad_form_back(a, g, ga, gb);
 }
 
 fn same_shape(op: &'static str, a: &DMatrix<f64>, b: &DMatrix<f64>) -> Result<(), ShapeError> {
@@ -344,76 +559,202 @@ pub fn rows_dot_product_back(
     }
 }
 
-/// `L^-1 b` for the lower triangle of a square `L` and a vector `b`, by forward
-/// substitution (Stan's `mdivide_left_tri_low`). A zero on the diagonal is a
-/// [`ShapeError`] with `right = (0, 0)`.
-pub fn mdivide_left_tri_low(
+/// `L^-1 b` for the lower triangle of a square `L` and a vector `b`, or `L^-1 B` for a
+/// matrix `B`, by forward substitution (Stan's `mdivide_left_tri_low`). A zero on the
+/// diagonal is a [`ShapeError`] with `right = (0, 0)`.
+pub fn mdivide_left_tri_low<B: RightOperand>(l: &DMatrix<f64>, b: &B) -> Result<B, ShapeError> {
+    b.tri_low_solve(l)
+}
+
+/// Backward rule of [`mdivide_left_tri_low`]: with `W = L^-T G`, `gb += W` and
+/// `gL -= W X^T` on the lower triangle.
+pub fn mdivide_left_tri_low_back<B: RightOperand>(
     l: &DMatrix<f64>,
-    b: &DVector<f64>,
-) -> Result<DVector<f64>, ShapeError> {
-    if !l.is_square() || l.nrows() != b.len() {
-        return Err(mismatch("mdivide_left_tri_low", l.shape(), (b.len(), 1)));
+    _b: &B,
+    x: &B,
+    g: &B,
+    gl: Option<&mut DMatrix<f64>>,
+    gb: Option<&mut B>,
+) {
+    B::tri_low_back(l, x, g, gl, gb);
+}
+
+/// The points of [`gp_exp_quad_unit`], row-major: `n` points of `dim` coordinates each.
+#[derive(Debug)]
+pub struct Points<'a> {
+    x: std::borrow::Cow<'a, [f64]>,
+    n: usize,
+    dim: usize,
+}
+
+impl Points<'_> {
+    /// The squared Euclidean distance between points `i` and `j`.
+    #[inline]
+    fn sq_dist(&self, i: usize, j: usize) -> f64 {
+        let (a, b) = (
+            &self.x[i * self.dim..(i + 1) * self.dim],
+            &self.x[j * self.dim..(j + 1) * self.dim],
+        );
+        a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum()
     }
-    l.solve_lower_triangular(b).ok_or(ShapeError {
-        op: "mdivide_left_tri_low (singular)",
-        left: l.shape(),
-        right: (0, 0),
+}
+
+/// The data points of `gp_exp_quad_cov(x, alpha, rho)`, as Stan takes them: numbers
+/// (one-dimensional points: a slice, `Vec` or vector of any number type), or points of
+/// several coordinates (a slice or `Vec` of `DVector`s, `RowDVector`s, `Vec`s or arrays,
+/// or the rows of a `DMatrix`).
+pub trait GpPoints {
+    /// The points, or `None` when they do not all have the same number of coordinates.
+    fn points(&self) -> Option<Points<'_>>;
+}
+
+impl<T: GpPoints + ?Sized> GpPoints for &T {
+    fn points(&self) -> Option<Points<'_>> {
+        (**self).points()
+    }
+}
+
+macro_rules! gp_points_1d {
+    ($($t:ty),*) => {$(
+        impl GpPoints for $t {
+            fn points(&self) -> Option<Points<'_>> {
+                let x = super::ToF64s::to_f64s(self);
+                Some(Points { n: x.len(), x, dim: 1 })
+            }
+        }
+    )*};
+}
+gp_points_1d!(f64, [f64], Vec<f64>, DVector<f64>, RowDVector<f64>);
+
+macro_rules! gp_points_1d_num {
+    ($($t:ty),*) => {$(
+        gp_points_1d!([$t], Vec<$t>, DVector<$t>);
+    )*};
+}
+gp_points_1d_num!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32);
+
+/// Points given one by one, each as a slice of its coordinates.
+fn rows_of<'a, I: ExactSizeIterator<Item = &'a [f64]>>(rows: I) -> Option<Points<'static>> {
+    let n = rows.len();
+    let mut x = Vec::new();
+    let mut dim = None;
+    for r in rows {
+        if *dim.get_or_insert(r.len()) != r.len() {
+            return None;
+        }
+        x.extend_from_slice(r);
+    }
+    Some(Points {
+        x: std::borrow::Cow::Owned(x),
+        n,
+        dim: dim.unwrap_or(0),
     })
 }
 
-/// Backward rule of [`mdivide_left_tri_low`]: with `w = L^-T g`, `gb += w` and
-/// `gL -= w x^T` on the lower triangle.
-pub fn mdivide_left_tri_low_back(
-    l: &DMatrix<f64>,
-    _b: &DVector<f64>,
-    x: &DVector<f64>,
-    g: &DVector<f64>,
-    gl: Option<&mut DMatrix<f64>>,
-    gb: Option<&mut DVector<f64>>,
-) {
-    let lower = l.lower_triangle();
-    let Some(w) = lower.tr_solve_lower_triangular(g) else {
-        return;
-    };
-    if let Some(gl) = gl {
-        let n = l.nrows();
-        for c in 0..n {
-            for r in c..n {
-                gl[(r, c)] -= w[r] * x[c];
-            }
-        }
-    }
-    if let Some(gb) = gb {
-        *gb += w;
+impl GpPoints for [DVector<f64>] {
+    fn points(&self) -> Option<Points<'_>> {
+        rows_of(self.iter().map(|v| v.as_slice()))
     }
 }
 
-/// `exp(-(x_i - x_j)^2 / (2 rho^2))` for one-dimensional data points `x`: the
-/// exponentiated-quadratic kernel of unit scale, `gp_exp_quad_cov(x, 1, rho)`. The model's
-/// `gp_exp_quad_cov(x, alpha, rho)` is `alpha^2` times this.
-pub fn gp_exp_quad_unit<T: super::ToF64s + ?Sized>(
+impl GpPoints for [RowDVector<f64>] {
+    fn points(&self) -> Option<Points<'_>> {
+        rows_of(self.iter().map(|v| v.as_slice()))
+    }
+}
+
+impl GpPoints for [Vec<f64>] {
+    fn points(&self) -> Option<Points<'_>> {
+        rows_of(self.iter().map(Vec::as_slice))
+    }
+}
+
+impl<const D: usize> GpPoints for [[f64; D]] {
+    fn points(&self) -> Option<Points<'_>> {
+        Some(Points {
+            x: std::borrow::Cow::Borrowed(self.as_flattened()),
+            n: self.len(),
+            dim: D,
+        })
+    }
+}
+
+impl<T> GpPoints for Vec<T>
+where
+    [T]: GpPoints,
+    T: GpPointsElem,
+{
+    fn points(&self) -> Option<Points<'_>> {
+        self.as_slice().points()
+    }
+}
+
+/// Marks the element types whose `Vec` is points of several coordinates (so `Vec<f64>` and
+/// the other number vectors keep their one-dimensional impl).
+pub trait GpPointsElem {}
+impl GpPointsElem for DVector<f64> {}
+impl GpPointsElem for RowDVector<f64> {}
+impl GpPointsElem for Vec<f64> {}
+impl<const D: usize> GpPointsElem for [f64; D] {}
+
+impl GpPoints for DMatrix<f64> {
+    /// Each row is a point.
+    fn points(&self) -> Option<Points<'_>> {
+        let (n, dim) = self.shape();
+        let mut x = Vec::with_capacity(n * dim);
+        for i in 0..n {
+            x.extend(self.row(i).iter());
+        }
+        Some(Points {
+            x: std::borrow::Cow::Owned(x),
+            n,
+            dim,
+        })
+    }
+}
+
+/// `exp(-|x_i - x_j|^2 / (2 rho^2))` for data points `x` of one or several coordinates
+/// ([`GpPoints`]): the exponentiated-quadratic kernel of unit scale,
+/// `gp_exp_quad_cov(x, 1, rho)`. The model's `gp_exp_quad_cov(x, alpha, rho)` is `alpha^2`
+/// times this. Points of different lengths are a [`ShapeError`].
+///
+/// ```
+/// use nalgebra::DVector;
+/// use vi_runtime::ad;
+/// let x = vec![DVector::from_vec(vec![0.0, 0.0]), DVector::from_vec(vec![3.0, 4.0])];
+/// let k = ad::gp_exp_quad_unit(&5.0, &x)?;
+/// assert_eq!(k[(0, 1)], (-0.5f64).exp()); // |x_0 - x_1|^2 = 25 = rho^2
+/// # Ok::<(), vi_runtime::ad::ShapeError>(())
+/// ```
+pub fn gp_exp_quad_unit<T: GpPoints + ?Sized>(
     rho: &f64,
     x: &T,
 ) -> Result<DMatrix<f64>, ShapeError> {
-    let x = x.to_f64s();
-    let n = x.len();
+    let Some(p) = x.points() else {
+        return Err(ShapeError {
+            op: "gp_exp_quad_cov (points of different lengths)",
+            left: (0, 0),
+            right: (0, 0),
+        });
+    };
     let c = -0.5 / (rho * rho);
-    Ok(DMatrix::from_fn(n, n, |i, j| {
-        let d = x[i] - x[j];
-        (c * d * d).exp()
+    Ok(DMatrix::from_fn(p.n, p.n, |i, j| {
+        (c * p.sq_dist(i, j)).exp()
     }))
 }
 
-/// Backward rule of [`gp_exp_quad_unit`]: `d k_ij / d rho = k_ij (x_i - x_j)^2 / rho^3`.
-pub fn gp_exp_quad_unit_back<T: super::ToF64s + ?Sized>(
+/// Backward rule of [`gp_exp_quad_unit`]: `d k_ij / d rho = k_ij |x_i - x_j|^2 / rho^3`.
+pub fn gp_exp_quad_unit_back<T: GpPoints + ?Sized>(
     rho: &f64,
     x: &T,
     k: &DMatrix<f64>,
     g: &DMatrix<f64>,
     grho: &mut f64,
 ) {
-    let x = x.to_f64s();
-    let n = x.len();
+    let Some(p) = x.points() else {
+        return;
+    };
+    let n = p.n;
     if k.shape() != (n, n) || g.shape() != (n, n) {
         return;
     }
@@ -421,8 +762,7 @@ pub fn gp_exp_quad_unit_back<T: super::ToF64s + ?Sized>(
     let mut s = 0.0;
     for j in 0..n {
         for i in 0..n {
-            let d = x[i] - x[j];
-            s += g[(i, j)] * k[(i, j)] * d * d;
+            s += g[(i, j)] * k[(i, j)] * p.sq_dist(i, j);
         }
     }
     *grho += s / r3;

@@ -106,6 +106,7 @@ pub use matrix::{
     gp_exp_quad_unit_back, log_determinant, log_determinant_back, mdivide_left_tri_low,
     mdivide_left_tri_low_back, quad_form, quad_form_back, rows_dot_product, rows_dot_product_back,
 };
+pub use matrix::{DiagOperand, GpPoints, GpPointsElem, Points, RightOperand};
 pub use reduce::{
     dot, dot_back, mean, mean_back, sum, sum_back, transpose, transpose_back, Transpose,
 };

@@ -37,13 +37,26 @@
 //! | `poisson_log` | `y, log_rate` | `log_rate` |
 //! | `bernoulli` | `y, p` | `p` |
 //! | `bernoulli_logit` | `y, logit` | `logit` |
+//! | `student_t` | `y, nu, mu, sigma` | all |
+//! | `half_student_t` | `y, nu, sigma` | all |
+//! | `beta` | `y, a, b` | all |
+//! | `binomial` | `y, n, p` | `p` |
+//! | `binomial_logit` | `y, n, logit` | `logit` |
+//! | `neg_binomial_2` | `y, mu, phi` | `mu, phi` |
+//! | `neg_binomial_2_log` | `y, eta, phi` | `eta, phi` |
+//! | `beta_binomial` | `y, n, a, b` | `a, b` (a finite sum over the counts of one side) |
+//!
+//! The ones from `student_t` on go through the regularised incomplete beta function and
+//! its derivatives in the shapes ([`log_inc_beta`]).
 
 // `!(x > 0.0)` rejects NaN together with out-of-range values, on purpose.
 #![allow(clippy::neg_cmp_op_on_partial_ord, clippy::nonminimal_bool)]
 
-use crate::math::special::{log1m_exp, log_phi, log_phi_grad};
+use crate::math::special::{
+    digamma, lbeta, lchoose, lgamma, log1m_exp, log_inc_beta, log_phi, log_phi_grad, LogIncBeta,
+};
 use crate::math::{sigmoid, softplus};
-use std::f64::consts::{FRAC_1_PI, LN_2};
+use std::f64::consts::{FRAC_1_PI, LN_2, PI};
 
 /// Defines `Lcdf`, `Lccdf`, `lcdf` and `lccdf` in the calling module from two one-element
 /// functions `fn([f64; N]) -> (f64, [f64; N])`.
@@ -751,6 +764,373 @@ pub mod pareto {
         "Pareto",
         3,
         [y dy, y_min dy_min, alpha dalpha],
+        |x| one(x, false),
+        |x| one(x, true)
+    );
+}
+
+/// `(lcdf, lccdf)` below and above a support: which of 0 and `-inf` each side takes.
+#[inline]
+fn outside<const N: usize>(above: bool, upper: bool) -> (f64, [f64; N]) {
+    if above != upper {
+        (0.0, [0.0; N])
+    } else {
+        (f64::NEG_INFINITY, [0.0; N])
+    }
+}
+
+/// The pieces of the standard Student t's tails at `z` with `nu` degrees of freedom:
+/// `P(|T| > |z|) = I_x(nu / 2, 1 / 2)` with `x = nu / (nu + z^2)` (as [`log_inc_beta`]
+/// gives it, both sides and their derivatives), the log density at `z`, and `dx / dnu`.
+fn t_tails(z: f64, nu: f64) -> (LogIncBeta, f64, f64) {
+    let t2 = z * z;
+    // x = nu / (nu + t2) and w = 1 - x = t2 / (nu + t2), each without cancellation or
+    // overflow.
+    let (x, w) = if t2 > nu {
+        (nu / (nu + t2), 1.0 / (1.0 + nu / t2))
+    } else {
+        (1.0 / (1.0 + t2 / nu), t2 / (nu + t2))
+    };
+    let r = log_inc_beta(0.5 * nu, 0.5, x, w);
+    let ln_f = lgamma(0.5 * (nu + 1.0))
+        - lgamma(0.5 * nu)
+        - 0.5 * (nu * PI).ln()
+        - 0.5 * (nu + 1.0) * (t2 / nu).ln_1p();
+    (r, ln_f, x * w / nu)
+}
+
+/// `exp(ln_f - l)`, the derivative of a log probability `l` whose probability has density
+/// `e^ln_f`; 0 where `l` is `-inf`.
+#[inline]
+fn hazard(ln_f: f64, l: f64) -> f64 {
+    if l == f64::NEG_INFINITY {
+        0.0
+    } else {
+        (ln_f - l).exp()
+    }
+}
+
+/// ln P(T <= z) for the standard Student t with `nu` degrees of freedom, with its partials
+/// in `z` and `nu`: from `P(T <= -|z|) = I_x(nu / 2, 1 / 2) / 2`, `x = nu / (nu + z^2)`,
+/// the other side as its complement; the partial in `z` is the density over the CDF.
+pub(crate) fn std_student_t(z: f64, nu: f64) -> (f64, [f64; 2]) {
+    if nu == f64::INFINITY {
+        let (l, d) = std_normal(z);
+        return (l, [d, 0.0]);
+    }
+    if z == f64::NEG_INFINITY {
+        return (f64::NEG_INFINITY, [0.0; 2]);
+    }
+    if z == f64::INFINITY {
+        return (0.0, [0.0; 2]);
+    }
+    let (r, ln_f, dx_dnu) = t_tails(z, nu);
+    let tail = r.ln_p - LN_2;
+    let dtail_dnu = 0.5 * r.dp[0] + r.dp[2] * dx_dnu;
+    let (l, dnu) = if z <= 0.0 {
+        (tail, dtail_dnu)
+    } else {
+        let l = log1m_exp(tail);
+        (l, -(tail - l).exp() * dtail_dnu)
+    };
+    (l, [hazard(ln_f, l), dnu])
+}
+
+pub mod student_t {
+    //! StudentT(nu, mu, sigma): `lcdf(y, nu, mu, sigma, ..)`, `lccdf(..)`, through the
+    //! regularised incomplete beta function and its derivative in the shape.
+    use super::*;
+
+    pub(crate) fn one([y, nu, mu, sigma]: [f64; 4], upper: bool) -> (f64, [f64; 4]) {
+        if !(nu > 0.0 && sigma > 0.0) || !sigma.is_finite() || !mu.is_finite() || y.is_nan() {
+            return (f64::NAN, [0.0; 4]);
+        }
+        let z = (y - mu) / sigma;
+        // P(Y > y) = P(T <= -z).
+        let (l, [dz, dnu]) = if upper {
+            let (l, [dz, dnu]) = std_student_t(-z, nu);
+            (l, [-dz, dnu])
+        } else {
+            std_student_t(z, nu)
+        };
+        let [gy, gmu, gsigma] = loc_scale(z, dz, sigma);
+        (l, [gy, dnu, gmu, gsigma])
+    }
+
+    cdf_kernels!(
+        "StudentT",
+        4,
+        [y dy, nu dnu, mu dmu, sigma dsigma],
+        |x| one(x, false),
+        |x| one(x, true)
+    );
+}
+
+pub mod half_student_t {
+    //! HalfStudentT(nu, sigma): `lcdf(y, nu, sigma, ..)`, `lccdf(..)`:
+    //! P(Y > y) = 2 P(T > y / sigma) = I_x(nu / 2, 1 / 2), `x = nu / (nu + (y / sigma)^2)`.
+    use super::*;
+
+    fn one([y, nu, sigma]: [f64; 3], upper: bool) -> (f64, [f64; 3]) {
+        if !(nu > 0.0 && sigma > 0.0) || !nu.is_finite() || !sigma.is_finite() || y.is_nan() {
+            return (f64::NAN, [0.0; 3]);
+        }
+        if y <= 0.0 {
+            return outside(false, upper);
+        }
+        let z = y / sigma;
+        if z == f64::INFINITY {
+            return outside(true, upper);
+        }
+        // P(Y > y) = I_x(nu / 2, 1 / 2) and P(Y <= y) = 1 - I, each computed directly.
+        let (r, ln_f, dx_dnu) = t_tails(z, nu);
+        let (l, d, sign) = if upper {
+            (r.ln_p, r.dp, -1.0)
+        } else {
+            (r.ln_q, r.dq, 1.0)
+        };
+        // The density of |T| is twice the t density.
+        let dz = sign * hazard(ln_f + LN_2, l);
+        let dnu = 0.5 * d[0] + d[2] * dx_dnu;
+        (l, [dz / sigma, dnu, -dz * z / sigma])
+    }
+
+    cdf_kernels!(
+        "HalfStudentT",
+        3,
+        [y dy, nu dnu, sigma dsigma],
+        |x| one(x, false),
+        |x| one(x, true)
+    );
+}
+
+pub mod beta {
+    //! Beta(a, b): `lcdf(y, a, b, ..)`, `lccdf(..)`: the regularised incomplete beta
+    //! function `I_y(a, b)` with its derivatives in both shapes.
+    use super::*;
+
+    fn one([y, a, b]: [f64; 3], upper: bool) -> (f64, [f64; 3]) {
+        if !(a > 0.0 && b > 0.0) || !a.is_finite() || !b.is_finite() || y.is_nan() {
+            return (f64::NAN, [0.0; 3]);
+        }
+        if y <= 0.0 || y >= 1.0 {
+            return outside(y >= 1.0, upper);
+        }
+        let r = log_inc_beta(a, b, y, 1.0 - y);
+        let (l, [da, db, dy]) = if upper {
+            (r.ln_q, r.dq)
+        } else {
+            (r.ln_p, r.dp)
+        };
+        (l, [dy, da, db])
+    }
+
+    cdf_kernels!(
+        "Beta",
+        3,
+        [y dy, a da, b db],
+        |x| one(x, false),
+        |x| one(x, true)
+    );
+}
+
+/// ln P(Y <= k) (or, `upper`, ln P(Y > k)) of Binomial(n, p) with `q = 1 - p` given
+/// accurately, and the partial in `p`: P(Y > k) = I_p(k + 1, n - k).
+fn binomial_tail(k: f64, n: f64, p: f64, q: f64, upper: bool) -> (f64, f64) {
+    if k < 0.0 || k >= n {
+        return (outside::<1>(k >= n, upper).0, 0.0);
+    }
+    let r = log_inc_beta(k + 1.0, n - k, p, q);
+    if upper {
+        (r.ln_p, r.dp[2])
+    } else {
+        (r.ln_q, r.dq[2])
+    }
+}
+
+/// Whether `n` is a count (a non-negative integer).
+#[inline]
+fn count(n: f64) -> bool {
+    n >= 0.0 && n.is_finite() && n == n.floor()
+}
+
+pub mod binomial {
+    //! Binomial(n, p): `lcdf(y, n, p, ..)`, `lccdf(..)`; `n` is data (its partial buffer
+    //! is left untouched).
+    use super::*;
+
+    fn one([y, n, p]: [f64; 3], upper: bool) -> (f64, [f64; 3]) {
+        if !count(n) || !(0.0..=1.0).contains(&p) || y.is_nan() {
+            return (f64::NAN, [0.0; 3]);
+        }
+        let (l, d) = binomial_tail(y.floor(), n, p, 1.0 - p, upper);
+        (l, [0.0, 0.0, d])
+    }
+
+    cdf_kernels!(
+        "Binomial",
+        3,
+        [y dy, n dn, p dp],
+        |x| one(x, false),
+        |x| one(x, true)
+    );
+}
+
+pub mod binomial_logit {
+    //! BinomialLogit(n, logit): `lcdf(y, n, logit, ..)`, `lccdf(..)`.
+    use super::*;
+
+    fn one([y, n, a]: [f64; 3], upper: bool) -> (f64, [f64; 3]) {
+        if !count(n) || a.is_nan() || y.is_nan() {
+            return (f64::NAN, [0.0; 3]);
+        }
+        let (p, q) = (sigmoid(a), sigmoid(-a));
+        let (l, d) = binomial_tail(y.floor(), n, p, q, upper);
+        (l, [0.0, 0.0, d * p * q])
+    }
+
+    cdf_kernels!(
+        "BinomialLogit",
+        3,
+        [y dy, n dn, logit dlogit],
+        |x| one(x, false),
+        |x| one(x, true)
+    );
+}
+
+/// ln P(Y <= k) (or ln P(Y > k)) of a negative binomial with shape `phi` and success
+/// probability `p = phi / (mu + phi)` (`q = 1 - p` given accurately), with the partials in
+/// `p` and `phi`: P(Y <= k) = I_p(phi, k + 1).
+fn neg_binomial_tail(k: f64, phi: f64, p: f64, q: f64, upper: bool) -> (f64, [f64; 2]) {
+    if k < 0.0 {
+        return outside(false, upper);
+    }
+    let r = log_inc_beta(phi, k + 1.0, p, q);
+    let (l, [dphi, _, dp]) = if upper {
+        (r.ln_q, r.dq)
+    } else {
+        (r.ln_p, r.dp)
+    };
+    (l, [dp, dphi])
+}
+
+pub mod neg_binomial_2 {
+    //! NegBinomial2(mu, phi): `lcdf(y, mu, phi, ..)`, `lccdf(..)`.
+    use super::*;
+
+    fn one([y, mu, phi]: [f64; 3], upper: bool) -> (f64, [f64; 3]) {
+        if !(mu >= 0.0 && phi > 0.0) || !mu.is_finite() || !phi.is_finite() || y.is_nan() {
+            return (f64::NAN, [0.0; 3]);
+        }
+        let s = mu + phi;
+        let (p, q) = (phi / s, mu / s);
+        let (l, [dp, dphi]) = neg_binomial_tail(y.floor(), phi, p, q, upper);
+        // dp / dmu = -p / s, dp / dphi = q / s.
+        (l, [0.0, -dp * p / s, dphi + dp * q / s])
+    }
+
+    cdf_kernels!(
+        "NegBinomial2",
+        3,
+        [y dy, mu dmu, phi dphi],
+        |x| one(x, false),
+        |x| one(x, true)
+    );
+}
+
+pub mod neg_binomial_2_log {
+    //! NegBinomial2Log(eta, phi): `lcdf(y, eta, phi, ..)`, `lccdf(..)`, with
+    //! `p = sigmoid(ln phi - eta)` so a large or small `eta` keeps `p` and `1 - p` exact.
+    use super::*;
+
+    fn one([y, eta, phi]: [f64; 3], upper: bool) -> (f64, [f64; 3]) {
+        if !(phi > 0.0) || !phi.is_finite() || eta.is_nan() || eta == f64::INFINITY || y.is_nan() {
+            return (f64::NAN, [0.0; 3]);
+        }
+        let d = phi.ln() - eta;
+        let (p, q) = (sigmoid(d), sigmoid(-d));
+        let (l, [dp, dphi]) = neg_binomial_tail(y.floor(), phi, p, q, upper);
+        // dp / deta = -p q, dp / dphi = p q / phi.
+        (l, [0.0, -dp * p * q, dphi + dp * p * q / phi])
+    }
+
+    cdf_kernels!(
+        "NegBinomial2Log",
+        3,
+        [y dy, eta deta, phi dphi],
+        |x| one(x, false),
+        |x| one(x, true)
+    );
+}
+
+pub mod beta_binomial {
+    //! BetaBinomial(n, a, b): `lcdf(y, n, a, b, ..)`, `lccdf(..)`: finite sums of the
+    //! probabilities of the counts on each side (`0..=k` and `k+1..=n`), on the log scale;
+    //! the asked side is its own sum when it is below 1/2, otherwise the complement of the
+    //! other's, so both keep their relative accuracy. The partials in `a` and `b` are the
+    //! probability-weighted means of each term's. `n` is data; the cost is `n + 1` terms.
+    use super::*;
+
+    fn one([y, n, a, b]: [f64; 4], upper: bool) -> (f64, [f64; 4]) {
+        if !count(n) || !(a > 0.0 && b > 0.0) || !a.is_finite() || !b.is_finite() || y.is_nan() {
+            return (f64::NAN, [0.0; 4]);
+        }
+        let k = y.floor();
+        if k < 0.0 || k >= n {
+            return outside(k >= n, upper);
+        }
+        // ln P(Y = j) = lchoose(n, j) + lbeta(j + a, n - j + b) - lbeta(a, b); its partial
+        // in a is psi(j + a) - psi(n + a + b) - psi(a) + psi(a + b), in b likewise.
+        let base = lbeta(a, b);
+        let (psi_ab, psi_nab) = (digamma(a + b), digamma(n + a + b));
+        let ca = psi_ab - psi_nab - digamma(a);
+        let cb = psi_ab - psi_nab - digamma(b);
+        // ln of the sum over the counts lo..=hi, with its partials: a running log-sum-exp
+        // (max `m`, sum `s` of e^(l - m), and the weighted partials).
+        let side = |lo: f64, hi: f64| {
+            let (mut m, mut s, mut sa, mut sb) = (f64::NEG_INFINITY, 0.0, 0.0, 0.0);
+            let mut j = lo;
+            while j <= hi {
+                let l = lchoose(n, j) + lbeta(j + a, n - j + b) - base;
+                let ga = digamma(j + a) + ca;
+                let gb = digamma(n - j + b) + cb;
+                if l > m {
+                    let r = (m - l).exp();
+                    s *= r;
+                    sa *= r;
+                    sb *= r;
+                    m = l;
+                }
+                let e = (l - m).exp();
+                s += e;
+                sa += e * ga;
+                sb += e * gb;
+                j += 1.0;
+            }
+            (m + s.ln(), [sa / s, sb / s])
+        };
+        let (lower, upper_side) = (side(0.0, k), side(k + 1.0, n));
+        let (asked, other) = if upper {
+            (upper_side, lower)
+        } else {
+            (lower, upper_side)
+        };
+        // A side near 1 is the complement of the other, small one, whose log keeps every
+        // digit (summing the large side directly would leave an absolute error in its log).
+        let (l, [da, db]) = if asked.0 > -LN_2 {
+            let l = log1m_exp(other.0);
+            let r = -(other.0 - l).exp();
+            (l, other.1.map(|d| r * d))
+        } else {
+            asked
+        };
+        (l, [0.0, 0.0, da, db])
+    }
+
+    cdf_kernels!(
+        "BetaBinomial",
+        4,
+        [y dy, n dn, a da, b db],
         |x| one(x, false),
         |x| one(x, true)
     );

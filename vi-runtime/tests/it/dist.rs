@@ -12,7 +12,9 @@ use vi_runtime::dist::{self, *};
 use vi_runtime::infer::{rng_for, Rng};
 use vi_runtime::DistError;
 
+mod cdf_beta;
 mod scalar;
+mod scipy_refs;
 mod vocab;
 
 /// Every tolerance of this file.

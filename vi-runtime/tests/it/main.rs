@@ -11,6 +11,7 @@ mod laplace;
 mod laplace_hard;
 mod lecture;
 mod matrix_rules;
+mod matrix_vocab3;
 mod models;
 mod multivariate;
 mod nuts;

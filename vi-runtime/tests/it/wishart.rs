@@ -2,7 +2,7 @@
 //! formula with our own determinant and inverse of a 2 x 2 matrix, and K = 1 against the
 //! Gamma and inverse Gamma densities), every partial against central finite differences
 //! (symmetric matrices perturbed in both mirrored entries), and the samplers against their
-//! means (scipy is not installed on this machine).
+//! means; their scipy references are in `dist/scipy_refs.rs`.
 
 use vi_runtime::check::gradient_mismatch;
 use vi_runtime::dist::{inv_wishart, wishart};
