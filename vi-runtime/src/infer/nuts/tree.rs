@@ -410,19 +410,29 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         let z = &self.zi;
         let h = match &self.metric {
             MetricState::Diag { inv } => {
+                let n = z.p.len();
+                // Slices of one length, so the loop has no bounds checks.
+                let (q, g, inv) = (&z.q[..n], &z.grad[..n], &inv[..n]);
+                let (sb, se) = (&mut out.p_sharp_beg[..n], &mut out.p_sharp_end[..n]);
+                let (pq, pp, pg) = (
+                    &mut out.propose.q[..n],
+                    &mut out.propose.p[..n],
+                    &mut out.propose.grad[..n],
+                );
+                let (rho, pb, pe) = (&mut out.rho[..n], &mut out.p_beg[..n], &mut out.p_end[..n]);
                 let mut k = -0.0;
-                for i in 0..z.p.len() {
+                for i in 0..n {
                     let (p, m) = (z.p[i], inv[i]);
                     let s = p * m;
-                    out.p_sharp_beg[i] = s;
-                    out.p_sharp_end[i] = s;
+                    sb[i] = s;
+                    se[i] = s;
                     k += p * p * m;
-                    out.propose.q[i] = z.q[i];
-                    out.propose.p[i] = p;
-                    out.propose.grad[i] = z.grad[i];
-                    out.rho[i] = p;
-                    out.p_beg[i] = p;
-                    out.p_end[i] = p;
+                    pq[i] = q[i];
+                    pp[i] = p;
+                    pg[i] = g[i];
+                    rho[i] = p;
+                    pb[i] = p;
+                    pe[i] = p;
                 }
                 let h = -z.lp + 0.5 * k;
                 if h.is_nan() {
