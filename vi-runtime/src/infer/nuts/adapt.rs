@@ -278,9 +278,9 @@ impl Welford {
 pub const AUTO_DENSE_CONDITION: f64 = 10.0;
 /// [`Metric::Auto`] considers a dense metric only up to this many parameters.
 pub const AUTO_DENSE_MAX_DIM: usize = 50;
-/// [`Metric::Auto`] decides between dense and diagonal once, at the first metric estimate
-/// from a window of at least this many draws (that passes the equilibrium test, with
-/// nutpie's adaptation); earlier estimates choose provisionally.
+/// With nutpie's adaptation, [`Metric::Auto`] decides between dense and diagonal once, at
+/// the first metric estimate from a window of at least this many draws that passes the
+/// equilibrium test; earlier estimates choose provisionally.
 pub const AUTO_DECIDE_DRAWS: usize = 50;
 
 /// The metric kind in effect for `w` once [`Metric::Auto`] has decided (`decided`).
@@ -376,7 +376,6 @@ fn stan<M: Model + ?Sized>(
     let a = &nuts.adapt;
     let mut windows = Windows::new(nuts.warmup, a.init_buffer, a.term_buffer, a.window);
     let w = want(nuts.metric, d);
-    let mut decided = None;
     let mut welford = Welford::new(d);
     let mut samples = Samples {
         d,
@@ -399,12 +398,14 @@ fn stan<M: Model + ?Sized>(
             if end {
                 if samples.n() > 1 {
                     let diag = metric::stan_diag(&samples);
-                    let now = resolved(w, decided);
-                    let m = matrix_metric(now, &samples, false, &diag);
-                    if now == Want::Auto && samples.n() >= AUTO_DECIDE_DRAWS {
-                        decided = Some(if m.is_some() { Want::Dense } else { Want::Diag });
-                    }
-                    s.int.metric = m.unwrap_or(MetricState::Diag { inv: diag });
+                    // `Auto` chooses at every window end: each window's estimate replaces
+                    // the last wholesale, so the last window's choice is the one sampling
+                    // uses, and the earlier ones only shape warmup. (Deciding at the second
+                    // window instead picks diagonal for kilpisjarvi: from 50 draws of a
+                    // chain that barely moves, the 1e-3 regularisation swamps beta's
+                    // variance, 1e-7, and hides the -0.99999 correlation.)
+                    s.int.metric = matrix_metric(w, &samples, false, &diag)
+                        .unwrap_or(MetricState::Diag { inv: diag });
                 }
                 samples.draws.clear();
                 samples.grads.clear();
