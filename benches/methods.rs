@@ -14,6 +14,28 @@
 //! (iterations, step size, k-hat, ESS/s), so the figures can be read per step. NUTS on the
 //! network are only timed once (a fit takes seconds); NUTS there runs 4 chains of 300 + 300
 //! iterations with tree depth at most 8.
+//!
+//! **NUTS efficiency by metric and adaptation** (`nuts/...` rows): min bulk ESS per second
+//! and per gradient evaluation (leapfrog step of the sampling phase) on the peers' data,
+//! 4 chains x (1000 + 1000), seed 1, target 0.8, depth 10 (the peers' settings):
+//! - `coin`: Beta(1, 1) - Bernoulli, N = 100, 71 heads;
+//! - `linreg`: N = 1000, D = 5, `w ~ Normal(0, 1)`, `b ~ Normal(0, 10)`, `sigma ~ HalfNormal(1)`;
+//! - `kilpisjarvi`: a correlated regression, posteriordb's summer temperatures against the
+//!   unstandardised year (corr(alpha, beta) = -0.99999), `alpha ~ Normal(9.31, 100)`,
+//!   `beta ~ Normal(0, 0.0333)`, `sigma ~ HalfNormal(10)`;
+//! - `bnn`: the peers' network, 50 tanh units, N = 200, noise 0.1 (151 parameters).
+//!
+//! Each row is `nuts/<model>/<adaptation>/<metric>`. A filter argument starting with
+//! `nuts` runs only the rows whose name contains it, and nothing else:
+//!
+//! ```text
+//! cargo bench --bench methods -- nuts/            # every row but the network's
+//! cargo bench --bench methods -- nuts/kilpisjarvi # one model
+//! cargo bench --bench methods -- nuts/bnn/nutpie/diag  # the network: minutes per row
+//! ```
+//!
+//! The network's rows run only when the filter names `bnn`. Without a filter the rows but
+//! the network's run after the VI table. The sampler's own cost is `benches/nuts.rs`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::Rng as _;
@@ -21,7 +43,7 @@ use rand_distr::StandardNormal;
 use std::time::Instant;
 use vi::infer::rng_for;
 use vi::prelude::*;
-use vi::ViMethod;
+use vi::{Adaptation, Metric, ViMethod};
 
 model! {
     /// Beta-Bernoulli coin toss.
@@ -244,7 +266,133 @@ fn report(name: &str, fit: impl FnOnce() -> Result<Posterior, FitError>) {
     }
 }
 
+model! {
+    /// Kilpisjärvi summer temperatures against the year.
+    fn kilpisjarvi(x: &DVector<f64>, y: &DVector<f64>) {
+        let alpha ~ Normal(9.31290322580645, 100.0);
+        let beta ~ Normal(0.0, 0.0333333333333333);
+        let sigma ~ HalfNormal(10.0);
+        y ~ Normal(alpha + beta * x, sigma);
+    }
+}
+
+/// Min bulk ESS, and the leapfrog steps of the sampling phase.
+fn nuts_efficiency(d: &vi::NutsDiagnostics) -> (f64, usize) {
+    let ess = d
+        .params
+        .iter()
+        .map(|p| p.ess_bulk)
+        .fold(f64::INFINITY, f64::min);
+    let grads = d
+        .chains
+        .iter()
+        .flat_map(|c| c.sampler.iter().map(|s| s.n_leapfrog))
+        .sum();
+    (ess, grads)
+}
+
+/// One NUTS row: wall time, min bulk ESS, per second and per gradient, mean tree depth,
+/// mean step size, max R-hat, divergences and the metric each chain ended with.
+fn nuts_row(name: &str, model: &dyn Model, nuts: &Nuts) {
+    let t = Instant::now();
+    let post = match nuts.fit(model) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("{name:<36} failed: {e}");
+            return;
+        }
+    };
+    let secs = t.elapsed().as_secs_f64();
+    let Diagnostics::Nuts(d) = post.diagnostics() else {
+        unreachable!("a NUTS fit")
+    };
+    let (ess, grads) = nuts_efficiency(d);
+    let draws: usize = d.chains.iter().map(|c| c.sampler.len()).sum();
+    let depth = d
+        .chains
+        .iter()
+        .flat_map(|c| c.sampler.iter().map(|s| s.tree_depth as f64))
+        .sum::<f64>()
+        / draws as f64;
+    let step = d.step_sizes().iter().sum::<f64>() / d.chains.len() as f64;
+    let rhat = d.params.iter().map(|p| p.rhat).fold(0.0, f64::max);
+    let used: Vec<String> = d.chains.iter().map(|c| c.metric.to_string()).collect();
+    println!(
+        "{name:<36} {secs:>8.2} s  ESS {ess:>6.0}  {:>9.2}/s  {:>9.2e}/grad  depth {depth:>5.2}  \
+         step {step:>7.4}  R-hat {rhat:.3}  div {}  metric {}",
+        ess / secs,
+        ess / grads as f64,
+        d.total_divergences(),
+        used.join(",")
+    );
+}
+
+/// The NUTS rows whose name contains `filter` (see the module documentation).
+fn nuts_rows(filter: &str) {
+    let coin_v = json(include_str!("data/coin.json"));
+    let y_coin: Vec<bool> = floats(&coin_v["y"]).iter().map(|&v| v == 1.0).collect();
+    let coin = coin_toss(&y_coin).expect("valid data");
+    let lin_v = json(include_str!("data/linreg.json"));
+    let rows: Vec<Vec<f64>> = lin_v["X"].as_array().unwrap().iter().map(floats).collect();
+    let x = DMatrix::from_fn(rows.len(), rows[0].len(), |i, j| rows[i][j]);
+    let y = DVector::from_vec(floats(&lin_v["y"]));
+    let linreg = linear_regression(&x, &y).expect("valid data");
+    let kil_v = json(include_str!("nuts_data/kilpisjarvi.json"));
+    let kx = DVector::from_vec(floats(&kil_v["x"]));
+    let ky = DVector::from_vec(floats(&kil_v["y"]));
+    let kilpis = kilpisjarvi(&kx, &ky).expect("valid data");
+    let bnn_v = json(include_str!("data/bnn.json"));
+    let xb = DMatrix::from_vec(200, 1, floats(&bnn_v["x"]));
+    let yb = DVector::from_vec(floats(&bnn_v["y"]));
+    let net = bnn_fixed_noise(&xb, &yb, 50, 0.1).expect("valid data");
+    check_peer_point("bnn", &net, -17044.16855);
+
+    let small = [
+        ("diag", Metric::Diag),
+        ("dense", Metric::Dense),
+        ("lowrank4", Metric::LowRank(4)),
+        ("auto", Metric::Auto),
+    ];
+    let network = [
+        ("diag", Metric::Diag),
+        ("lowrank10", Metric::LowRank(10)),
+        ("dense", Metric::Dense),
+        ("auto", Metric::Auto),
+    ];
+    let adaptations = [("nutpie", Adaptation::Nutpie), ("stan", Adaptation::Stan)];
+    let models: [(&str, &dyn Model, &[(&str, Metric)]); 4] = [
+        ("coin", &coin, &small),
+        ("linreg", &linreg, &small),
+        ("kilpisjarvi", &kilpis, &small),
+        ("bnn", &net, &network),
+    ];
+    println!(
+        "NUTS, 4 chains x (1000 + 1000), seed 1, target 0.8, depth 10; ESS = min bulk ESS; \
+         /grad = per leapfrog step of the sampling phase"
+    );
+    let base = Nuts::default().seed(1).progress(false);
+    for (mname, model, metrics) in models {
+        if mname == "bnn" && !filter.contains("bnn") {
+            continue;
+        }
+        for (aname, a) in adaptations {
+            for &(kname, k) in metrics {
+                let name = format!("nuts/{mname}/{aname}/{kname}");
+                if name.contains(filter) {
+                    nuts_row(&name, model, &base.clone().adaptation(a).metric(k));
+                }
+            }
+        }
+    }
+}
+
 fn bench(c: &mut Criterion) {
+    // `-- nuts...`: the NUTS rows only (criterion's own filter then matches nothing).
+    let filter = std::env::args().skip(1).find(|a| a.starts_with("nuts"));
+    if let Some(f) = filter {
+        nuts_rows(&f);
+        return;
+    }
     vi_against_peers();
     if std::env::var("VI_BENCH_ONLY").is_ok_and(|v| v == "vi") {
         return;
@@ -294,6 +442,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| nuts.fit(&linreg))
     });
     g.finish();
+    nuts_rows("nuts/");
 }
 
 criterion_group!(benches, bench);

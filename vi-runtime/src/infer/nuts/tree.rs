@@ -101,15 +101,17 @@ struct Tally {
 }
 
 /// `p#_minus . (a + b) > 0 && p#_plus . (a + b) > 0`: the generalised no-U-turn criterion
-/// for `rho = a + b`.
+/// for `rho = a + b`. Both dot products in one pass, each summed in index order (as
+/// `Iterator::sum` would), so the bits are those of two separate sums.
+#[inline]
 fn criterion(p_sharp_minus: &[f64], p_sharp_plus: &[f64], a: &[f64], b: &[f64]) -> bool {
-    let dot = |s: &[f64]| -> f64 {
-        s.iter()
-            .zip(a.iter().zip(b))
-            .map(|(s, (a, b))| s * (a + b))
-            .sum()
-    };
-    dot(p_sharp_plus) > 0.0 && dot(p_sharp_minus) > 0.0
+    let (mut minus, mut plus) = (-0.0, -0.0);
+    for (((m, p), a), b) in p_sharp_minus.iter().zip(p_sharp_plus).zip(a).zip(b) {
+        let r = a + b;
+        minus += m * r;
+        plus += p * r;
+    }
+    plus > 0.0 && minus > 0.0
 }
 
 /// What builds trees: the model, the metric, the integrator's state and the generator.
@@ -266,7 +268,8 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         };
         ws.z_fwd.copy_from(&self.z);
         ws.z_bck.copy_from(&self.z);
-        ws.z_sample.copy_from(&self.z);
+        // `z_sample` is written (swapped in) only when a subtree is accepted; the end of
+        // the transition takes it only then.
         self.moved = false;
         {
             let t = &mut ws.traj;
@@ -288,10 +291,11 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             };
             int.zi.copy_from(start);
             let valid = int.build_tree(depth, &mut ws.sub, &mut ws.levels, sign, &mut tally);
+            // The new end; `zi` is reloaded from an end before the next subtree.
             if forward {
-                ws.z_fwd.copy_from(&int.zi);
+                std::mem::swap(&mut ws.z_fwd, &mut int.zi);
             } else {
-                ws.z_bck.copy_from(&int.zi);
+                std::mem::swap(&mut ws.z_bck, &mut int.zi);
             }
             if !valid {
                 break;
@@ -299,22 +303,30 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             depth += 1;
             let (traj, sub) = (&mut ws.traj, &mut ws.sub);
 
-            // Biased progressive sampling: prefer the new subtree.
+            // Biased progressive sampling: prefer the new subtree. (`sub`'s proposal is
+            // rebuilt before it is read again, so it is swapped out, not copied.)
             if sub.log_sum_weight > traj.log_sum_weight {
-                ws.z_sample.copy_from(&sub.propose);
+                std::mem::swap(&mut ws.z_sample, &mut sub.propose);
                 self.moved = true;
             } else {
                 let accept_prob = (sub.log_sum_weight - traj.log_sum_weight).exp();
                 if int.rng.random::<f64>() < accept_prob {
-                    ws.z_sample.copy_from(&sub.propose);
+                    std::mem::swap(&mut ws.z_sample, &mut sub.propose);
                     self.moved = true;
                 }
             }
             traj.log_sum_weight = log_add_exp(traj.log_sum_weight, sub.log_sum_weight);
 
             // Across the merged trajectory, then between the old trajectory and the
-            // subtree extended by one state each.
-            let persist = if forward {
+            // subtree extended by one state each. At the first doubling both are single
+            // states (`p_beg = p_end = rho`, `p#_beg = p#_end`), so the three checks are one.
+            let persist = if depth == 1 {
+                if forward {
+                    criterion(&traj.p_sharp_beg, &sub.p_sharp_end, &traj.rho, &sub.rho)
+                } else {
+                    criterion(&sub.p_sharp_end, &traj.p_sharp_end, &sub.rho, &traj.rho)
+                }
+            } else if forward {
                 criterion(&traj.p_sharp_beg, &sub.p_sharp_end, &traj.rho, &sub.rho)
                     && criterion(&traj.p_sharp_beg, &sub.p_sharp_beg, &traj.rho, &sub.p_beg)
                     && criterion(&traj.p_sharp_end, &sub.p_sharp_end, &sub.rho, &traj.p_end)
@@ -343,7 +355,9 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         } else {
             0.0
         };
-        self.z.copy_from(&ws.z_sample);
+        if self.moved {
+            std::mem::swap(&mut self.z, &mut ws.z_sample);
+        }
         SamplerStats {
             accept_stat,
             step_size: int.eps_now,
@@ -389,20 +403,73 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         Self::hamiltonian_sharp(&mut self.metric, &self.zi, &mut self.v)
     }
 
+    /// Makes `out` the one-state tree at `zi` and returns its Hamiltonian (as
+    /// [`Self::hamiltonian_sharp`], in one pass for a diagonal metric).
+    #[inline]
+    fn leaf(&mut self, out: &mut Tree) -> f64 {
+        let z = &self.zi;
+        let h = match &self.metric {
+            MetricState::Diag { inv } => {
+                let n = z.p.len();
+                // Slices of one length, so the loop has no bounds checks.
+                let (q, g, inv) = (&z.q[..n], &z.grad[..n], &inv[..n]);
+                let (sb, se) = (&mut out.p_sharp_beg[..n], &mut out.p_sharp_end[..n]);
+                let (pq, pp, pg) = (
+                    &mut out.propose.q[..n],
+                    &mut out.propose.p[..n],
+                    &mut out.propose.grad[..n],
+                );
+                let (rho, pb, pe) = (&mut out.rho[..n], &mut out.p_beg[..n], &mut out.p_end[..n]);
+                let mut k = -0.0;
+                for i in 0..n {
+                    let (p, m) = (z.p[i], inv[i]);
+                    let s = p * m;
+                    sb[i] = s;
+                    se[i] = s;
+                    k += p * p * m;
+                    pq[i] = q[i];
+                    pp[i] = p;
+                    pg[i] = g[i];
+                    rho[i] = p;
+                    pb[i] = p;
+                    pe[i] = p;
+                }
+                let h = -z.lp + 0.5 * k;
+                if h.is_nan() {
+                    f64::INFINITY
+                } else {
+                    h
+                }
+            }
+            _ => {
+                let h = Self::hamiltonian_sharp(&mut self.metric, z, &mut out.p_sharp_beg);
+                out.propose.copy_from(z);
+                out.p_sharp_end.copy_from_slice(&out.p_sharp_beg);
+                out.rho.copy_from_slice(&z.p);
+                out.p_beg.copy_from_slice(&z.p);
+                out.p_end.copy_from_slice(&z.p);
+                h
+            }
+        };
+        out.propose.lp = z.lp;
+        h
+    }
+
     /// One leapfrog step of size `eps` from `zi`. A non-finite log density or gradient sets
     /// the log density to -inf, so the energy error is infinite: a divergence.
     fn leapfrog(&mut self, eps: f64) {
         let z = &mut self.zi;
-        for (p, g) in z.p.iter_mut().zip(&z.grad) {
-            *p += 0.5 * eps * g;
-        }
         match &mut self.metric {
             MetricState::Diag { inv } => {
-                for ((q, p), m) in z.q.iter_mut().zip(&z.p).zip(inv.iter()) {
-                    *q += eps * m * p;
+                for (((q, p), g), m) in z.q.iter_mut().zip(&mut z.p).zip(&z.grad).zip(inv.iter()) {
+                    *p += 0.5 * eps * g;
+                    *q += eps * m * *p;
                 }
             }
             metric => {
+                for (p, g) in z.p.iter_mut().zip(&z.grad) {
+                    *p += 0.5 * eps * g;
+                }
                 metric.velocity(&z.p, &mut self.v);
                 for (q, v) in z.q.iter_mut().zip(&self.v) {
                     *q += eps * v;
@@ -410,14 +477,14 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             }
         }
         let lp = self.model.log_density_grad(&z.q, &mut z.grad);
-        if !lp.is_finite() || !z.grad.iter().all(|g| g.is_finite()) {
-            z.lp = f64::NEG_INFINITY;
-            return;
-        }
-        z.lp = lp;
+        // The second half step, checking the gradient on the way; at a rejected point the
+        // momentum no longer matters (the energy is infinite).
+        let mut finite = lp.is_finite();
         for (p, g) in z.p.iter_mut().zip(&z.grad) {
+            finite &= g.is_finite();
             *p += 0.5 * eps * g;
         }
+        z.lp = if finite { lp } else { f64::NEG_INFINITY };
     }
 
     /// Builds into `out` a subtree of `2^depth` leapfrog steps in direction `sign` from
@@ -434,7 +501,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         if depth == 0 {
             self.leapfrog(sign * self.eps_now);
             tally.n_leapfrog += 1;
-            let h = Self::hamiltonian_sharp(&mut self.metric, &self.zi, &mut out.p_sharp_beg);
+            let h = self.leaf(out);
             if h - tally.h0 > self.max_energy_error {
                 tally.divergent = true;
             }
@@ -444,11 +511,6 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             } else {
                 (tally.h0 - h).exp()
             };
-            out.propose.copy_from(&self.zi);
-            out.p_sharp_end.copy_from_slice(&out.p_sharp_beg);
-            out.rho.copy_from_slice(&self.zi.p);
-            out.p_beg.copy_from_slice(&self.zi.p);
-            out.p_end.copy_from_slice(&self.zi.p);
             return !tally.divergent;
         }
         let (lower, rest) = scratch.split_at_mut(depth - 1);
@@ -474,9 +536,12 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         }
         out.log_sum_weight = log_sum_weight_subtree;
 
+        // Two leaves (depth 1): `p_beg = p_end = rho` and `p#_beg = p#_end` in each, so the
+        // three checks are the same sums (`a + b = b + a` exactly).
         let persist = criterion(&out.p_sharp_beg, &fin.p_sharp_end, &out.rho, &fin.rho)
-            && criterion(&out.p_sharp_beg, &fin.p_sharp_beg, &out.rho, &fin.p_beg)
-            && criterion(&out.p_sharp_end, &fin.p_sharp_end, &fin.rho, &out.p_end);
+            && (depth == 1
+                || (criterion(&out.p_sharp_beg, &fin.p_sharp_beg, &out.rho, &fin.p_beg)
+                    && criterion(&out.p_sharp_end, &fin.p_sharp_end, &fin.rho, &out.p_end)));
         for (r, s) in out.rho.iter_mut().zip(&fin.rho) {
             *r += s;
         }
