@@ -325,8 +325,34 @@ fn ar5_on_a_long_series_near_100() {
     same_as(&m, &ar5_loop(&y).unwrap(), 0.05, 55);
 }
 
+model! {
+    /// Counts driven by a lagged predictor, from `t = 2`.
+    fn counts_lagged(c: &[i64], y: &[f64]) {
+        let a ~ Normal(0.0, 1.0);
+        let b ~ Normal(0.0, 1.0);
+        for t in 2..c.len() {
+            c[t] ~ PoissonLog(a + b * y[t - 1]);
+        }
+    }
+}
+
 #[test]
 fn an_observed_value_in_a_loop_from_k_is_named_by_the_loops_index() {
+    let y: Vec<f64> = (0..20).map(|t| (t as f64 * 0.3).sin()).collect();
+    let mut c: Vec<i64> = (0..20).map(|t| t % 4).collect();
+    assert!(counts_lagged(&c, &y).is_ok());
+    c[7] = -1;
+    match counts_lagged(&c, &y) {
+        Err(vi::ModelError::Statement {
+            argument, index, ..
+        }) => {
+            assert_eq!(argument.as_deref(), Some("c[t]"));
+            // Lane 5 of the loop from 2: the loop's index 7.
+            assert_eq!(index, Some(7));
+        }
+        Err(other) => panic!("expected the statement's error, got {other}"),
+        Ok(_) => panic!("a count of -1 was accepted"),
+    }
     let mut y = ar5_series(50);
     y[23] = f64::NAN;
     // Data checks run first and name the element of the argument.

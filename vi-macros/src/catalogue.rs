@@ -874,7 +874,7 @@ mod tests {
              lbeta, digamma, lchoose, Phi, erf, erfc, square, inv, fmin, fmax, atan, tan, \
              cholesky, dot_self, log_determinant, add_diag, diag_pre_multiply, \
              diag_post_multiply, quad_form, columns_dot_product, rows_dot_product, \
-             mdivide_left_tri_low, gp_exp_quad_cov"
+             mdivide_left_tri_low, gp_exp_quad_cov, segment"
         );
     }
 

@@ -23,7 +23,8 @@ fn a_statement_in_a_loop_keeps_one_memo_declared_before_the_loop() {
                 for j in 0..x.ncols() {
                     mu += x[(i, j)] * b;
                 }
-                // A latent per observation: the loop stays a loop (not vectorised).
+                // A data statement in the body: the loop stays a loop (not vectorised).
+                let _k = i;
                 y[i] ~ Normal(mu + t[i], sigma);
             }
         }",

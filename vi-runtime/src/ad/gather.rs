@@ -144,8 +144,9 @@ mod tests {
         let mut gv = DVector::zeros(5);
         gather_back(&v, &idx, 1, &out, &DVector::from_column_slice(&w), &mut gv);
         assert_eq!(gradient_mismatch(f, gv.as_slice(), &v0, 1e-8), None);
-        // Element 0 is never read (every code is at least 1).
-        assert_eq!(gv[0], 0.0);
+        // Element 4 is never read (no code is 5); element 0 three times (code 1).
+        assert_eq!(gv[4], 0.0);
+        assert_eq!(gv[0], w[1] + w[4] + w[5]);
 
         let f = |t: &[f64]| {
             let v = DVector::from_column_slice(t);

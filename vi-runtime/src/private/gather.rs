@@ -63,11 +63,12 @@ where
     let idx = super::lanes(g, lanes);
     let (r, c) = v.dims();
     let len = r * c;
-    // Two reductions that vectorise: the smallest and the largest index decide.
-    let (lo, hi) = idx
+    // One comparison per lane, in a reduction that vectorises (an index below `sub` wraps
+    // to a huge one).
+    let bad = idx
         .iter()
-        .fold((usize::MAX, 0usize), |(lo, hi), &i| (lo.min(i), hi.max(i)));
-    if !idx.is_empty() && (lo < sub || hi - sub >= len) {
+        .fold(0usize, |b, &i| b | usize::from(i.wrapping_sub(sub) >= len));
+    if bad != 0 {
         let k = idx
             .iter()
             .position(|&i| i < sub || i - sub >= len)
