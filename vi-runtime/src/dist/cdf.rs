@@ -87,6 +87,7 @@ macro_rules! cdf_kernels {
         #[doc = concat!("Sum over the broadcast elements of ln P(Y <= y) for Y ~ ", $dist,
             ", adding the partials into the given buffers (NaN when the lengths do not \
             broadcast or a parameter is invalid).")]
+        #[allow(clippy::too_many_arguments)]
         pub fn lcdf($($a: &[f64],)* $($g: Option<&mut [f64]>),*) -> f64 {
             $crate::dist::scalar::slices::<Lcdf, $n>([$($a),*], [$($g),*])
         }
@@ -94,6 +95,7 @@ macro_rules! cdf_kernels {
         #[doc = concat!("Sum over the broadcast elements of ln P(Y > y) for Y ~ ", $dist,
             ", adding the partials into the given buffers (NaN when the lengths do not \
             broadcast or a parameter is invalid).")]
+        #[allow(clippy::too_many_arguments)]
         pub fn lccdf($($a: &[f64],)* $($g: Option<&mut [f64]>),*) -> f64 {
             $crate::dist::scalar::slices::<Lccdf, $n>([$($a),*], [$($g),*])
         }
