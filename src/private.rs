@@ -1893,3 +1893,7 @@ impl<T: ?Sized> ad::ToF64s for DataOp<'_, T> {
         self.stats
     }
 }
+
+#[path = "private/minibatch.rs"]
+mod minibatch;
+pub use minibatch::{CloneArg, CloneNone, GatherNone, GatherRows, Rows, RowsOf};

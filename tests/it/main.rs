@@ -19,6 +19,7 @@ mod macro_validation;
 mod macro_vectorise;
 mod macro_vocab_fns;
 mod macro_vocab_latents;
+mod minibatch;
 mod nuts_default;
 mod suff_stats;
 mod threads;
