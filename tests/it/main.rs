@@ -24,6 +24,7 @@ mod macro_vectorise;
 mod macro_vocab3;
 mod macro_vocab_fns;
 mod macro_vocab_latents;
+mod minibatch;
 mod nuts_default;
 mod suff_stats;
 mod threads;

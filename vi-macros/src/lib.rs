@@ -35,7 +35,13 @@ fn run(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
     let cx = ctxt::Ctxt::new();
     let model = analyse::analyse(&cx, &def);
     match cx.check() {
-        Ok(()) => codegen::expand(&vectorise::vectorise(hoist::hoist(model))),
+        Ok(()) => {
+            // Which arguments are rows, planned on the statements as written.
+            let rows = codegen::rows::plan(&model);
+            let subsample = codegen::rows::methods(&model, &rows);
+            let expanded = codegen::expand(&vectorise::vectorise(hoist::hoist(model)));
+            quote::quote!(#expanded #subsample)
+        }
         Err(e) => {
             let errors = e.to_compile_error();
             let stub = codegen::fallback(&def);

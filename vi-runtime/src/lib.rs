@@ -24,6 +24,7 @@ pub use error::{DistError, FitError, ModelError, ReadCsvError, UnknownName};
 pub use infer::csv::read_csv;
 pub use infer::diagnostics::Diagnostics;
 pub use infer::laplace::{Laplace, LaplaceDiagnostics};
+pub use infer::minibatch::MinibatchReport;
 pub use infer::nuts::{
     AdaptOptions, Adaptation, ChainDiagnostics, Metric, Nuts, NutsDiagnostics, ParamDiagnostics,
     SamplerStats,

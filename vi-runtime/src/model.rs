@@ -471,6 +471,33 @@ pub trait Model: Sync {
     fn derive(&self, x: &[f64], out: &mut [f64]) {
         let _ = (x, out);
     }
+
+    /// Data subsampling ([`Vi::minibatch`](crate::Vi::minibatch)): the number of rows of the
+    /// observations, `N`, when the log density is a prior plus a sum over `N` rows that
+    /// [`Model::subsample`] can take apart.
+    ///
+    /// # Errors
+    /// Why the model cannot be subsampled, in words. The default says that the model does
+    /// not implement subsampling; `model!` implements it for observations written as one
+    /// whole-vector statement or a loop over rows.
+    fn subsample_rows(&self) -> Result<usize, String> {
+        Err("the model does not implement `Model::subsample_rows` and `Model::subsample`              (`model!` does, for observations that are a whole-vector statement or a loop              over rows)"
+            .into())
+    }
+
+    /// The same model on rows `rows` (each below [`Model::subsample_rows`], in any order) of
+    /// its observations and of every per-row data value, with the same parameters: its log
+    /// density is the prior plus the likelihood of those rows alone.
+    ///
+    /// # Errors
+    /// Why the model cannot be built on those rows.
+    fn subsample(&self, rows: &[usize]) -> Result<Box<dyn Model + '_>, String> {
+        let _ = rows;
+        Err(self
+            .subsample_rows()
+            .err()
+            .unwrap_or_else(|| "the model does not implement `Model::subsample`".into()))
+    }
 }
 
 impl<M: Model + ?Sized> Model for &M {
@@ -497,6 +524,12 @@ impl<M: Model + ?Sized> Model for &M {
     }
     fn derive(&self, x: &[f64], out: &mut [f64]) {
         (**self).derive(x, out)
+    }
+    fn subsample_rows(&self) -> Result<usize, String> {
+        (**self).subsample_rows()
+    }
+    fn subsample(&self, rows: &[usize]) -> Result<Box<dyn Model + '_>, String> {
+        (**self).subsample(rows)
     }
 }
 

@@ -394,6 +394,14 @@ impl Emitter<'_> {
                         }
                     }
 
+                    fn subsample_rows(&self) -> ::core::result::Result<usize, ::std::string::String> {
+                        self.__subsample_rows()
+                    }
+
+                    fn subsample(&self, rows: &[usize]) -> ::core::result::Result<::std::boxed::Box<dyn ::vi::__private::Model + '_>, ::std::string::String> {
+                        ::core::result::Result::Ok(::std::boxed::Box::new(self.__subsample(rows)?))
+                    }
+
                     fn log_density_terms(&self, theta: &[f64]) -> ::std::vec::Vec<(::std::string::String, f64)> {
                         match self.__terms(theta) {
                             ::core::result::Result::Ok(t) => Self::__TERMS

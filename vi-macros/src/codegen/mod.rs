@@ -22,6 +22,7 @@ mod lower;
 mod multi;
 mod pass;
 mod reverse;
+pub mod rows;
 #[cfg(test)]
 mod tests;
 

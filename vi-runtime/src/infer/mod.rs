@@ -10,6 +10,7 @@ pub mod guard;
 pub mod init;
 pub mod laplace;
 mod lbfgs;
+pub(crate) mod minibatch;
 mod mode;
 pub mod nuts;
 pub mod posterior;

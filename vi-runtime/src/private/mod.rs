@@ -16,7 +16,8 @@
 //! - `lanes.rs`: data read for all lanes of a vectorised loop at once;
 //! - `dispatch.rs`: method-call dispatch between fast paths and general rules or kernels;
 //! - `gather.rs`: the checks of a vectorised loop's gathers, shifts and slices;
-//! - `arith.rs`: data operands of the rules as values (one arithmetic), checked elements of data.
+//! - `arith.rs`: data operands of the rules as values (one arithmetic), checked elements of data;
+//! - `minibatch.rs`: a model's arguments cut to a batch of rows (`Vi::stochastic().minibatch(b)`).
 //!
 //! Besides these, the whole crate root (`Model`, `ParamLayout`, `ad`, `dist`, ...) and the
 //! `nalgebra` and `rand` crates are reachable from here, so the generated code depends on no
@@ -39,6 +40,7 @@ mod gather;
 mod inplace;
 mod keep;
 mod lanes;
+mod minibatch;
 mod latent;
 mod sizes;
 mod state;
@@ -62,6 +64,7 @@ pub use errors::{at_statement, catch, index_at, shape, Fail};
 pub use gather::{gather_index, lane_check, lane_segment, lane_shift, range_len, shift_of};
 pub use inplace::{write_elem, ElemAt, Undo};
 pub use keep::Keep;
+pub use minibatch::{CloneArg, CloneNone, GatherNone, GatherRows, Rows, RowsOf};
 pub use lanes::{lane_col, lane_rows, lane_zeros, lanes, LaneRows, LaneSource, LaneZeros};
 pub use latent::{bound, bounded, build_blocks, Latent};
 pub use sizes::{len, rev, row_sums, side, size, Len, Size};
