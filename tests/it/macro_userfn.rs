@@ -1,5 +1,6 @@
-//! User functions (issue 13 item 2) on realistic data: the Emax dose-response `hill(..)` on a
-//! dilution series of 2000 subjects (doses from 0.1 to 1000, not standardised), and a
+//! User functions (issue 13 item 2) on realistic data: the Emax dose-response `hill(..)` on
+//! 2000 subjects over a dilution series (doses from 0.1 to 1000, not standardised; the
+//! response a fraction of the maximal effect), and a
 //! vector-valued function applied to a data vector and to a latent's path, each checked by
 //! `check_model` (log density against a hand-written formula, 1e-10; gradient against
 //! central finite differences, 1e-6).
@@ -32,11 +33,11 @@ model! {
         n: &[i64],
         baseline: &DVector<f64>,
     ) {
-        let e0 ~ Normal(0.0, 10.0);
-        let emax ~ Normal(0.0, 100.0);
+        let e0 ~ Normal(0.0, 1.0);
+        let emax ~ Normal(0.0, 1.0);
         let ec50 ~ LogNormal(3.0, 2.0);
         let h ~ LogNormal(0.0, 0.5);
-        let sigma ~ HalfNormal(10.0);
+        let sigma ~ HalfNormal(1.0);
         let a ~ Normal(0.0, 5.0);
         let b ~ Normal(0.0, 2.0);
         for i in 0..y.len() {
@@ -44,7 +45,7 @@ model! {
         }
         responders ~ Binomial(n, logistic(a + b * (log_dose - 3.0)));
         // On data only: the baseline curve (a fixed mean), one arithmetic.
-        baseline ~ Normal(logistic(log_dose - 3.0) * 10.0, sigma);
+        baseline ~ Normal(logistic(log_dose - 3.0) * 1.0, sigma);
     }
 }
 
@@ -54,10 +55,11 @@ fn user_functions_on_a_dose_response_study() {
     let levels: Vec<f64> = (0..9).map(|k| 0.1 * 10f64.powf(k as f64 / 2.0)).collect();
     let n_subjects = 2000;
     let dose: Vec<f64> = (0..n_subjects).map(|i| levels[i % levels.len()]).collect();
-    let curve = |d: f64| 5.0 + 80.0 * d.powf(1.2) / (30f64.powf(1.2) + d.powf(1.2));
+    // The response as a fraction of the maximal effect (ec50 = 30, Hill slope 1.2).
+    let curve = |d: f64| 0.05 + 0.8 * d.powf(1.2) / (30f64.powf(1.2) + d.powf(1.2));
     let y: Vec<f64> = dose
         .iter()
-        .map(|&d| curve(d) + rng.random_range(-8.0..8.0))
+        .map(|&d| curve(d) + rng.random_range(-0.08..0.08))
         .collect();
     let log_dose = DVector::from_iterator(levels.len(), levels.iter().map(|d| d.ln()));
     let n: Vec<i64> = vec![200; levels.len()];
@@ -69,7 +71,7 @@ fn user_functions_on_a_dose_response_study() {
         levels.len(),
         log_dose
             .iter()
-            .map(|&l| 10.0 * sigmoid(l - 3.0) + rng.random_range(-1.0..1.0)),
+            .map(|&l| sigmoid(l - 3.0) + rng.random_range(-0.1..0.1)),
     );
     let m = emax_study(&dose, &y, &log_dose, &responders, &n, &baseline).unwrap();
     let hill = |d: f64, e: f64, h: f64| {
@@ -86,11 +88,11 @@ fn user_functions_on_a_dose_response_study() {
         let a = r.real();
         let b = r.real();
         r.done();
-        let mut lp = normal(e0, 0.0, 10.0)
-            + normal(emax, 0.0, 100.0)
+        let mut lp = normal(e0, 0.0, 1.0)
+            + normal(emax, 0.0, 1.0)
             + log_normal(ec50, 3.0, 2.0)
             + log_normal(h, 0.0, 0.5)
-            + half_normal(sigma, 10.0)
+            + half_normal(sigma, 1.0)
             + normal(a, 0.0, 5.0)
             + normal(b, 0.0, 2.0);
         for i in 0..n_subjects {
@@ -99,7 +101,7 @@ fn user_functions_on_a_dose_response_study() {
         for k in 0..levels.len() {
             let p = sigmoid(a + b * (log_dose[k] - 3.0));
             lp += binomial(responders[k] as f64, 200.0, p);
-            lp += normal(baseline[k], sigmoid(log_dose[k] - 3.0) * 10.0, sigma);
+            lp += normal(baseline[k], sigmoid(log_dose[k] - 3.0), sigma);
         }
         lp + if jac { r.jac } else { 0.0 }
     });

@@ -48,8 +48,8 @@ impl Analyser {
     }
 
     /// An operand of a model's expression. Data follows the DSL's arithmetic as latents do
-    /// (one arithmetic): data-only arithmetic (`exposure.ln() + offset`, `total - cum`, `2.0
-    /// * x`) and the DSL's own functions (`lgamma(x)`, `Normal(0.0, 1.0).lpdf(y)`) are
+    /// (one arithmetic): data-only arithmetic (`exposure.ln() + offset`, `total - cum`,
+    /// `2.0 * x`) and the DSL's own functions (`lgamma(x)`, `Normal(0.0, 1.0).lpdf(y)`) are
     /// compiled by the rules too, with no adjoint to carry; other data (a name, an element,
     /// a field, a cast, a call of a Rust function or method) is evaluated as written.
     pub(super) fn operand(&mut self, e: &Expr) -> Operand {

@@ -367,16 +367,14 @@ impl Analyser {
             } else {
                 self.operand(a)
             };
-            if d.data_params.contains(&k) {
-                if self.first_active(a).is_some() {
-                    self.err_spanned(
-                        a,
-                        format!(
-                            "argument `{}` of `{}` must be data: it cannot depend on a latent variable",
-                            d.params[k], d.name
-                        ),
-                    );
-                }
+            if d.data_params.contains(&k) && self.first_active(a).is_some() {
+                self.err_spanned(
+                    a,
+                    format!(
+                        "argument `{}` of `{}` must be data: it cannot depend on a latent variable",
+                        d.params[k], d.name
+                    ),
+                );
             }
             args.push(op);
         }
