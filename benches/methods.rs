@@ -327,6 +327,9 @@ fn nuts_row(name: &str, model: &dyn Model, nuts: &Nuts) {
     );
 }
 
+/// A model's row name, the model and the metrics to run it with.
+type NutsModel<'a> = (&'a str, &'a dyn Model, &'a [(&'a str, Metric)]);
+
 /// The NUTS rows whose name contains `filter` (see the module documentation).
 fn nuts_rows(filter: &str) {
     let coin_v = json(include_str!("data/coin.json"));
@@ -360,7 +363,7 @@ fn nuts_rows(filter: &str) {
         ("auto", Metric::Auto),
     ];
     let adaptations = [("nutpie", Adaptation::Nutpie), ("stan", Adaptation::Stan)];
-    let models: [(&str, &dyn Model, &[(&str, Metric)]); 4] = [
+    let models: [NutsModel; 4] = [
         ("coin", &coin, &small),
         ("linreg", &linreg, &small),
         ("kilpisjarvi", &kilpis, &small),

@@ -278,18 +278,6 @@ impl Welford {
 pub const AUTO_DENSE_CONDITION: f64 = 10.0;
 /// [`Metric::Auto`] considers a dense metric only up to this many parameters.
 pub const AUTO_DENSE_MAX_DIM: usize = 50;
-/// With nutpie's adaptation, [`Metric::Auto`] decides between dense and diagonal once, at
-/// the first metric estimate from a window of at least this many draws that passes the
-/// equilibrium test; earlier estimates choose provisionally.
-pub const AUTO_DECIDE_DRAWS: usize = 50;
-
-/// The metric kind in effect for `w` once [`Metric::Auto`] has decided (`decided`).
-fn resolved(w: Want, decided: Option<Want>) -> Want {
-    match (w, decided) {
-        (Want::Auto, Some(k)) => k,
-        _ => w,
-    }
-}
 
 /// The metric a chain ends warmup with, and how it was chosen.
 pub(crate) struct Adapted {
@@ -398,12 +386,6 @@ fn stan<M: Model + ?Sized>(
             if end {
                 if samples.n() > 1 {
                     let diag = metric::stan_diag(&samples);
-                    // `Auto` chooses at every window end: each window's estimate replaces
-                    // the last wholesale, so the last window's choice is the one sampling
-                    // uses, and the earlier ones only shape warmup. (Deciding at the second
-                    // window instead picks diagonal for kilpisjarvi: from 50 draws of a
-                    // chain that barely moves, the 1e-3 regularisation swamps beta's
-                    // variance, 1e-7, and hides the -0.99999 correlation.)
                     s.int.metric = matrix_metric(w, &samples, false, &diag)
                         .unwrap_or(MetricState::Diag { inv: diag });
                 }
@@ -441,7 +423,6 @@ fn nutpie<M: Model + ?Sized>(
         });
     }
     let w = want(nuts.metric, d);
-    let mut decided = None;
     s.int.metric = MetricState::Diag {
         inv: metric::init_diag(&s.z.grad),
     };
@@ -525,7 +506,6 @@ fn nutpie<M: Model + ?Sized>(
             let diag = metric::grad_diag(&fg.0.m2, &fg.1.m2, &fallback);
             let matrix_due = switched || since_matrix >= a.matrix_update_freq.max(1);
             let keeps_matrix = !matches!(s.int.metric, MetricState::Diag { .. });
-            let w = resolved(w, decided);
             if w != Want::Diag && fg.0.n >= 5 && matrix_due {
                 since_matrix = 0;
                 let sub = Samples {
@@ -533,11 +513,8 @@ fn nutpie<M: Model + ?Sized>(
                     draws: rows.draws[fg_start * d..].to_vec(),
                     grads: rows.grads[fg_start * d..].to_vec(),
                 };
-                let m = matrix_metric(w, &sub, true, &diag);
-                if w == Want::Auto && sub.n() >= AUTO_DECIDE_DRAWS && in_equilibrium(&sub) {
-                    decided = Some(if m.is_some() { Want::Dense } else { Want::Diag });
-                }
-                s.int.metric = m.unwrap_or(MetricState::Diag { inv: diag });
+                s.int.metric =
+                    matrix_metric(w, &sub, true, &diag).unwrap_or(MetricState::Diag { inv: diag });
                 changed = true;
             } else if !(keeps_matrix && w != Want::Diag) {
                 s.int.metric = MetricState::Diag { inv: diag };
