@@ -40,8 +40,8 @@ mod gather;
 mod inplace;
 mod keep;
 mod lanes;
-mod minibatch;
 mod latent;
+mod minibatch;
 mod sizes;
 mod state;
 
@@ -64,9 +64,9 @@ pub use errors::{at_statement, catch, index_at, shape, Fail};
 pub use gather::{gather_index, lane_check, lane_segment, lane_shift, range_len, shift_of};
 pub use inplace::{write_elem, ElemAt, Undo};
 pub use keep::Keep;
-pub use minibatch::{CloneArg, CloneNone, GatherNone, GatherRows, Rows, RowsOf};
 pub use lanes::{lane_col, lane_rows, lane_zeros, lanes, LaneRows, LaneSource, LaneZeros};
 pub use latent::{bound, bounded, build_blocks, Latent};
+pub use minibatch::{CloneArg, CloneNone, GatherNone, GatherRows, Rows, RowsOf};
 pub use sizes::{len, rev, row_sums, side, size, Len, Size};
 pub use state::{acc, seed, set_elem, set_elem_back, Acc, SetElem};
 
