@@ -358,7 +358,7 @@ impl Lowering {
                     quote_spanned! {first=>
                         let #src = {
                             #[allow(unused_imports)]
-                            use ::vi::__private::{DataAtKnown as _, DataAtOther as _};
+                            use ::vi::__private::{DataAtKnown as _, DataAtOther as _, DataAtRef as _};
                             (&&::vi::__private::DataAt(&(#base))).at(
                                 #index,
                                 #stmt,

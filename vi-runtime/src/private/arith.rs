@@ -238,3 +238,33 @@ impl<'a, T: std::ops::Index<I> + ?Sized, I> DataAtOther<'a, I> for DataAt<'a, T>
         Ok(&self.0[i])
     }
 }
+
+/// [`DataAt`] of a reference to a type Rust can index (a data argument `t: &Table`, whose
+/// `t[i]` Rust reads through the reference): Rust's own indexing of the value behind it.
+pub trait DataAtRef<'a, I> {
+    /// The element type.
+    type Elem: ?Sized;
+    /// `&(*x)[i]`.
+    fn at<const N: usize>(
+        &self,
+        i: I,
+        stmt: usize,
+        what: &str,
+        loops: impl FnOnce() -> [(&'static str, i64); N],
+    ) -> Result<&'a Self::Elem, super::Fail>;
+}
+
+impl<'a, 'b: 'a, T: std::ops::Index<I> + ?Sized, I> DataAtRef<'a, I> for DataAt<'a, &'b T> {
+    type Elem = T::Output;
+    #[inline(always)]
+    fn at<const N: usize>(
+        &self,
+        i: I,
+        _: usize,
+        _: &str,
+        _: impl FnOnce() -> [(&'static str, i64); N],
+    ) -> Result<&'a T::Output, super::Fail> {
+        let value: &'b T = self.0;
+        Ok(&value[i])
+    }
+}

@@ -49,7 +49,7 @@ pub use crate::ad::fast::{
     Bin, ColScalarRules, GeneralAdd, GeneralDiv, GeneralMul, GeneralMulAdd, GeneralSub,
     ScalarMulAdd, ScalarRules, Tri,
 };
-pub use arith::{as_value, AsValue, DataAt, DataAtKnown, DataAtOther, Elements};
+pub use arith::{as_value, AsValue, DataAt, DataAtKnown, DataAtOther, DataAtRef, Elements};
 pub use checks::{check_data, check_statement, BadValue, Finite, FiniteCheck};
 pub use data::{
     cached_flats, cached_val, check_val, copy_of, flats, stats_cell, to_value, val, Data,
