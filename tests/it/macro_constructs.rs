@@ -12,7 +12,7 @@ use vi::prelude::*;
 model! {
     /// Stochastic volatility as Stan's user guide writes it: the log volatility `h` has an
     /// AR(1) prior given element by element with `~`.
-    fn sv_centred(y: &[f64]) {
+    pub fn sv_centred(y: &[f64]) {
         let mu ~ Normal(0.0, 10.0);
         let phi ~ Uniform(-1.0, 1.0);
         let sigma ~ HalfCauchy(5.0);

@@ -373,22 +373,8 @@ fn an_observed_value_in_a_loop_from_k_is_named_by_the_loops_index() {
 
 // --- Stochastic volatility: a latent shifted, and slices on the left of `~` -----------------
 
-model! {
-    /// Stan's element form: `h[t] ~ ..` on a latent shifted by one.
-    fn sv_elements(y: &[f64]) {
-        let mu ~ Normal(0.0, 10.0);
-        let phi ~ Uniform(-1.0, 1.0);
-        let sigma ~ HalfCauchy(5.0);
-        let h ~ Flat.iid(y.len());
-        h[0] ~ Normal(mu, sigma / (1.0 - phi * phi).sqrt());
-        for t in 1..y.len() {
-            h[t] ~ Normal(mu + phi * (h[t - 1] - mu), sigma);
-        }
-        for t in 0..y.len() {
-            y[t] ~ Normal(0.0, (h[t] / 2.0).exp());
-        }
-    }
-}
+// Stan's element form, `h[t] ~ ..` on a latent shifted by one, is `macro_constructs`'s model.
+use crate::macro_constructs::sv_centred as sv_elements;
 
 model! {
     /// The vector form, with slices on the left of `~` (Stan's `h[2:T] ~ ..`).

@@ -71,46 +71,29 @@ pub trait Elements<I> {
     fn pair(i: &I) -> (usize, usize);
 }
 
-impl<E> Elements<usize> for [E] {
-    type Elem = E;
-    #[inline(always)]
-    fn element(&self, i: usize) -> Option<&E> {
-        self.get(i)
-    }
-    fn extent(&self) -> (usize, usize) {
-        (self.len(), 1)
-    }
-    fn pair(i: &usize) -> (usize, usize) {
-        (*i, 0)
-    }
+/// A column of elements: slices, `Vec`s and arrays.
+macro_rules! column_elements {
+    ($([$($g:tt)*] $t:ty;)*) => {$(
+        impl<$($g)*> Elements<usize> for $t {
+            type Elem = E;
+            #[inline(always)]
+            fn element(&self, i: usize) -> Option<&E> {
+                self.get(i)
+            }
+            fn extent(&self) -> (usize, usize) {
+                (self.len(), 1)
+            }
+            fn pair(i: &usize) -> (usize, usize) {
+                (*i, 0)
+            }
+        }
+    )*};
 }
 
-impl<E> Elements<usize> for Vec<E> {
-    type Elem = E;
-    #[inline(always)]
-    fn element(&self, i: usize) -> Option<&E> {
-        self.get(i)
-    }
-    fn extent(&self) -> (usize, usize) {
-        (self.len(), 1)
-    }
-    fn pair(i: &usize) -> (usize, usize) {
-        (*i, 0)
-    }
-}
-
-impl<E, const N: usize> Elements<usize> for [E; N] {
-    type Elem = E;
-    #[inline(always)]
-    fn element(&self, i: usize) -> Option<&E> {
-        self.get(i)
-    }
-    fn extent(&self) -> (usize, usize) {
-        (N, 1)
-    }
-    fn pair(i: &usize) -> (usize, usize) {
-        (*i, 0)
-    }
+column_elements! {
+    [E] [E];
+    [E] Vec<E>;
+    [E, const N: usize] [E; N];
 }
 
 impl<E, R, C, S> Elements<usize> for nalgebra::Matrix<E, R, C, S>
