@@ -2,7 +2,6 @@
 //! at the end, so a model with three mistakes shows three errors (serde's `Ctxt`).
 
 use std::cell::RefCell;
-use std::fmt::Display;
 
 /// Collects `syn::Error`s. Must be consumed with [`Ctxt::check`]; dropping it unchecked is
 /// a bug in the macro and panics (in debug builds of the macro only while not unwinding).
@@ -20,7 +19,8 @@ impl Ctxt {
     }
 
     /// Records an error at `span`.
-    pub fn error_at<M: Display>(&self, span: proc_macro2::Span, msg: M) {
+    #[cfg(test)]
+    pub fn error_at<M: std::fmt::Display>(&self, span: proc_macro2::Span, msg: M) {
         self.syn_error(syn::Error::new(span, msg));
     }
 

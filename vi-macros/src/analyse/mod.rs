@@ -13,6 +13,7 @@
 //! lowering of expressions to the rules; `ssa.rs` state written in place; `names.rs` the
 //! names an expression or pattern uses or binds.
 
+mod activity;
 mod density;
 mod exprs;
 mod functions;
@@ -44,7 +45,6 @@ use ssa::StateVersions;
 enum Entry {
     Data {
         mutable: bool,
-        decl: usize,
         arg: bool,
     },
     Active {
@@ -71,8 +71,8 @@ struct Analyser {
     frames: Vec<Frame>,
     ids: Ids,
     next_decl: usize,
+    /// The `let mut` state that is active ([`activity`]), by declaration number.
     active_decls: HashSet<usize>,
-    changed: bool,
     latents: Vec<Latent>,
     latent_names: HashMap<String, Span>,
     /// Latents declared anywhere at the top level, with their statement index, for
@@ -115,98 +115,68 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
             all_latents.insert(l.name.to_string());
         }
     }
-    let mut active_decls = HashSet::new();
-    // Activity of `let mut` state is a fixed point: an assignment later in the body (or in
-    // a later loop iteration) can make a variable active. Iterate until stable.
-    for round in 0..16 {
-        let mut a = Analyser {
-            errors: Vec::new(),
-            frames: vec![Frame::default()],
-            ids: Ids::from(1),
-            next_decl: 0,
-            active_decls: active_decls.clone(),
-            changed: false,
-            latents: Vec::new(),
-            latent_names: HashMap::new(),
-            all_latents: all_latents.clone(),
-            srcs: Vec::new(),
-            observed: Vec::new(),
-            terms: Vec::new(),
-            depth: 0,
-            cached: Vec::new(),
-            state: StateVersions::default(),
-            linear: HashSet::new(),
-            warnings: Vec::new(),
-            kept: Vec::new(),
-        };
-        for arg in &args {
-            let decl = a.new_decl();
-            if a.frames[0].names.contains_key(&arg.name.to_string()) {
-                a.err(
-                    arg.name.span(),
-                    format!("data argument `{}` is declared twice", arg.name),
-                );
-            }
-            a.frames[0].names.insert(
-                arg.name.to_string(),
-                Entry::Data {
-                    mutable: false,
-                    decl,
-                    arg: true,
-                },
+    // Activity of `let mut` state is a fixed point (an assignment later in the body, or in
+    // a later loop iteration, can make a variable active), found on the parsed tree; the
+    // analyser then runs once.
+    let active_decls = activity::active_state(&args, stmts);
+    let mut a = Analyser {
+        errors: Vec::new(),
+        frames: vec![Frame::default()],
+        ids: Ids::from(1),
+        next_decl: 0,
+        active_decls,
+        latents: Vec::new(),
+        latent_names: HashMap::new(),
+        all_latents,
+        srcs: Vec::new(),
+        observed: Vec::new(),
+        terms: Vec::new(),
+        depth: 0,
+        cached: Vec::new(),
+        state: StateVersions::default(),
+        linear: HashSet::new(),
+        warnings: Vec::new(),
+        kept: Vec::new(),
+    };
+    for arg in &args {
+        // Numbered as `activity.rs` numbers them.
+        a.new_decl();
+        if a.frames[0].names.contains_key(&arg.name.to_string()) {
+            a.err(
+                arg.name.span(),
+                format!("data argument `{}` is declared twice", arg.name),
             );
         }
-        let mut body = a.block(stmts);
-        if a.changed && round < 15 {
-            active_decls = a.active_decls;
-            continue;
-        }
-        for e in a.errors {
-            cx.syn_error(e);
-        }
-        a.state.write_in_place(&mut body);
-        // Later stages make their bindings after the last one the model still uses (state
-        // written in place gave up some versions).
-        let ids = Ids::from(next_after(&body, &a.latents));
-        return Model {
-            attrs: def.attrs.clone(),
-            vis: def.vis.clone(),
-            name: def.name.clone(),
-            args,
-            body,
-            latents: a.latents,
-            srcs: a.srcs,
-            observed: a.observed,
-            terms: a.terms,
-            cached: a.cached,
-            ids,
-            warnings: a.warnings,
-            kept: a.kept,
-            lane_stmts: Vec::new(),
-        };
+        a.frames[0].names.insert(
+            arg.name.to_string(),
+            Entry::Data {
+                mutable: false,
+                arg: true,
+            },
+        );
     }
-    unreachable_model(cx, def, args)
-}
-
-fn unreachable_model(cx: &Ctxt, def: &ModelDef, args: Vec<Arg>) -> Model {
-    cx.error_at(
-        def.name.span(),
-        "the model's state does not settle (internal limit)",
-    );
+    let mut body = a.block(stmts);
+    for e in a.errors {
+        cx.syn_error(e);
+    }
+    a.state.write_in_place(&mut body);
+    // Later stages make their bindings after the last one the model still uses (state
+    // written in place gave up some versions).
+    let ids = Ids::from(next_after(&body, &a.latents));
     Model {
         attrs: def.attrs.clone(),
         vis: def.vis.clone(),
         name: def.name.clone(),
         args,
-        body: Vec::new(),
-        latents: Vec::new(),
-        srcs: Vec::new(),
-        observed: Vec::new(),
-        terms: Vec::new(),
-        cached: Vec::new(),
-        ids: Ids::default(),
-        warnings: Vec::new(),
-        kept: Vec::new(),
+        body,
+        latents: a.latents,
+        srcs: a.srcs,
+        observed: a.observed,
+        terms: a.terms,
+        cached: a.cached,
+        ids,
+        warnings: a.warnings,
+        kept: a.kept,
         lane_stmts: Vec::new(),
     }
 }

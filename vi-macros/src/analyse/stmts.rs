@@ -84,7 +84,6 @@ impl Analyser {
                         n,
                         Entry::Data {
                             mutable,
-                            decl,
                             arg: false,
                         },
                     );
@@ -166,19 +165,14 @@ impl Analyser {
                     format!("cannot assign twice to `{name}`: declare it with `let mut {name}`"),
                 );
             }
-            Some(Entry::Data {
-                mutable: true,
-                decl,
-                ..
-            }) => {
+            Some(Entry::Data { mutable: true, .. }) => {
                 let rhs_active = self.first_active(&a.rhs).is_some()
                     || index.is_some_and(|ix| self.first_active(&ix.index).is_some());
                 if rhs_active {
-                    // Becomes active: analyse again with this variable active from the start.
-                    if self.active_decls.insert(decl) {
-                        self.changed = true;
-                    }
-                    // Report the problem with the index now if there is one.
+                    // Every data `let mut` assigned an active value is active state
+                    // (`activity.rs`); it is still data here only when its pattern is not a
+                    // plain name (`let ref mut x`), which cannot hold an active value, and
+                    // nothing is written. Report the problem with the index if there is one.
                     if let Some(ix) = index {
                         self.data_expr(&ix.index, "an index");
                     }
@@ -272,7 +266,8 @@ impl Analyser {
         }
         self.depth += 1;
         self.frames.push(Frame::default());
-        let decl = self.new_decl();
+        // Numbered as `activity.rs` numbers them.
+        self.new_decl();
         let mut names = Vec::new();
         pat_names(&f.pat, &mut names);
         for n in &names {
@@ -280,7 +275,6 @@ impl Analyser {
                 n,
                 Entry::Data {
                     mutable: false,
-                    decl,
                     arg: false,
                 },
             );
