@@ -11,7 +11,7 @@ use syn::Ident;
 use std::collections::HashSet;
 
 use super::lower::{gname, span_of, uname, vname, Lowering, V};
-use super::pass::Mode;
+use super::pass::{Mode, Pass};
 use super::reverse::accumulators;
 use super::{writes_in_place, Emitter};
 use crate::ir::{BindingId, Blocks, Carried, Constraint, Latent, Operand, Shape, Stmt};
@@ -27,7 +27,7 @@ impl Emitter<'_> {
         for d in deferred.into_iter().rev() {
             out.extend(d);
         }
-        if m.grad {
+        if m.pass.adjoints() {
             // Swept: the values of the block's `let`s and their adjoints are done with.
             out.extend(self.recycle_lets(stmts, true));
         }
@@ -110,7 +110,7 @@ impl Emitter<'_> {
             _ => None,
         };
         match src {
-            Some(k) if m.build => quote!(::vi::__private::at_statement(#k); #code),
+            Some(k) if m.pass == Pass::Build => quote!(::vi::__private::at_statement(#k); #code),
             _ => code,
         }
     }
@@ -129,11 +129,12 @@ impl Emitter<'_> {
                     return self.multi_latent(*latent, l, dist, mi, args, *src, m);
                 }
                 let read = self.read_latent(*latent, l, *src, m, None);
-                let kernel = if m.sim || dist.support == crate::catalogue::Support::Flat {
-                    quote!()
-                } else {
-                    self.kernel(*src, First::Latent(&l.binding), dist, args, m, true)
-                };
+                let kernel =
+                    if m.pass.simulates() || dist.support == crate::catalogue::Support::Flat {
+                        quote!()
+                    } else {
+                        self.kernel(*src, First::Latent(&l.binding), dist, args, m, true)
+                    };
                 quote!(#read #kernel)
             }
             Stmt::Observe {
@@ -143,13 +144,13 @@ impl Emitter<'_> {
                 src,
                 obs,
             } => {
-                if m.sim && m.keep {
+                if m.pass == Pass::Derive {
                     return quote!();
                 }
                 if let Some(mi) = crate::catalogue::multi_of(dist) {
                     return self.multi_observe(lhs, dist, mi, args, *src, *obs, m);
                 }
-                if m.sim {
+                if m.pass.simulates() {
                     return self.sample(*src, lhs, dist, args, *obs);
                 }
                 self.kernel(
@@ -158,7 +159,7 @@ impl Emitter<'_> {
                     dist,
                     args,
                     m,
-                    m.lp || m.terms || m.grad,
+                    m.pass.density() || m.pass.adjoints(),
                 )
             }
             Stmt::Density {
@@ -167,7 +168,7 @@ impl Emitter<'_> {
                 args,
                 src,
             } => {
-                if m.sim {
+                if m.pass.simulates() {
                     return quote!();
                 }
                 self.kernel(*src, First::Active(value), dist, args, m, true)
@@ -181,7 +182,7 @@ impl Emitter<'_> {
             } => {
                 let in_place = writes_in_place(binding, init);
                 let mut low = self.lowering(*src);
-                if !(m.grad || m.save) {
+                if !m.pass.saves() {
                     low.without_partials();
                 }
                 if in_place {
@@ -189,7 +190,7 @@ impl Emitter<'_> {
                 }
                 low.lower(init, Some(binding));
                 let mut fwd = low.forward();
-                if m.build {
+                if m.pass == Pass::Build {
                     fwd.extend(low.density_checks(&self.m.srcs[*src]));
                 }
                 let v = vname(binding);
@@ -197,7 +198,7 @@ impl Emitter<'_> {
                 let ty_check = ty
                     .as_ref()
                     .map(|t| quote_spanned!(span_of_ty(t)=> let _: &#t = &#v;));
-                let mut adj = if (m.grad || m.save) && !in_place {
+                let mut adj = if m.pass.saves() && !in_place {
                     quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
                 } else {
                     quote!()
@@ -206,20 +207,20 @@ impl Emitter<'_> {
                     // The root of state written in place (`let mut` or whole assignment): the
                     // one vector, its adjoint and, when a sweep follows, its undo log.
                     let u = uname(binding);
-                    adj = if m.grad || m.save {
+                    adj = if m.pass.saves() {
                         quote!(let mut #v = #v; #adj let mut #u = ::vi::__private::Undo::new();)
                     } else {
                         quote!(let mut #v = #v;)
                     };
                 }
-                if m.grad {
+                if m.pass.adjoints() {
                     let adjs = low.adjoints();
                     let rev = low.reverse();
                     let done = low.recycle_temps(true);
                     deferred.push(quote!(#adjs #rev #done));
                 }
                 // Without a sweep to come, the temporaries are done with once the value is.
-                let done = if m.grad || m.save {
+                let done = if m.pass.saves() {
                     quote!()
                 } else {
                     low.recycle_temps(false)
@@ -237,21 +238,21 @@ impl Emitter<'_> {
             } => {
                 let iter_t = quote_spanned!(span_of(iter)=> #iter);
                 if carried.is_empty() {
-                    if m.grad {
+                    if m.pass.adjoints() {
                         let b = self.block(body, m);
                         return quote!(for #pat in #iter_t { #b });
                     }
-                    if m.save && !m.lp && data_carried.is_empty() {
+                    if m.pass.saves() && !m.pass.density() && data_carried.is_empty() {
                         // Recomputing a loop whose only effects are density terms: nothing to do.
                         return quote!();
                     }
-                    let b = self.block(body, Mode { save: false, ..m }.plain_in(*src));
+                    let b = self.block(body, m.forward_only().plain_in(*src));
                     return quote!(for #pat in #iter_t { #b });
                 }
-                let save = m.grad || m.save;
+                let save = m.pass.saves();
                 let fwd =
                     self.carried_forward(*src, pat, &iter_t, body, carried, data_carried, m, save);
-                if m.grad {
+                if m.pass.adjoints() {
                     deferred.push(self.replay(*src, pat, &iter_t, body, carried, data_carried));
                 }
                 fwd
@@ -267,26 +268,21 @@ impl Emitter<'_> {
                 let cond_t = quote_spanned!(span_of(cond)=> #cond);
                 let save_cond = quote!(let #c: bool = #cond_t;);
                 if joined.is_empty() {
-                    let inner = if m.grad {
+                    let inner = if m.pass.adjoints() {
                         m
                     } else {
-                        Mode { save: false, ..m }.plain_in(*src)
+                        m.forward_only().plain_in(*src)
                     };
                     let t = self.block(then, inner);
                     let e = self.block(els, inner);
                     return quote!(#save_cond if #c { #t } else { #e });
                 }
-                let inner = Mode {
-                    grad: false,
-                    save: false,
-                    ..m
-                }
-                .plain_in(*src);
+                let inner = m.forward_only().plain_in(*src);
                 let t = self.block(then, inner);
                 let e = self.block(els, inner);
                 let (written, kept) = self.split_joined(joined);
                 // Where the undo logs of state written in place stand before the branch.
-                let marks = if (m.grad || m.save) && !written.is_empty() {
+                let marks = if m.pass.saves() && !written.is_empty() {
                     let mk = format_ident!("__mk{}", src);
                     let us = written.iter().map(uname);
                     quote!(let #mk = (#(#us.mark(),)*);)
@@ -302,7 +298,7 @@ impl Emitter<'_> {
                     let v = vname(&j.else_last);
                     quote!(::core::clone::Clone::clone(&#v))
                 });
-                let adjs = if m.grad || m.save {
+                let adjs = if m.pass.saves() {
                     let gs = kept.iter().map(|j| {
                         let (v, g) = (vname(&j.exit), gname(&j.exit));
                         quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
@@ -311,7 +307,7 @@ impl Emitter<'_> {
                 } else {
                     quote!()
                 };
-                if m.grad {
+                if m.pass.adjoints() {
                     deferred.push(self.if_sweep(&c, *src, then, els, joined));
                 }
                 quote! {
@@ -364,12 +360,7 @@ impl Emitter<'_> {
             let x = vname(&c.exit);
             quote!(let #x = #cv;)
         });
-        let body_mode = Mode {
-            grad: false,
-            save: false,
-            ..m
-        }
-        .plain_in(src);
+        let body_mode = m.forward_only().plain_in(src);
         let b = self.block(body, body_mode);
         let acc_flags = accumulators(body, carried);
         let saved: Vec<&Ident> = carriers
@@ -451,7 +442,7 @@ impl Emitter<'_> {
         let ty = Self::latent_ty(l);
         let name = l.binding.name.to_string();
         let stmt = &self.m.srcs[src];
-        let read = if m.build {
+        let read = if m.pass == Pass::Build {
             let shape = match &l.shape {
                 Shape::Scalar => quote!(::std::vec::Vec::new()),
                 Shape::Vector(n) => {
@@ -506,7 +497,7 @@ impl Emitter<'_> {
                         _ => dim.clone().unwrap_or_else(|| quote!(0usize)),
                     };
                     return {
-                        let adj = if m.grad {
+                        let adj = if m.pass.adjoints() {
                             quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
                         } else {
                             quote!()
@@ -523,14 +514,14 @@ impl Emitter<'_> {
                 }
             };
             quote!(<#ty as ::vi::__private::Latent>::build(&mut __layout, #name, #shape, #tr))
-        } else if m.sim {
+        } else if m.pass.simulates() {
             quote!(<#ty as ::vi::__private::Latent>::read_constrained(constrained, &__params[#k]))
-        } else if m.terms {
+        } else if m.pass == Pass::Terms {
             quote!(<#ty as ::vi::__private::Latent>::read(theta, &__params[#k], &mut __terms[#src], jacobian))
         } else {
             quote!(<#ty as ::vi::__private::Latent>::read(theta, &__params[#k], &mut __lp, jacobian))
         };
-        let adj = if m.grad {
+        let adj = if m.pass.adjoints() {
             quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
         } else {
             quote!()
@@ -577,23 +568,27 @@ impl Emitter<'_> {
         let fwd = low.forward();
         let lp = format_ident!("__lp{}", src);
         let mut out = quote!(#fwd);
-        if m.build {
+        if m.pass == Pass::Build {
             out.extend(self.check(src, dist, &vals, latent));
         }
-        if !call && !m.grad {
+        if !call && !m.pass.adjoints() {
             return out;
         }
-        if m.grad {
+        if m.pass.adjoints() {
             let adjs = low.adjoints();
             let c = kernel_dispatch(src, dist, &vals, true);
             let rev = low.reverse();
-            let acc = if m.lp { quote!(__lp += #lp;) } else { quote!() };
+            let acc = if m.pass.density() {
+                quote!(__lp += #lp;)
+            } else {
+                quote!()
+            };
             let done = low.recycle_temps(true);
             out.extend(quote!(#adjs let #lp = #c; #acc #rev #done));
         } else {
             let c = kernel_dispatch(src, dist, &vals, false);
             let acc = term_acc(src, &lp, m);
-            let done = if m.save {
+            let done = if m.pass.saves() {
                 quote!()
             } else {
                 low.recycle_temps(false)
@@ -721,16 +716,12 @@ impl Emitter<'_> {
     }
 
     pub(super) fn target(&self, src: usize, value: &Operand, m: Mode) -> TokenStream {
-        let acc = |v: TokenStream| {
-            if m.terms {
-                quote!(__terms[#src] += #v;)
-            } else if m.lp {
-                quote!(__lp += #v;)
-            } else {
-                quote!()
-            }
+        let acc = |v: TokenStream| match m.pass {
+            Pass::Terms => quote!(__terms[#src] += #v;),
+            Pass::Density | Pass::Build | Pass::Gradient => quote!(__lp += #v;),
+            _ => quote!(),
         };
-        if m.sim {
+        if m.pass.simulates() {
             return quote!();
         }
         match value {
@@ -741,12 +732,12 @@ impl Emitter<'_> {
             }
             Operand::Active(a) => {
                 let mut low = self.lowering(src);
-                if !(m.grad || m.save) {
+                if !m.pass.saves() {
                     low.without_partials();
                 }
                 let v = low.lower(a, None);
                 let mut fwd = low.forward();
-                if m.build {
+                if m.pass == Pass::Build {
                     fwd.extend(low.density_checks(&self.m.srcs[src]));
                 }
                 let val = match &v {
@@ -758,7 +749,7 @@ impl Emitter<'_> {
                     V::Data(d, _) => quote!(*#d),
                 };
                 let add = acc(quote!({ let __t: f64 = #val; __t }));
-                if m.grad {
+                if m.pass.adjoints() {
                     let adjs = low.adjoints();
                     let seed = seed_one(&v);
                     let rev = low.reverse();
@@ -785,12 +776,10 @@ pub(super) enum First<'a> {
 /// Where a statement's term `lp` goes in a body without a sweep: its slot of `__terms` in
 /// the terms body, `__lp` where the body sums the density, nowhere otherwise.
 pub(super) fn term_acc(src: usize, lp: &Ident, m: Mode) -> TokenStream {
-    if m.terms {
-        quote!(__terms[#src] += #lp;)
-    } else if m.lp {
-        quote!(__lp += #lp;)
-    } else {
-        quote!()
+    match m.pass {
+        Pass::Terms => quote!(__terms[#src] += #lp;),
+        Pass::Density | Pass::Build | Pass::Gradient => quote!(__lp += #lp;),
+        _ => quote!(),
     }
 }
 

@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
 use super::lower::{gname, vname, Lowering};
-use super::pass::{Mode, ALL};
+use super::pass::{Mode, Pass};
 use super::Emitter;
 use crate::ir::{Stmt, Stored};
 
@@ -151,66 +151,20 @@ impl Emitter<'_> {
         let warnings = warnings(&m.warnings);
 
         let bind = self.bind_data();
-        let lp_body = self.block(
-            &m.body,
-            Mode {
-                lp: true,
-                plain_inside: Some(ALL),
-                ..Mode::default()
-            },
-        );
+        let lp_body = self.block(&m.body, Mode::whole(Pass::Density));
         // The log density alone: the values of the body's `let`s are done with at its end.
         let lp_done = self.recycle_lets(&m.body, false);
         let latents_done = super::lower::recycle(m.latents.iter().map(|l| vname(&l.binding)));
         let lp_body = quote!(#lp_body #lp_done #latents_done);
-        let terms_body = self.block(
-            &m.body,
-            Mode {
-                lp: true,
-                terms: true,
-                plain_inside: Some(ALL),
-                ..Mode::default()
-            },
-        );
-        let build_body = self.block(
-            &m.body,
-            Mode {
-                lp: true,
-                build: true,
-                plain_inside: Some(ALL),
-                ..Mode::default()
-            },
-        );
-        let sim_body = self.block(
-            &m.body,
-            Mode {
-                sim: true,
-                plain_inside: Some(ALL),
-                ..Mode::default()
-            },
-        );
+        let terms_body = self.block(&m.body, Mode::whole(Pass::Terms));
+        let build_body = self.block(&m.body, Mode::whole(Pass::Build));
+        let sim_body = self.block(&m.body, Mode::whole(Pass::Simulate));
         let derive_body = if m.kept.is_empty() {
             quote!()
         } else {
-            self.block(
-                &m.body,
-                Mode {
-                    sim: true,
-                    keep: true,
-                    plain_inside: Some(ALL),
-                    ..Mode::default()
-                },
-            )
+            self.block(&m.body, Mode::whole(Pass::Derive))
         };
-        let grad_body = self.block(
-            &m.body,
-            Mode {
-                grad: true,
-                lp: true,
-                save: true,
-                ..Mode::default()
-            },
-        );
+        let grad_body = self.block(&m.body, Mode::whole(Pass::Gradient));
         // The rules' traits, for method-call dispatch on operands (`(&Bin(&a, &b)).mul_fwd()`).
         let rules = quote! {
             #[allow(unused_imports)]

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::lower::vname;
-use super::pass::Mode;
+use super::pass::{Mode, Pass};
 use super::Emitter;
 use crate::ir::Binding;
 
@@ -18,12 +18,14 @@ impl Emitter<'_> {
         }
         let v = vname(b);
         let name = b.name.to_string();
-        if m.build {
-            quote!(__derived.push_derived(#name, ::vi::__private::Keep::shape(&#v));)
-        } else if m.keep {
-            quote!(__off += ::vi::__private::Keep::write(&#v, &mut __out[__off..]);)
-        } else {
-            quote!()
+        match m.pass {
+            Pass::Build => {
+                quote!(__derived.push_derived(#name, ::vi::__private::Keep::shape(&#v));)
+            }
+            Pass::Derive => {
+                quote!(__off += ::vi::__private::Keep::write(&#v, &mut __out[__off..]);)
+            }
+            _ => quote!(),
         }
     }
 }

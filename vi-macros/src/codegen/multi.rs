@@ -9,7 +9,7 @@ use quote::{format_ident, quote};
 
 use super::forward::{term_acc, First};
 use super::lower::V;
-use super::pass::Mode;
+use super::pass::{Mode, Pass};
 use super::Emitter;
 use crate::catalogue::{Dim, DistInfo, MultiInfo};
 use crate::ir::{Latent, Operand};
@@ -30,17 +30,17 @@ impl Emitter<'_> {
         let kernel_args = kernel_args(mi, args);
         let (low, vals) = self.kernel_operands(src, First::Latent(&l.binding), &kernel_args);
         let fwd = low.forward();
-        let dim = if m.build {
+        let dim = if m.pass == Pass::Build {
             Some(dim_of(mi, args, &vals))
         } else {
             None
         };
         let read = self.read_latent(k, l, src, m, dim);
         let mut out = quote!(#fwd #read);
-        if m.sim {
+        if m.pass.simulates() {
             return out;
         }
-        if m.build {
+        if m.pass == Pass::Build {
             out.extend(self.multi_check(src, dist, mi, &vals, true));
         }
         out.extend(self.multi_call(src, dist, &low, &vals, m));
@@ -62,14 +62,14 @@ impl Emitter<'_> {
         let kernel_args = kernel_args(mi, args);
         let (low, vals) = self.kernel_operands(src, First::Data(lhs), &kernel_args);
         let fwd = low.forward();
-        if m.sim {
+        if m.pass.simulates() {
             return self.multi_sample(dist, mi, args, &vals, obs, fwd);
         }
         let mut out = quote!(#fwd);
-        if m.build {
+        if m.pass == Pass::Build {
             out.extend(self.multi_check(src, dist, mi, &vals, false));
         }
-        if m.lp || m.terms || m.grad {
+        if m.pass.density() || m.pass.adjoints() {
             out.extend(self.multi_call(src, dist, &low, &vals, m));
         }
         out
@@ -88,21 +88,25 @@ impl Emitter<'_> {
         let lp = format_ident!("__lp{}", src);
         let flats: Vec<TokenStream> = vals.iter().map(V::flat).collect();
         let gs = vals.iter().map(|v| match v.grad() {
-            Some(g) if m.grad => quote!(::core::option::Option::Some(
+            Some(g) if m.pass.adjoints() => quote!(::core::option::Option::Some(
                 ::vi::__private::ad::flat_mut(&mut #g)
             )),
             _ => quote!(::core::option::Option::None),
         });
         let call = quote!(::vi::__private::dist::#module::lpdf(#(#flats,)* #(#gs),*));
-        if m.grad {
+        if m.pass.adjoints() {
             let adjs = low.adjoints();
             let rev = low.reverse();
-            let acc = if m.lp { quote!(__lp += #lp;) } else { quote!() };
+            let acc = if m.pass.density() {
+                quote!(__lp += #lp;)
+            } else {
+                quote!()
+            };
             let done = low.recycle_temps(true);
             quote!(#adjs let #lp: f64 = #call; #acc #rev #done)
         } else {
             let acc = term_acc(src, &lp, m);
-            let done = if m.save {
+            let done = if m.pass.saves() {
                 quote!()
             } else {
                 low.recycle_temps(false)

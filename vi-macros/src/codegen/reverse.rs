@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use super::forward::{kernel_dispatch, seed_one, First};
 use super::lower::{gname, span_of, uname, vname, WriteMode};
-use super::pass::{Mode, ALL};
+use super::pass::{Mode, Pass, ALL};
 use super::Emitter;
 use crate::ir::{Binding, BindingId, Carried, Joined, Operand, Stmt};
 
@@ -80,14 +80,7 @@ impl Emitter<'_> {
             let (v, g) = (vname(&c.entry), gname(&c.entry));
             quote!(let mut #g = ::vi::__private::ad::zeros_like(&#v);)
         });
-        let recompute = self.block(
-            body,
-            Mode {
-                save: true,
-                redo_outside: Some(src),
-                ..Mode::default()
-            },
-        );
+        let recompute = self.block(body, Mode::recompute(src));
         // The last version's adjoint is still zero here (the recomputation accumulates
         // nothing): it becomes the carried adjoint, its zeros go back to the pool.
         let seed = carried.iter().zip(&gcs).map(|(c, gc)| {
@@ -145,14 +138,7 @@ impl Emitter<'_> {
             })
             .collect();
         let branch = |stmts: &[Stmt], last: &dyn Fn(&Joined) -> &crate::analyse::Binding| {
-            let recompute = self.block(
-                stmts,
-                Mode {
-                    save: true,
-                    redo_outside: Some(src),
-                    ..Mode::default()
-                },
-            );
+            let recompute = self.block(stmts, Mode::recompute(src));
             let seed = joined.iter().map(|j| {
                 let g = gname(last(j));
                 let gx = gname(&j.exit);
@@ -231,14 +217,7 @@ impl Emitter<'_> {
                 } => {
                     let iter_t = quote_spanned!(span_of(iter)=> #iter);
                     if carried.is_empty() {
-                        let b = self.block(
-                            body,
-                            Mode {
-                                grad: true,
-                                save: true,
-                                ..Mode::default()
-                            },
-                        );
+                        let b = self.block(body, Mode::in_sweep(Pass::Sweep));
                         quote!(for #pat in #iter_t { #b })
                     } else {
                         self.replay(*src, pat, &iter_t, body, carried, data_carried)
@@ -253,11 +232,7 @@ impl Emitter<'_> {
                 } => {
                     let c = format_ident!("__c{}", src);
                     if joined.is_empty() {
-                        let gm = Mode {
-                            grad: true,
-                            save: true,
-                            ..Mode::default()
-                        };
+                        let gm = Mode::in_sweep(Pass::Sweep);
                         let t = self.block(then, gm);
                         let e = self.block(els, gm);
                         quote!(if #c { #t } else { #e })
