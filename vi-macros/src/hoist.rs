@@ -31,12 +31,14 @@ pub fn hoist(mut m: Model) -> Model {
         ids: std::mem::take(&mut m.ids),
         srcs: std::mem::take(&mut m.srcs),
         cached: std::mem::take(&mut m.cached),
+        shapes: std::mem::take(&mut m.shapes),
     };
     let body = std::mem::take(&mut m.body);
     m.body = block(body, &mut next);
     m.srcs = next.srcs;
     m.cached = next.cached;
     m.ids = next.ids;
+    m.shapes = next.shapes;
     m
 }
 
@@ -49,6 +51,8 @@ struct Next {
     srcs: Vec<String>,
     /// [`Model::cached`].
     cached: Vec<(usize, String)>,
+    /// [`Model::shapes`], with those of the `let`s this pass makes.
+    shapes: crate::shape::Shapes,
 }
 
 impl Next {
@@ -192,6 +196,7 @@ fn parts(
     if !matches!(e, AExpr::Var(_) | AExpr::Data(_)) && invariant(e, inside) {
         let binding = next.binding();
         let init = std::mem::replace(e, AExpr::Var(binding.clone()));
+        next.shapes.note_let(&binding, &init);
         moved.push(Stmt::Let {
             binding,
             ty: None,

@@ -343,6 +343,9 @@ pub struct Model {
     /// value first). An error about an element of such an operand names the loop's index,
     /// the lane's position plus the range's start.
     pub lane_stmts: Vec<(usize, Ident, Vec<bool>)>,
+    /// Every value's shape, as far as the macro can tell (`shape.rs`): recorded at the end
+    /// of the analysis, by `hoist` for the `let`s it makes, read by `vectorise`.
+    pub shapes: crate::shape::Shapes,
 }
 
 /// Calls `f` on every statement of `stmts`, a loop's or branch's own statements right

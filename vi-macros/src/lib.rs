@@ -15,6 +15,7 @@ mod ctxt;
 mod hoist;
 mod ir;
 mod parse;
+mod shape;
 mod vectorise;
 
 use proc_macro::TokenStream;

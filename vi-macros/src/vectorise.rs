@@ -1,5 +1,6 @@
-//! (Longer than 800 lines: the pass and its tests against closed forms stay together until
-//! shapes move to the IR, when the shape lattice here goes.)
+//! (Longer than 800 lines: about 900 lines of the pass, whose cases (shifted and gathered
+//! reads, rows of a matrix, inner loops of a lane's `let`) each need a look at the others,
+//! and its tests, about 300 lines. The shapes it reads are in the IR (`shape.rs`).)
 //!
 //! Loops over observations turned into whole-vector statements: the iterations of
 //! `for i in 0..n` become *lanes*, a number per iteration becomes a column with a number
@@ -43,29 +44,18 @@
 //!   per lane or scalars, `target +=` a number per lane; inner loops (`for j ..`) of such `let`s, whose state may go from a
 //!   scalar to a number per lane (it then starts as a column of that scalar).
 //!
-//! Shapes come from the latents' declarations (`.iid(n)` is a column, `.iid((r, c))` a
-//! matrix), the arguments' types (`f64`, `&[f64]`, `&DVector<_>`, `&DMatrix<_>`, ...) and
-//! the rules' own shapes (`transpose`, `sum`, matrix products). An argument a data
-//! statement shadows has no known shape.
+//! The shapes of values made before a loop, and of the arguments, are read from the IR
+//! ([`Model::shapes`], `shape.rs`); an argument a data statement shadows has no known shape.
 
 use std::collections::{HashMap, HashSet};
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
-use syn::{Expr, Ident, Pat, Type};
+use syn::{Expr, Ident, Pat};
 
-use crate::analyse::pat_names;
-use crate::catalogue::{Binary, Out, Unary, WithData};
-use crate::ir::{AExpr, Binding, BindingId, Ids, Model, Operand, Shape, Stmt};
-
-/// A value's shape, as far as the macro can tell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ty {
-    Scalar,
-    Col,
-    Row,
-    Mat,
-}
+use crate::catalogue::{Binary, Unary, WithData};
+use crate::ir::{AExpr, Binding, BindingId, Ids, Model, Operand, Stmt};
+use crate::shape::{binary_ty, ident_of, idents, unary_ty, with_data_ty, Shapes, Ty};
 
 /// What a value in a loop body is, iteration by iteration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,66 +70,16 @@ enum Kind {
 
 const SCALAR: Kind = Kind::Inv(Some(Ty::Scalar));
 
-/// The number types an argument's elements may have.
-const NUMBERS: &[&str] = &[
-    "f64", "i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32", "u64", "usize", "bool",
-];
-
 /// Vectorises every loop of the model that can be (see the module's documentation).
 pub fn vectorise(mut m: Model) -> Model {
-    let mut shadowed = HashSet::new();
-    shadows(&m.body, &mut shadowed);
-    let args = m
-        .args
-        .iter()
-        .filter(|a| !shadowed.contains(&a.name.to_string()))
-        .map(|a| (a.name.to_string(), arg_ty(&a.ty)))
-        .collect();
-    // Vectors of `usize` (index vectors a gather may read through): `&[usize]`,
-    // `&Vec<usize>`, `&DVector<usize>`.
-    let codes = m
-        .args
-        .iter()
-        .filter(|a| !shadowed.contains(&a.name.to_string()))
-        .filter(|a| {
-            let t = a.ty.to_token_stream().to_string().replace(' ', "");
-            arg_ty(&a.ty) == Some(Ty::Col) && (t.ends_with("[usize]") || t.ends_with("<usize>"))
-        })
-        .map(|a| a.name.to_string())
-        .collect();
     let mut cx = Cx {
-        args,
-        codes,
-        types: HashMap::new(),
+        shapes: std::mem::take(&mut m.shapes),
         ids: std::mem::take(&mut m.ids),
         loops: 0,
         cached: Vec::new(),
-        lengths: m
-            .latents
-            .iter()
-            .filter_map(|l| match &l.shape {
-                Shape::Vector(n) => Some((l.binding.id, n.to_token_stream().to_string())),
-                _ => None,
-            })
-            .collect(),
         outer: Vec::new(),
         lane_stmts: Vec::new(),
     };
-    for l in &m.latents {
-        let t = match l.shape {
-            Shape::Scalar => Ty::Scalar,
-            Shape::Vector(_) => Ty::Col,
-            Shape::Matrix(..) => Ty::Mat,
-            Shape::Multi {
-                rows: None,
-                matrix: false,
-                ..
-            } => Ty::Col,
-            Shape::Multi { .. } => Ty::Mat,
-        };
-        cx.types.insert(l.binding.id, t);
-    }
-    cx.note(&m.body);
     let body = std::mem::take(&mut m.body);
     m.body = cx.block(body);
     for key in cx.cached {
@@ -148,157 +88,21 @@ pub fn vectorise(mut m: Model) -> Model {
         }
     }
     m.ids = cx.ids;
+    m.shapes = cx.shapes;
     m.lane_stmts = cx.lane_stmts;
     m
 }
 
-/// The names data statements and loops bind, anywhere in the model.
-fn shadows(stmts: &[Stmt], out: &mut HashSet<String>) {
-    crate::ir::walk(stmts, &mut |s| match s {
-        Stmt::Data(ts) => match syn::parse2::<syn::Stmt>(ts.clone()) {
-            Ok(syn::Stmt::Local(l)) => {
-                let mut names = Vec::new();
-                pat_names(&l.pat, &mut names);
-                out.extend(names.iter().map(|n| n.to_string()));
-            }
-            Ok(_) => {}
-            // Not one statement: every name in it counts as bound.
-            Err(_) => idents(ts.clone(), &mut |i| {
-                out.insert(i.to_string());
-            }),
-        },
-        Stmt::For { pat, .. } => {
-            let mut names = Vec::new();
-            pat_names(pat, &mut names);
-            out.extend(names.iter().map(|n| n.to_string()));
-        }
-        _ => {}
-    });
-}
-
-/// Calls `f` on every identifier of `ts`, at any depth.
-fn idents(ts: TokenStream, f: &mut dyn FnMut(&Ident)) {
-    for t in ts {
-        match t {
-            TokenTree::Ident(i) => f(&i),
-            TokenTree::Group(g) => idents(g.stream(), f),
-            _ => {}
-        }
-    }
-}
-
-/// The shape of an argument's type, when it is a number or a vector or matrix of numbers.
-fn arg_ty(t: &Type) -> Option<Ty> {
-    fn number(t: &Type) -> bool {
-        matches!(t, Type::Path(p) if p.qself.is_none()
-            && p.path.get_ident().is_some_and(|i| NUMBERS.contains(&i.to_string().as_str())))
-    }
-    match t {
-        Type::Reference(r) => arg_ty(&r.elem),
-        Type::Paren(p) => arg_ty(&p.elem),
-        Type::Group(g) => arg_ty(&g.elem),
-        Type::Slice(s) => number(&s.elem).then_some(Ty::Col),
-        Type::Path(p) if p.qself.is_none() => {
-            if number(t) {
-                return (p.path.get_ident()? != "bool").then_some(Ty::Scalar);
-            }
-            let seg = p.path.segments.last()?;
-            let syn::PathArguments::AngleBracketed(a) = &seg.arguments else {
-                return None;
-            };
-            let [syn::GenericArgument::Type(elem)] = a.args.iter().collect::<Vec<_>>()[..] else {
-                return None;
-            };
-            if !number(elem) {
-                return None;
-            }
-            match seg.ident.to_string().as_str() {
-                "Vec" | "DVector" => Some(Ty::Col),
-                "RowDVector" => Some(Ty::Row),
-                "DMatrix" => Some(Ty::Mat),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
-}
-
-/// The shape after an elementwise operation with broadcasting.
-fn broadcast(a: Ty, b: Ty) -> Ty {
-    match (a, b) {
-        (Ty::Scalar, t) | (t, Ty::Scalar) => t,
-        (a, b) if a == b => a,
-        _ => Ty::Mat,
-    }
-}
-
-fn unary_ty(u: Unary, t: Ty) -> Option<Ty> {
-    match u.out() {
-        Out::Same => Some(t),
-        Out::Scalar => Some(Ty::Scalar),
-        Out::Transposed => Some(match t {
-            Ty::Col => Ty::Row,
-            Ty::Row => Ty::Col,
-            t => t,
-        }),
-        Out::Other => None,
-    }
-}
-
-fn binary_ty(op: Binary, a: Option<Ty>, b: Option<Ty>) -> Option<Ty> {
-    match op {
-        Binary::Dot | Binary::QuadForm => return Some(Ty::Scalar),
-        Binary::AddDiag | Binary::DiagPreMultiply | Binary::DiagPostMultiply => {
-            return Some(Ty::Mat)
-        }
-        Binary::ColumnsDotProduct => return Some(Ty::Row),
-        Binary::RowsDotProduct | Binary::MdivideLeftTriLow => return Some(Ty::Col),
-        _ => {}
-    }
-    let (a, b) = (a?, b?);
-    Some(match (op, a, b) {
-        (Binary::Mul, Ty::Mat, Ty::Col) => Ty::Col,
-        (Binary::Mul, Ty::Mat, Ty::Mat) => Ty::Mat,
-        (Binary::Mul, Ty::Row, Ty::Mat) => Ty::Row,
-        _ => broadcast(a, b),
-    })
-}
-
-fn with_data_ty(w: WithData, t: Ty) -> Option<Ty> {
-    match w {
-        WithData::Powi => Some(t),
-        WithData::Index | WithData::Index2 => Some(Ty::Scalar),
-        WithData::Row => Some(Ty::Row),
-        WithData::Col => Some(Ty::Col),
-        WithData::GpExpQuad => Some(Ty::Mat),
-        WithData::Gather | WithData::Segment => Some(Ty::Col),
-    }
-}
-
-/// The identifier a path expression is, if it is one.
-fn ident_of(e: &Expr) -> Option<&Ident> {
-    match e {
-        Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
-        Expr::Paren(p) => ident_of(&p.expr),
-        _ => None,
-    }
-}
-
 struct Cx {
-    /// The arguments no data statement shadows, with their shapes.
-    args: HashMap<String, Option<Ty>>,
-    /// The vector arguments of `usize`s no data statement shadows (index vectors).
-    codes: HashSet<String>,
-    /// The shapes of the bindings, as far as known.
-    types: HashMap<BindingId, Ty>,
+    /// [`Model::shapes`]: the arguments' and the bindings' shapes, the index vectors and
+    /// the latent vectors' lengths.
+    shapes: Shapes,
     /// [`Model::ids`].
     ids: Ids,
     /// Loops vectorised so far (names their lane ranges).
     loops: usize,
     /// Data operands whose value depends only on the arguments: cache keys for the model.
     cached: Vec<(usize, String)>,
-    /// The latent vectors, with their lengths as written (`x.ncols()` in `.iid(x.ncols())`).
-    lengths: HashMap<BindingId, String>,
     /// The variables of the loops over integer ranges around the statements being read,
     /// outermost first (named in index errors).
     outer: Vec<Ident>,
@@ -307,101 +111,6 @@ struct Cx {
 }
 
 impl Cx {
-    /// Records the shapes of the bindings of `stmts` (at any depth), in order.
-    fn note(&mut self, stmts: &[Stmt]) {
-        for s in stmts {
-            match s {
-                Stmt::Let { binding, init, .. } => {
-                    let t = self.ty_of(init);
-                    self.set(binding, t);
-                }
-                Stmt::For { body, carried, .. } => {
-                    for c in carried {
-                        let t = self.types.get(&c.outer.id).copied();
-                        self.set(&c.entry, t);
-                    }
-                    self.note(body);
-                    let mut again = false;
-                    for c in carried {
-                        if self.types.get(&c.last.id) != self.types.get(&c.entry.id) {
-                            self.set(&c.entry, None);
-                            again = true;
-                        }
-                    }
-                    if again {
-                        self.note(body);
-                    }
-                    for c in carried {
-                        let (e, l) = (self.types.get(&c.entry.id), self.types.get(&c.last.id));
-                        let t = if e == l { e.copied() } else { None };
-                        self.set(&c.exit, t);
-                    }
-                }
-                Stmt::If {
-                    then, els, joined, ..
-                } => {
-                    self.note(then);
-                    self.note(els);
-                    for j in joined {
-                        let (a, b) = (
-                            self.types.get(&j.then_last.id),
-                            self.types.get(&j.else_last.id),
-                        );
-                        let t = if a == b { a.copied() } else { None };
-                        self.set(&j.exit, t);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
-    fn set(&mut self, b: &Binding, t: Option<Ty>) {
-        match t {
-            Some(t) => self.types.insert(b.id, t),
-            None => self.types.remove(&b.id),
-        };
-    }
-
-    fn ty_of(&self, e: &AExpr) -> Option<Ty> {
-        match e {
-            AExpr::Var(b) => self.types.get(&b.id).copied(),
-            AExpr::Data(d) => self.data_ty(d),
-            AExpr::Unary(u, x, _) => unary_ty(*u, self.ty_of(x)?),
-            AExpr::Binary(op, a, b, _) => binary_ty(*op, self.ty_of(a), self.ty_of(b)),
-            AExpr::WithData(w, x, _, _) => with_data_ty(*w, self.ty_of(x)?),
-            AExpr::Set(v, ..) => self.ty_of(v),
-            // `log_mix` broadcasts its operands; a density is a number.
-            AExpr::Nary(crate::catalogue::Nary::Ternary(_), xs, _) => xs
-                .iter()
-                .map(|x| self.ty_of(x))
-                .try_fold(Ty::Scalar, |acc, t| Some(broadcast(acc, t?))),
-            AExpr::Nary(crate::catalogue::Nary::Density(..), ..) => Some(Ty::Scalar),
-        }
-    }
-
-    /// The shape of a data expression: literals, arguments, their elements.
-    fn data_ty(&self, e: &Expr) -> Option<Ty> {
-        match e {
-            Expr::Lit(l) => {
-                matches!(l.lit, syn::Lit::Float(_) | syn::Lit::Int(_)).then_some(Ty::Scalar)
-            }
-            Expr::Paren(p) => self.data_ty(&p.expr),
-            Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => self.data_ty(&u.expr),
-            Expr::Path(_) => *self.args.get(&ident_of(e)?.to_string())?,
-            Expr::Index(ix) => {
-                let t = (*self.args.get(&ident_of(&ix.expr)?.to_string())?)?;
-                match (&*ix.index, t) {
-                    (Expr::Tuple(_), Ty::Mat) => Some(Ty::Scalar),
-                    (Expr::Tuple(_) | Expr::Range(_), _) => None,
-                    (_, Ty::Col | Ty::Row) => Some(Ty::Scalar),
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
-    }
-
     fn block(&mut self, stmts: Vec<Stmt>) -> Vec<Stmt> {
         let mut out = Vec::with_capacity(stmts.len());
         for s in stmts {
@@ -512,7 +221,7 @@ impl Cx {
     /// name is a binding of the model).
     fn fixed(&self, e: &Expr) -> bool {
         let name = |n: &str| {
-            if self.args.contains_key(n) {
+            if self.shapes.args.contains_key(n) {
                 Some(true)
             } else if n.starts_with(|c: char| c.is_uppercase()) {
                 None
@@ -578,7 +287,7 @@ impl Lanes<'_> {
     fn kind_of(&self, b: &Binding) -> Kind {
         match self.kinds.get(&b.id) {
             Some(k) => *k,
-            None => Kind::Inv(self.cx.types.get(&b.id).copied()),
+            None => Kind::Inv(self.cx.shapes.of(b.id)),
         }
     }
 
@@ -810,7 +519,7 @@ impl Lanes<'_> {
         if ident_of(idx)? != j {
             return None;
         }
-        let len = self.cx.lengths.get(&w.id)?;
+        let len = self.cx.shapes.lengths.get(&w.id)?;
         // `x[(i, j)]`, `x` a matrix argument whose columns the range runs over.
         let Expr::Index(ix) = data else { return None };
         let x = ident_of(&ix.expr)?;
@@ -820,7 +529,7 @@ impl Lanes<'_> {
         if t.elems.len() != 2
             || ident_of(&t.elems[0])? != self.i.as_str()
             || ident_of(&t.elems[1])? != j
-            || self.cx.args.get(&x.to_string()) != Some(&Some(Ty::Mat))
+            || self.cx.shapes.args.get(&x.to_string()) != Some(&Some(Ty::Mat))
         {
             return None;
         }
@@ -906,7 +615,7 @@ impl Lanes<'_> {
     fn index_vector(&self, e: &Expr) -> Option<Ident> {
         let Expr::Index(ix) = e else { return None };
         let g = ident_of(&ix.expr)?;
-        (self.cx.codes.contains(&g.to_string()) && self.is_var(&ix.index)).then(|| g.clone())
+        (self.cx.shapes.codes.contains(&g.to_string()) && self.is_var(&ix.index)).then(|| g.clone())
     }
 
     /// What the index `e` of a vector is lane by lane, when the lanes read the vector at a
@@ -1083,7 +792,7 @@ impl Lanes<'_> {
         }
         let x = ident_of(&m.receiver)?;
         if ident_of(&m.args[0])? != self.i.as_str()
-            || self.cx.args.get(&x.to_string()) != Some(&Some(Ty::Mat))
+            || self.cx.shapes.args.get(&x.to_string()) != Some(&Some(Ty::Mat))
         {
             return None;
         }
@@ -1105,7 +814,7 @@ impl Lanes<'_> {
     /// A data operand in the loop: what it is per iteration and its vectorised expression.
     fn data(&mut self, d: &Expr) -> Option<(Kind, Expr)> {
         if !self.mentions(d.to_token_stream()) {
-            return Some((Kind::Inv(self.cx.data_ty(d)), d.clone()));
+            return Some((Kind::Inv(self.cx.shapes.data(d)), d.clone()));
         }
         let r = self.range.clone();
         let src = self.src;
@@ -1121,7 +830,7 @@ impl Lanes<'_> {
             }
             Expr::Index(ix) => {
                 let x = ident_of(&ix.expr)?;
-                let t = (*self.cx.args.get(&x.to_string())?)?;
+                let t = (*self.cx.shapes.args.get(&x.to_string())?)?;
                 match (&*ix.index, t) {
                     (i, Ty::Col) if self.is_var(i) => {
                         let e: Expr = syn::parse_quote!(::vi::__private::lanes(#x, &#r));

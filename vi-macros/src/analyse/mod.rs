@@ -34,6 +34,7 @@ use crate::catalogue::{self, DistInfo, Support};
 use crate::ctxt::Ctxt;
 pub use crate::ir::*;
 use crate::parse::{self, ModelDef};
+use crate::shape::Shapes;
 pub use names::{built_from_arguments, pat_names};
 use ssa::StateVersions;
 
@@ -163,7 +164,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
     // Later stages make their bindings after the last one the model still uses (state
     // written in place gave up some versions).
     let ids = Ids::from(next_after(&body, &a.latents));
-    Model {
+    let mut m = Model {
         attrs: def.attrs.clone(),
         vis: def.vis.clone(),
         name: def.name.clone(),
@@ -178,7 +179,10 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
         warnings: a.warnings,
         kept: a.kept,
         lane_stmts: Vec::new(),
-    }
+        shapes: Shapes::default(),
+    };
+    m.shapes = Shapes::record(&m);
+    m
 }
 
 /// The id after the largest the model uses.
