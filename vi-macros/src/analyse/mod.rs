@@ -9,7 +9,8 @@
 //! this: every active value is written once.
 //!
 //! `mod.rs` holds the scopes, the driver and the statements that declare latents and
-//! observations; `stmts.rs` the `let`s, assignments, loops and branches; `exprs.rs` the
+//! observations; `activity.rs` which `let mut` state is active, decided before the
+//! analyser runs (once); `stmts.rs` the `let`s, assignments, loops and branches; `exprs.rs` the
 //! lowering of expressions to the rules; `ssa.rs` state written in place; `names.rs` the
 //! names an expression or pattern uses or binds.
 
