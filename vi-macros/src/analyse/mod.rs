@@ -47,6 +47,8 @@ use ssa::StateVersions;
 enum Entry {
     Data {
         mutable: bool,
+        /// The declaration's number ([`activity`]).
+        decl: usize,
         arg: bool,
     },
     Active {
@@ -142,7 +144,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
     };
     for arg in &args {
         // Numbered as `activity.rs` numbers them.
-        a.new_decl();
+        let decl = a.new_decl();
         if a.frames[0].names.contains_key(&arg.name.to_string()) {
             a.err(
                 arg.name.span(),
@@ -153,6 +155,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
             arg.name.to_string(),
             Entry::Data {
                 mutable: false,
+                decl,
                 arg: true,
             },
         );

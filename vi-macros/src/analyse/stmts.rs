@@ -84,6 +84,7 @@ impl Analyser {
                         n,
                         Entry::Data {
                             mutable,
+                            decl,
                             arg: false,
                         },
                     );
@@ -165,7 +166,11 @@ impl Analyser {
                     format!("cannot assign twice to `{name}`: declare it with `let mut {name}`"),
                 );
             }
-            Some(Entry::Data { mutable: true, .. }) => {
+            Some(Entry::Data {
+                mutable: true,
+                decl,
+                ..
+            }) => {
                 let rhs_active = self.first_active(&a.rhs).is_some()
                     || index.is_some_and(|ix| self.first_active(&ix.index).is_some());
                 if rhs_active {
@@ -173,6 +178,18 @@ impl Analyser {
                     // (`activity.rs`); it is still data here only when its pattern is not a
                     // plain name (`let ref mut x`), which cannot hold an active value, and
                     // nothing is written. Report the problem with the index if there is one.
+                    if !self.active_decls.contains(&decl) {
+                        // `activity.rs` and the analyser disagree on what is active: a bug
+                        // in the macro, reported rather than compiled wrong.
+                        self.err(
+                            name_ident.span(),
+                            format!(
+                                "internal error of `model!`: `{name}` is assigned a value that \
+                                 depends on a latent variable but was not found active \
+                                 beforehand; please report this model"
+                            ),
+                        );
+                    }
                     if let Some(ix) = index {
                         self.data_expr(&ix.index, "an index");
                     }
@@ -267,7 +284,7 @@ impl Analyser {
         self.depth += 1;
         self.frames.push(Frame::default());
         // Numbered as `activity.rs` numbers them.
-        self.new_decl();
+        let decl = self.new_decl();
         let mut names = Vec::new();
         pat_names(&f.pat, &mut names);
         for n in &names {
@@ -275,6 +292,7 @@ impl Analyser {
                 n,
                 Entry::Data {
                     mutable: false,
+                    decl,
                     arg: false,
                 },
             );
