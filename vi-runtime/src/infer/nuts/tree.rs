@@ -1,4 +1,4 @@
-//! One NUTS transition: the trajectory tree, built in buffers allocated once per chain.
+//! One NUTS transition: the trajectory tree, over a pool of states that each chain keeps.
 //!
 //! The transition is Stan's `base_nuts.hpp` (Betancourt 2017, "A Conceptual Introduction to
 //! Hamiltonian Monte Carlo", appendix A): the trajectory doubles in a random direction; a new
@@ -17,8 +17,8 @@
 //! first and last states and its proposal, and owns a slot of summed momenta `rho` (one per
 //! tree level, in one allocation too). Nothing is copied into a tree, and merging trees
 //! passes state indices, not vectors. States a tree no longer names go back to the pool
-//! (a count of the names each has), so a transition touches a few recently used states,
-//! whatever its depth. The pool grows only when a trajectory first needs more states than
+//! (a count of the names each has) and are reused most recently freed first, so the pool
+//! holds a few states per tree level. It grows only when a trajectory first needs more states than
 //! before: after the first deep trajectory, a transition allocates nothing. The arithmetic
 //! and the order of random draws are those of the recursion this replaced, so a seed gives
 //! the same draws.
