@@ -183,9 +183,13 @@ fn sampling_vs_gradients(model: &dyn Model, rounds: usize) -> (usize, Vec<f64>, 
 /// The sampler's own cost against a linreg chain's gradients (see [`sampling_vs_gradients`]),
 /// and the sampler alone: the same settings on a 7-D standard normal, whose gradient costs
 /// nanoseconds. Minima over 7 interleaved rounds (interference from other processes only
-/// adds time), medians beside them.
+/// adds time; `VI_NUTS_ROUNDS` sets another number), medians beside them.
 fn overhead(model: &dyn Model) {
-    let rounds = 7;
+    // `VI_NUTS_ROUNDS=1` for a run under callgrind (instruction counts do not vary).
+    let rounds = std::env::var("VI_NUTS_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(7);
     let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
     let median = |v: &[f64]| {
         let mut v = v.to_vec();

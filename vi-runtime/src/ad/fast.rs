@@ -260,27 +260,54 @@ pub trait ColScalarRules {
     );
 }
 
+/// `a op b` elementwise for a column `a` and a scalar `b`, into a pooled copy of `a`.
+#[inline]
+fn col_scalar_fwd(a: &DVector<f64>, op: impl Fn(&mut f64)) -> Result<DVector<f64>, ShapeError> {
+    let mut out = DVector::from_vec(super::pool::copied(a.as_slice()));
+    out.as_mut_slice().iter_mut().for_each(op);
+    Ok(out)
+}
+
+/// The backward rule of a column-and-scalar operation: `ga += g * da` (`ga += g` when `da`
+/// is `None`, `+` and `-`) and `gb += db(g)`.
+#[inline]
+fn col_scalar_bwd(
+    g: &DVector<f64>,
+    ga: Option<&mut DVector<f64>>,
+    gb: Option<&mut f64>,
+    da: Option<f64>,
+    db: impl FnOnce(&[f64]) -> f64,
+) {
+    if let Some(ga) = ga {
+        match da {
+            None => add_into(ga, g),
+            Some(b) => {
+                for (x, y) in ga.as_mut_slice().iter_mut().zip(g.as_slice()) {
+                    *x += y * b;
+                }
+            }
+        }
+    }
+    if let Some(gb) = gb {
+        *gb += db(g.as_slice());
+    }
+}
+
 impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
     #[inline]
     fn add_fwd(&self) -> Result<DVector<f64>, ShapeError> {
-        let mut out = DVector::from_vec(super::pool::copied(self.0.as_slice()));
         let b = *self.1;
-        out.as_mut_slice().iter_mut().for_each(|x| *x += b);
-        Ok(out)
+        col_scalar_fwd(self.0, |x| *x += b)
     }
     #[inline]
     fn sub_fwd(&self) -> Result<DVector<f64>, ShapeError> {
-        let mut out = DVector::from_vec(super::pool::copied(self.0.as_slice()));
         let b = *self.1;
-        out.as_mut_slice().iter_mut().for_each(|x| *x -= b);
-        Ok(out)
+        col_scalar_fwd(self.0, |x| *x -= b)
     }
     #[inline]
     fn mul_fwd(&self) -> Result<DVector<f64>, ShapeError> {
-        let mut out = DVector::from_vec(super::pool::copied(self.0.as_slice()));
         let b = *self.1;
-        out.as_mut_slice().iter_mut().for_each(|x| *x *= b);
-        Ok(out)
+        col_scalar_fwd(self.0, |x| *x *= b)
     }
     #[inline]
     fn add_bwd(
@@ -290,12 +317,7 @@ impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
         ga: Option<&mut DVector<f64>>,
         gb: Option<&mut f64>,
     ) {
-        if let Some(ga) = ga {
-            add_into(ga, g);
-        }
-        if let Some(gb) = gb {
-            *gb += super::kernels::sum(g.as_slice());
-        }
+        col_scalar_bwd(g, ga, gb, None, super::kernels::sum);
     }
     #[inline]
     fn sub_bwd(
@@ -305,12 +327,8 @@ impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
         ga: Option<&mut DVector<f64>>,
         gb: Option<&mut f64>,
     ) {
-        if let Some(ga) = ga {
-            add_into(ga, g);
-        }
-        if let Some(gb) = gb {
-            *gb -= super::kernels::sum(g.as_slice());
-        }
+        // `gb -= s` is `gb += -s` to the bit.
+        col_scalar_bwd(g, ga, gb, None, |g| -super::kernels::sum(g));
     }
     #[inline]
     fn mul_bwd(
@@ -320,15 +338,8 @@ impl ColScalarRules for Bin<'_, DVector<f64>, f64> {
         ga: Option<&mut DVector<f64>>,
         gb: Option<&mut f64>,
     ) {
-        let b = *self.1;
-        let g = g.as_slice();
-        if let Some(ga) = ga {
-            for (x, y) in ga.as_mut_slice().iter_mut().zip(g) {
-                *x += y * b;
-            }
-        }
-        if let Some(gb) = gb {
-            *gb += super::kernels::dot(g, self.0.as_slice());
-        }
+        col_scalar_bwd(g, ga, gb, Some(*self.1), |g| {
+            super::kernels::dot(g, self.0.as_slice())
+        });
     }
 }

@@ -1,5 +1,5 @@
 // Longer than 800 lines: the public face of VI in one place, the `Vi` builder (the settings of
-// all three methods and `fit`, which dispatches to dadvi.rs, advi.rs or the Laplace
+// all three methods and `fit`, which dispatches to dadvi/, advi.rs or the Laplace
 // approximation) and `ViDiagnostics` (what every method reports, its summary and its CSV
 // comments); the methods themselves live in their own files.
 //! Mean-field Gaussian variational inference.

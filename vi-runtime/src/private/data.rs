@@ -40,14 +40,20 @@ macro_rules! val_borrowed {
         }
     )*};
 }
-val_borrowed!(
-    f64,
-    [f64],
-    Vec<f64>,
-    DVector<f64>,
-    RowDVector<f64>,
-    DMatrix<f64>
-);
+/// The value types the rules take, each seen as itself (borrowed) by [`Val`] and [`Flats`].
+macro_rules! value_types {
+    ($m:ident) => {
+        $m!(
+            f64,
+            [f64],
+            Vec<f64>,
+            DVector<f64>,
+            RowDVector<f64>,
+            DMatrix<f64>
+        );
+    };
+}
+value_types!(val_borrowed);
 
 /// Integers: converted (`as f64`). (Not `f32`: a float literal must stay unambiguously
 /// `f64` for the rules to be chosen.)
@@ -65,18 +71,25 @@ macro_rules! val_int {
 }
 val_int!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
 
-/// Slices and `Vec`s of integers: converted element by element (`as f64`). Owned nalgebra
-/// vectors and matrices are taken of `f64` only, so that `DVector::zeros(n)` in a model
-/// still means a vector of `f64`s (views of integers are converted below).
-macro_rules! val_converted {
-    ($($t:ty),*) => {$(
-        impl Val for [$t] {
+/// `Val` for a column of numbers seen as `[f64]`: each element converted (`as f64`).
+macro_rules! val_as_f64_column {
+    ([$($g:tt)*] $t:ty) => {
+        impl<$($g)*> Val for $t {
             type V = [f64];
             const CONVERTS: bool = true;
             fn val(&self) -> Cow<'_, [f64]> {
                 Cow::Owned(self.iter().map(|&v| v as f64).collect())
             }
         }
+    };
+}
+
+/// Slices and `Vec`s of integers: converted element by element (`as f64`). Owned nalgebra
+/// vectors and matrices are taken of `f64` only, so that `DVector::zeros(n)` in a model
+/// still means a vector of `f64`s (views of integers are converted below).
+macro_rules! val_converted {
+    ($($t:ty),*) => {$(
+        val_as_f64_column!([] [$t]);
         impl Val for Vec<$t> {
             type V = Vec<f64>;
             const CONVERTS: bool = true;
@@ -84,13 +97,7 @@ macro_rules! val_converted {
                 Cow::Owned(self.iter().map(|&v| v as f64).collect())
             }
         }
-        impl<const N: usize> Val for Matrix<$t, Const<N>, U1, ArrayStorage<$t, N, 1>> {
-            type V = [f64];
-            const CONVERTS: bool = true;
-            fn val(&self) -> Cow<'_, [f64]> {
-                Cow::Owned(self.iter().map(|&v| v as f64).collect())
-            }
-        }
+        val_as_f64_column!([const N: usize] Matrix<$t, Const<N>, U1, ArrayStorage<$t, N, 1>>);
     )*};
 }
 val_converted!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
@@ -109,13 +116,7 @@ impl<const N: usize> Val for Matrix<f64, Const<N>, U1, ArrayStorage<f64, N, 1>> 
 /// `f64`s), a row as a `RowDVector`, a block as a `DMatrix` (copies).
 macro_rules! val_views {
     ($($t:ty),*) => {$(
-        impl<CS: nalgebra::Dim> Val for Matrix<$t, Dyn, U1, ViewStorage<'_, $t, Dyn, U1, Dyn, CS>> {
-            type V = [f64];
-            const CONVERTS: bool = true;
-            fn val(&self) -> Cow<'_, [f64]> {
-                Cow::Owned(self.iter().map(|&v| v as f64).collect())
-            }
-        }
+        val_as_f64_column!([CS: nalgebra::Dim] Matrix<$t, Dyn, U1, ViewStorage<'_, $t, Dyn, U1, Dyn, CS>>);
         impl<RS: nalgebra::Dim, CS: nalgebra::Dim> Val
             for Matrix<$t, U1, Dyn, ViewStorage<'_, $t, U1, Dyn, RS, CS>>
         {
@@ -141,13 +142,7 @@ val_views!(f64, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
 
 macro_rules! val_contiguous_columns {
     ($($t:ty),*) => {$(
-        impl<CS: nalgebra::Dim> Val for Matrix<$t, Dyn, U1, ViewStorage<'_, $t, Dyn, U1, U1, CS>> {
-            type V = [f64];
-            const CONVERTS: bool = true;
-            fn val(&self) -> Cow<'_, [f64]> {
-                Cow::Owned(self.iter().map(|&v| v as f64).collect())
-            }
-        }
+        val_as_f64_column!([CS: nalgebra::Dim] Matrix<$t, Dyn, U1, ViewStorage<'_, $t, Dyn, U1, U1, CS>>);
     )*};
 }
 val_contiguous_columns!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
@@ -232,14 +227,7 @@ macro_rules! flats_borrowed {
         }
     )*};
 }
-flats_borrowed!(
-    f64,
-    [f64],
-    Vec<f64>,
-    DVector<f64>,
-    RowDVector<f64>,
-    DMatrix<f64>
-);
+value_types!(flats_borrowed);
 
 /// `bool` as 0 or 1.
 trait ToF64: Copy {

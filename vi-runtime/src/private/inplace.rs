@@ -37,36 +37,36 @@ fn out_of_bounds(dims: (usize, usize), at: (usize, usize)) -> ShapeError {
     }
 }
 
+/// Element `i` of a vector of `len` elements whose shape is `(len, 1)` for a column or
+/// `(1, len)` for a row.
+#[inline]
+fn vector_elem(i: usize, len: usize, row: bool) -> Result<usize, ShapeError> {
+    if i < len {
+        Ok(i)
+    } else {
+        let dims = if row { (1, len) } else { (len, 1) };
+        Err(out_of_bounds(dims, (i, 0)))
+    }
+}
+
 impl ElemAt<usize> for DVector<f64> {
     #[inline]
     fn elem_at(&self, i: usize) -> Result<usize, ShapeError> {
-        if i < self.len() {
-            Ok(i)
-        } else {
-            Err(out_of_bounds((self.len(), 1), (i, 0)))
-        }
+        vector_elem(i, self.len(), false)
     }
 }
 
 impl ElemAt<usize> for RowDVector<f64> {
     #[inline]
     fn elem_at(&self, i: usize) -> Result<usize, ShapeError> {
-        if i < self.len() {
-            Ok(i)
-        } else {
-            Err(out_of_bounds((1, self.len()), (i, 0)))
-        }
+        vector_elem(i, self.len(), true)
     }
 }
 
 impl ElemAt<usize> for Vec<f64> {
     #[inline]
     fn elem_at(&self, i: usize) -> Result<usize, ShapeError> {
-        if i < self.len() {
-            Ok(i)
-        } else {
-            Err(out_of_bounds((self.len(), 1), (i, 0)))
-        }
+        vector_elem(i, self.len(), false)
     }
 }
 

@@ -20,25 +20,21 @@ impl Keep for f64 {
     }
 }
 
-impl Keep for DVector<f64> {
-    fn shape(&self) -> Vec<usize> {
-        vec![self.len()]
-    }
-    fn write(&self, out: &mut [f64]) -> usize {
-        out[..self.len()].copy_from_slice(self.as_slice());
-        self.len()
-    }
+/// Columns and rows: their elements in order.
+macro_rules! keep_vector {
+    ($($t:ty),*) => {$(
+        impl Keep for $t {
+            fn shape(&self) -> Vec<usize> {
+                vec![self.len()]
+            }
+            fn write(&self, out: &mut [f64]) -> usize {
+                out[..self.len()].copy_from_slice(self.as_slice());
+                self.len()
+            }
+        }
+    )*};
 }
-
-impl Keep for RowDVector<f64> {
-    fn shape(&self) -> Vec<usize> {
-        vec![self.len()]
-    }
-    fn write(&self, out: &mut [f64]) -> usize {
-        out[..self.len()].copy_from_slice(self.as_slice());
-        self.len()
-    }
-}
+keep_vector!(DVector<f64>, RowDVector<f64>);
 
 impl Keep for DMatrix<f64> {
     fn shape(&self) -> Vec<usize> {

@@ -357,7 +357,7 @@ fn stan<M: Model + ?Sized>(
     s: &mut Sampler<'_, M>,
     tick: &mut dyn FnMut(),
 ) -> Result<Adapted, FitError> {
-    let d = s.z.q.len();
+    let d = s.q().len();
     s.init_stepsize()?;
     let mut dual = DualAveraging::new(nuts);
     dual.set_mu((10.0 * nuts.step_size).ln());
@@ -375,13 +375,14 @@ fn stan<M: Model + ?Sized>(
         let t = s.transition();
         warmup_divergences += usize::from(t.divergent);
         dual.learn(&mut s.eps, t.accept_stat);
-        let end = if let (Want::Diag, MetricState::Diag { inv }) = (w, &mut s.int.metric) {
+        let (metric, q) = s.metric_and_q();
+        let end = if let (Want::Diag, MetricState::Diag { inv }) = (w, metric) {
             // Stan's own estimator, arithmetic included.
-            windows.learn_variance(&mut welford, inv, &s.z.q)
+            windows.learn_variance(&mut welford, inv, q)
         } else {
             let (collect, end) = windows.advance();
             if collect {
-                push(&mut samples, &s.z.q, &s.z.grad);
+                push(&mut samples, s.q(), s.grad());
             }
             if end {
                 if samples.n() > 1 {
@@ -412,7 +413,7 @@ fn nutpie<M: Model + ?Sized>(
     s: &mut Sampler<'_, M>,
     tick: &mut dyn FnMut(),
 ) -> Result<Adapted, FitError> {
-    let d = s.z.q.len();
+    let d = s.q().len();
     let n_warm = nuts.warmup;
     let a = &nuts.adapt;
     if n_warm == 0 {
@@ -424,7 +425,7 @@ fn nutpie<M: Model + ?Sized>(
     }
     let w = want(nuts.metric, d);
     s.int.metric = MetricState::Diag {
-        inv: metric::init_diag(&s.z.grad),
+        inv: metric::init_diag(s.grad()),
     };
     s.init_stepsize()?;
     let mut dual = DualAveraging::new(nuts);
@@ -445,9 +446,9 @@ fn nutpie<M: Model + ?Sized>(
         e.0.add(q);
         e.1.add(g);
     };
-    add(&mut fg, &s.z.q, &s.z.grad);
-    add(&mut bg, &s.z.q, &s.z.grad);
-    push(&mut rows, &s.z.q, &s.z.grad);
+    add(&mut fg, s.q(), s.grad());
+    add(&mut bg, s.q(), s.grad());
+    push(&mut rows, s.q(), s.grad());
 
     let mut window = a.switch_freq.max(1);
     let mut first_change = true;
@@ -477,9 +478,9 @@ fn nutpie<M: Model + ?Sized>(
             window
         };
         if s.moved {
-            add(&mut fg, &s.z.q, &s.z.grad);
-            add(&mut bg, &s.z.q, &s.z.grad);
-            push(&mut rows, &s.z.q, &s.z.grad);
+            add(&mut fg, s.q(), s.grad());
+            add(&mut bg, s.q(), s.grad());
+            push(&mut rows, s.q(), s.grad());
         }
         let next_window = if early {
             a.early_switch_freq.max(1)

@@ -3,7 +3,7 @@
 //!
 //! Files: this one holds the settings ([`Nuts`], [`Metric`], [`Adaptation`]) and runs the
 //! chains; `tree.rs` is the transition (Stan's multinomial NUTS with the generalised
-//! U-turn criterion, the tree as a value in preallocated buffers); `metric.rs` the metrics
+//! U-turn criterion, trees as values naming states in one pool); `metric.rs` the metrics
 //! and their estimators; `adapt.rs` the warmup schedules and [`AdaptOptions`];
 //! `report.rs` what a run reports ([`NutsDiagnostics`]).
 //!
@@ -669,7 +669,7 @@ impl Nuts {
         bars.start(chain, "warmup", self.warmup as u64);
         let adapted = adapt::warmup(self, &mut s, || bars.advance(chain, 1))?;
         let warmup_divergences = adapted.warmup_divergences;
-        let d = s.z.q.len();
+        let d = s.q().len();
 
         if let Some(w) = csv.as_mut() {
             w.comment("Adaptation terminated").map_err(output)?;
@@ -692,13 +692,13 @@ impl Nuts {
             bars.advance(chain, 1);
             let t = s.transition();
             if it % self.thin == 0 {
-                model.constrain(&s.z.q, &mut x);
+                model.constrain(s.q(), &mut x);
                 if let Some(w) = csv.as_mut() {
                     let row = crate::infer::derived::csv_row(model, &x, &mut row);
-                    w.write_draw(s.z.lp, Some(&t), row).map_err(output)?;
+                    w.write_draw(s.lp(), Some(&t), row).map_err(output)?;
                 }
                 draws.extend_from_slice(&x);
-                lps.push(s.z.lp);
+                lps.push(s.lp());
                 stats.push(t);
             }
         }

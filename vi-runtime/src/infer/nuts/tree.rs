@@ -1,4 +1,4 @@
-//! One NUTS transition: the trajectory tree, built in buffers allocated once per chain.
+//! One NUTS transition: the trajectory tree, over a pool of states that each chain keeps.
 //!
 //! The transition is Stan's `base_nuts.hpp` (Betancourt 2017, "A Conceptual Introduction to
 //! Hamiltonian Monte Carlo", appendix A): the trajectory doubles in a random direction; a new
@@ -10,12 +10,18 @@
 //! energy error exceeds `max_energy_error`, or whose log density or gradient is not finite,
 //! is divergent and ends the trajectory.
 //!
-//! A (sub)tree is a value, [`Tree`] (nuts-rs's `NutsTree` idea): its two ends' momenta and
-//! velocities, its summed momentum, its log weight and its proposal. Building a tree of
-//! depth `j` builds its first half in place and its second half in the scratch tree of
-//! level `j`, then merges them by swapping buffers. Every buffer is allocated when the
-//! chain starts: a transition allocates nothing. The arithmetic and the order of random
-//! draws are those of the recursion this replaced, so a seed gives the same draws.
+//! The states of a chain's trajectories live in one allocation ([`States`], nuts-rs's
+//! state pool): state `i` is its position, momentum, gradient and velocity `p# = M^-1 p`
+//! side by side, with its log density and Hamiltonian. A leapfrog step reads one state and
+//! writes the next into a free one; a (sub)tree is a small value, [`Tree`], that names its
+//! first and last states and its proposal, and owns a slot of summed momenta `rho` (one per
+//! tree level, in one allocation too). Nothing is copied into a tree, and merging trees
+//! passes state indices, not vectors. States a tree no longer names go back to the pool
+//! (a count of the names each has) and are reused most recently freed first, so the pool
+//! holds a few states per tree level. It grows only when a trajectory first needs more states than
+//! before: after the first deep trajectory, a transition allocates nothing. The arithmetic
+//! and the order of random draws are those of the recursion this replaced, so a seed gives
+//! the same draws.
 
 use rand::Rng as _;
 
@@ -26,69 +32,180 @@ use crate::model::Model;
 
 use super::SamplerStats;
 
-/// A point in phase space: position, momentum, log density and its gradient.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Point {
-    pub(crate) q: Vec<f64>,
-    pub(crate) p: Vec<f64>,
-    pub(crate) lp: f64,
-    pub(crate) grad: Vec<f64>,
+/// Phase-space states, `q | p | grad | v` of length `d` each, in one allocation.
+#[derive(Debug)]
+struct States {
+    d: usize,
+    /// State `i` at `data[4 d i..4 d (i + 1)]`.
+    data: Vec<f64>,
+    lp: Vec<f64>,
+    /// The Hamiltonian, set when the state is made.
+    h: Vec<f64>,
+    /// How many names (tree ends, proposals, the current state) each state has.
+    refs: Vec<u32>,
+    /// States without a name, most recently freed last.
+    free: Vec<usize>,
 }
 
-impl Point {
-    fn copy_from(&mut self, other: &Point) {
-        self.q.copy_from_slice(&other.q);
-        self.p.copy_from_slice(&other.p);
-        self.grad.copy_from_slice(&other.grad);
-        self.lp = other.lp;
-    }
-}
-
-/// A subtree or the whole trajectory: its first and last momenta (in integration order)
-/// and velocities `p# = M^-1 p`, the sum `rho` of its momenta, the log of its summed
-/// weights `exp(H0 - H)` and the state it proposes.
-#[derive(Clone, Debug, Default)]
-struct Tree {
-    p_beg: Vec<f64>,
-    p_sharp_beg: Vec<f64>,
-    p_end: Vec<f64>,
-    p_sharp_end: Vec<f64>,
-    rho: Vec<f64>,
-    log_sum_weight: f64,
-    propose: Point,
-}
-
-impl Tree {
+impl States {
     fn new(d: usize) -> Self {
-        let z = vec![0.0; d];
-        Tree {
-            p_beg: z.clone(),
-            p_sharp_beg: z.clone(),
-            p_end: z.clone(),
-            p_sharp_end: z.clone(),
-            rho: z.clone(),
-            log_sum_weight: 0.0,
-            propose: Point {
-                q: z.clone(),
-                p: z.clone(),
-                lp: 0.0,
-                grad: z,
-            },
+        States {
+            d,
+            data: Vec::new(),
+            lp: Vec::new(),
+            h: Vec::new(),
+            refs: Vec::new(),
+            free: Vec::new(),
         }
     }
+
+    /// A state with one name: a free one, or a new one.
+    #[inline]
+    fn alloc(&mut self) -> usize {
+        let i = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.data.resize(self.data.len() + 4 * self.d, 0.0);
+                self.lp.push(0.0);
+                self.h.push(0.0);
+                self.refs.push(0);
+                self.refs.len() - 1
+            }
+        };
+        self.refs[i] = 1;
+        i
+    }
+
+    /// `n` more names for state `i`.
+    #[inline]
+    fn retain(&mut self, i: usize, n: u32) {
+        self.refs[i] += n;
+    }
+
+    /// One name less for state `i`; without names it is free.
+    #[inline]
+    fn release(&mut self, i: usize) {
+        self.refs[i] -= 1;
+        if self.refs[i] == 0 {
+            self.free.push(i);
+        }
+    }
+
+    /// Drops the three names a tree gives its states.
+    #[inline]
+    fn release_tree(&mut self, t: &Tree) {
+        self.release(t.beg);
+        self.release(t.end);
+        self.release(t.propose);
+    }
+
+    #[inline]
+    fn part(&self, i: usize, k: usize) -> &[f64] {
+        let d = self.d;
+        &self.data[(4 * i + k) * d..(4 * i + k + 1) * d]
+    }
+    #[inline]
+    fn q(&self, i: usize) -> &[f64] {
+        self.part(i, 0)
+    }
+    #[inline]
+    fn p(&self, i: usize) -> &[f64] {
+        self.part(i, 1)
+    }
+    #[inline]
+    fn grad(&self, i: usize) -> &[f64] {
+        self.part(i, 2)
+    }
+    #[inline]
+    fn v(&self, i: usize) -> &[f64] {
+        self.part(i, 3)
+    }
+
+    /// State `i`'s `(q, p, grad, v)`, writable.
+    #[inline]
+    fn parts_mut(&mut self, i: usize) -> Parts<'_> {
+        let d = self.d;
+        split4(&mut self.data[4 * d * i..4 * d * (i + 1)], d)
+    }
+
+    /// State `from`'s `(q, p, grad)` to read and state `to`'s parts to write (`from != to`).
+    #[inline]
+    fn step_pair(&mut self, from: usize, to: usize) -> ([&[f64]; 3], Parts<'_>) {
+        debug_assert_ne!(from, to);
+        let w = 4 * self.d;
+        let (a, b) = if from < to {
+            let (lo, hi) = self.data.split_at_mut(to * w);
+            (&lo[from * w..(from + 1) * w], &mut hi[..w])
+        } else {
+            let (lo, hi) = self.data.split_at_mut(from * w);
+            (&hi[..w], &mut lo[to * w..(to + 1) * w])
+        };
+        let d = self.d;
+        ([&a[..d], &a[d..2 * d], &a[2 * d..3 * d]], split4(b, d))
+    }
 }
 
+/// A state's `(q, p, grad, v)`.
+type Parts<'a> = (&'a mut [f64], &'a mut [f64], &'a mut [f64], &'a mut [f64]);
+
+#[inline(always)]
+fn split4(b: &mut [f64], d: usize) -> Parts<'_> {
+    let (q, rest) = b.split_at_mut(d);
+    let (p, rest) = rest.split_at_mut(d);
+    let (g, v) = rest.split_at_mut(d);
+    (q, p, g, v)
+}
+
+/// A subtree or the whole trajectory: its first and last states (in integration order for
+/// a subtree; backward-most and forward-most for the trajectory), the state it proposes,
+/// its slot of summed momenta `rho` and the log of its summed weights `exp(H0 - H)`.
+#[derive(Clone, Copy, Debug)]
+struct Tree {
+    beg: usize,
+    end: usize,
+    propose: usize,
+    rho: usize,
+    log_sum_weight: f64,
+}
+
+/// The slot of `rho` of the trajectory, of the subtree that extends it, and of the second
+/// half of a tree of depth `j` (`LEVEL + j - 1`).
+const TRAJ: usize = 0;
+const SUB: usize = 1;
+const LEVEL: usize = 2;
+
 /// The buffers of one chain's transitions.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Workspace {
-    z_fwd: Point,
-    z_bck: Point,
-    z_sample: Point,
-    /// The trajectory so far and the subtree that extends it.
-    traj: Tree,
-    sub: Tree,
-    /// `levels[j - 1]`: the second half of a tree of depth `j`.
-    levels: Vec<Tree>,
+    states: States,
+    /// The `rho` slots, `d` each.
+    rho: Vec<f64>,
+    /// The state the next leapfrog step starts from.
+    last: usize,
+}
+
+impl Workspace {
+    #[inline]
+    fn rho(&self, slot: usize) -> &[f64] {
+        let d = self.states.d;
+        &self.rho[slot * d..(slot + 1) * d]
+    }
+
+    /// `rho[a] += rho[b]`, `a != b`.
+    #[inline(always)]
+    fn add_rho(&mut self, a: usize, b: usize) {
+        let d = self.states.d;
+        let (x, y) = if a < b {
+            let (lo, hi) = self.rho.split_at_mut(b * d);
+            (&mut lo[a * d..(a + 1) * d], &hi[..d])
+        } else {
+            let (lo, hi) = self.rho.split_at_mut(a * d);
+            (&mut hi[..d], &lo[b * d..(b + 1) * d])
+        };
+        for (r, s) in x.iter_mut().zip(y.iter()) {
+            *r += s;
+        }
+    }
 }
 
 /// The state a transition carries across the recursion (Stan's `n_leapfrog`,
@@ -114,6 +231,21 @@ fn criterion(p_sharp_minus: &[f64], p_sharp_plus: &[f64], a: &[f64], b: &[f64]) 
     plus > 0.0 && minus > 0.0
 }
 
+/// The first half step and the drift of a leapfrog step with a diagonal metric, from
+/// `(q0, p0, g0)` into `(q, p)`: `p = p0 + eps/2 g0`, `q = q0 + eps M^-1 p`. (Separate
+/// arguments tell the compiler the slices do not overlap.)
+#[inline]
+fn drift_diag(q: &mut [f64], p: &mut [f64], [q0, p0, g0, inv]: [&[f64]; 4], eps: f64) {
+    let n = q.len();
+    // Slices of one length, so the loop has no bounds checks.
+    let (p, q0, p0, g0, inv) = (&mut p[..n], &q0[..n], &p0[..n], &g0[..n], &inv[..n]);
+    for i in 0..n {
+        let pi = p0[i] + 0.5 * eps * g0[i];
+        p[i] = pi;
+        q[i] = q0[i] + eps * inv[i] * pi;
+    }
+}
+
 /// What builds trees: the model, the metric, the integrator's state and the generator.
 pub(crate) struct Integrator<'m, M: ?Sized> {
     model: &'m M,
@@ -122,13 +254,9 @@ pub(crate) struct Integrator<'m, M: ?Sized> {
     eps_now: f64,
     max_energy_error: f64,
     rng: Rng,
-    /// The integrator's state.
-    zi: Point,
-    /// Velocity scratch.
-    v: Vec<f64>,
 }
 
-/// One chain's sampler: the current point, the step size, the integrator and the buffers.
+/// One chain's sampler: the current state, the step size, the integrator and the buffers.
 pub(crate) struct Sampler<'m, M: ?Sized> {
     pub(crate) int: Integrator<'m, M>,
     /// The nominal step size (what adaptation sets).
@@ -136,11 +264,35 @@ pub(crate) struct Sampler<'m, M: ?Sized> {
     /// Each transition uses `eps * (1 + jitter * u)`, `u` uniform in (-1, 1).
     pub(crate) jitter: f64,
     pub(crate) max_depth: usize,
-    /// The current state.
-    pub(crate) z: Point,
+    /// The current state (its index in the pool).
+    cur: usize,
     /// Whether the last transition moved away from its initial state.
     pub(crate) moved: bool,
     ws: Workspace,
+}
+
+/// `u < x.exp()`, to the bit, mostly without computing the exponential: for `-1 <= x <= 0`
+/// the Taylor polynomial `T3(x) = 1 + x + x^2/2 + x^3/6` bounds it, `T3 < e^x < T3 + x^4/24`
+/// (the remainder alternates in sign), and for `x < -1`, `e^x < e^-1`; a margin of 1e-12 covers
+/// the rounding of the polynomial and of `exp` (under one ulp) many times over. Only a `u`
+/// inside the bounds (about 1% of draws where the halves weigh alike), and NaN or positive
+/// `x`, take `exp`.
+#[inline]
+fn below_exp(u: f64, x: f64) -> bool {
+    const MARGIN: f64 = 1e-12;
+    if (-1.0..=0.0).contains(&x) {
+        let x2 = x * x;
+        let t3 = 1.0 + x + x2 * (0.5 + x * (1.0 / 6.0));
+        if u < t3 - MARGIN {
+            return true;
+        }
+        if u >= t3 + x2 * x2 * (1.0 / 24.0) + MARGIN {
+            return false;
+        }
+    } else if x < -1.0 && u >= std::f64::consts::E.recip() + MARGIN {
+        return false;
+    }
+    u < x.exp()
 }
 
 /// `ln(e^a + e^b)`, as `crate::math::log_sum_exp` computes it for two terms (the larger one's
@@ -170,12 +322,12 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         rng: Rng,
     ) -> Self {
         let d = q.len();
-        let z = Point {
-            p: vec![0.0; d],
-            q,
-            lp,
-            grad,
-        };
+        let mut states = States::new(d);
+        let cur = states.alloc();
+        let (sq, _, sg, _) = states.parts_mut(cur);
+        sq.copy_from_slice(&q);
+        sg.copy_from_slice(&grad);
+        states.lp[cur] = lp;
         Sampler {
             int: Integrator {
                 model,
@@ -183,35 +335,55 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
                 eps_now: eps,
                 max_energy_error,
                 rng,
-                zi: z.clone(),
-                v: vec![0.0; d],
             },
             eps,
             jitter,
             max_depth,
-            ws: Workspace {
-                z_fwd: z.clone(),
-                z_bck: z.clone(),
-                z_sample: z.clone(),
-                traj: Tree::new(d),
-                sub: Tree::new(d),
-                levels: (0..max_depth).map(|_| Tree::new(d)).collect(),
-            },
-            z,
+            cur,
             moved: false,
+            ws: Workspace {
+                states,
+                rho: vec![0.0; (LEVEL + max_depth) * d],
+                last: cur,
+            },
         }
+    }
+
+    /// The current position.
+    pub(crate) fn q(&self) -> &[f64] {
+        self.ws.states.q(self.cur)
+    }
+
+    /// The gradient of the log density at the current position.
+    pub(crate) fn grad(&self) -> &[f64] {
+        self.ws.states.grad(self.cur)
+    }
+
+    /// The metric, writable, and the current position.
+    pub(crate) fn metric_and_q(&mut self) -> (&mut MetricState, &[f64]) {
+        (&mut self.int.metric, self.ws.states.q(self.cur))
+    }
+
+    /// The log density at the current position.
+    pub(crate) fn lp(&self) -> f64 {
+        self.ws.states.lp[self.cur]
     }
 
     /// Stan's `init_stepsize` (`base_hmc.hpp`): double or halve the step size until the
     /// acceptance probability of one leapfrog step from a fresh momentum crosses 0.8.
     pub(crate) fn init_stepsize(&mut self) -> Result<(), FitError> {
+        // The fresh momentum goes into the current state's own (the next transition draws
+        // its own); the step lands in a free state, which goes back to the pool.
         let delta_h = |s: &mut Self| -> f64 {
-            let int = &mut s.int;
-            int.zi.copy_from(&s.z);
-            int.metric.sample_momentum(&mut int.rng, &mut int.zi.p);
-            let h0 = int.hamiltonian_zi();
-            int.leapfrog(s.eps);
-            h0 - int.hamiltonian_zi()
+            let (int, st, z) = (&mut s.int, &mut s.ws.states, s.cur);
+            let (_, p, _, _) = st.parts_mut(z);
+            int.metric.sample_momentum(&mut int.rng, p);
+            let h0 = int.hamiltonian(st, z);
+            let next = st.alloc();
+            int.leapfrog(st, z, next, s.eps);
+            let h = int.hamiltonian(st, next);
+            st.release(next);
+            h0 - h
         };
         let threshold = 0.8f64.ln();
         let direction = if delta_h(self) > threshold { 1 } else { -1 };
@@ -245,7 +417,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         Ok(())
     }
 
-    /// One NUTS transition from `self.z` (Stan's `base_nuts::transition`).
+    /// One NUTS transition from the current state (Stan's `base_nuts::transition`).
     pub(crate) fn transition(&mut self) -> SamplerStats {
         let int = &mut self.int;
         let ws = &mut self.ws;
@@ -255,95 +427,94 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         } else {
             self.eps
         };
-        int.metric.sample_momentum(&mut int.rng, &mut self.z.p);
+        let z = self.cur;
+        let (_, p, _, _) = ws.states.parts_mut(z);
+        int.metric.sample_momentum(&mut int.rng, p);
+        let h0 = int.hamiltonian(&mut ws.states, z);
         let mut tally = Tally {
-            h0: Integrator::<M>::hamiltonian_sharp(
-                &mut int.metric,
-                &self.z,
-                &mut ws.traj.p_sharp_beg,
-            ),
+            h0,
             n_leapfrog: 0,
             sum_metro_prob: 0.0,
             divergent: false,
         };
-        ws.z_fwd.copy_from(&self.z);
-        ws.z_bck.copy_from(&self.z);
-        // `z_sample` is written (swapped in) only when a subtree is accepted; the end of
-        // the transition takes it only then.
-        self.moved = false;
-        {
-            let t = &mut ws.traj;
-            t.p_sharp_end.copy_from_slice(&t.p_sharp_beg);
-            t.p_beg.copy_from_slice(&self.z.p);
-            t.p_end.copy_from_slice(&self.z.p);
-            t.rho.copy_from_slice(&self.z.p);
+        // The trajectory so far: the current state, named as its two ends and its proposal
+        // (the sampler's own name stays). The proposal changes only when a subtree is
+        // accepted (`moved`).
+        ws.states.retain(z, 3);
+        let d = ws.states.d;
+        ws.rho[TRAJ * d..(TRAJ + 1) * d].copy_from_slice(ws.states.p(z));
+        let mut traj = Tree {
+            beg: z,
+            end: z,
+            propose: z,
+            rho: TRAJ,
             // Log of the summed weights exp(H0 - H), offset by H0.
-            t.log_sum_weight = 0.0;
-        }
+            log_sum_weight: 0.0,
+        };
+        self.moved = false;
         let mut depth = 0;
 
         while depth < self.max_depth {
             let forward = int.rng.random::<f64>() > 0.5;
-            let (sign, start) = if forward {
-                (1.0, &ws.z_fwd)
+            let sign = if forward {
+                ws.last = traj.end;
+                1.0
             } else {
-                (-1.0, &ws.z_bck)
+                ws.last = traj.beg;
+                -1.0
             };
-            int.zi.copy_from(start);
-            let valid = int.build_tree(depth, &mut ws.sub, &mut ws.levels, sign, &mut tally);
-            // The new end; `zi` is reloaded from an end before the next subtree.
-            if forward {
-                std::mem::swap(&mut ws.z_fwd, &mut int.zi);
-            } else {
-                std::mem::swap(&mut ws.z_bck, &mut int.zi);
-            }
+            let (sub, valid) = int.build_tree(ws, depth, SUB, sign, &mut tally);
             if !valid {
+                ws.states.release_tree(&sub);
                 break;
             }
             depth += 1;
-            let (traj, sub) = (&mut ws.traj, &mut ws.sub);
+            let st = &mut ws.states;
 
-            // Biased progressive sampling: prefer the new subtree. (`sub`'s proposal is
-            // rebuilt before it is read again, so it is swapped out, not copied.)
-            if sub.log_sum_weight > traj.log_sum_weight {
-                std::mem::swap(&mut ws.z_sample, &mut sub.propose);
+            // Biased progressive sampling: prefer the new subtree.
+            let take = sub.log_sum_weight > traj.log_sum_weight || {
+                // `u < exp(sub - traj)`, the acceptance probability.
+                let u = int.rng.random::<f64>();
+                below_exp(u, sub.log_sum_weight - traj.log_sum_weight)
+            };
+            if take {
+                st.release(traj.propose);
+                traj.propose = sub.propose;
                 self.moved = true;
             } else {
-                let accept_prob = (sub.log_sum_weight - traj.log_sum_weight).exp();
-                if int.rng.random::<f64>() < accept_prob {
-                    std::mem::swap(&mut ws.z_sample, &mut sub.propose);
-                    self.moved = true;
-                }
+                st.release(sub.propose);
             }
             traj.log_sum_weight = log_add_exp(traj.log_sum_weight, sub.log_sum_weight);
 
             // Across the merged trajectory, then between the old trajectory and the
             // subtree extended by one state each. At the first doubling both are single
             // states (`p_beg = p_end = rho`, `p#_beg = p#_end`), so the three checks are one.
+            let st = &ws.states;
+            let (rt, rs) = (ws.rho(traj.rho), ws.rho(sub.rho));
             let persist = if depth == 1 {
                 if forward {
-                    criterion(&traj.p_sharp_beg, &sub.p_sharp_end, &traj.rho, &sub.rho)
+                    criterion(st.v(traj.beg), st.v(sub.end), rt, rs)
                 } else {
-                    criterion(&sub.p_sharp_end, &traj.p_sharp_end, &sub.rho, &traj.rho)
+                    criterion(st.v(sub.end), st.v(traj.end), rs, rt)
                 }
             } else if forward {
-                criterion(&traj.p_sharp_beg, &sub.p_sharp_end, &traj.rho, &sub.rho)
-                    && criterion(&traj.p_sharp_beg, &sub.p_sharp_beg, &traj.rho, &sub.p_beg)
-                    && criterion(&traj.p_sharp_end, &sub.p_sharp_end, &sub.rho, &traj.p_end)
+                criterion(st.v(traj.beg), st.v(sub.end), rt, rs)
+                    && criterion(st.v(traj.beg), st.v(sub.beg), rt, st.p(sub.beg))
+                    && criterion(st.v(traj.end), st.v(sub.end), rs, st.p(traj.end))
             } else {
-                criterion(&sub.p_sharp_end, &traj.p_sharp_end, &sub.rho, &traj.rho)
-                    && criterion(&sub.p_sharp_end, &traj.p_sharp_beg, &sub.rho, &traj.p_beg)
-                    && criterion(&sub.p_sharp_beg, &traj.p_sharp_end, &traj.rho, &sub.p_beg)
+                criterion(st.v(sub.end), st.v(traj.end), rs, rt)
+                    && criterion(st.v(sub.end), st.v(traj.beg), rs, st.p(traj.beg))
+                    && criterion(st.v(sub.beg), st.v(traj.end), rt, st.p(sub.beg))
             };
-            for (r, s) in traj.rho.iter_mut().zip(&sub.rho) {
-                *r += s;
-            }
+            ws.add_rho(traj.rho, sub.rho);
+            let st = &mut ws.states;
+            st.release(sub.beg);
             if forward {
-                std::mem::swap(&mut traj.p_end, &mut sub.p_end);
-                std::mem::swap(&mut traj.p_sharp_end, &mut sub.p_sharp_end);
+                st.release(traj.end);
+                traj.end = sub.end;
             } else {
-                std::mem::swap(&mut traj.p_beg, &mut sub.p_end);
-                std::mem::swap(&mut traj.p_sharp_beg, &mut sub.p_sharp_end);
+                st.release(traj.beg);
+                traj.beg = sub.end;
             }
             if !persist {
                 break;
@@ -355,198 +526,229 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         } else {
             0.0
         };
-        if self.moved {
-            std::mem::swap(&mut self.z, &mut ws.z_sample);
-        }
+        // Unless a subtree was accepted the proposal is the initial state. The trajectory's
+        // proposal becomes the current state (its name passes to the sampler); the ends and
+        // the sampler's old name go.
+        let st = &mut ws.states;
+        st.release(traj.beg);
+        st.release(traj.end);
+        st.release(self.cur);
+        self.cur = traj.propose;
+        debug_assert!(
+            st.refs
+                .iter()
+                .enumerate()
+                .all(|(i, &r)| r == u32::from(i == self.cur)),
+            "between transitions only the current state is named"
+        );
         SamplerStats {
             accept_stat,
             step_size: int.eps_now,
             tree_depth: depth,
             n_leapfrog: tally.n_leapfrog,
             divergent: tally.divergent,
-            energy: int.hamiltonian(&self.z),
+            energy: ws.states.h[self.cur],
         }
     }
 }
 
 impl<M: Model + ?Sized> Integrator<'_, M> {
-    /// `H = -log p(q) + p' M^-1 p / 2` at `zi`, with the velocity `M^-1 p` written to
-    /// `sharp`; NaN counts as infinite.
-    fn hamiltonian_sharp(metric: &mut MetricState, z: &Point, sharp: &mut [f64]) -> f64 {
-        let k: f64 = match metric {
+    /// `H = -log p(q) + p' M^-1 p / 2` at state `i`, with its velocity `M^-1 p` written to
+    /// the state and `H` recorded there; NaN counts as infinite.
+    fn hamiltonian(&mut self, st: &mut States, i: usize) -> f64 {
+        let lp = st.lp[i];
+        let (_, p, _, v) = st.parts_mut(i);
+        let k: f64 = match &mut self.metric {
             MetricState::Diag { inv } => {
-                for ((s, p), m) in sharp.iter_mut().zip(&z.p).zip(inv.iter()) {
+                for ((s, p), m) in v.iter_mut().zip(p.iter()).zip(inv.iter()) {
                     *s = p * m;
                 }
-                z.p.iter().zip(inv.iter()).map(|(p, m)| p * p * m).sum()
+                p.iter().zip(inv.iter()).map(|(p, m)| p * p * m).sum()
             }
-            _ => {
-                metric.velocity(&z.p, sharp);
-                z.p.iter().zip(sharp.iter()).map(|(p, v)| p * v).sum()
-            }
-        };
-        let h = -z.lp + 0.5 * k;
-        if h.is_nan() {
-            f64::INFINITY
-        } else {
-            h
-        }
-    }
-
-    /// The Hamiltonian at `z` (see [`Self::hamiltonian_sharp`]).
-    fn hamiltonian(&mut self, z: &Point) -> f64 {
-        Self::hamiltonian_sharp(&mut self.metric, z, &mut self.v)
-    }
-
-    /// The Hamiltonian at the integrator's state.
-    fn hamiltonian_zi(&mut self) -> f64 {
-        Self::hamiltonian_sharp(&mut self.metric, &self.zi, &mut self.v)
-    }
-
-    /// Makes `out` the one-state tree at `zi` and returns its Hamiltonian (as
-    /// [`Self::hamiltonian_sharp`], in one pass for a diagonal metric).
-    #[inline]
-    fn leaf(&mut self, out: &mut Tree) -> f64 {
-        let z = &self.zi;
-        let h = match &self.metric {
-            MetricState::Diag { inv } => {
-                let n = z.p.len();
-                // Slices of one length, so the loop has no bounds checks.
-                let (q, g, inv) = (&z.q[..n], &z.grad[..n], &inv[..n]);
-                let (sb, se) = (&mut out.p_sharp_beg[..n], &mut out.p_sharp_end[..n]);
-                let (pq, pp, pg) = (
-                    &mut out.propose.q[..n],
-                    &mut out.propose.p[..n],
-                    &mut out.propose.grad[..n],
-                );
-                let (rho, pb, pe) = (&mut out.rho[..n], &mut out.p_beg[..n], &mut out.p_end[..n]);
-                let mut k = -0.0;
-                for i in 0..n {
-                    let (p, m) = (z.p[i], inv[i]);
-                    let s = p * m;
-                    sb[i] = s;
-                    se[i] = s;
-                    k += p * p * m;
-                    pq[i] = q[i];
-                    pp[i] = p;
-                    pg[i] = g[i];
-                    rho[i] = p;
-                    pb[i] = p;
-                    pe[i] = p;
-                }
-                let h = -z.lp + 0.5 * k;
-                if h.is_nan() {
-                    f64::INFINITY
-                } else {
-                    h
-                }
-            }
-            _ => {
-                let h = Self::hamiltonian_sharp(&mut self.metric, z, &mut out.p_sharp_beg);
-                out.propose.copy_from(z);
-                out.p_sharp_end.copy_from_slice(&out.p_sharp_beg);
-                out.rho.copy_from_slice(&z.p);
-                out.p_beg.copy_from_slice(&z.p);
-                out.p_end.copy_from_slice(&z.p);
-                h
+            metric => {
+                metric.velocity(p, v);
+                p.iter().zip(v.iter()).map(|(p, v)| p * v).sum()
             }
         };
-        out.propose.lp = z.lp;
+        let h = -lp + 0.5 * k;
+        let h = if h.is_nan() { f64::INFINITY } else { h };
+        st.h[i] = h;
         h
     }
 
-    /// One leapfrog step of size `eps` from `zi`. A non-finite log density or gradient sets
-    /// the log density to -inf, so the energy error is infinite: a divergence.
-    fn leapfrog(&mut self, eps: f64) {
-        let z = &mut self.zi;
-        match &mut self.metric {
+    /// Makes state `i` a one-state tree with its `rho` in slot `rho`, and returns its
+    /// Hamiltonian (as [`Self::hamiltonian`], in one pass for a diagonal metric).
+    #[inline]
+    fn leaf(&mut self, ws: &mut Workspace, i: usize, rho: usize) -> f64 {
+        let d = ws.states.d;
+        let rho = &mut ws.rho[rho * d..(rho + 1) * d];
+        match &self.metric {
             MetricState::Diag { inv } => {
-                for (((q, p), g), m) in z.q.iter_mut().zip(&mut z.p).zip(&z.grad).zip(inv.iter()) {
-                    *p += 0.5 * eps * g;
-                    *q += eps * m * *p;
+                let st = &mut ws.states;
+                let lp = st.lp[i];
+                let (_, p, _, v) = st.parts_mut(i);
+                // Slices of one length, so the loop has no bounds checks.
+                let (p, v, inv, rho) = (&p[..d], &mut v[..d], &inv[..d], &mut rho[..d]);
+                let mut k = -0.0;
+                for j in 0..d {
+                    let (p, m) = (p[j], inv[j]);
+                    v[j] = p * m;
+                    k += p * p * m;
+                    rho[j] = p;
                 }
+                let h = -lp + 0.5 * k;
+                let h = if h.is_nan() { f64::INFINITY } else { h };
+                st.h[i] = h;
+                h
             }
+            _ => {
+                rho.copy_from_slice(ws.states.p(i));
+                self.hamiltonian(&mut ws.states, i)
+            }
+        }
+    }
+
+    /// One leapfrog step of size `eps` from state `from` into state `to`. A non-finite log
+    /// density or gradient sets the log density to -inf, so the energy error is infinite: a
+    /// divergence.
+    fn leapfrog(&mut self, st: &mut States, from: usize, to: usize, eps: f64) {
+        let ([q0, p0, g0], (q, p, g, v)) = st.step_pair(from, to);
+        match &mut self.metric {
+            MetricState::Diag { inv } => drift_diag(q, p, [q0, p0, g0, inv], eps),
             metric => {
-                for (p, g) in z.p.iter_mut().zip(&z.grad) {
-                    *p += 0.5 * eps * g;
+                for ((p, p0), g0) in p.iter_mut().zip(p0).zip(g0) {
+                    *p = p0 + 0.5 * eps * g0;
                 }
-                metric.velocity(&z.p, &mut self.v);
-                for (q, v) in z.q.iter_mut().zip(&self.v) {
-                    *q += eps * v;
+                // The velocity at the half step, in the state's velocity (rewritten at the
+                // full step).
+                metric.velocity(p, v);
+                for ((q, q0), v) in q.iter_mut().zip(q0).zip(v.iter()) {
+                    *q = q0 + eps * v;
                 }
             }
         }
-        let lp = self.model.log_density_grad(&z.q, &mut z.grad);
+        let lp = self.model.log_density_grad(q, g);
         // The second half step, checking the gradient on the way; at a rejected point the
         // momentum no longer matters (the energy is infinite).
         let mut finite = lp.is_finite();
-        for (p, g) in z.p.iter_mut().zip(&z.grad) {
+        for (p, g) in p.iter_mut().zip(g.iter()) {
             finite &= g.is_finite();
             *p += 0.5 * eps * g;
         }
-        z.lp = if finite { lp } else { f64::NEG_INFINITY };
+        st.lp[to] = if finite { lp } else { f64::NEG_INFINITY };
     }
 
-    /// Builds into `out` a subtree of `2^depth` leapfrog steps in direction `sign` from
-    /// `self.zi` (Stan's `base_nuts::build_tree`), with `scratch[depth - 1]` holding its
-    /// second half; returns whether it is valid (no divergence, no U-turn inside it).
+    /// Builds a subtree of `2^depth` leapfrog steps in direction `sign` from state
+    /// `ws.last` (Stan's `base_nuts::build_tree`), its `rho` in slot `rho` and the second
+    /// half's in slot `LEVEL + depth - 1`; returns it and whether it is valid (no
+    /// divergence, no U-turn inside it). `ws.last` is then its last state.
     fn build_tree(
         &mut self,
+        ws: &mut Workspace,
         depth: usize,
-        out: &mut Tree,
-        scratch: &mut [Tree],
+        rho: usize,
         sign: f64,
         tally: &mut Tally,
-    ) -> bool {
+    ) -> (Tree, bool) {
         if depth == 0 {
-            self.leapfrog(sign * self.eps_now);
+            let i = ws.states.alloc();
+            self.leapfrog(&mut ws.states, ws.last, i, sign * self.eps_now);
+            ws.last = i;
             tally.n_leapfrog += 1;
-            let h = self.leaf(out);
+            let h = self.leaf(ws, i, rho);
+            // Named as both ends and the proposal.
+            ws.states.retain(i, 2);
             if h - tally.h0 > self.max_energy_error {
                 tally.divergent = true;
             }
-            out.log_sum_weight = tally.h0 - h;
             tally.sum_metro_prob += if tally.h0 - h > 0.0 {
                 1.0
             } else {
                 (tally.h0 - h).exp()
             };
-            return !tally.divergent;
+            let leaf = Tree {
+                beg: i,
+                end: i,
+                propose: i,
+                rho,
+                log_sum_weight: tally.h0 - h,
+            };
+            return (leaf, !tally.divergent);
         }
-        let (lower, rest) = scratch.split_at_mut(depth - 1);
-        let fin = &mut rest[0];
 
-        // The initial half, in place, then the final half.
-        if !self.build_tree(depth - 1, out, lower, sign, tally) {
-            return false;
+        // The initial half in this tree's slot, then the final half in its level's.
+        let (mut out, valid) = self.build_tree(ws, depth - 1, rho, sign, tally);
+        if !valid {
+            return (out, false);
         }
-        if !self.build_tree(depth - 1, fin, lower, sign, tally) {
-            return false;
+        let (fin, valid) = self.build_tree(ws, depth - 1, LEVEL + depth - 1, sign, tally);
+        if !valid {
+            // Only `out` goes back up: `fin`'s states are no longer named.
+            ws.states.release_tree(&fin);
+            return (out, false);
         }
 
         // Multinomial sampling between the two halves.
+        let st = &mut ws.states;
         let log_sum_weight_subtree = log_add_exp(out.log_sum_weight, fin.log_sum_weight);
-        if fin.log_sum_weight > log_sum_weight_subtree {
-            std::mem::swap(&mut out.propose, &mut fin.propose);
+        let take = fin.log_sum_weight > log_sum_weight_subtree || {
+            let u = self.rng.random::<f64>();
+            below_exp(u, fin.log_sum_weight - log_sum_weight_subtree)
+        };
+        if take {
+            st.release(out.propose);
+            out.propose = fin.propose;
         } else {
-            let accept_prob = (fin.log_sum_weight - log_sum_weight_subtree).exp();
-            if self.rng.random::<f64>() < accept_prob {
-                std::mem::swap(&mut out.propose, &mut fin.propose);
-            }
+            st.release(fin.propose);
         }
         out.log_sum_weight = log_sum_weight_subtree;
 
         // Two leaves (depth 1): `p_beg = p_end = rho` and `p#_beg = p#_end` in each, so the
         // three checks are the same sums (`a + b = b + a` exactly).
-        let persist = criterion(&out.p_sharp_beg, &fin.p_sharp_end, &out.rho, &fin.rho)
+        let st = &ws.states;
+        let (ro, rf) = (ws.rho(out.rho), ws.rho(fin.rho));
+        let persist = criterion(st.v(out.beg), st.v(fin.end), ro, rf)
             && (depth == 1
-                || (criterion(&out.p_sharp_beg, &fin.p_sharp_beg, &out.rho, &fin.p_beg)
-                    && criterion(&out.p_sharp_end, &fin.p_sharp_end, &fin.rho, &out.p_end)));
-        for (r, s) in out.rho.iter_mut().zip(&fin.rho) {
-            *r += s;
+                || (criterion(st.v(out.beg), st.v(fin.beg), ro, st.p(fin.beg))
+                    && criterion(st.v(out.end), st.v(fin.end), rf, st.p(out.end))));
+        ws.add_rho(out.rho, fin.rho);
+        ws.states.release(out.end);
+        ws.states.release(fin.beg);
+        out.end = fin.end;
+        (out, persist)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::below_exp;
+
+    /// `below_exp` decides as `u < x.exp()` does, at and next to the exponential's own value
+    /// (where only the exponential can decide) and across the range of `u`.
+    #[test]
+    fn the_acceptance_test_without_exp_decides_as_exp_does() {
+        let mut xs: Vec<f64> = (0..=4000).map(|k| -3.0 + k as f64 * 1e-3).collect();
+        xs.extend([
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -0.0,
+            0.0,
+            -1.0,
+            -745.0,
+            1e-300,
+            0.3,
+        ]);
+        for &x in &xs {
+            let e = x.exp();
+            let mut us: Vec<f64> = (0..1000).map(|k| k as f64 / 1000.0).collect();
+            if e.is_finite() && e > 0.0 {
+                let (b, lo, hi) = (e.to_bits(), f64::from_bits(e.to_bits() - 1), e);
+                us.extend([lo, hi, f64::from_bits(b + 1), e - 1e-13, e + 1e-13]);
+            }
+            us.extend([0.0, 1.0 - f64::EPSILON / 2.0, 5e-324]);
+            for &u in &us {
+                assert_eq!(below_exp(u, x), u < e, "u = {u:e}, x = {x:e}");
+            }
         }
-        std::mem::swap(&mut out.p_end, &mut fin.p_end);
-        std::mem::swap(&mut out.p_sharp_end, &mut fin.p_sharp_end);
-        persist
     }
 }
