@@ -34,7 +34,13 @@ impl Ctxt {
     /// Consumes the context: `Ok` when no error was recorded, else all errors combined.
     pub fn check(self) -> Result<(), syn::Error> {
         let errors = self.errors.borrow_mut().take().unwrap_or_default();
-        let mut iter = errors.into_iter();
+        // The same message at the same token once (a user function's body is inlined at
+        // each call, so a mistake inside it is found once per call).
+        let mut seen = std::collections::HashSet::new();
+        let mut iter = errors
+            .into_iter()
+            .flatten()
+            .filter(|e| seen.insert((format!("{:?}", e.span()), e.to_string())));
         let Some(mut combined) = iter.next() else {
             return Ok(());
         };
