@@ -302,9 +302,10 @@ fn define(
         syn::ReturnType::Default => None,
     };
     // `return` is not a statement of the DSL: the value is the body's last expression.
-    struct Returns<'a>(&'a Ctxt);
+    struct Returns<'a>(&'a Ctxt, bool);
     impl<'ast> syn::visit::Visit<'ast> for Returns<'_> {
         fn visit_expr_return(&mut self, r: &'ast syn::ExprReturn) {
+            self.1 = true;
             error(
                 self.0,
                 r.return_token,
@@ -314,7 +315,8 @@ fn define(
         }
         fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
     }
-    syn::visit::Visit::visit_block(&mut Returns(cx), &f.block);
+    let mut returns = Returns(cx, false);
+    syn::visit::Visit::visit_block(&mut returns, &f.block);
     let failed = |params| UserFn {
         name: f.sig.ident.clone(),
         params,
@@ -322,6 +324,9 @@ fn define(
         stmts: Vec::new(),
         tail: syn::parse_quote!(0.0),
     };
+    if returns.1 {
+        return Some(failed(params));
+    }
     // The value: the body's last expression, or an `if` over data whose branches end with
     // one (each branch then sets a result declared before it).
     let mut body = f.block.stmts.clone();
@@ -731,6 +736,7 @@ impl Inliner<'_> {
                 scope.insert(p.name.to_string(), Some(typed(a)));
             }
             let mut r = Renamer {
+                cx: self.cx,
                 scopes: vec![scope],
                 suffix: None,
             };
@@ -751,6 +757,7 @@ impl Inliner<'_> {
                 continue;
             }
             let var = format_ident!("{}_{}{}", p.name, f.name, k, span = p.name.span());
+            self.cx.rename(var.to_string(), p.name.to_string());
             let mutability = p.mutable.then(<syn::Token![mut]>::default);
             self.hoisted.push(Stmt::Let(parse::LetStmt {
                 pat: syn::parse_quote!(#mutability #var),
@@ -768,6 +775,7 @@ impl Inliner<'_> {
             scope.insert(p.name.to_string(), Some(syn::parse_quote!(#var)));
         }
         let mut r = Renamer {
+            cx: self.cx,
             scopes: vec![scope],
             suffix: Some(format!("_{}{}", f.name, k)),
         };
@@ -819,13 +827,14 @@ impl VisitMut for Inliner<'_> {
 
 /// Renames the names a body binds (with `suffix`) and replaces its parameters by their
 /// arguments, scope by scope.
-struct Renamer {
+struct Renamer<'a> {
+    cx: &'a Ctxt,
     scopes: Vec<HashMap<String, Option<Expr>>>,
     /// `None` inside a closure, where only `let`s of plain names are substituted.
     suffix: Option<String>,
 }
 
-impl Renamer {
+impl Renamer<'_> {
     /// What a name stands for: `Some(None)` for a closure's parameter, which stays.
     fn lookup(&self, n: &str) -> Option<&Option<Expr>> {
         self.scopes.iter().rev().find_map(|s| s.get(n))
@@ -833,10 +842,11 @@ impl Renamer {
 
     /// Renames the names `p` binds, in the innermost scope.
     fn bind(&mut self, p: &mut Pat) {
-        struct Bind<'a>(&'a mut HashMap<String, Option<Expr>>, &'a str);
+        struct Bind<'a>(&'a mut HashMap<String, Option<Expr>>, &'a str, &'a Ctxt);
         impl VisitMut for Bind<'_> {
             fn visit_pat_ident_mut(&mut self, p: &mut syn::PatIdent) {
                 let new = format_ident!("{}{}", p.ident, self.1, span = p.ident.span());
+                self.2.rename(new.to_string(), p.ident.to_string());
                 self.0
                     .insert(p.ident.to_string(), Some(syn::parse_quote!(#new)));
                 p.ident = new;
@@ -845,7 +855,7 @@ impl Renamer {
         }
         let suffix = self.suffix.clone().unwrap_or_default();
         if let Some(scope) = self.scopes.last_mut() {
-            Bind(scope, &suffix).visit_pat_mut(p);
+            Bind(scope, &suffix, self.cx).visit_pat_mut(p);
         }
     }
 
@@ -895,7 +905,7 @@ impl Renamer {
     }
 }
 
-impl VisitMut for Renamer {
+impl VisitMut for Renamer<'_> {
     fn visit_expr_mut(&mut self, e: &mut Expr) {
         match e {
             Expr::Path(p) if p.qself.is_none() => {
