@@ -42,18 +42,21 @@ fn check_near<M: Model>(
     assert_eq!(m.dim(), centre.len());
     let mut rng = StdRng::seed_from_u64(seed);
     for _ in 0..3 {
-        let th: Vec<f64> = centre
-            .iter()
-            .map(|c| c + rng.random_range(-r..r))
-            .collect();
+        let th: Vec<f64> = centre.iter().map(|c| c + rng.random_range(-r..r)).collect();
         for jac in [true, false] {
             let want = reference(&th, jac);
             assert!(want.is_finite(), "reference not finite at {th:?}");
             let got = m.log_density_jac(&th, jac);
-            assert!(close(got, want, 1e-10), "log density {got} vs {want} at {th:?}");
+            assert!(
+                close(got, want, 1e-10),
+                "log density {got} vs {want} at {th:?}"
+            );
             let mut g = vec![0.0; th.len()];
             let lp = m.log_density_grad_jac(&th, &mut g, jac);
-            assert!(close(lp, want, 1e-10), "gradient call's value {lp} vs {want}");
+            assert!(
+                close(lp, want, 1e-10),
+                "gradient call's value {lp} vs {want}"
+            );
             let f = |t: &[f64]| m.log_density_jac(t, jac);
             assert_eq!(
                 gradient_mismatch(f, &g, &th, 1e-6),
