@@ -155,6 +155,9 @@ pub trait Finite {
 ///
 /// # Errors
 /// A [`ModelError`] naming the argument, the index of the first bad value and the value.
+// `ModelError` (the runtime's) is large; this path is cold (once per argument at
+// construction).
+#[allow(clippy::result_large_err)]
 #[inline]
 pub fn check_argument<T: Finite + ?Sized>(x: &T, name: &str) -> Result<(), ModelError> {
     FiniteCheck(x).check_finite(name)

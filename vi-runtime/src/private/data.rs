@@ -515,7 +515,7 @@ mod tests {
         // `f64` data needs no slot: borrowed as it is.
         let y = vec![0.5, 1.5];
         assert!(matches!(val(&y), Cow::Borrowed(v) if std::ptr::eq(v, &y)));
-        assert!(matches!(flats(&y[..]), F64s::Slice(s) if std::ptr::eq(s, &y[..])));
+        assert!(matches!(crate::data::observed(&y[..]), F64s::Slice(s) if std::ptr::eq(s, &y[..])));
         // A contiguous column view of `f64`s is borrowed; a row view is copied.
         let m = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0]);
         assert!(matches!(val(&m.column(1)), Cow::Borrowed(c) if c == [2.0, 4.0]));
