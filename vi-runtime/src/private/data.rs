@@ -365,7 +365,7 @@ pub fn cached_val<'a, T: Val + ?Sized>(cache: &'a DataCache, k: usize, x: &'a T)
     x.val()
 }
 
-/// [`flats`], the conversion kept in slot `k` of `cache` when there is one to keep.
+/// [`observed`](crate::data::observed), the conversion kept in slot `k` of `cache` when there is one to keep.
 #[inline(always)]
 pub fn cached_flats<'a, T: Flats + ?Sized>(cache: &'a DataCache, k: usize, x: &'a T) -> F64s<'a> {
     if T::CONVERTS {
