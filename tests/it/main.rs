@@ -19,6 +19,7 @@ mod macro_models;
 mod macro_scalar;
 mod macro_simulate;
 mod macro_userfn;
+mod macro_userfn2;
 mod macro_validation;
 mod macro_vectorise;
 mod macro_vocab3;

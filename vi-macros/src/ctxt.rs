@@ -8,6 +8,9 @@ use std::cell::RefCell;
 #[derive(Default)]
 pub struct Ctxt {
     errors: RefCell<Option<Vec<syn::Error>>>,
+    /// Names the macro gave to a user's names (a user function's locals, renamed at each
+    /// call), with the names as written: messages say the latter.
+    renames: RefCell<Vec<(String, String)>>,
 }
 
 impl Ctxt {
@@ -15,6 +18,7 @@ impl Ctxt {
     pub fn new() -> Self {
         Ctxt {
             errors: RefCell::new(Some(Vec::new())),
+            renames: RefCell::new(Vec::new()),
         }
     }
 
@@ -31,10 +35,41 @@ impl Ctxt {
         }
     }
 
+    /// Records that the macro calls the user's name `written` `generated`, so a message
+    /// naming `` `generated` `` says `` `written` ``.
+    pub fn rename(&self, generated: String, written: String) {
+        self.renames.borrow_mut().push((generated, written));
+    }
+
     /// Consumes the context: `Ok` when no error was recorded, else all errors combined.
     pub fn check(self) -> Result<(), syn::Error> {
         let errors = self.errors.borrow_mut().take().unwrap_or_default();
-        let mut iter = errors.into_iter();
+        // The same message at the same token once (a user function's body is inlined at
+        // each call, so a mistake inside it is found once per call).
+        let mut seen = std::collections::HashSet::new();
+        let mut iter = errors
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let msg = e.to_string();
+                let mut said = msg.clone();
+                // Renamed again when a function is inlined into another: back to the first.
+                for _ in 0..8 {
+                    let before = said.clone();
+                    for (generated, written) in self.renames.borrow().iter() {
+                        said = said.replace(&format!("`{generated}`"), &format!("`{written}`"));
+                    }
+                    if said == before {
+                        break;
+                    }
+                }
+                if said == msg {
+                    e
+                } else {
+                    syn::Error::new(e.span(), said)
+                }
+            })
+            .filter(|e| seen.insert((format!("{:?}", e.span()), e.to_string())));
         let Some(mut combined) = iter.next() else {
             return Ok(());
         };

@@ -181,6 +181,10 @@ pub struct LetStmt {
     pub src: String,
     /// `#[keep]` before it: the value is reported by the posterior (a derived quantity).
     pub keep: Option<Span>,
+    /// A `let` of a user function's body or one binding an argument, inlined at a call
+    /// (`analyse/functions.rs`): its value follows the DSL's arithmetic even on data, so a
+    /// function means the same on data and on a latent's path.
+    pub inlined: bool,
 }
 
 /// The operator of an assignment.
@@ -420,6 +424,7 @@ impl Parse for Stmt {
                 init,
                 src,
                 keep,
+                inlined: false,
             }));
         }
         if input.peek(Token![for]) {

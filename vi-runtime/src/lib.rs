@@ -6,6 +6,7 @@
 
 pub mod ad;
 pub mod check;
+pub mod data;
 pub mod dist;
 mod error;
 pub mod infer;

@@ -13,7 +13,11 @@ impl Analyser {
     pub(super) fn let_stmt(&mut self, l: &parse::LetStmt, out: &mut Vec<Stmt>) {
         let src = self.src(&l.src);
         let decl = self.new_decl();
-        let init = self.rust_operand(&l.init);
+        let init = if l.inlined {
+            self.operand(&l.init)
+        } else {
+            self.rust_operand(&l.init)
+        };
         let simple = match &l.pat {
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
                 Some((p.ident.clone(), p.mutability.is_some()))

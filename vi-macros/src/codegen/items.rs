@@ -140,7 +140,7 @@ impl Emitter<'_> {
         let finite = m.args.iter().map(|a| {
             let n = &a.name;
             let s = n.to_string();
-            quote_spanned!(n.span()=> ::vi::__private::check_data(&#n, #s)?;)
+            quote_spanned!(n.span()=> ::vi::data::check_argument(&#n, #s)?;)
         });
         let srcs = &m.srcs;
         let terms = &m.terms;

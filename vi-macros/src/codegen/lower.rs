@@ -326,7 +326,7 @@ impl Lowering {
                         _ => quote!(let #d = ::vi::__private::as_value(#d);),
                     };
                     quote_spanned! {first=>
-                        ::vi::__private::check_val(#arg);
+                        ::vi::data::check_numeric(#arg);
                         let #d = {
                             #[allow(unused_imports)]
                             use ::vi::__private::{ValKnown as _, ValPoison as _};
@@ -340,9 +340,9 @@ impl Lowering {
                     // numbers as they are) with its `f64`s.
                     let flat = match o.slot {
                         Some(k) => quote_spanned! {first=>
-                            ::vi::__private::cached_flats(&self.__cache, #k, #arg)
+                            ::vi::data::observed_cached(&self.__cache, #k, #arg)
                         },
-                        None => quote_spanned!(first=> ::vi::__private::flats(#arg)),
+                        None => quote_spanned!(first=> ::vi::data::observed(#arg)),
                     };
                     let stats = stats_cell(o.slot);
                     quote_spanned! {first=>

@@ -1,5 +1,5 @@
 //! The constructor's checks: every value of a data argument finite and exactly representable
-//! ([`FiniteCheck`], [`check_data`]), and each distribution statement's broadcast lengths and
+//! ([`FiniteCheck`], [`check_argument`](crate::data::check_argument)), and each distribution statement's broadcast lengths and
 //! argument validation ([`check_statement`]).
 
 use super::Fail;
@@ -8,33 +8,12 @@ use crate::ModelError;
 use nalgebra::Matrix;
 use std::borrow::Cow;
 
+pub(crate) use crate::data::{BadValue, Finite};
+
 /// Wraps a data argument for the constructor's check: every `f64`/`f32` in it finite, every
 /// integer exactly representable as an `f64` (what the model computes with). A type the check
 /// does not know is a compile error naming it (see [`Finite`]), never a silent pass.
 pub struct FiniteCheck<'a, T: ?Sized>(pub &'a T);
-
-/// What the constructor found wrong with a value of a data argument.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BadValue {
-    /// NaN or an infinity.
-    NonFinite(f64),
-    /// An integer too large to be represented exactly as an `f64` (above 2^53 in size).
-    Inexact(String),
-}
-
-/// Data the constructor can check: floats for NaN and infinity, integers for a size an
-/// `f64` represents exactly, containers element by element.
-#[diagnostic::on_unimplemented(
-    message = "`model!` cannot check data of type `{Self}` for NaN, infinity or overflow",
-    label = "this data argument's type is not one `model!` knows how to check",
-    note = "data arguments are numbers (`f64`, `f32`, integers, `bool`), slices, `Vec`s and \
-            arrays of them (nested too), and nalgebra vectors, matrices and views"
-)]
-pub trait Finite {
-    /// The first bad value, with its index from this value down as it is written in Rust
-    /// (`[3][1]`, `[(2, 0)]`; empty for a scalar).
-    fn first_non_finite(&self) -> Option<(String, BadValue)>;
-}
 
 impl Finite for f64 {
     #[inline]
@@ -201,16 +180,6 @@ impl<K: std::fmt::Debug, V: Finite> Finite for std::collections::BTreeMap<K, V> 
                 .map(|(rest, x)| (format!("[{k:?}]{rest}"), x))
         })
     }
-}
-
-/// The constructor's check of data argument `name`; see [`FiniteCheck`]. A type that does
-/// not implement [`Finite`] is a compile error saying that it cannot be checked.
-///
-/// # Errors
-/// As [`FiniteCheck::check_finite`].
-#[inline]
-pub fn check_data<T: Finite + ?Sized>(x: &T, name: &str) -> Result<(), ModelError> {
-    FiniteCheck(x).check_finite(name)
 }
 
 impl<T: Finite + ?Sized> FiniteCheck<'_, T> {

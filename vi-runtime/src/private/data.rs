@@ -13,20 +13,9 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-/// A data operand as a value type the rules accept (sees through references).
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot meet a latent variable in a model's arithmetic",
-    label = "this data meets a latent variable, so it must hold numbers",
-    note = "data used with a latent variable must be `f64`, an integer, a slice or `Vec` of them, or a nalgebra vector, matrix or view of them; convert other data (`bool`s, strings, maps) to numbers first, outside the arithmetic"
-)]
-pub trait Val {
-    /// The value type the rules see.
-    type V: ?Sized + ToOwned<Owned: Any + Send + Sync + 'static> + 'static;
-    /// Whether [`Val::val`] allocates a converted copy (worth keeping in a [`DataCache`]).
-    const CONVERTS: bool;
-    /// The value: borrowed when the data already is a value type, converted otherwise.
-    fn val(&self) -> Cow<'_, Self::V>;
-}
+// The traits are the public `crate::data`'s (so an error about a data type names no hidden
+// path); the names here are the ones this module always used.
+pub(crate) use crate::data::{F64s, Numeric as Val, Observable as Flats};
 
 macro_rules! val_borrowed {
     ($($t:ty),*) => {$(
@@ -180,42 +169,6 @@ pub fn val<T: Val + ?Sized>(x: &T) -> Cow<'_, T::V> {
     x.val()
 }
 
-/// Data as the flat `f64`s a distribution's kernel takes.
-pub enum F64s<'a> {
-    /// Already `f64`s.
-    Slice(&'a [f64]),
-    /// One converted number (no allocation).
-    One(f64),
-    /// Converted numbers.
-    Vec(Vec<f64>),
-}
-
-impl std::ops::Deref for F64s<'_> {
-    type Target = [f64];
-    #[inline(always)]
-    fn deref(&self) -> &[f64] {
-        match self {
-            F64s::Slice(s) => s,
-            F64s::One(x) => std::slice::from_ref(x),
-            F64s::Vec(v) => v,
-        }
-    }
-}
-
-/// Data a distribution can take: numbers or `bool`s, seen as `f64`s (matrices in their
-/// column-major storage order).
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be given to a distribution",
-    label = "a distribution's data must hold numbers",
-    note = "observed data and a distribution's data arguments must be `f64`, an integer or `bool`, a slice or `Vec` of them, or a nalgebra vector, matrix or view of them"
-)]
-pub trait Flats {
-    /// Whether [`Flats::flats`] allocates a converted copy (worth keeping in a [`DataCache`]).
-    const CONVERTS: bool;
-    /// The values as `f64`s.
-    fn flats(&self) -> F64s<'_>;
-}
-
 macro_rules! flats_borrowed {
     ($($t:ty),*) => {$(
         impl Flats for $t {
@@ -357,12 +310,6 @@ impl<T: Flats + ?Sized> Flats for &mut T {
     }
 }
 
-/// Free-function form of [`Flats::flats`].
-#[inline(always)]
-pub fn flats<T: Flats + ?Sized>(x: &T) -> F64s<'_> {
-    x.flats()
-}
-
 type Slot = OnceLock<Box<dyn Any + Send + Sync>>;
 
 /// Converted copies of the data operands that depend only on the model's arguments, made
@@ -406,7 +353,7 @@ pub fn cached_val<'a, T: Val + ?Sized>(cache: &'a DataCache, k: usize, x: &'a T)
     x.val()
 }
 
-/// [`flats`], the conversion kept in slot `k` of `cache` when there is one to keep.
+/// [`observed`](crate::data::observed), the conversion kept in slot `k` of `cache` when there is one to keep.
 #[inline(always)]
 pub fn cached_flats<'a, T: Flats + ?Sized>(cache: &'a DataCache, k: usize, x: &'a T) -> F64s<'a> {
     if T::CONVERTS {
@@ -424,15 +371,8 @@ pub fn stats_cell(cache: &DataCache, k: usize) -> Option<&dist::stats::StatsCell
     cache.0.get(k.checked_mul(3)?.checked_add(2)?)
 }
 
-/// The check a data operand of a rule must pass: its type is a [`Val`]. Generated code calls
-/// it with the user's expression, so a type that cannot meet a latent is reported under it.
-#[inline(always)]
-pub fn check_val<T: Val + ?Sized>(x: &T) {
-    let _ = x;
-}
-
 /// A data operand on its way to a rule, for method-call dispatch between [`ValKnown`] (its
-/// type is a [`Val`]) and [`ValPoison`] (it is not, and [`check_val`] has already reported
+/// type is a [`Val`]) and [`ValPoison`] (it is not, and [`check_numeric`](crate::data::check_numeric) has already reported
 /// it: a stand-in of a type the rule takes keeps the compiler from adding errors about the
 /// rule's operands).
 pub struct Data<'a, T: ?Sized>(pub &'a T);
@@ -563,7 +503,7 @@ mod tests {
         // `f64` data needs no slot: borrowed as it is.
         let y = vec![0.5, 1.5];
         assert!(matches!(val(&y), Cow::Borrowed(v) if std::ptr::eq(v, &y)));
-        assert!(matches!(flats(&y[..]), F64s::Slice(s) if std::ptr::eq(s, &y[..])));
+        assert!(matches!(crate::data::observed(&y[..]), F64s::Slice(s) if std::ptr::eq(s, &y[..])));
         // A contiguous column view of `f64`s is borrowed; a row view is copied.
         let m = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0]);
         assert!(matches!(val(&m.column(1)), Cow::Borrowed(c) if c == [2.0, 4.0]));

@@ -4,7 +4,7 @@
 //! [`ad`], `Ops2` to `Ops6` between a distribution's scalar and vectorised kernels, and
 //! [`Recycler`] gives pooled storage back or drops anything else.
 
-use super::F64s;
+use crate::data::F64s;
 use crate::{ad, dist};
 use std::borrow::Cow;
 

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use nalgebra::{DMatrix, DVector, Scalar};
 
-use super::Val;
+use crate::data::Numeric as Val;
 
 /// A data vector the lanes read element by element (`y[i]`): a slice, a `Vec` or a
 /// `DVector` of any element type.

@@ -6,7 +6,7 @@
 //! what they do:
 //! - `errors.rs`: why a run stops ([`Fail`]), index messages, the statement a panic was in;
 //! - `checks.rs`: the constructor's checks of data arguments and of distribution statements;
-//! - `data.rs`: data operands as the rules' value types ([`Val`], [`Flats`]), converted once
+//! - `data.rs`: data operands as the rules' value types (the public `crate::data`'s traits), converted once
 //!   and kept in the model's [`DataCache`];
 //! - `latent.rs`: latents through their transforms ([`Latent`]);
 //! - `sizes.rs`: declared sizes and loop ranges;
@@ -33,6 +33,9 @@ pub use rand;
 
 mod arith;
 mod checks;
+// Shadows the public `crate::data` of the glob above on purpose: the data traits have one
+// path, `vi::data`, which is what an error about a data type names.
+#[allow(hidden_glob_reexports)]
 mod data;
 mod dispatch;
 mod errors;
@@ -50,10 +53,10 @@ pub use crate::ad::fast::{
     ScalarMulAdd, ScalarRules, Tri,
 };
 pub use arith::{as_value, AsValue, DataAt, DataAtKnown, DataAtOther, DataAtRef, Elements};
-pub use checks::{check_data, check_statement, BadValue, Finite, FiniteCheck};
+pub use checks::{check_statement, FiniteCheck};
 pub use data::{
-    cached_flats, cached_val, check_val, copy_of, flats, stats_cell, to_value, val, Data,
-    DataCache, F64s, Flats, ToValue, Val, ValKnown, ValPoison,
+    cached_flats, cached_val, copy_of, stats_cell, to_value, val, Data, DataCache, ToValue,
+    ValKnown, ValPoison,
 };
 pub use dispatch::{
     obs, DataOp, Number, Ops2, Ops3, Ops4, Ops5, Ops6, RecycleKnown, RecycleOther, Recycler,
