@@ -138,7 +138,9 @@ model! {
 /// An AR(1) series of length `n` around 100 with scales `w` between 0.5 and 1.5.
 fn ar1_series(n: usize) -> (Vec<f64>, Vec<f64>) {
     let mut rng = StdRng::seed_from_u64(71);
-    let w: Vec<f64> = (0..n).map(|t| 1.0 + 0.5 * (t as f64 / 50.0).sin()).collect();
+    let w: Vec<f64> = (0..n)
+        .map(|t| 1.0 + 0.5 * (t as f64 / 50.0).sin())
+        .collect();
     let mut y = vec![100.0];
     while y.len() < n {
         let t = y.len();
@@ -232,7 +234,9 @@ fn a_gather_out_of_range_names_the_vector_the_index_and_the_loop() {
             .ends_with("index 6 is out of range for `e` of length 6 at k = 5"),
         "{e}"
     );
-    let e2 = flows_loop(&from, &to, &x, &n).err().expect("an index error");
+    let e2 = flows_loop(&from, &to, &x, &n)
+        .err()
+        .expect("an index error");
     assert_eq!(e.to_string(), e2.to_string());
 }
 
@@ -242,7 +246,9 @@ fn a_zero_scale_in_one_lane_gives_what_the_loop_gives() {
     w[7] = 0.0;
     let th = [0.0, 0.5, 0.0];
     let (mut g, mut g2) = (vec![0.0; 3], vec![0.0; 3]);
-    let lp = ar1_hetero(&y, &w, 2.0).unwrap().log_density_grad(&th, &mut g);
+    let lp = ar1_hetero(&y, &w, 2.0)
+        .unwrap()
+        .log_density_grad(&th, &mut g);
     let ll = ar1_hetero_loop(&y, &w, 2.0)
         .unwrap()
         .log_density_grad(&th, &mut g2);

@@ -153,10 +153,19 @@ fn data_kind(d: &Expr, scalars: &HashSet<String>) -> Option<K> {
         }
         Expr::Call(c) => {
             let Expr::Path(f) = &*c.func else { return None };
-            let segs: Vec<String> = f.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            let segs: Vec<String> = f
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
             let lane = matches!(
                 segs.iter().map(String::as_str).collect::<Vec<_>>()[..],
-                ["vi", "__private", "lanes" | "lane_shift" | "lane_col" | "lane_zeros"]
+                [
+                    "vi",
+                    "__private",
+                    "lanes" | "lane_shift" | "lane_col" | "lane_zeros"
+                ]
             );
             lane.then_some(K::Lane)
         }
@@ -271,7 +280,30 @@ impl Build<'_> {
                 let v = self.low.lower(e, None);
                 Some(F::Val(self.leaf(v, How::Scalar)?))
             }
-            AExpr::Binary(op @ (Binary::Add | Binary::Sub | Binary::Mul | Binary::Div), a, b, _) => {
+            // A sum of several numbers per lane (`alpha + beta[0] * y[t - 1] + ...`): added
+            // in pairs, so that the lane's chain of dependent additions is shorter (the
+            // order of a sum, as the vectorised kernels change it too).
+            AExpr::Binary(Binary::Add, ..) => {
+                let mut terms = Vec::new();
+                self.terms(e, &mut terms);
+                let mut fs = terms
+                    .into_iter()
+                    .map(|t| self.tree(t))
+                    .collect::<Option<Vec<F>>>()?;
+                while fs.len() > 1 {
+                    let mut next = Vec::with_capacity(fs.len().div_ceil(2));
+                    let mut it = fs.into_iter();
+                    while let Some(a) = it.next() {
+                        next.push(match it.next() {
+                            Some(b) => F::Bin(Binary::Add, Box::new(a), Box::new(b)),
+                            None => a,
+                        });
+                    }
+                    fs = next;
+                }
+                fs.pop()
+            }
+            AExpr::Binary(op @ (Binary::Sub | Binary::Mul | Binary::Div), a, b, _) => {
                 let (a, b) = (self.tree(a)?, self.tree(b)?);
                 Some(F::Bin(*op, Box::new(a), Box::new(b)))
             }
@@ -299,6 +331,19 @@ impl Build<'_> {
                 let v = self.low.lower(e, None);
                 Some(F::Val(self.leaf(v, How::Lane)?))
             }
+        }
+    }
+
+    /// The terms of a sum of numbers per lane, in order (sums of scalars are one term).
+    fn terms<'e>(&self, e: &'e AExpr, out: &mut Vec<&'e AExpr>) {
+        match e {
+            AExpr::Binary(Binary::Add, a, b, _)
+                if kind(e, self.kinds, self.scalars) == Some(K::Lane) =>
+            {
+                self.terms(a, out);
+                self.terms(b, out);
+            }
+            e => out.push(e),
         }
     }
 
@@ -361,7 +406,12 @@ impl Build<'_> {
 
     /// The backward statements of `f` for lane `__fk` given its adjoint `g` (an expression
     /// of the forward code's locals).
-    fn backward(&self, f: &F, g: TokenStream, vals: &HashMap<*const F, TokenStream>) -> TokenStream {
+    fn backward(
+        &self,
+        f: &F,
+        g: TokenStream,
+        vals: &HashMap<*const F, TokenStream>,
+    ) -> TokenStream {
         if !self.active(f) {
             return quote!();
         }
@@ -384,7 +434,10 @@ impl Build<'_> {
             }
             F::Neg(x) => self.backward(x, quote!(-(#g)), vals),
             F::Bin(op, x, y) => {
-                let (vx, vy) = (&vals[&std::ptr::from_ref(&**x)], &vals[&std::ptr::from_ref(&**y)]);
+                let (vx, vy) = (
+                    &vals[&std::ptr::from_ref(&**x)],
+                    &vals[&std::ptr::from_ref(&**y)],
+                );
                 let (gx, gy) = match op {
                     Binary::Add => (quote!(__fg), quote!(__fg)),
                     Binary::Sub => (quote!(__fg), quote!(-__fg)),
@@ -545,7 +598,9 @@ mod tests {
         let out = crate::run(src.parse().expect("tokens")).to_string();
         assert!(!out.contains("compile_error"), "{out}");
         let start = out.find("fn __grad").expect("a gradient function");
-        let end = out[start..].find("fn __sim").expect("the function after it");
+        let end = out[start..]
+            .find("fn __sim")
+            .expect("the function after it");
         out[start..start + end].to_string()
     }
 
@@ -580,6 +635,26 @@ mod tests {
             }",
         );
         assert_eq!(g.matches("fused_elem").count(), 1, "{g}");
+        // `~` on a segment of a latent (Stan's stochastic volatility): the value's adjoint
+        // too, written lane by lane into the segment's (and the observation, which reads
+        // `h[t]`, a segment at no shift).
+        let g = grad_fn(
+            "fn m(y: &[f64]) {
+                let mu ~ Normal(0.0, 1.0);
+                let phi ~ Uniform(-1.0, 1.0);
+                let sigma ~ HalfNormal(1.0);
+                let h ~ Flat.iid(y.len());
+                h[0] ~ Normal(mu, sigma);
+                for t in 1..y.len() {
+                    h[t] ~ Normal(mu + phi * (h[t - 1] - mu), sigma);
+                }
+                for t in 0..y.len() {
+                    y[t] ~ Normal(0.0, (h[t] / 2.0).exp());
+                }
+            }",
+        );
+        assert_eq!(g.matches("fused_elem").count(), 2, "{g}");
+        assert!(g.contains("[true , true , true]"), "{g}");
     }
 
     #[test]
@@ -596,7 +671,8 @@ mod tests {
         );
         assert!(!g.contains("fused_elem"), "{g}");
         // Kept per iteration by a data statement.
-        let g = grad_fn(&RADON.replace("for i in 0..y.len() {", "for i in 0..y.len() { let _k = i;"));
+        let g =
+            grad_fn(&RADON.replace("for i in 0..y.len() {", "for i in 0..y.len() { let _k = i;"));
         assert!(!g.contains("fused_elem"), "{g}");
         // A data value the pass cannot tell the shape of (a data `let`).
         let g = grad_fn(
