@@ -563,6 +563,10 @@ impl Emitter<'_> {
         m: Mode,
         call: bool,
     ) -> TokenStream {
+        // A statement of a vectorised loop, in the gradient: one loop over the lanes.
+        if let Some(code) = self.fused_kernel(src, first, dist, args, m) {
+            return code;
+        }
         let latent = matches!(first, First::Latent(_));
         let (low, vals) = self.kernel_operands(src, first, args);
         let fwd = low.forward();

@@ -63,12 +63,15 @@ where
     let idx = super::lanes(g, lanes);
     let (r, c) = v.dims();
     let len = r * c;
-    // One comparison per lane, in a reduction that vectorises (an index below `sub` wraps
-    // to a huge one).
-    let bad = idx
-        .iter()
-        .fold(0usize, |b, &i| b | usize::from(i.wrapping_sub(sub) >= len));
-    if bad != 0 {
+    // A reduction of subtractions and ors, which vectorises (a comparison per lane does
+    // not, on the baseline instruction set): with `d = i - sub` (an index below `sub` wraps
+    // to one with the top bit set), `d | (len - 1 - d)` has its top bit set exactly when
+    // `d >= len` (lengths and in-range positions are below 2^63; `len = 0` wraps too).
+    let bad = idx.iter().fold(0usize, |b, &i| {
+        let d = i.wrapping_sub(sub);
+        b | d | len.wrapping_sub(1).wrapping_sub(d)
+    });
+    if bad >> (usize::BITS - 1) != 0 {
         let k = idx
             .iter()
             .position(|&i| i < sub || i - sub >= len)
@@ -220,6 +223,21 @@ mod tests {
         let m = message(gather_index(0, &v, &g, &(0..6), 1, "a", "i", || []));
         assert_eq!(m, "index -1 is out of range for `a` of length 3 at i = 0");
         assert!(gather_index(0, &v, &g, &(1..4), 1, "a", "i", || []).is_ok());
+        // An empty vector has no index in range; huge codes are out of range too.
+        let empty = DVector::<f64>::zeros(0);
+        let m = message(gather_index(0, &empty, &g, &(0..1), 0, "a", "i", || []));
+        assert_eq!(m, "index 0 is out of range for `a` of length 0 at i = 0");
+        assert!(gather_index(0, &empty, &g, &(2..2), 0, "a", "i", || []).is_ok());
+        let huge = vec![1usize, usize::MAX, 1usize << 63];
+        for k in 1..3 {
+            assert!(gather_index(0, &v, &huge, &(k..k + 1), 0, "a", "i", || []).is_err());
+        }
+        // Every position of a long index vector is checked (the reduction runs in blocks).
+        let mut long = vec![2usize; 1001];
+        assert!(gather_index(0, &v, &long, &(0..1001), 0, "a", "i", || []).is_ok());
+        long[997] = 3;
+        let m = message(gather_index(0, &v, &long, &(0..1001), 0, "a", "i", || []));
+        assert_eq!(m, "index 3 is out of range for `a` of length 3 at i = 997");
     }
 
     #[test]

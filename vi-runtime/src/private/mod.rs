@@ -78,3 +78,9 @@ pub use state::{acc, seed, set_elem, set_elem_back, Acc, SetElem};
 pub mod pool {
     pub use crate::ad::pool::kept;
 }
+
+mod fused;
+pub use fused::{
+    fused_add_scalar, fused_elem, fused_lanes, fused_lanes_mut, fused_scalar, fused_segment,
+    fused_segment_mut, fused_serial,
+};
