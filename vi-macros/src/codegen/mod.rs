@@ -16,6 +16,7 @@
 //! backward calls.
 
 mod forward;
+mod glm;
 mod items;
 mod keep;
 mod lower;
