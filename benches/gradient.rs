@@ -531,7 +531,7 @@ struct Setup {
     cl: CoinLoop,
     big: (DMatrix<f64>, DVector<f64>),
     bv: LinregVec,
-    bl: LinregLet,
+    blet: LinregLet,
 }
 
 const H: usize = 50;
@@ -551,7 +551,7 @@ impl Setup {
         let cl = coin_loop(&coin).expect("valid data");
         let big = data(1_000_000, 5);
         let bv = linreg_vec(&big.0, &big.1).expect("valid data");
-        let bl = linreg_let(&big.0, &big.1).expect("valid data");
+        let blet = linreg_let(&big.0, &big.1).expect("valid data");
         Setup {
             lin,
             lv,
@@ -564,7 +564,7 @@ impl Setup {
             cl,
             big,
             bv,
-            bl,
+            blet,
         }
     }
 }
@@ -690,7 +690,7 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
     const BIG: &str = "linreg N=10^6 D=5";
     let (bx, by) = (&s.big.0, &s.big.1);
     check("linreg N=10^6 fused against not fused", &s.bv, |t, g| {
-        s.bl.log_density_grad(t, g)
+        s.blet.log_density_grad(t, g)
     });
     let th = theta(s.bv.dim());
     let g = vec![0.0; th.len()];
@@ -744,13 +744,13 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
         (BIG, "compiled, not fused (`let mu`), 1 thread", {
             let (th, mut g) = (th.clone(), g.clone());
             Box::new(move || {
-                vi::threads::with_budget(1, || s.bl.log_density_grad(black_box(&th), &mut g))
+                vi::threads::with_budget(1, || s.blet.log_density_grad(black_box(&th), &mut g))
             })
         }),
         (BIG, "compiled, not fused (`let mu`), 2 threads", {
             let (th, mut g) = (th.clone(), g);
             Box::new(move || {
-                vi::threads::with_budget(2, || s.bl.log_density_grad(black_box(&th), &mut g))
+                vi::threads::with_budget(2, || s.blet.log_density_grad(black_box(&th), &mut g))
             })
         }),
     ];

@@ -255,7 +255,7 @@ fn check_shapes(
     ];
     for (name, g, want) in adj {
         if let Some(g) = g {
-            if g.len() != want || want == 0 {
+            if g.len() != want {
                 return fail(name, g.len());
             }
         }
@@ -748,6 +748,26 @@ mod tests {
             let (lp0, ..) = naive(&x, n, d, &y, &w, &[-3.0], &s);
             assert!(close(runs[0].1[0].0, lp0, 0.0));
         }
+    }
+
+    #[test]
+    fn no_rows_give_zero_and_add_nothing() {
+        // A model with no observations yet: `x` is 0 x 2, a per-row intercept has no element.
+        let (mut gw, mut gb, mut gs) = ([0.5, 0.25], [0.0; 0], [0.0]);
+        let lp = normal_id_glm(
+            &[],
+            0,
+            2,
+            &[],
+            &[1.0, 2.0],
+            &[],
+            &[1.5],
+            Some(&mut gw),
+            Some(&mut gb),
+            Some(&mut gs),
+        );
+        assert_eq!(lp, Ok(0.0));
+        assert_eq!((gw, gs), ([0.5, 0.25], [0.0]));
     }
 
     #[test]
