@@ -130,7 +130,7 @@ pub fn normal_id_glm(
         sigma,
         want_w: gw.is_some(),
     };
-    if sigma.len() == 1 && !(sigma[0] > 0.0) {
+    if sigma.len() == 1 && (sigma[0] <= 0.0 || sigma[0].is_nan()) {
         return Ok(f64::NAN);
     }
     let (vec_b, vec_s) = (
@@ -178,7 +178,7 @@ pub fn normal_id_glm(
             for (s, _) in &parts {
                 total.add(s);
             }
-            if let Some(g) = gw.as_deref_mut() {
+            if let Some(g) = &mut gw {
                 for (j, o) in g.iter_mut().enumerate() {
                     let mut s = 0.0;
                     for (_, p) in &parts {
@@ -509,14 +509,14 @@ fn blocked_impl(
         let m = &mut mu[..n];
         m.fill(0.0);
         crate::ad::kernels::gemv_ld_impl(&x[lo..], ld, n, cols, w, m);
-        for k in 0..n {
+        for (k, mk) in m.iter_mut().enumerate() {
             let i = lo + k;
             let s = if vs { sigma[i] } else { sigma[0] };
-            if !(s > 0.0) {
+            if s <= 0.0 || s.is_nan() {
                 sums.bad = true;
             }
             let inv = 1.0 / s;
-            let z = (y[i] - (m[k] + if vb { b[i] } else { b0 })) * inv;
+            let z = (y[i] - (*mk + if vb { b[i] } else { b0 })) * inv;
             let r = z * inv;
             if vs {
                 sums.lp += -0.5 * z * z - s.ln();
@@ -533,7 +533,7 @@ fn blocked_impl(
             } else {
                 sums.r += r;
             }
-            m[k] = r;
+            *mk = r;
         }
         if want_w {
             crate::ad::kernels::gemv_tr_ld_impl(&x[lo..], ld, n, cols, m, gw);
