@@ -16,8 +16,8 @@
 //! per-row intercept or scale) blocks of [`BLOCK`] rows run `X_b w`, the residuals and
 //! `X_b^T r` back to back, the block still in the L1/L2 cache for the second read.
 //!
-//! Above [`threads::MIN_ROWS`](crate::threads::MIN_ROWS) rows, the rows are cut into the
-//! fixed chunks of [`threads`](crate::threads) and spread over the calling thread's budget;
+//! Above [`threads::MIN_ROWS`] rows, the rows are cut into the
+//! fixed chunks of [`threads`](mod@crate::threads) and spread over the calling thread's budget;
 //! each chunk keeps its own partial sums, added in chunk order, so the value and the
 //! gradient are bit-identical on any number of threads. The loops run at the
 //! [`simd::level`](crate::simd::level) chosen at start-up, with the same results on every
