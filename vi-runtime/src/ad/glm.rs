@@ -1,3 +1,6 @@
+// Longer than 800 lines: one kernel with its two paths (rows in registers, blocks in cache)
+// and the chunking around them; the unit tests (against the row-by-row formula, finite
+// differences, every thread count and SIMD level) are a third of it.
 //! The Gaussian linear regression's likelihood and its partials in one pass over the design
 //! matrix: `sum_i ln Normal(y_i | (X w)_i + b_i, sigma_i)` (Stan's `normal_id_glm_lpdf`),
 //! what `model!` calls for an observation `y ~ Normal(x * w + b, sigma)` with a data matrix
