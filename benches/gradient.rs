@@ -55,6 +55,18 @@ model! {
 }
 
 model! {
+    /// `linreg_vec` with the location in a `let`: the observation does not read `x * w + b`
+    /// itself, so it is not fused (the rules' `x * w`, the likelihood, `x^T r`).
+    fn linreg_let(x: &DMatrix<f64>, y: &DVector<f64>) {
+        let w ~ Normal(0.0, 1.0).iid(x.ncols());
+        let b ~ Normal(0.0, 10.0);
+        let sigma ~ HalfNormal(1.0);
+        let mu = x * w + b;
+        y ~ Normal(mu, sigma);
+    }
+}
+
+model! {
     fn linreg_loop(x: &DMatrix<f64>, y: &DVector<f64>) {
         let w ~ Normal(0.0, 1.0).iid(x.ncols());
         let b ~ Normal(0.0, 10.0);
@@ -479,6 +491,27 @@ fn bnn_row_loop(
     lp
 }
 
+/// The likelihood of `linreg_vec` alone through the fused kernel, at `th = (w, b, ln sigma)`,
+/// with every partial (the adjoints on the stack: five columns).
+fn glm_kernel(x: &DMatrix<f64>, y: &DVector<f64>, th: &[f64]) -> f64 {
+    let d = x.ncols();
+    let (mut gw, mut gb, mut gs) = ([0.0; 5], [0.0], [0.0]);
+    let lp = vi::ad::glm::normal_id_glm(
+        x.as_slice(),
+        x.nrows(),
+        d,
+        y.as_slice(),
+        &th[..d],
+        &th[d..d + 1],
+        &[th[d + 1].exp()],
+        Some(&mut gw[..d]),
+        Some(&mut gb),
+        Some(&mut gs),
+    )
+    .unwrap_or(f64::NAN);
+    lp + gw[0] + gb[0] + gs[0]
+}
+
 fn data(n: usize, d: usize) -> (DMatrix<f64>, DVector<f64>) {
     let x = DMatrix::from_fn(n, d, |i, j| ((i * 31 + j * 17) % 97) as f64 / 48.0 - 1.0);
     let y = DVector::from_fn(n, |i, _| ((i * 13) % 29) as f64 / 10.0 - 1.4);
@@ -498,6 +531,7 @@ struct Setup {
     cl: CoinLoop,
     big: (DMatrix<f64>, DVector<f64>),
     bv: LinregVec,
+    blet: LinregLet,
 }
 
 const H: usize = 50;
@@ -517,6 +551,7 @@ impl Setup {
         let cl = coin_loop(&coin).expect("valid data");
         let big = data(1_000_000, 5);
         let bv = linreg_vec(&big.0, &big.1).expect("valid data");
+        let blet = linreg_let(&big.0, &big.1).expect("valid data");
         Setup {
             lin,
             lv,
@@ -529,6 +564,7 @@ impl Setup {
             cl,
             big,
             bv,
+            blet,
         }
     }
 }
@@ -653,6 +689,9 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
     ];
     const BIG: &str = "linreg N=10^6 D=5";
     let (bx, by) = (&s.big.0, &s.big.1);
+    check("linreg N=10^6 fused against not fused", &s.bv, |t, g| {
+        s.blet.log_density_grad(t, g)
+    });
     let th = theta(s.bv.dim());
     let g = vec![0.0; th.len()];
     let big: Vec<Variant> = vec![
@@ -678,16 +717,40 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
                 })
             })
         }),
-        (BIG, "kernels on 1 thread", {
+        // Issue 16's fused pass (`vi::ad::glm`, what `y ~ Normal(x * w + b, sigma)` on a
+        // data matrix compiles to): the compiled model with its kernels on 1 and 2 threads,
+        // the likelihood kernel alone, and the same model with the location in a `let`
+        // (not fused: `x * w`, the likelihood and `x^T r` as three passes).
+        (BIG, "compiled, fused, 1 thread", {
             let (th, mut g) = (th.clone(), g.clone());
             Box::new(move || {
                 vi::threads::with_budget(1, || s.bv.log_density_grad(black_box(&th), &mut g))
             })
         }),
-        (BIG, "kernels on 2 threads", {
-            let (th, mut g) = (th.clone(), g);
+        (BIG, "compiled, fused, 2 threads", {
+            let (th, mut g) = (th.clone(), g.clone());
             Box::new(move || {
                 vi::threads::with_budget(2, || s.bv.log_density_grad(black_box(&th), &mut g))
+            })
+        }),
+        (BIG, "fused likelihood kernel alone, 1 thread", {
+            let th = th.clone();
+            Box::new(move || vi::threads::with_budget(1, || glm_kernel(bx, by, black_box(&th))))
+        }),
+        (BIG, "fused likelihood kernel alone, 2 threads", {
+            let th = th.clone();
+            Box::new(move || vi::threads::with_budget(2, || glm_kernel(bx, by, black_box(&th))))
+        }),
+        (BIG, "compiled, not fused (`let mu`), 1 thread", {
+            let (th, mut g) = (th.clone(), g.clone());
+            Box::new(move || {
+                vi::threads::with_budget(1, || s.blet.log_density_grad(black_box(&th), &mut g))
+            })
+        }),
+        (BIG, "compiled, not fused (`let mu`), 2 threads", {
+            let (th, mut g) = (th.clone(), g);
+            Box::new(move || {
+                vi::threads::with_budget(2, || s.blet.log_density_grad(black_box(&th), &mut g))
             })
         }),
     ];
@@ -696,7 +759,9 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
     // the dispatched variants restored to the detected level (issue 16's CPU dispatch).
     let mut out = Vec::new();
     for (group, name, mut f) in all.drain(..) {
-        if name.starts_with("compiled") {
+        // (Not the rows named "compiled, ..." of the N = 10^6 group: the thread and fusion
+        // comparisons run at the detected level only.)
+        if name.starts_with("compiled") && !name.starts_with("compiled,") {
             let base: &'static str = Box::leak(format!("{name}, baseline SIMD").into_boxed_str());
             let cell = std::rc::Rc::new(std::cell::RefCell::new(f));
             let c2 = cell.clone();

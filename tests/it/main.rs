@@ -4,6 +4,7 @@ mod data_checks;
 mod draws_output;
 mod engines;
 mod examples;
+mod glm;
 mod helpers;
 mod kept_output;
 mod layout;

@@ -153,6 +153,10 @@ impl Emitter<'_> {
                 if m.pass.simulates() {
                     return self.sample(*src, lhs, dist, args, *obs);
                 }
+                // `y ~ Normal(x * w + b, sigma)` on a data matrix: one pass over `x` (glm.rs).
+                if let Some(fused) = self.glm_observe(*src, lhs, dist, args, m) {
+                    return fused;
+                }
                 self.kernel(
                     *src,
                     First::Data(lhs),

@@ -471,8 +471,7 @@ impl Emitter<'_> {
         args: &[Operand],
         m: Mode,
     ) -> Option<TokenStream> {
-        if !m.grad
-            || m.build
+        if !m.pass.adjoints()
             || dist.slice_kernel()
             || dist.support.multivariate()
             || dist.support == Support::Flat
@@ -542,7 +541,11 @@ impl Emitter<'_> {
         });
         let memo = format_ident!("__k{}", src);
         let lp = format_ident!("__lp{}", src);
-        let acc = if m.lp { quote!(__lp += #lp;) } else { quote!() };
+        let acc = if m.pass.density() {
+            quote!(__lp += #lp;)
+        } else {
+            quote!()
+        };
         let pre = &b.pre;
         let fwd = b.low.forward();
         let adjs = b.low.adjoints();

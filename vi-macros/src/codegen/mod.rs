@@ -17,6 +17,7 @@
 
 mod forward;
 mod fused;
+mod glm;
 mod items;
 mod keep;
 mod lower;

@@ -173,7 +173,7 @@ fn gemv_ld(a: &[f64], ld: usize, rows: usize, k: usize, b: &[f64], out: &mut [f6
 /// The body of [`gemv_ld`]: `out += A b` over the block. Does nothing when the lengths do
 /// not fit.
 #[inline(always)]
-fn gemv_ld_impl(a: &[f64], ld: usize, r: usize, k: usize, b: &[f64], out: &mut [f64]) {
+pub(crate) fn gemv_ld_impl(a: &[f64], ld: usize, r: usize, k: usize, b: &[f64], out: &mut [f64]) {
     if k == 0 || r > ld || a.len() < (k - 1) * ld + r || b.len() != k || out.len() != r || r == 0 {
         return;
     }
@@ -276,7 +276,14 @@ fn gemv_tr_ld(a: &[f64], ld: usize, rows: usize, k: usize, g: &[f64], out: &mut 
 
 /// The body of [`gemv_tr_ld`]. Does nothing when the lengths do not fit.
 #[inline(always)]
-fn gemv_tr_ld_impl(a: &[f64], ld: usize, r: usize, k: usize, g: &[f64], out: &mut [f64]) {
+pub(crate) fn gemv_tr_ld_impl(
+    a: &[f64],
+    ld: usize,
+    r: usize,
+    k: usize,
+    g: &[f64],
+    out: &mut [f64],
+) {
     if k == 0 || r > ld || a.len() < (k - 1) * ld + r || g.len() != r || out.len() != k {
         return;
     }

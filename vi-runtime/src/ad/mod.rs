@@ -83,6 +83,7 @@
 mod binary;
 pub(crate) mod fast;
 mod gather;
+pub mod glm;
 mod index;
 pub mod kernels;
 mod matrix;

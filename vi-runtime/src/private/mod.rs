@@ -17,7 +17,8 @@
 //! - `dispatch.rs`: method-call dispatch between fast paths and general rules or kernels;
 //! - `gather.rs`: the checks of a vectorised loop's gathers, shifts and slices;
 //! - `arith.rs`: data operands of the rules as values (one arithmetic), checked elements of data;
-//! - `minibatch.rs`: a model's arguments cut to a batch of rows (`Vi::stochastic().minibatch(b)`).
+//! - `minibatch.rs`: a model's arguments cut to a batch of rows (`Vi::stochastic().minibatch(b)`);
+//! - `glm.rs`: `y ~ Normal(x * w + b, sigma)` with a data matrix `x` in one pass over `x`.
 //!
 //! Besides these, the whole crate root (`Model`, `ParamLayout`, `ad`, `dist`, ...) and the
 //! `nalgebra` and `rand` crates are reachable from here, so the generated code depends on no
@@ -40,6 +41,7 @@ mod data;
 mod dispatch;
 mod errors;
 mod gather;
+mod glm;
 mod inplace;
 mod keep;
 mod lanes;
@@ -65,6 +67,7 @@ pub use dispatch::{
 };
 pub use errors::{at_statement, catch, index_at, shape, Fail};
 pub use gather::{gather_index, lane_check, lane_segment, lane_shift, range_len, shift_of};
+pub use glm::normal_id_glm;
 pub use inplace::{write_elem, ElemAt, Undo};
 pub use keep::Keep;
 pub use lanes::{lane_col, lane_rows, lane_zeros, lanes, LaneRows, LaneSource, LaneZeros};
