@@ -755,26 +755,34 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
         }),
     ];
     let mut all: Vec<Variant> = lin.into_iter().chain(net).chain(coin).chain(big).collect();
-    // Each compiled variant again with the kernels forced to the baseline (SSE2) path, then
-    // the dispatched variants restored to the detected level (issue 16's CPU dispatch).
+    // Each compiled variant again with the kernels forced to the baseline (SSE2) path and,
+    // where the CPU has it, to the AVX-512 path, then the dispatched variants restored to
+    // the preferred level (issue 16's CPU dispatch).
     let mut out = Vec::new();
     for (group, name, mut f) in all.drain(..) {
         // (Not the rows named "compiled, ..." of the N = 10^6 group: the thread and fusion
-        // comparisons run at the detected level only.)
+        // comparisons run at the preferred level only.)
         if name.starts_with("compiled") && !name.starts_with("compiled,") {
-            let base: &'static str = Box::leak(format!("{name}, baseline SIMD").into_boxed_str());
             let cell = std::rc::Rc::new(std::cell::RefCell::new(f));
-            let c2 = cell.clone();
-            out.push((
-                group,
-                base,
-                Box::new(move || {
-                    let _ = vi::simd::set_level(vi::simd::Level::Baseline);
-                    (c2.borrow_mut())()
-                }) as Box<dyn FnMut() -> f64>,
-            ));
+            let mut forced = vec![vi::simd::Level::Baseline];
+            if vi::simd::supported(vi::simd::Level::Avx512) {
+                forced.push(vi::simd::Level::Avx512);
+            }
+            for level in forced {
+                let label: &'static str =
+                    Box::leak(format!("{name}, {} SIMD", level.name()).into_boxed_str());
+                let c2 = cell.clone();
+                out.push((
+                    group,
+                    label,
+                    Box::new(move || {
+                        let _ = vi::simd::set_level(level);
+                        (c2.borrow_mut())()
+                    }) as Box<dyn FnMut() -> f64>,
+                ));
+            }
             f = Box::new(move || {
-                let _ = vi::simd::set_level(vi::simd::detected());
+                let _ = vi::simd::set_level(vi::simd::preferred());
                 (cell.borrow_mut())()
             });
         }

@@ -1,3 +1,6 @@
+// Longer than 800 lines: the inliner of user functions is one pass (renaming a body's names
+// per call, checking its signature and the statements a body may hold, then splicing it
+// before the calling statement); its parts share the renaming tables, and its tests are here.
 //! User functions, Stan's functions block: `fn` items written inside `model! { .. }` before
 //! the model's function, inlined at each call before the model is analysed, so a body is
 //! differentiated by the same source transformation as the model, on data and on latent

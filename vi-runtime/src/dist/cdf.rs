@@ -1,3 +1,5 @@
+// Longer than 800 lines: one short module per distribution's log CDF and complementary log
+// CDF (about 40 lines each), kept together so that every CDF kernel is found in one place.
 //! Log CDFs and log complementary CDFs as vectorised kernels, for `Dist(args).lcdf(y)` and
 //! `.lccdf(y)` (censoring, truncation, hand-written likelihoods).
 //!

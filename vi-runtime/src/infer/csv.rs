@@ -1,3 +1,5 @@
+// Longer than 800 lines: the writer and the reader of one file format, with their tests,
+// kept together so that what one writes the other reads.
 //! CmdStan CSV files written draw by draw as a fit makes them, and read back into a
 //! [`Posterior`].
 //!

@@ -10,16 +10,16 @@ use vi_runtime::{ad, dist};
 /// Serialises the tests of this file that switch the level.
 static LOCK: Mutex<()> = Mutex::new(());
 
-/// `f` at every level this CPU has; the detected level restored after.
+/// `f` at every level this CPU has; the preferred level restored after.
 fn on_every_level<R>(mut f: impl FnMut() -> R) -> Vec<(Level, R)> {
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let mut out = Vec::new();
-    for l in [Level::Baseline, Level::Avx2] {
+    for l in Level::ALL {
         if simd::set_level(l).is_ok() {
             out.push((l, f()));
         }
     }
-    simd::set_level(simd::detected()).expect("the detected level is supported");
+    simd::set_level(simd::preferred()).expect("the preferred level is supported");
     out
 }
 

@@ -1,3 +1,5 @@
+// Longer than 800 lines: reference values, one row per point, each with the Python that
+// computed it.
 //! The log CDFs that go through the regularised incomplete beta function (StudentT,
 //! HalfStudentT, Beta, Binomial, BinomialLogit, NegBinomial2, NegBinomial2Log) and
 //! BetaBinomial's finite sum: values in both tails against scipy 1.17.1 or, where scipy
