@@ -4,7 +4,7 @@
 //! thread threshold they are bit-identical on 1, 2 and 4 threads and equal a compensated
 //! hand-written sum; lengths that do not fit and bad data are errors naming the statement.
 
-use crate::helpers::{half_normal, normal};
+use crate::helpers::{half_normal, normal, unif};
 use vi::check::gradient_mismatch;
 use vi::prelude::*;
 
@@ -99,19 +99,6 @@ model! {
             y[i] ~ Normal(mu, s[i]);
         }
     }
-}
-
-/// Deterministic pseudo-random numbers in [0, 1).
-fn unif(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        })
-        .collect()
 }
 
 /// `n` rows of `d` unstandardised predictors near 100 (spread 10) and

@@ -179,3 +179,16 @@ pub fn check_model<M: Model>(m: &M, r: f64, seed: u64, reference: impl Fn(&[f64]
         assert!(close(terms, m.log_density(&th), 1e-10));
     }
 }
+
+/// Deterministic pseudo-random numbers in [0, 1).
+pub fn unif(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        })
+        .collect()
+}

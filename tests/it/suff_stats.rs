@@ -4,6 +4,7 @@
 //! the observations, which runs the one-element kernels) to 1e-12 relative, at N in the
 //! thousands with unstandardised values.
 
+use crate::helpers::unif;
 use vi::prelude::*;
 
 /// Agreement of value and gradient to 1e-12 relative at several points.
@@ -25,19 +26,6 @@ fn same(a: &impl Model, b: &impl Model, points: &[Vec<f64>]) {
             assert!((x - y).abs() <= 1e-12 * scale, "{x} vs {y} at {th:?}");
         }
     }
-}
-
-/// Deterministic pseudo-random numbers in [0, 1).
-fn unif(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        })
-        .collect()
 }
 
 model! {

@@ -3,6 +3,7 @@
 //! chunk order, so the density, the gradient and the fits are bit-identical on any number of
 //! threads.
 
+use crate::helpers::unif;
 use vi::prelude::*;
 
 model! {
@@ -21,19 +22,6 @@ model! {
         let sigma ~ HalfNormal(10.0);
         y ~ StudentT(5.0, x * w + b, sigma);
     }
-}
-
-/// Deterministic pseudo-random numbers in [0, 1).
-fn unif(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        })
-        .collect()
 }
 
 /// `n` rows of `d` unstandardised predictors near 100 (spread 10) and
