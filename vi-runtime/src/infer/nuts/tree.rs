@@ -158,14 +158,67 @@ fn split4(b: &mut [f64], d: usize) -> Parts<'_> {
 
 /// A subtree or the whole trajectory: its first and last states (in integration order for
 /// a subtree; backward-most and forward-most for the trajectory), the state it proposes,
-/// its slot of summed momenta `rho` and the log of its summed weights `exp(H0 - H)`.
+/// its slot of summed momenta `rho` and its summed weights `exp(H0 - H)`.
 #[derive(Clone, Copy, Debug)]
 struct Tree {
     beg: usize,
     end: usize,
     propose: usize,
     rho: usize,
-    log_sum_weight: f64,
+    weight: Weight,
+}
+
+/// A sum of weights `exp(H0 - H)`, as `s * exp(m)`. A state within `SCALE_FREE` of the
+/// initial energy has `m = 0` and `s = exp(H0 - H)`, so summing the weights of a trajectory
+/// that stays there (every one but the wildest of early warmup) is one addition, and the
+/// probabilities of the progressive and multinomial sampling are quotients: no logarithm
+/// and no exponential beyond the one each leaf needs for its acceptance statistic. States
+/// further out keep their log weight in `m`, so nothing overflows or underflows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Weight {
+    m: f64,
+    s: f64,
+}
+
+/// `|H0 - H|` up to which a leaf's weight is stored as it is (`e^600 * 2^64` is finite).
+const SCALE_FREE: f64 = 600.0;
+
+impl Weight {
+    /// The weight `exp(x)` of a leaf with `x = H0 - H` (never NaN or `+inf`), given `e = exp(x)`.
+    #[inline]
+    fn leaf(x: f64, e: f64) -> Self {
+        if x.abs() <= SCALE_FREE {
+            Weight { m: 0.0, s: e }
+        } else {
+            Weight { m: x, s: 1.0 }
+        }
+    }
+
+    /// The sum of two weights.
+    #[inline]
+    fn add(self, o: Self) -> Self {
+        if self.m == o.m {
+            return Weight {
+                m: self.m,
+                s: self.s + o.s,
+            };
+        }
+        let (hi, lo) = if self.m > o.m { (self, o) } else { (o, self) };
+        Weight {
+            m: hi.m,
+            s: hi.s + lo.s * (lo.m - hi.m).exp(),
+        }
+    }
+
+    /// `self / o` (`o` not zero).
+    #[inline]
+    fn ratio(self, o: Self) -> f64 {
+        if self.m == o.m {
+            self.s / o.s
+        } else {
+            self.s / o.s * (self.m - o.m).exp()
+        }
+    }
 }
 
 /// The slot of `rho` of the trajectory, of the subtree that extends it, and of the second
@@ -269,42 +322,6 @@ pub(crate) struct Sampler<'m, M: ?Sized> {
     /// Whether the last transition moved away from its initial state.
     pub(crate) moved: bool,
     ws: Workspace,
-}
-
-/// `u < x.exp()`, to the bit, mostly without computing the exponential: for `-1 <= x <= 0`
-/// the Taylor polynomial `T3(x) = 1 + x + x^2/2 + x^3/6` bounds it, `T3 < e^x < T3 + x^4/24`
-/// (the remainder alternates in sign), and for `x < -1`, `e^x < e^-1`; a margin of 1e-12 covers
-/// the rounding of the polynomial and of `exp` (under one ulp) many times over. Only a `u`
-/// inside the bounds (about 1% of draws where the halves weigh alike), and NaN or positive
-/// `x`, take `exp`.
-#[inline]
-fn below_exp(u: f64, x: f64) -> bool {
-    const MARGIN: f64 = 1e-12;
-    if (-1.0..=0.0).contains(&x) {
-        let x2 = x * x;
-        let t3 = 1.0 + x + x2 * (0.5 + x * (1.0 / 6.0));
-        if u < t3 - MARGIN {
-            return true;
-        }
-        if u >= t3 + x2 * x2 * (1.0 / 24.0) + MARGIN {
-            return false;
-        }
-    } else if x < -1.0 && u >= std::f64::consts::E.recip() + MARGIN {
-        return false;
-    }
-    u < x.exp()
-}
-
-/// `ln(e^a + e^b)`, as `crate::math::log_sum_exp` computes it for two terms (the larger one's
-/// exponential is exactly 1), with one exponential instead of two.
-#[inline]
-fn log_add_exp(a: f64, b: f64) -> f64 {
-    let m = a.max(b);
-    if !m.is_finite() {
-        return m;
-    }
-    let lo = a.min(b);
-    m + (1.0 + (lo - m).exp()).ln()
 }
 
 impl<'m, M: Model + ?Sized> Sampler<'m, M> {
@@ -448,8 +465,8 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             end: z,
             propose: z,
             rho: TRAJ,
-            // Log of the summed weights exp(H0 - H), offset by H0.
-            log_sum_weight: 0.0,
+            // The initial state's weight, exp(H0 - H0).
+            weight: Weight { m: 0.0, s: 1.0 },
         };
         self.moved = false;
         let mut depth = 0;
@@ -472,10 +489,11 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             let st = &mut ws.states;
 
             // Biased progressive sampling: prefer the new subtree.
-            let take = sub.log_sum_weight > traj.log_sum_weight || {
-                // `u < exp(sub - traj)`, the acceptance probability.
+            let r = sub.weight.ratio(traj.weight);
+            let take = r > 1.0 || {
+                // `u < sub / traj`, the acceptance probability.
                 let u = int.rng.random::<f64>();
-                below_exp(u, sub.log_sum_weight - traj.log_sum_weight)
+                u < r
             };
             if take {
                 st.release(traj.propose);
@@ -484,7 +502,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             } else {
                 st.release(sub.propose);
             }
-            traj.log_sum_weight = log_add_exp(traj.log_sum_weight, sub.log_sum_weight);
+            traj.weight = traj.weight.add(sub.weight);
 
             // Across the merged trajectory, then between the old trajectory and the
             // subtree extended by one state each. At the first doubling both are single
@@ -661,17 +679,15 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             if h - tally.h0 > self.max_energy_error {
                 tally.divergent = true;
             }
-            tally.sum_metro_prob += if tally.h0 - h > 0.0 {
-                1.0
-            } else {
-                (tally.h0 - h).exp()
-            };
+            let x = tally.h0 - h;
+            let e = x.exp();
+            tally.sum_metro_prob += if x > 0.0 { 1.0 } else { e };
             let leaf = Tree {
                 beg: i,
                 end: i,
                 propose: i,
                 rho,
-                log_sum_weight: tally.h0 - h,
+                weight: Weight::leaf(x, e),
             };
             return (leaf, !tally.divergent);
         }
@@ -690,10 +706,11 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
 
         // Multinomial sampling between the two halves.
         let st = &mut ws.states;
-        let log_sum_weight_subtree = log_add_exp(out.log_sum_weight, fin.log_sum_weight);
-        let take = fin.log_sum_weight > log_sum_weight_subtree || {
+        let weight_subtree = out.weight.add(fin.weight);
+        let r = fin.weight.ratio(weight_subtree);
+        let take = r > 1.0 || {
             let u = self.rng.random::<f64>();
-            below_exp(u, fin.log_sum_weight - log_sum_weight_subtree)
+            u < r
         };
         if take {
             st.release(out.propose);
@@ -701,7 +718,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         } else {
             st.release(fin.propose);
         }
-        out.log_sum_weight = log_sum_weight_subtree;
+        out.weight = weight_subtree;
 
         // Two leaves (depth 1): `p_beg = p_end = rho` and `p#_beg = p#_end` in each, so the
         // three checks are the same sums (`a + b = b + a` exactly).
@@ -721,33 +738,70 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
 
 #[cfg(test)]
 mod tests {
-    use super::below_exp;
+    use super::Weight;
 
-    /// `below_exp` decides as `u < x.exp()` does, at and next to the exponential's own value
-    /// (where only the exponential can decide) and across the range of `u`.
+    /// `ln(sum exp(x_i))` by the usual shift by the largest term: the log-scale sums the
+    /// sampler kept before [`Weight`].
+    fn log_sum_exp(xs: &[f64]) -> f64 {
+        let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if !m.is_finite() {
+            return m;
+        }
+        m + xs.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+    }
+
+    /// The log of a weight, for comparing with log-scale sums.
+    fn ln(w: Weight) -> f64 {
+        w.m + w.s.ln()
+    }
+
+    /// Sums of leaf weights, merged as trees merge them (pairs of neighbours, then pairs of
+    /// pairs), and their quotients agree with the log-scale sums to rounding, from energies
+    /// near the initial one to errors of thousands (beyond `exp`'s range either way) and
+    /// infinite ones (divergent leaves).
     #[test]
-    fn the_acceptance_test_without_exp_decides_as_exp_does() {
-        let mut xs: Vec<f64> = (0..=4000).map(|k| -3.0 + k as f64 * 1e-3).collect();
-        xs.extend([
-            f64::NEG_INFINITY,
-            f64::NAN,
-            -0.0,
-            0.0,
-            -1.0,
-            -745.0,
-            1e-300,
-            0.3,
-        ]);
-        for &x in &xs {
-            let e = x.exp();
-            let mut us: Vec<f64> = (0..1000).map(|k| k as f64 / 1000.0).collect();
-            if e.is_finite() && e > 0.0 {
-                let (b, lo, hi) = (e.to_bits(), f64::from_bits(e.to_bits() - 1), e);
-                us.extend([lo, hi, f64::from_bits(b + 1), e - 1e-13, e + 1e-13]);
+    fn weights_sum_and_divide_as_log_scale_sums_do() {
+        let sets: [&[f64]; 7] = [
+            &[0.0, -0.3, 0.2, -1.5, 0.01, -0.7, 0.4, -2.0],
+            &[0.0, -650.0, -700.0, -1e3, -0.5, -3.0, -800.0, -2e3],
+            &[0.0, 650.0, 700.0, 1e3, -0.5, 3.0, 800.0, 2e3],
+            &[0.0, f64::NEG_INFINITY, -1.0, f64::NEG_INFINITY],
+            &[-800.0, -801.0, -650.0, -599.0, -601.0, -900.0, -1e4, -1e4],
+            &[599.0, 601.0, 1e4, 1e4, 605.0, 0.0, -599.0, -1e4],
+            &[-10.0, -20.0, -40.0, -80.0, -160.0, -320.0, -640.0, -1280.0],
+        ];
+        for xs in sets {
+            let leaves: Vec<Weight> = xs.iter().map(|&x| Weight::leaf(x, x.exp())).collect();
+            let mut level = leaves.clone();
+            while level.len() > 1 {
+                level = level.chunks(2).map(|p| p[0].add(p[1])).collect();
             }
-            us.extend([0.0, 1.0 - f64::EPSILON / 2.0, 5e-324]);
-            for &u in &us {
-                assert_eq!(below_exp(u, x), u < e, "u = {u:e}, x = {x:e}");
+            let (want, got) = (log_sum_exp(xs), ln(level[0]));
+            assert!(
+                (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+                "{xs:?}: {got} against {want}"
+            );
+            // The quotient of the second half by the whole, and of one leaf by another.
+            let half = &xs[xs.len() / 2..];
+            let w_half = leaves[xs.len() / 2..]
+                .iter()
+                .fold(None, |acc: Option<Weight>, w| {
+                    Some(acc.map_or(*w, |a| a.add(*w)))
+                })
+                .expect("non-empty");
+            let want = (log_sum_exp(half) - log_sum_exp(xs)).exp();
+            let got = w_half.ratio(level[0]);
+            assert!(
+                (got - want).abs() <= 1e-12 * want,
+                "{xs:?}: half/whole {got} against {want}"
+            );
+            for (a, b) in [(0, 1), (1, 0), (2, 3), (3, 2)] {
+                let want = (xs[a] - xs[b]).exp();
+                let got = leaves[a].ratio(leaves[b]);
+                assert!(
+                    got == want || (got - want).abs() <= 1e-12 * want,
+                    "{xs:?}: leaf {a}/{b} {got} against {want}"
+                );
             }
         }
     }
