@@ -577,7 +577,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         let lp = st.lp[i];
         let (_, p, _, v) = st.parts_mut(i);
         let k: f64 = match &mut self.metric {
-            MetricState::Diag { inv } => {
+            MetricState::Diag { inv, .. } => {
                 for ((s, p), m) in v.iter_mut().zip(p.iter()).zip(inv.iter()) {
                     *s = p * m;
                 }
@@ -601,7 +601,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         let d = ws.states.d;
         let rho = &mut ws.rho[rho * d..(rho + 1) * d];
         match &self.metric {
-            MetricState::Diag { inv } => {
+            MetricState::Diag { inv, .. } => {
                 let st = &mut ws.states;
                 let lp = st.lp[i];
                 let (_, p, _, v) = st.parts_mut(i);
@@ -632,7 +632,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
     fn leapfrog(&mut self, st: &mut States, from: usize, to: usize, eps: f64) {
         let ([q0, p0, g0], (q, p, g, v)) = st.step_pair(from, to);
         match &mut self.metric {
-            MetricState::Diag { inv } => drift_diag(q, p, [q0, p0, g0, inv], eps),
+            MetricState::Diag { inv, .. } => drift_diag(q, p, [q0, p0, g0, inv], eps),
             metric => {
                 for ((p, p0), g0) in p.iter_mut().zip(p0).zip(g0) {
                     *p = p0 + 0.5 * eps * g0;
