@@ -32,31 +32,64 @@ use crate::model::Model;
 
 use super::SamplerStats;
 
-/// Phase-space states, `q | p | grad | v` of length `d` each, in one allocation.
+/// Phase-space states, `q | p | grad | v` of length `d` each, and the log density and
+/// Hamiltonian, in one allocation. Every part starts on a 64-byte cache line (its length
+/// rounded up to 8 numbers) and the two numbers share a line after them, so a state of
+/// `d <= 8` is five lines: the gradient streams the model's data through the L1 cache
+/// between leapfrog steps, and the sampler then fetches as few lines back as it can.
 #[derive(Debug)]
 struct States {
     d: usize,
-    /// State `i` at `data[4 d i..4 d (i + 1)]`.
+    /// `d` rounded up to a multiple of 8: the distance between a state's parts.
+    w: usize,
+    /// State `i` at `data[base + stride i..]` (`stride = 4 w + 8`); `base` puts it on a line.
     data: Vec<f64>,
-    lp: Vec<f64>,
-    /// The Hamiltonian, set when the state is made.
-    h: Vec<f64>,
+    base: usize,
     /// How many names (tree ends, proposals, the current state) each state has.
     refs: Vec<u32>,
     /// States without a name, most recently freed last.
     free: Vec<usize>,
 }
 
+/// Numbers in a 64-byte cache line.
+const LINE: usize = 8;
+
+/// `d` rounded up to whole cache lines.
+fn padded(d: usize) -> usize {
+    d.div_ceil(LINE) * LINE
+}
+
+/// Grows `data` (whose live part starts at `*base`) to `len` live numbers, keeping the
+/// live part on a cache line: after a reallocation the numbers are moved to the new
+/// line-aligned offset. New numbers are zero.
+fn grow_aligned(data: &mut Vec<f64>, base: &mut usize, len: usize) {
+    let live = data.len() - *base;
+    data.resize(LINE + len, 0.0);
+    // In numbers; always below LINE for an f64 pointer and a 64-byte line.
+    let want = data.as_ptr().align_offset(64).min(LINE);
+    if want != *base {
+        data.copy_within(*base..*base + live, want);
+        *base = want;
+    }
+    data.truncate(*base + len);
+}
+
 impl States {
     fn new(d: usize) -> Self {
         States {
             d,
+            w: padded(d),
             data: Vec::new(),
-            lp: Vec::new(),
-            h: Vec::new(),
+            base: 0,
             refs: Vec::new(),
             free: Vec::new(),
         }
+    }
+
+    /// Where state `i` starts in `data`.
+    #[inline(always)]
+    fn at(&self, i: usize) -> usize {
+        self.base + i * (4 * self.w + LINE)
     }
 
     /// A state with one name: a free one, or a new one.
@@ -65,15 +98,34 @@ impl States {
         let i = match self.free.pop() {
             Some(i) => i,
             None => {
-                self.data.resize(self.data.len() + 4 * self.d, 0.0);
-                self.lp.push(0.0);
-                self.h.push(0.0);
+                let n = self.refs.len() + 1;
+                grow_aligned(&mut self.data, &mut self.base, n * (4 * self.w + LINE));
                 self.refs.push(0);
-                self.refs.len() - 1
+                n - 1
             }
         };
         self.refs[i] = 1;
         i
+    }
+
+    #[inline]
+    fn lp(&self, i: usize) -> f64 {
+        self.data[self.at(i) + 4 * self.w]
+    }
+    #[inline]
+    fn set_lp(&mut self, i: usize, lp: f64) {
+        let k = self.at(i) + 4 * self.w;
+        self.data[k] = lp;
+    }
+    /// The Hamiltonian, set when the state is made.
+    #[inline]
+    fn h(&self, i: usize) -> f64 {
+        self.data[self.at(i) + 4 * self.w + 1]
+    }
+    #[inline]
+    fn set_h(&mut self, i: usize, h: f64) {
+        let k = self.at(i) + 4 * self.w + 1;
+        self.data[k] = h;
     }
 
     /// `n` more names for state `i`.
@@ -101,8 +153,8 @@ impl States {
 
     #[inline]
     fn part(&self, i: usize, k: usize) -> &[f64] {
-        let d = self.d;
-        &self.data[(4 * i + k) * d..(4 * i + k + 1) * d]
+        let a = self.at(i) + k * self.w;
+        &self.data[a..a + self.d]
     }
     #[inline]
     fn q(&self, i: usize) -> &[f64] {
@@ -124,36 +176,40 @@ impl States {
     /// State `i`'s `(q, p, grad, v)`, writable.
     #[inline]
     fn parts_mut(&mut self, i: usize) -> Parts<'_> {
-        let d = self.d;
-        split4(&mut self.data[4 * d * i..4 * d * (i + 1)], d)
+        let (a, w, d) = (self.at(i), self.w, self.d);
+        split4(&mut self.data[a..a + 4 * w], w, d)
     }
 
     /// State `from`'s `(q, p, grad)` to read and state `to`'s parts to write (`from != to`).
     #[inline]
     fn step_pair(&mut self, from: usize, to: usize) -> ([&[f64]; 3], Parts<'_>) {
         debug_assert_ne!(from, to);
-        let w = 4 * self.d;
+        let (w, d) = (self.w, self.d);
+        let (f, t) = (self.at(from), self.at(to));
         let (a, b) = if from < to {
-            let (lo, hi) = self.data.split_at_mut(to * w);
-            (&lo[from * w..(from + 1) * w], &mut hi[..w])
+            let (lo, hi) = self.data.split_at_mut(t);
+            (&lo[f..f + 4 * w], &mut hi[..4 * w])
         } else {
-            let (lo, hi) = self.data.split_at_mut(from * w);
-            (&hi[..w], &mut lo[to * w..(to + 1) * w])
+            let (lo, hi) = self.data.split_at_mut(f);
+            (&hi[..4 * w], &mut lo[t..t + 4 * w])
         };
-        let d = self.d;
-        ([&a[..d], &a[d..2 * d], &a[2 * d..3 * d]], split4(b, d))
+        (
+            [&a[..d], &a[w..w + d], &a[2 * w..2 * w + d]],
+            split4(b, w, d),
+        )
     }
 }
 
 /// A state's `(q, p, grad, v)`.
 type Parts<'a> = (&'a mut [f64], &'a mut [f64], &'a mut [f64], &'a mut [f64]);
 
+/// The four parts, `w` apart, of length `d`, of a state's `4 w` numbers.
 #[inline(always)]
-fn split4(b: &mut [f64], d: usize) -> Parts<'_> {
-    let (q, rest) = b.split_at_mut(d);
-    let (p, rest) = rest.split_at_mut(d);
-    let (g, v) = rest.split_at_mut(d);
-    (q, p, g, v)
+fn split4(b: &mut [f64], w: usize, d: usize) -> Parts<'_> {
+    let (q, rest) = b.split_at_mut(w);
+    let (p, rest) = rest.split_at_mut(w);
+    let (g, v) = rest.split_at_mut(w);
+    (&mut q[..d], &mut p[..d], &mut g[..d], &mut v[..d])
 }
 
 /// A subtree or the whole trajectory: its first and last states (in integration order for
@@ -231,29 +287,48 @@ const LEVEL: usize = 2;
 #[derive(Debug)]
 struct Workspace {
     states: States,
-    /// The `rho` slots, `d` each.
+    /// The `rho` slots, `d` each, `states.w` apart, from `rho_base` (on a cache line).
     rho: Vec<f64>,
+    rho_base: usize,
     /// The state the next leapfrog step starts from.
     last: usize,
 }
 
 impl Workspace {
+    fn new(states: States, slots: usize, last: usize) -> Self {
+        let (mut rho, mut rho_base) = (Vec::new(), 0);
+        grow_aligned(&mut rho, &mut rho_base, slots * states.w);
+        Workspace {
+            states,
+            rho,
+            rho_base,
+            last,
+        }
+    }
+
+    /// Where slot `slot` starts in `rho`.
+    #[inline(always)]
+    fn slot(&self, slot: usize) -> usize {
+        self.rho_base + slot * self.states.w
+    }
+
     #[inline]
     fn rho(&self, slot: usize) -> &[f64] {
-        let d = self.states.d;
-        &self.rho[slot * d..(slot + 1) * d]
+        let a = self.slot(slot);
+        &self.rho[a..a + self.states.d]
     }
 
     /// `rho[a] += rho[b]`, `a != b`.
     #[inline(always)]
     fn add_rho(&mut self, a: usize, b: usize) {
         let d = self.states.d;
+        let (sa, sb) = (self.slot(a), self.slot(b));
         let (x, y) = if a < b {
-            let (lo, hi) = self.rho.split_at_mut(b * d);
-            (&mut lo[a * d..(a + 1) * d], &hi[..d])
+            let (lo, hi) = self.rho.split_at_mut(sb);
+            (&mut lo[sa..sa + d], &hi[..d])
         } else {
-            let (lo, hi) = self.rho.split_at_mut(a * d);
-            (&mut hi[..d], &lo[b * d..(b + 1) * d])
+            let (lo, hi) = self.rho.split_at_mut(sa);
+            (&mut hi[..d], &lo[sb..sb + d])
         };
         for (r, s) in x.iter_mut().zip(y.iter()) {
             *r += s;
@@ -344,7 +419,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         let (sq, _, sg, _) = states.parts_mut(cur);
         sq.copy_from_slice(&q);
         sg.copy_from_slice(&grad);
-        states.lp[cur] = lp;
+        states.set_lp(cur, lp);
         Sampler {
             int: Integrator {
                 model,
@@ -358,11 +433,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             max_depth,
             cur,
             moved: false,
-            ws: Workspace {
-                states,
-                rho: vec![0.0; (LEVEL + max_depth) * d],
-                last: cur,
-            },
+            ws: Workspace::new(states, LEVEL + max_depth, cur),
         }
     }
 
@@ -383,7 +454,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
 
     /// The log density at the current position.
     pub(crate) fn lp(&self) -> f64 {
-        self.ws.states.lp[self.cur]
+        self.ws.states.lp(self.cur)
     }
 
     /// Stan's `init_stepsize` (`base_hmc.hpp`): double or halve the step size until the
@@ -458,8 +529,8 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         // (the sampler's own name stays). The proposal changes only when a subtree is
         // accepted (`moved`).
         ws.states.retain(z, 3);
-        let d = ws.states.d;
-        ws.rho[TRAJ * d..(TRAJ + 1) * d].copy_from_slice(ws.states.p(z));
+        let (slot, d) = (ws.slot(TRAJ), ws.states.d);
+        ws.rho[slot..slot + d].copy_from_slice(ws.states.p(z));
         let mut traj = Tree {
             beg: z,
             end: z,
@@ -565,7 +636,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             tree_depth: depth,
             n_leapfrog: tally.n_leapfrog,
             divergent: tally.divergent,
-            energy: ws.states.h[self.cur],
+            energy: ws.states.h(self.cur),
         }
     }
 }
@@ -574,7 +645,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
     /// `H = -log p(q) + p' M^-1 p / 2` at state `i`, with its velocity `M^-1 p` written to
     /// the state and `H` recorded there; NaN counts as infinite.
     fn hamiltonian(&mut self, st: &mut States, i: usize) -> f64 {
-        let lp = st.lp[i];
+        let lp = st.lp(i);
         let (_, p, _, v) = st.parts_mut(i);
         let k: f64 = match &mut self.metric {
             MetricState::Diag { inv, .. } => {
@@ -590,7 +661,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         };
         let h = -lp + 0.5 * k;
         let h = if h.is_nan() { f64::INFINITY } else { h };
-        st.h[i] = h;
+        st.set_h(i, h);
         h
     }
 
@@ -598,12 +669,12 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
     /// Hamiltonian (as [`Self::hamiltonian`], in one pass for a diagonal metric).
     #[inline]
     fn leaf(&mut self, ws: &mut Workspace, i: usize, rho: usize) -> f64 {
-        let d = ws.states.d;
-        let rho = &mut ws.rho[rho * d..(rho + 1) * d];
+        let (d, a) = (ws.states.d, ws.slot(rho));
+        let rho = &mut ws.rho[a..a + d];
         match &self.metric {
             MetricState::Diag { inv, .. } => {
                 let st = &mut ws.states;
-                let lp = st.lp[i];
+                let lp = st.lp(i);
                 let (_, p, _, v) = st.parts_mut(i);
                 // Slices of one length, so the loop has no bounds checks.
                 let (p, v, inv, rho) = (&p[..d], &mut v[..d], &inv[..d], &mut rho[..d]);
@@ -616,7 +687,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
                 }
                 let h = -lp + 0.5 * k;
                 let h = if h.is_nan() { f64::INFINITY } else { h };
-                st.h[i] = h;
+                st.set_h(i, h);
                 h
             }
             _ => {
@@ -653,7 +724,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             finite &= g.is_finite();
             *p += 0.5 * eps * g;
         }
-        st.lp[to] = if finite { lp } else { f64::NEG_INFINITY };
+        st.set_lp(to, if finite { lp } else { f64::NEG_INFINITY });
     }
 
     /// Builds a subtree of `2^depth` leapfrog steps in direction `sign` from state
