@@ -518,7 +518,8 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         let z = self.cur;
         let (_, p, _, _) = ws.states.parts_mut(z);
         int.metric.sample_momentum(&mut int.rng, p);
-        let h0 = int.hamiltonian(&mut ws.states, z);
+        // The Hamiltonian, the velocity and the trajectory's `rho = p`, in one pass.
+        let h0 = int.leaf(ws, z, TRAJ);
         let mut tally = Tally {
             h0,
             n_leapfrog: 0,
@@ -529,8 +530,6 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         // (the sampler's own name stays). The proposal changes only when a subtree is
         // accepted (`moved`).
         ws.states.retain(z, 3);
-        let (slot, d) = (ws.slot(TRAJ), ws.states.d);
-        ws.rho[slot..slot + d].copy_from_slice(ws.states.p(z));
         let mut traj = Tree {
             beg: z,
             end: z,
@@ -649,10 +648,16 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         let (_, p, _, v) = st.parts_mut(i);
         let k: f64 = match &mut self.metric {
             MetricState::Diag { inv, .. } => {
-                for ((s, p), m) in v.iter_mut().zip(p.iter()).zip(inv.iter()) {
-                    *s = p * m;
+                // One pass, summed in index order from -0.0 as `Iterator::sum` does.
+                let d = p.len();
+                let (p, v, inv) = (&p[..d], &mut v[..d], &inv[..d]);
+                let mut k = -0.0;
+                for j in 0..d {
+                    let (p, m) = (p[j], inv[j]);
+                    v[j] = p * m;
+                    k += p * p * m;
                 }
-                p.iter().zip(inv.iter()).map(|(p, m)| p * p * m).sum()
+                k
             }
             metric => {
                 metric.velocity(p, v);
@@ -667,7 +672,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
 
     /// Makes state `i` a one-state tree with its `rho` in slot `rho`, and returns its
     /// Hamiltonian (as [`Self::hamiltonian`], in one pass for a diagonal metric).
-    #[inline]
+    #[inline(always)]
     fn leaf(&mut self, ws: &mut Workspace, i: usize, rho: usize) -> f64 {
         let (d, a) = (ws.states.d, ws.slot(rho));
         let rho = &mut ws.rho[a..a + d];
