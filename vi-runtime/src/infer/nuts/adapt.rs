@@ -376,9 +376,13 @@ fn stan<M: Model + ?Sized>(
         warmup_divergences += usize::from(t.divergent);
         dual.learn(&mut s.eps, t.accept_stat);
         let (metric, q) = s.metric_and_q();
-        let end = if let (Want::Diag, MetricState::Diag { inv }) = (w, metric) {
+        let end = if let (Want::Diag, MetricState::Diag { inv, .. }) = (w, &mut *metric) {
             // Stan's own estimator, arithmetic included.
-            windows.learn_variance(&mut welford, inv, q)
+            let end = windows.learn_variance(&mut welford, inv, q);
+            if end {
+                metric.refresh_sqrt();
+            }
+            end
         } else {
             let (collect, end) = windows.advance();
             if collect {
@@ -388,7 +392,7 @@ fn stan<M: Model + ?Sized>(
                 if samples.n() > 1 {
                     let diag = metric::stan_diag(&samples);
                     s.int.metric = matrix_metric(w, &samples, false, &diag)
-                        .unwrap_or(MetricState::Diag { inv: diag });
+                        .unwrap_or_else(|| MetricState::from_diag(diag));
                 }
                 samples.draws.clear();
                 samples.grads.clear();
@@ -424,9 +428,7 @@ fn nutpie<M: Model + ?Sized>(
         });
     }
     let w = want(nuts.metric, d);
-    s.int.metric = MetricState::Diag {
-        inv: metric::init_diag(s.grad()),
-    };
+    s.int.metric = MetricState::from_diag(metric::init_diag(s.grad()));
     s.init_stepsize()?;
     let mut dual = DualAveraging::new(nuts);
     dual.set_mu((10.0 * s.eps).ln());
@@ -514,11 +516,11 @@ fn nutpie<M: Model + ?Sized>(
                     draws: rows.draws[fg_start * d..].to_vec(),
                     grads: rows.grads[fg_start * d..].to_vec(),
                 };
-                s.int.metric =
-                    matrix_metric(w, &sub, true, &diag).unwrap_or(MetricState::Diag { inv: diag });
+                s.int.metric = matrix_metric(w, &sub, true, &diag)
+                    .unwrap_or_else(|| MetricState::from_diag(diag));
                 changed = true;
             } else if !(keeps_matrix && w != Want::Diag) {
-                s.int.metric = MetricState::Diag { inv: diag };
+                s.int.metric = MetricState::from_diag(diag);
                 changed = true;
             }
         }

@@ -41,8 +41,10 @@ const RESCALED_LIMITS: (f64, f64) = (1e-10, 1e10);
 /// The metric of one chain.
 #[derive(Debug, Clone)]
 pub(crate) enum MetricState {
-    /// `M^-1 = diag(inv)`.
-    Diag { inv: Vec<f64> },
+    /// `M^-1 = diag(inv)`, and `sqrt = inv.sqrt()` for the momentum draws (built by
+    /// [`MetricState::from_diag`]; whoever writes `inv` in place calls
+    /// [`MetricState::refresh_sqrt`]).
+    Diag { inv: Vec<f64>, sqrt: Vec<f64> },
     /// `M^-1 = inv` with lower Cholesky factor `chol`.
     Dense {
         inv: DMatrix<f64>,
@@ -64,7 +66,22 @@ pub(crate) enum MetricState {
 impl MetricState {
     /// The identity metric.
     pub(crate) fn identity(d: usize) -> Self {
-        MetricState::Diag { inv: vec![1.0; d] }
+        Self::from_diag(vec![1.0; d])
+    }
+
+    /// The diagonal metric `M^-1 = diag(inv)`.
+    pub(crate) fn from_diag(inv: Vec<f64>) -> Self {
+        let sqrt = inv.iter().map(|m| m.sqrt()).collect();
+        MetricState::Diag { inv, sqrt }
+    }
+
+    /// Recomputes a diagonal metric's square roots after its `inv` was written in place.
+    pub(crate) fn refresh_sqrt(&mut self) {
+        if let MetricState::Diag { inv, sqrt } = self {
+            for (s, m) in sqrt.iter_mut().zip(inv.iter()) {
+                *s = m.sqrt();
+            }
+        }
     }
 
     /// A dense metric from `inv` (symmetric positive definite), or `None` if it is not.
@@ -94,7 +111,7 @@ impl MetricState {
     /// The diagonal of `M^-1`.
     pub(crate) fn diag(&self) -> Vec<f64> {
         match self {
-            MetricState::Diag { inv } => inv.clone(),
+            MetricState::Diag { inv, .. } => inv.clone(),
             MetricState::Dense { inv, .. } => inv.diagonal().iter().copied().collect(),
             MetricState::LowRank {
                 scale, u, vals_m1, ..
@@ -132,7 +149,7 @@ impl MetricState {
     #[inline]
     pub(crate) fn velocity(&mut self, p: &[f64], v: &mut [f64]) {
         match self {
-            MetricState::Diag { inv } => {
+            MetricState::Diag { inv, .. } => {
                 for ((v, p), m) in v.iter_mut().zip(p).zip(inv.iter()) {
                     *v = p * m;
                 }
@@ -186,10 +203,10 @@ impl MetricState {
     /// `p ~ N(0, M)` from the standard normals of `rng`, one per element.
     pub(crate) fn sample_momentum(&mut self, rng: &mut Rng, p: &mut [f64]) {
         match self {
-            MetricState::Diag { inv } => {
-                for (p, m) in p.iter_mut().zip(inv.iter()) {
+            MetricState::Diag { sqrt, .. } => {
+                for (p, m) in p.iter_mut().zip(sqrt.iter()) {
                     let n: f64 = rng.sample(StandardNormal);
-                    *p = n / m.sqrt();
+                    *p = n / m;
                 }
             }
             MetricState::Dense { chol, .. } => {

@@ -32,31 +32,64 @@ use crate::model::Model;
 
 use super::SamplerStats;
 
-/// Phase-space states, `q | p | grad | v` of length `d` each, in one allocation.
+/// Phase-space states, `q | p | grad | v` of length `d` each, and the log density and
+/// Hamiltonian, in one allocation. Every part starts on a 64-byte cache line (its length
+/// rounded up to 8 numbers) and the two numbers share a line after them, so a state of
+/// `d <= 8` is five lines: the gradient streams the model's data through the L1 cache
+/// between leapfrog steps, and the sampler then fetches as few lines back as it can.
 #[derive(Debug)]
 struct States {
     d: usize,
-    /// State `i` at `data[4 d i..4 d (i + 1)]`.
+    /// `d` rounded up to a multiple of 8: the distance between a state's parts.
+    w: usize,
+    /// State `i` at `data[base + stride i..]` (`stride = 4 w + 8`); `base` puts it on a line.
     data: Vec<f64>,
-    lp: Vec<f64>,
-    /// The Hamiltonian, set when the state is made.
-    h: Vec<f64>,
+    base: usize,
     /// How many names (tree ends, proposals, the current state) each state has.
     refs: Vec<u32>,
     /// States without a name, most recently freed last.
     free: Vec<usize>,
 }
 
+/// Numbers in a 64-byte cache line.
+const LINE: usize = 8;
+
+/// `d` rounded up to whole cache lines.
+fn padded(d: usize) -> usize {
+    d.div_ceil(LINE) * LINE
+}
+
+/// Grows `data` (whose live part starts at `*base`) to `len` live numbers, keeping the
+/// live part on a cache line: after a reallocation the numbers are moved to the new
+/// line-aligned offset. New numbers are zero.
+fn grow_aligned(data: &mut Vec<f64>, base: &mut usize, len: usize) {
+    let live = data.len() - *base;
+    data.resize(LINE + len, 0.0);
+    // In numbers; always below LINE for an f64 pointer and a 64-byte line.
+    let want = data.as_ptr().align_offset(64).min(LINE);
+    if want != *base {
+        data.copy_within(*base..*base + live, want);
+        *base = want;
+    }
+    data.truncate(*base + len);
+}
+
 impl States {
     fn new(d: usize) -> Self {
         States {
             d,
+            w: padded(d),
             data: Vec::new(),
-            lp: Vec::new(),
-            h: Vec::new(),
+            base: 0,
             refs: Vec::new(),
             free: Vec::new(),
         }
+    }
+
+    /// Where state `i` starts in `data`.
+    #[inline(always)]
+    fn at(&self, i: usize) -> usize {
+        self.base + i * (4 * self.w + LINE)
     }
 
     /// A state with one name: a free one, or a new one.
@@ -65,15 +98,34 @@ impl States {
         let i = match self.free.pop() {
             Some(i) => i,
             None => {
-                self.data.resize(self.data.len() + 4 * self.d, 0.0);
-                self.lp.push(0.0);
-                self.h.push(0.0);
+                let n = self.refs.len() + 1;
+                grow_aligned(&mut self.data, &mut self.base, n * (4 * self.w + LINE));
                 self.refs.push(0);
-                self.refs.len() - 1
+                n - 1
             }
         };
         self.refs[i] = 1;
         i
+    }
+
+    #[inline]
+    fn lp(&self, i: usize) -> f64 {
+        self.data[self.at(i) + 4 * self.w]
+    }
+    #[inline]
+    fn set_lp(&mut self, i: usize, lp: f64) {
+        let k = self.at(i) + 4 * self.w;
+        self.data[k] = lp;
+    }
+    /// The Hamiltonian, set when the state is made.
+    #[inline]
+    fn h(&self, i: usize) -> f64 {
+        self.data[self.at(i) + 4 * self.w + 1]
+    }
+    #[inline]
+    fn set_h(&mut self, i: usize, h: f64) {
+        let k = self.at(i) + 4 * self.w + 1;
+        self.data[k] = h;
     }
 
     /// `n` more names for state `i`.
@@ -101,8 +153,8 @@ impl States {
 
     #[inline]
     fn part(&self, i: usize, k: usize) -> &[f64] {
-        let d = self.d;
-        &self.data[(4 * i + k) * d..(4 * i + k + 1) * d]
+        let a = self.at(i) + k * self.w;
+        &self.data[a..a + self.d]
     }
     #[inline]
     fn q(&self, i: usize) -> &[f64] {
@@ -124,48 +176,105 @@ impl States {
     /// State `i`'s `(q, p, grad, v)`, writable.
     #[inline]
     fn parts_mut(&mut self, i: usize) -> Parts<'_> {
-        let d = self.d;
-        split4(&mut self.data[4 * d * i..4 * d * (i + 1)], d)
+        let (a, w, d) = (self.at(i), self.w, self.d);
+        split4(&mut self.data[a..a + 4 * w], w, d)
     }
 
     /// State `from`'s `(q, p, grad)` to read and state `to`'s parts to write (`from != to`).
     #[inline]
     fn step_pair(&mut self, from: usize, to: usize) -> ([&[f64]; 3], Parts<'_>) {
         debug_assert_ne!(from, to);
-        let w = 4 * self.d;
+        let (w, d) = (self.w, self.d);
+        let (f, t) = (self.at(from), self.at(to));
         let (a, b) = if from < to {
-            let (lo, hi) = self.data.split_at_mut(to * w);
-            (&lo[from * w..(from + 1) * w], &mut hi[..w])
+            let (lo, hi) = self.data.split_at_mut(t);
+            (&lo[f..f + 4 * w], &mut hi[..4 * w])
         } else {
-            let (lo, hi) = self.data.split_at_mut(from * w);
-            (&hi[..w], &mut lo[to * w..(to + 1) * w])
+            let (lo, hi) = self.data.split_at_mut(f);
+            (&hi[..4 * w], &mut lo[t..t + 4 * w])
         };
-        let d = self.d;
-        ([&a[..d], &a[d..2 * d], &a[2 * d..3 * d]], split4(b, d))
+        (
+            [&a[..d], &a[w..w + d], &a[2 * w..2 * w + d]],
+            split4(b, w, d),
+        )
     }
 }
 
 /// A state's `(q, p, grad, v)`.
 type Parts<'a> = (&'a mut [f64], &'a mut [f64], &'a mut [f64], &'a mut [f64]);
 
+/// The four parts, `w` apart, of length `d`, of a state's `4 w` numbers.
 #[inline(always)]
-fn split4(b: &mut [f64], d: usize) -> Parts<'_> {
-    let (q, rest) = b.split_at_mut(d);
-    let (p, rest) = rest.split_at_mut(d);
-    let (g, v) = rest.split_at_mut(d);
-    (q, p, g, v)
+fn split4(b: &mut [f64], w: usize, d: usize) -> Parts<'_> {
+    let (q, rest) = b.split_at_mut(w);
+    let (p, rest) = rest.split_at_mut(w);
+    let (g, v) = rest.split_at_mut(w);
+    (&mut q[..d], &mut p[..d], &mut g[..d], &mut v[..d])
 }
 
 /// A subtree or the whole trajectory: its first and last states (in integration order for
 /// a subtree; backward-most and forward-most for the trajectory), the state it proposes,
-/// its slot of summed momenta `rho` and the log of its summed weights `exp(H0 - H)`.
+/// its slot of summed momenta `rho` and its summed weights `exp(H0 - H)`.
 #[derive(Clone, Copy, Debug)]
 struct Tree {
     beg: usize,
     end: usize,
     propose: usize,
     rho: usize,
-    log_sum_weight: f64,
+    weight: Weight,
+}
+
+/// A sum of weights `exp(H0 - H)`, as `s * exp(m)`. A state within `SCALE_FREE` of the
+/// initial energy has `m = 0` and `s = exp(H0 - H)`, so summing the weights of a trajectory
+/// that stays there (every one but the wildest of early warmup) is one addition, and the
+/// probabilities of the progressive and multinomial sampling are quotients: no logarithm
+/// and no exponential beyond the one each leaf needs for its acceptance statistic. States
+/// further out keep their log weight in `m`, so nothing overflows or underflows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Weight {
+    m: f64,
+    s: f64,
+}
+
+/// `|H0 - H|` up to which a leaf's weight is stored as it is (`e^600 * 2^64` is finite).
+const SCALE_FREE: f64 = 600.0;
+
+impl Weight {
+    /// The weight `exp(x)` of a leaf with `x = H0 - H` (never NaN or `+inf`), given `e = exp(x)`.
+    #[inline]
+    fn leaf(x: f64, e: f64) -> Self {
+        if x.abs() <= SCALE_FREE {
+            Weight { m: 0.0, s: e }
+        } else {
+            Weight { m: x, s: 1.0 }
+        }
+    }
+
+    /// The sum of two weights.
+    #[inline]
+    fn add(self, o: Self) -> Self {
+        if self.m == o.m {
+            return Weight {
+                m: self.m,
+                s: self.s + o.s,
+            };
+        }
+        let (hi, lo) = if self.m > o.m { (self, o) } else { (o, self) };
+        Weight {
+            m: hi.m,
+            s: hi.s + lo.s * (lo.m - hi.m).exp(),
+        }
+    }
+
+    /// `self / o` (`o` not zero).
+    #[inline]
+    fn ratio(self, o: Self) -> f64 {
+        if self.m == o.m {
+            self.s / o.s
+        } else {
+            self.s / o.s * (self.m - o.m).exp()
+        }
+    }
 }
 
 /// The slot of `rho` of the trajectory, of the subtree that extends it, and of the second
@@ -178,29 +287,48 @@ const LEVEL: usize = 2;
 #[derive(Debug)]
 struct Workspace {
     states: States,
-    /// The `rho` slots, `d` each.
+    /// The `rho` slots, `d` each, `states.w` apart, from `rho_base` (on a cache line).
     rho: Vec<f64>,
+    rho_base: usize,
     /// The state the next leapfrog step starts from.
     last: usize,
 }
 
 impl Workspace {
+    fn new(states: States, slots: usize, last: usize) -> Self {
+        let (mut rho, mut rho_base) = (Vec::new(), 0);
+        grow_aligned(&mut rho, &mut rho_base, slots * states.w);
+        Workspace {
+            states,
+            rho,
+            rho_base,
+            last,
+        }
+    }
+
+    /// Where slot `slot` starts in `rho`.
+    #[inline(always)]
+    fn slot(&self, slot: usize) -> usize {
+        self.rho_base + slot * self.states.w
+    }
+
     #[inline]
     fn rho(&self, slot: usize) -> &[f64] {
-        let d = self.states.d;
-        &self.rho[slot * d..(slot + 1) * d]
+        let a = self.slot(slot);
+        &self.rho[a..a + self.states.d]
     }
 
     /// `rho[a] += rho[b]`, `a != b`.
     #[inline(always)]
     fn add_rho(&mut self, a: usize, b: usize) {
         let d = self.states.d;
+        let (sa, sb) = (self.slot(a), self.slot(b));
         let (x, y) = if a < b {
-            let (lo, hi) = self.rho.split_at_mut(b * d);
-            (&mut lo[a * d..(a + 1) * d], &hi[..d])
+            let (lo, hi) = self.rho.split_at_mut(sb);
+            (&mut lo[sa..sa + d], &hi[..d])
         } else {
-            let (lo, hi) = self.rho.split_at_mut(a * d);
-            (&mut hi[..d], &lo[b * d..(b + 1) * d])
+            let (lo, hi) = self.rho.split_at_mut(sa);
+            (&mut hi[..d], &lo[sb..sb + d])
         };
         for (r, s) in x.iter_mut().zip(y.iter()) {
             *r += s;
@@ -271,42 +399,6 @@ pub(crate) struct Sampler<'m, M: ?Sized> {
     ws: Workspace,
 }
 
-/// `u < x.exp()`, to the bit, mostly without computing the exponential: for `-1 <= x <= 0`
-/// the Taylor polynomial `T3(x) = 1 + x + x^2/2 + x^3/6` bounds it, `T3 < e^x < T3 + x^4/24`
-/// (the remainder alternates in sign), and for `x < -1`, `e^x < e^-1`; a margin of 1e-12 covers
-/// the rounding of the polynomial and of `exp` (under one ulp) many times over. Only a `u`
-/// inside the bounds (about 1% of draws where the halves weigh alike), and NaN or positive
-/// `x`, take `exp`.
-#[inline]
-fn below_exp(u: f64, x: f64) -> bool {
-    const MARGIN: f64 = 1e-12;
-    if (-1.0..=0.0).contains(&x) {
-        let x2 = x * x;
-        let t3 = 1.0 + x + x2 * (0.5 + x * (1.0 / 6.0));
-        if u < t3 - MARGIN {
-            return true;
-        }
-        if u >= t3 + x2 * x2 * (1.0 / 24.0) + MARGIN {
-            return false;
-        }
-    } else if x < -1.0 && u >= std::f64::consts::E.recip() + MARGIN {
-        return false;
-    }
-    u < x.exp()
-}
-
-/// `ln(e^a + e^b)`, as `crate::math::log_sum_exp` computes it for two terms (the larger one's
-/// exponential is exactly 1), with one exponential instead of two.
-#[inline]
-fn log_add_exp(a: f64, b: f64) -> f64 {
-    let m = a.max(b);
-    if !m.is_finite() {
-        return m;
-    }
-    let lo = a.min(b);
-    m + (1.0 + (lo - m).exp()).ln()
-}
-
 impl<'m, M: Model + ?Sized> Sampler<'m, M> {
     /// A sampler at `(q, lp, grad)` with the identity metric.
     #[allow(clippy::too_many_arguments)]
@@ -327,7 +419,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         let (sq, _, sg, _) = states.parts_mut(cur);
         sq.copy_from_slice(&q);
         sg.copy_from_slice(&grad);
-        states.lp[cur] = lp;
+        states.set_lp(cur, lp);
         Sampler {
             int: Integrator {
                 model,
@@ -341,11 +433,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             max_depth,
             cur,
             moved: false,
-            ws: Workspace {
-                states,
-                rho: vec![0.0; (LEVEL + max_depth) * d],
-                last: cur,
-            },
+            ws: Workspace::new(states, LEVEL + max_depth, cur),
         }
     }
 
@@ -366,7 +454,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
 
     /// The log density at the current position.
     pub(crate) fn lp(&self) -> f64 {
-        self.ws.states.lp[self.cur]
+        self.ws.states.lp(self.cur)
     }
 
     /// Stan's `init_stepsize` (`base_hmc.hpp`): double or halve the step size until the
@@ -430,7 +518,8 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         let z = self.cur;
         let (_, p, _, _) = ws.states.parts_mut(z);
         int.metric.sample_momentum(&mut int.rng, p);
-        let h0 = int.hamiltonian(&mut ws.states, z);
+        // The Hamiltonian, the velocity and the trajectory's `rho = p`, in one pass.
+        let h0 = int.leaf(ws, z, TRAJ);
         let mut tally = Tally {
             h0,
             n_leapfrog: 0,
@@ -441,15 +530,13 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         // (the sampler's own name stays). The proposal changes only when a subtree is
         // accepted (`moved`).
         ws.states.retain(z, 3);
-        let d = ws.states.d;
-        ws.rho[TRAJ * d..(TRAJ + 1) * d].copy_from_slice(ws.states.p(z));
         let mut traj = Tree {
             beg: z,
             end: z,
             propose: z,
             rho: TRAJ,
-            // Log of the summed weights exp(H0 - H), offset by H0.
-            log_sum_weight: 0.0,
+            // The initial state's weight, exp(H0 - H0).
+            weight: Weight { m: 0.0, s: 1.0 },
         };
         self.moved = false;
         let mut depth = 0;
@@ -472,10 +559,11 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             let st = &mut ws.states;
 
             // Biased progressive sampling: prefer the new subtree.
-            let take = sub.log_sum_weight > traj.log_sum_weight || {
-                // `u < exp(sub - traj)`, the acceptance probability.
+            let r = sub.weight.ratio(traj.weight);
+            let take = r > 1.0 || {
+                // `u < sub / traj`, the acceptance probability.
                 let u = int.rng.random::<f64>();
-                below_exp(u, sub.log_sum_weight - traj.log_sum_weight)
+                u < r
             };
             if take {
                 st.release(traj.propose);
@@ -484,7 +572,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             } else {
                 st.release(sub.propose);
             }
-            traj.log_sum_weight = log_add_exp(traj.log_sum_weight, sub.log_sum_weight);
+            traj.weight = traj.weight.add(sub.weight);
 
             // Across the merged trajectory, then between the old trajectory and the
             // subtree extended by one state each. At the first doubling both are single
@@ -547,7 +635,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             tree_depth: depth,
             n_leapfrog: tally.n_leapfrog,
             divergent: tally.divergent,
-            energy: ws.states.h[self.cur],
+            energy: ws.states.h(self.cur),
         }
     }
 }
@@ -556,14 +644,20 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
     /// `H = -log p(q) + p' M^-1 p / 2` at state `i`, with its velocity `M^-1 p` written to
     /// the state and `H` recorded there; NaN counts as infinite.
     fn hamiltonian(&mut self, st: &mut States, i: usize) -> f64 {
-        let lp = st.lp[i];
+        let lp = st.lp(i);
         let (_, p, _, v) = st.parts_mut(i);
         let k: f64 = match &mut self.metric {
-            MetricState::Diag { inv } => {
-                for ((s, p), m) in v.iter_mut().zip(p.iter()).zip(inv.iter()) {
-                    *s = p * m;
+            MetricState::Diag { inv, .. } => {
+                // One pass, summed in index order from -0.0 as `Iterator::sum` does.
+                let d = p.len();
+                let (p, v, inv) = (&p[..d], &mut v[..d], &inv[..d]);
+                let mut k = -0.0;
+                for j in 0..d {
+                    let (p, m) = (p[j], inv[j]);
+                    v[j] = p * m;
+                    k += p * p * m;
                 }
-                p.iter().zip(inv.iter()).map(|(p, m)| p * p * m).sum()
+                k
             }
             metric => {
                 metric.velocity(p, v);
@@ -572,20 +666,20 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         };
         let h = -lp + 0.5 * k;
         let h = if h.is_nan() { f64::INFINITY } else { h };
-        st.h[i] = h;
+        st.set_h(i, h);
         h
     }
 
     /// Makes state `i` a one-state tree with its `rho` in slot `rho`, and returns its
     /// Hamiltonian (as [`Self::hamiltonian`], in one pass for a diagonal metric).
-    #[inline]
+    #[inline(always)]
     fn leaf(&mut self, ws: &mut Workspace, i: usize, rho: usize) -> f64 {
-        let d = ws.states.d;
-        let rho = &mut ws.rho[rho * d..(rho + 1) * d];
+        let (d, a) = (ws.states.d, ws.slot(rho));
+        let rho = &mut ws.rho[a..a + d];
         match &self.metric {
-            MetricState::Diag { inv } => {
+            MetricState::Diag { inv, .. } => {
                 let st = &mut ws.states;
-                let lp = st.lp[i];
+                let lp = st.lp(i);
                 let (_, p, _, v) = st.parts_mut(i);
                 // Slices of one length, so the loop has no bounds checks.
                 let (p, v, inv, rho) = (&p[..d], &mut v[..d], &inv[..d], &mut rho[..d]);
@@ -598,7 +692,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
                 }
                 let h = -lp + 0.5 * k;
                 let h = if h.is_nan() { f64::INFINITY } else { h };
-                st.h[i] = h;
+                st.set_h(i, h);
                 h
             }
             _ => {
@@ -614,7 +708,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
     fn leapfrog(&mut self, st: &mut States, from: usize, to: usize, eps: f64) {
         let ([q0, p0, g0], (q, p, g, v)) = st.step_pair(from, to);
         match &mut self.metric {
-            MetricState::Diag { inv } => drift_diag(q, p, [q0, p0, g0, inv], eps),
+            MetricState::Diag { inv, .. } => drift_diag(q, p, [q0, p0, g0, inv], eps),
             metric => {
                 for ((p, p0), g0) in p.iter_mut().zip(p0).zip(g0) {
                     *p = p0 + 0.5 * eps * g0;
@@ -635,7 +729,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             finite &= g.is_finite();
             *p += 0.5 * eps * g;
         }
-        st.lp[to] = if finite { lp } else { f64::NEG_INFINITY };
+        st.set_lp(to, if finite { lp } else { f64::NEG_INFINITY });
     }
 
     /// Builds a subtree of `2^depth` leapfrog steps in direction `sign` from state
@@ -661,17 +755,15 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             if h - tally.h0 > self.max_energy_error {
                 tally.divergent = true;
             }
-            tally.sum_metro_prob += if tally.h0 - h > 0.0 {
-                1.0
-            } else {
-                (tally.h0 - h).exp()
-            };
+            let x = tally.h0 - h;
+            let e = x.exp();
+            tally.sum_metro_prob += if x > 0.0 { 1.0 } else { e };
             let leaf = Tree {
                 beg: i,
                 end: i,
                 propose: i,
                 rho,
-                log_sum_weight: tally.h0 - h,
+                weight: Weight::leaf(x, e),
             };
             return (leaf, !tally.divergent);
         }
@@ -690,10 +782,11 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
 
         // Multinomial sampling between the two halves.
         let st = &mut ws.states;
-        let log_sum_weight_subtree = log_add_exp(out.log_sum_weight, fin.log_sum_weight);
-        let take = fin.log_sum_weight > log_sum_weight_subtree || {
+        let weight_subtree = out.weight.add(fin.weight);
+        let r = fin.weight.ratio(weight_subtree);
+        let take = r > 1.0 || {
             let u = self.rng.random::<f64>();
-            below_exp(u, fin.log_sum_weight - log_sum_weight_subtree)
+            u < r
         };
         if take {
             st.release(out.propose);
@@ -701,7 +794,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         } else {
             st.release(fin.propose);
         }
-        out.log_sum_weight = log_sum_weight_subtree;
+        out.weight = weight_subtree;
 
         // Two leaves (depth 1): `p_beg = p_end = rho` and `p#_beg = p#_end` in each, so the
         // three checks are the same sums (`a + b = b + a` exactly).
@@ -721,33 +814,70 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
 
 #[cfg(test)]
 mod tests {
-    use super::below_exp;
+    use super::Weight;
 
-    /// `below_exp` decides as `u < x.exp()` does, at and next to the exponential's own value
-    /// (where only the exponential can decide) and across the range of `u`.
+    /// `ln(sum exp(x_i))` by the usual shift by the largest term: the log-scale sums the
+    /// sampler kept before [`Weight`].
+    fn log_sum_exp(xs: &[f64]) -> f64 {
+        let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if !m.is_finite() {
+            return m;
+        }
+        m + xs.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+    }
+
+    /// The log of a weight, for comparing with log-scale sums.
+    fn ln(w: Weight) -> f64 {
+        w.m + w.s.ln()
+    }
+
+    /// Sums of leaf weights, merged as trees merge them (pairs of neighbours, then pairs of
+    /// pairs), and their quotients agree with the log-scale sums to rounding, from energies
+    /// near the initial one to errors of thousands (beyond `exp`'s range either way) and
+    /// infinite ones (divergent leaves).
     #[test]
-    fn the_acceptance_test_without_exp_decides_as_exp_does() {
-        let mut xs: Vec<f64> = (0..=4000).map(|k| -3.0 + k as f64 * 1e-3).collect();
-        xs.extend([
-            f64::NEG_INFINITY,
-            f64::NAN,
-            -0.0,
-            0.0,
-            -1.0,
-            -745.0,
-            1e-300,
-            0.3,
-        ]);
-        for &x in &xs {
-            let e = x.exp();
-            let mut us: Vec<f64> = (0..1000).map(|k| k as f64 / 1000.0).collect();
-            if e.is_finite() && e > 0.0 {
-                let (b, lo, hi) = (e.to_bits(), f64::from_bits(e.to_bits() - 1), e);
-                us.extend([lo, hi, f64::from_bits(b + 1), e - 1e-13, e + 1e-13]);
+    fn weights_sum_and_divide_as_log_scale_sums_do() {
+        let sets: [&[f64]; 7] = [
+            &[0.0, -0.3, 0.2, -1.5, 0.01, -0.7, 0.4, -2.0],
+            &[0.0, -650.0, -700.0, -1e3, -0.5, -3.0, -800.0, -2e3],
+            &[0.0, 650.0, 700.0, 1e3, -0.5, 3.0, 800.0, 2e3],
+            &[0.0, f64::NEG_INFINITY, -1.0, f64::NEG_INFINITY],
+            &[-800.0, -801.0, -650.0, -599.0, -601.0, -900.0, -1e4, -1e4],
+            &[599.0, 601.0, 1e4, 1e4, 605.0, 0.0, -599.0, -1e4],
+            &[-10.0, -20.0, -40.0, -80.0, -160.0, -320.0, -640.0, -1280.0],
+        ];
+        for xs in sets {
+            let leaves: Vec<Weight> = xs.iter().map(|&x| Weight::leaf(x, x.exp())).collect();
+            let mut level = leaves.clone();
+            while level.len() > 1 {
+                level = level.chunks(2).map(|p| p[0].add(p[1])).collect();
             }
-            us.extend([0.0, 1.0 - f64::EPSILON / 2.0, 5e-324]);
-            for &u in &us {
-                assert_eq!(below_exp(u, x), u < e, "u = {u:e}, x = {x:e}");
+            let (want, got) = (log_sum_exp(xs), ln(level[0]));
+            assert!(
+                (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+                "{xs:?}: {got} against {want}"
+            );
+            // The quotient of the second half by the whole, and of one leaf by another.
+            let half = &xs[xs.len() / 2..];
+            let w_half = leaves[xs.len() / 2..]
+                .iter()
+                .fold(None, |acc: Option<Weight>, w| {
+                    Some(acc.map_or(*w, |a| a.add(*w)))
+                })
+                .expect("non-empty");
+            let want = (log_sum_exp(half) - log_sum_exp(xs)).exp();
+            let got = w_half.ratio(level[0]);
+            assert!(
+                (got - want).abs() <= 1e-12 * want,
+                "{xs:?}: half/whole {got} against {want}"
+            );
+            for (a, b) in [(0, 1), (1, 0), (2, 3), (3, 2)] {
+                let want = (xs[a] - xs[b]).exp();
+                let got = leaves[a].ratio(leaves[b]);
+                assert!(
+                    got == want || (got - want).abs() <= 1e-12 * want,
+                    "{xs:?}: leaf {a}/{b} {got} against {want}"
+                );
             }
         }
     }
