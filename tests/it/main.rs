@@ -22,6 +22,7 @@ mod macro_scalar;
 mod macro_simulate;
 mod macro_userfn;
 mod macro_userfn2;
+mod macro_userfn3;
 mod macro_validation;
 mod macro_vectorise;
 mod macro_vocab3;

@@ -39,6 +39,8 @@ use crate::catalogue;
 use crate::ctxt::Ctxt;
 use crate::parse::{self, ModelDef, Stmt};
 
+mod conditional;
+
 fn error(cx: &Ctxt, tokens: impl ToTokens, msg: impl std::fmt::Display) {
     cx.syn_error(syn::Error::new_spanned(tokens, msg));
 }
@@ -798,6 +800,12 @@ impl VisitMut for Inliner<'_> {
             syn::visit_mut::visit_expr_mut(self, e);
             self.closure -= 1;
             return;
+        }
+        if self.closure == 0 {
+            if let Some(v) = self.conditional(e) {
+                *e = v;
+                return;
+            }
         }
         let fns = self.fns;
         let user = match &*e {
