@@ -13,6 +13,7 @@ mod macro_arith;
 mod macro_constructs;
 mod macro_coverage;
 mod macro_data;
+mod macro_data_kept;
 mod macro_fused;
 mod macro_gather;
 mod macro_hoist;
