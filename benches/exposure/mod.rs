@@ -78,7 +78,10 @@ fn ln_factorial(k: f64) -> f64 {
 /// The log density and its gradient, the log exposures given.
 fn poisson_hand(s: &Setup, th: &[f64], g: &mut [f64]) -> f64 {
     let (alpha, beta) = (th[0], th[1]);
-    let mut lp = -(5.0f64).ln() - LN_SQRT_2PI - 0.5 * (alpha / 5.0).powi(2) - LN_SQRT_2PI
+    let mut lp = -(5.0f64).ln()
+        - LN_SQRT_2PI
+        - 0.5 * (alpha / 5.0).powi(2)
+        - LN_SQRT_2PI
         - 0.5 * beta * beta
         - s.lgamma_sum;
     let (mut ga, mut gb) = (-alpha / 25.0, -beta);

@@ -64,7 +64,11 @@ fn ar_reference(y: &[f64], th: &[f64], jac: bool) -> f64 {
     r.done();
     let mut lp = normal(mu, 100.0, 10.0) + uniform(phi, -1.0, 1.0) + half_normal(sigma, 5.0);
     for t in 0..y.len() {
-        let m = if t > 0 { mu + phi * (y[t - 1] - mu) } else { mu };
+        let m = if t > 0 {
+            mu + phi * (y[t - 1] - mu)
+        } else {
+            mu
+        };
         lp += normal(y[t], m, sigma);
     }
     lp + if jac { r.jac } else { 0.0 }
@@ -134,9 +138,14 @@ fn a_data_value_computed_by_a_function_only_in_the_branch_taken() {
         let beta = r.real();
         let sigma = r.positive();
         r.done();
-        let mut lp = normal(alpha, 100.0, 10.0) + normal(beta, 0.0, 100.0) + half_normal(sigma, 5.0);
+        let mut lp =
+            normal(alpha, 100.0, 10.0) + normal(beta, 0.0, 100.0) + half_normal(sigma, 5.0);
         for t in 0..y.len() {
-            let x = if t == 0 { 0.0 } else { (y[t - 1] - base) / base };
+            let x = if t == 0 {
+                0.0
+            } else {
+                (y[t - 1] - base) / base
+            };
             lp += normal(y[t], alpha + beta * x, sigma);
         }
         lp + if jac { r.jac } else { 0.0 }

@@ -232,8 +232,8 @@ pub fn inline(cx: &Ctxt, def: &ModelDef) -> Option<parse::Block> {
 
 /// The shape of a univariate latent, by its `.iid(..)`.
 fn latent_shape(l: &parse::LatentStmt) -> Option<Shape> {
-    let univariate = catalogue::dist_named(&l.dist.name.to_string())
-        .is_some_and(|d| !d.support.multivariate());
+    let univariate =
+        catalogue::dist_named(&l.dist.name.to_string()).is_some_and(|d| !d.support.multivariate());
     if !univariate {
         return None;
     }
@@ -752,10 +752,7 @@ impl Inliner<'_> {
         let ty = self
             .fns
             .get(&f.to_string())
-            .and_then(|f| match &f.ret_ty {
-                Some(t) => Some(type_text(t)),
-                None => None,
-            })
+            .and_then(|f| f.ret_ty.as_ref().map(type_text))
             .unwrap_or_else(|| "a scalar".to_string());
         error(
             self.cx,

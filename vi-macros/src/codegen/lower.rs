@@ -251,7 +251,7 @@ impl Lowering {
     /// arguments (operands in the cache's slots, or number literals), so its value can be
     /// kept for the model. Element reads and writes (indices may change) and densities are
     /// left out.
-    fn from_arguments(&self, e: &AExpr) -> bool {
+    fn on_arguments(&self, e: &AExpr) -> bool {
         use quote::ToTokens;
         match e {
             AExpr::Data(d) => {
@@ -260,14 +260,14 @@ impl Lowering {
                         s.contains_key(&(self.stmt, d.to_token_stream().to_string()))
                     })
             }
-            AExpr::Unary(_, x, _) => self.from_arguments(x),
-            AExpr::Binary(_, a, b, _) => self.from_arguments(a) && self.from_arguments(b),
-            AExpr::Nary(Nary::Ternary(_), xs, _) => xs.iter().all(|x| self.from_arguments(x)),
+            AExpr::Unary(_, x, _) => self.on_arguments(x),
+            AExpr::Binary(_, a, b, _) => self.on_arguments(a) && self.on_arguments(b),
+            AExpr::Nary(Nary::Ternary(_), xs, _) => xs.iter().all(|x| self.on_arguments(x)),
             _ => false,
         }
     }
 
-    /// `e`, computed from the model's arguments only (see [`Lowering::from_arguments`]),
+    /// `e`, computed from the model's arguments only (see [`Lowering::on_arguments`]),
     /// kept in a slot of the cache: its own lowering runs once per model.
     fn cached_value(&mut self, e: &AExpr, values: &Rc<ValueSlots>) -> V {
         let slot = values.slot((self.stmt, format!("{e:?}")));
@@ -544,7 +544,7 @@ impl Lowering {
 
     fn lower_inner(&mut self, e: &AExpr, out: Option<&Binding>) -> V {
         if let Some(values) = self.values.clone() {
-            if !matches!(e, AExpr::Data(_)) && self.from_arguments(e) {
+            if !matches!(e, AExpr::Data(_)) && self.on_arguments(e) {
                 return self.cached_value(e, &values);
             }
         }

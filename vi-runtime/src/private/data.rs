@@ -356,7 +356,10 @@ impl DataCache {
         T: ToValue<Out = T> + Any + Send + Sync,
     {
         let cell = k.checked_mul(3).and_then(|i| self.0.get(i));
-        if let Some(v) = cell.and_then(|c| c.get()).and_then(|b| b.downcast_ref::<T>()) {
+        if let Some(v) = cell
+            .and_then(|c| c.get())
+            .and_then(|b| b.downcast_ref::<T>())
+        {
             return Ok(v.to_value());
         }
         let v = make()?;

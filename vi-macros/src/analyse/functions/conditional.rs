@@ -30,8 +30,7 @@ pub(super) fn calls_user(e: &Expr, fns: &std::collections::HashMap<String, UserF
     impl<'ast> syn::visit::Visit<'ast> for Finder<'_> {
         fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
             if let Expr::Path(p) = &*c.func {
-                if p
-                    .path
+                if p.path
                     .get_ident()
                     .is_some_and(|n| self.0.contains_key(&n.to_string()))
                 {
@@ -115,14 +114,7 @@ impl Inliner<'_> {
                 } else {
                     (syn::parse_quote_spanned!(span=> true), (*b.right).clone())
                 };
-                Some(self.select(
-                    span,
-                    &b.left,
-                    &then,
-                    &els,
-                    syn::parse_quote!(false),
-                    false,
-                ))
+                Some(self.select(span, &b.left, &then, &els, syn::parse_quote!(false), false))
             }
             _ => None,
         }

@@ -60,12 +60,17 @@ fn a_call_in_a_branch_is_inlined_inside_that_branch() {
             _ => None,
         })
         .expect("an `if` statement sets the value");
-    assert!(top_lets(&branch.then.stmts).iter().any(|l| l == "dev_pull2"));
+    assert!(top_lets(&branch.then.stmts)
+        .iter()
+        .any(|l| l == "dev_pull2"));
     assert!(matches!(branch.then.stmts.last(), Some(Stmt::Assign(_))));
     let els = branch.els.as_ref().expect("an else");
     assert!(matches!(els.stmts.as_slice(), [Stmt::Assign(_)]));
     // The `let` reads the value the branches set.
-    let Some(Stmt::Let(l)) = stmts.iter().find(|s| matches!(s, Stmt::Let(l) if l.pat.to_token_stream().to_string() == "m")) else {
+    let Some(Stmt::Let(l)) = stmts
+        .iter()
+        .find(|s| matches!(s, Stmt::Let(l) if l.pat.to_token_stream().to_string() == "m"))
+    else {
         panic!("`let m` is kept");
     };
     assert_eq!(l.init.to_token_stream().to_string(), "if_value1");
