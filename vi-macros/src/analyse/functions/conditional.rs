@@ -54,6 +54,30 @@ fn tail(b: &syn::Block) -> Option<&Expr> {
     }
 }
 
+/// The value an `else` gives: its block's last expression, or an `else if`'s first branch's.
+fn branch_value(e: &Expr) -> Option<&Expr> {
+    match e {
+        Expr::Block(b) => tail(&b.block),
+        Expr::If(i) => tail(&i.then_branch),
+        other => Some(other),
+    }
+}
+
+/// Whether `e` is visibly a `bool`: a literal, a comparison, `!`, `&&` or `||`.
+fn boolean(e: &Expr) -> bool {
+    use syn::BinOp::*;
+    match e {
+        Expr::Lit(l) => matches!(l.lit, syn::Lit::Bool(_)),
+        Expr::Paren(p) => boolean(&p.expr),
+        Expr::Unary(u) => matches!(u.op, syn::UnOp::Not(_)) && boolean(&u.expr),
+        Expr::Binary(b) => matches!(
+            b.op,
+            Eq(_) | Ne(_) | Lt(_) | Le(_) | Gt(_) | Ge(_) | And(_) | Or(_)
+        ),
+        _ => false,
+    }
+}
+
 impl Inliner<'_> {
     /// `e` rewritten when it is an `if`/`else`, `&&` or `||` whose conditionally evaluated
     /// part calls a user function (see the module's docs): the statements go to `hoisted`,
@@ -70,6 +94,19 @@ impl Inliner<'_> {
                 });
                 if !calls_user(&then, fns) && !calls_user(els, fns) {
                     return None;
+                }
+                // A `bool` (a comparison, a logical operator, `true`/`false`) starts `false`.
+                if tail(&i.then_branch).is_some_and(boolean)
+                    || branch_value(els).is_some_and(boolean)
+                {
+                    return Some(self.select(
+                        i.if_token.span,
+                        &i.cond,
+                        &then,
+                        els,
+                        syn::parse_quote!(false),
+                        false,
+                    ));
                 }
                 let shape = tail(&i.then_branch)
                     .and_then(|t| self.value_shape(t))

@@ -86,6 +86,7 @@ fn a_call_after_and_or_runs_only_when_the_left_side_asks() {
             let a = t > 0 && pull(y[t - 1], 1.0) > 0.0;
             let b = t == 0 || pull(y[t - 1], 1.0) > 0.0;
             let c = pull(y[t], 1.0) > 0.0 && t > 0;
+            let d = if t > 0 { pull(y[t - 1], 1.0) > 0.0 } else { false };
             target += mu;
         }
     });
@@ -95,7 +96,7 @@ fn a_call_after_and_or_runs_only_when_the_left_side_asks() {
     let devs: Vec<&String> = lets.iter().filter(|l| l.starts_with("dev")).collect();
     assert_eq!(devs.len(), 1, "{lets:?}");
     let ifs = stmts.iter().filter(|s| matches!(s, Stmt::If(_))).count();
-    assert_eq!(ifs, 2);
+    assert_eq!(ifs, 3);
 }
 
 #[test]
