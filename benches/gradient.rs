@@ -40,6 +40,7 @@ use vi::prelude::*;
 
 mod common;
 use common::{check, theta};
+mod exposure;
 mod gather;
 mod mixture;
 
@@ -912,9 +913,12 @@ fn main() {
     let mix = mixture::Setup::new();
     // Issue 13's gathers and shifts (`gather/mod.rs`): radon and AR(5).
     let gat = gather::Setup::new();
+    // Issue 13 item 3: data arithmetic on arguments kept per model.
+    let exp = exposure::Setup::new();
     let mut vs = variants(&setup);
     vs.extend(mixture::variants(&mix));
     vs.extend(gather::variants(&gat));
+    vs.extend(exposure::variants(&exp));
     // `VI_BENCH_GROUPS=radon,AR`: only the groups whose names contain one of these.
     if let Some(only) = std::env::var_os("VI_BENCH_GROUPS") {
         let only = only.to_string_lossy().into_owned();

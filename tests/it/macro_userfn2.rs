@@ -32,7 +32,7 @@ use crate::helpers::*;
 /// `check_model`'s checks at three seeded points in `centre + (-r, r)^d`: the log density
 /// against `reference` (1e-10 relative, with and without the Jacobian), the gradient call's
 /// value, and the gradient against central finite differences (1e-6).
-fn check_near<M: Model>(
+pub(crate) fn check_near<M: Model>(
     m: &M,
     centre: &[f64],
     r: f64,

@@ -39,6 +39,10 @@ use crate::catalogue;
 use crate::ctxt::Ctxt;
 use crate::parse::{self, ModelDef, Stmt};
 
+mod conditional;
+#[cfg(test)]
+mod tests;
+
 fn error(cx: &Ctxt, tokens: impl ToTokens, msg: impl std::fmt::Display) {
     cx.syn_error(syn::Error::new_spanned(tokens, msg));
 }
@@ -165,6 +169,8 @@ struct UserFn {
     name: Ident,
     params: Vec<Param>,
     ret: Option<Shape>,
+    /// The declared return type.
+    ret_ty: Option<Type>,
     /// The body's statements, calls of earlier functions inlined, `let`s marked inlined.
     stmts: Vec<Stmt>,
     /// The returned value.
@@ -202,37 +208,21 @@ pub fn inline(cx: &Ctxt, def: &ModelDef) -> Option<parse::Block> {
         fns.insert(name, uf);
     }
     // The shapes the model's names have where the macro can tell them: data arguments by
-    // their types, latents by their `.iid(..)`. A name bound again anywhere is left out.
+    // their types here; latents by their `.iid(..)` and `let`s by their values (a user
+    // function's by its return type) as the inliner meets them, in order.
     let mut names = HashMap::new();
     for a in &def.args {
         if let Some(s) = shape_of_type(&a.ty) {
             names.insert(a.name.to_string(), s);
         }
     }
-    for s in &def.body.stmts {
-        if let Stmt::Latent(l) = s {
-            let univariate = catalogue::dist_named(&l.dist.name.to_string())
-                .is_some_and(|d| !d.support.multivariate());
-            if !univariate {
-                continue;
-            }
-            let shape = match &l.iid {
-                None => Shape::Scalar,
-                Some(Expr::Tuple(t)) if t.elems.len() == 2 => Shape::Matrix,
-                Some(_) => Shape::Vector,
-            };
-            names.insert(l.name.to_string(), shape);
-        }
-    }
-    let mut bound = HashSet::new();
-    bound_names(&def.body.stmts, &mut bound);
-    names.retain(|n, _| !bound.contains(n));
     let mut body = def.body.clone();
     let mut inliner = Inliner {
         fns: &fns,
         cx,
         counter: &mut counter,
         names,
+        results: HashMap::new(),
         hoisted: Vec::new(),
         closure: 0,
     };
@@ -240,24 +230,18 @@ pub fn inline(cx: &Ctxt, def: &ModelDef) -> Option<parse::Block> {
     Some(body)
 }
 
-/// Names bound by `let`s and loops of `stmts` (latents excepted), at any depth.
-fn bound_names(stmts: &[Stmt], out: &mut HashSet<String>) {
-    for s in stmts {
-        match s {
-            Stmt::Let(l) => pat_idents(&l.pat, out),
-            Stmt::For(f) => {
-                pat_idents(&f.pat, out);
-                bound_names(&f.body.stmts, out);
-            }
-            Stmt::If(i) => {
-                bound_names(&i.then.stmts, out);
-                if let Some(e) = &i.els {
-                    bound_names(&e.stmts, out);
-                }
-            }
-            _ => {}
-        }
+/// The shape of a univariate latent, by its `.iid(..)`.
+fn latent_shape(l: &parse::LatentStmt) -> Option<Shape> {
+    let univariate =
+        catalogue::dist_named(&l.dist.name.to_string()).is_some_and(|d| !d.support.multivariate());
+    if !univariate {
+        return None;
     }
+    Some(match &l.iid {
+        None => Shape::Scalar,
+        Some(Expr::Tuple(t)) if t.elems.len() == 2 => Shape::Matrix,
+        Some(_) => Shape::Vector,
+    })
 }
 
 fn pat_idents(p: &Pat, out: &mut HashSet<String>) {
@@ -300,10 +284,11 @@ fn define(
             syn::FnArg::Receiver(r) => error(cx, r, "a user function takes no `self`"),
         }
     }
-    let ret = match &f.sig.output {
-        syn::ReturnType::Type(_, t) => shape_of_type(t),
+    let ret_ty = match &f.sig.output {
+        syn::ReturnType::Type(_, t) => Some((**t).clone()),
         syn::ReturnType::Default => None,
     };
+    let ret = ret_ty.as_ref().and_then(shape_of_type);
     // `return` is not a statement of the DSL: the value is the body's last expression.
     struct Returns<'a>(&'a Ctxt, bool);
     impl<'ast> syn::visit::Visit<'ast> for Returns<'_> {
@@ -324,6 +309,7 @@ fn define(
         name: f.sig.ident.clone(),
         params,
         ret,
+        ret_ty: ret_ty.clone(),
         stmts: Vec::new(),
         tail: syn::parse_quote!(0.0),
     };
@@ -396,13 +382,9 @@ fn define(
         .filter_map(|p| Some((p.name.to_string(), p.shape?)))
         .collect();
     mark_inlined(&mut stmts, &mut declared.clone(), fns);
-    // Calls of functions written before this one, with the parameters' declared shapes.
-    let mut bound = HashSet::new();
-    bound_names(&stmts, &mut bound);
-    let names = declared
-        .into_iter()
-        .filter(|(n, _)| !bound.contains(n))
-        .collect();
+    // Calls of functions written before this one, with the parameters' declared shapes (the
+    // body's `let`s recorded in order by the inliner).
+    let names = declared;
     let mut block = parse::Block { stmts };
     let mut tail = tail;
     let mut inliner = Inliner {
@@ -410,6 +392,7 @@ fn define(
         cx,
         counter,
         names,
+        results: HashMap::new(),
         hoisted: Vec::new(),
         closure: 0,
     };
@@ -421,6 +404,7 @@ fn define(
         name: f.sig.ident.clone(),
         params,
         ret,
+        ret_ty,
         stmts: block.stmts,
         tail,
     })
@@ -559,6 +543,15 @@ fn shape_of(
         Expr::Reference(r) => shape_of(&r.expr, names, fns),
         Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => shape_of(&u.expr, names, fns),
         Expr::Cast(c) => shape_of_type(&c.ty),
+        Expr::Block(b) => match b.block.stmts.last() {
+            Some(syn::Stmt::Expr(t, None)) => shape_of(t, names, fns),
+            _ => None,
+        },
+        Expr::If(i) => match i.then_branch.stmts.last() {
+            Some(syn::Stmt::Expr(t, None)) => shape_of(t, names, fns),
+            _ => None,
+        }
+        .or_else(|| shape_of(&i.else_branch.as_ref()?.1, names, fns)),
         Expr::Path(p) => names.get(&p.path.get_ident()?.to_string()).copied(),
         Expr::Index(ix) => {
             let ranged = |e: &Expr| matches!(e, Expr::Range(_));
@@ -622,6 +615,8 @@ struct Inliner<'a> {
     counter: &'a mut usize,
     /// Shapes of the names in scope where known (see [`inline`]).
     names: HashMap<String, Shape>,
+    /// The names in scope bound by a `let` to a call of a user function: that function.
+    results: HashMap<String, Ident>,
     /// Statements for the calls of the statement being rewritten.
     hoisted: Vec<Stmt>,
     /// Depth inside closures.
@@ -632,6 +627,17 @@ impl Inliner<'_> {
     fn block(&mut self, b: &mut parse::Block) {
         let old = std::mem::take(&mut b.stmts);
         for mut s in old {
+            // A `let`'s shape from its value as written (a call by its function's return
+            // type), before its calls are inlined.
+            let let_shape = match &s {
+                Stmt::Let(l) => Some(self.let_shape(l)),
+                _ => None,
+            };
+            // A `let` of a call of a user function: the function.
+            let mut let_call = match &s {
+                Stmt::Let(l) => self.user_call(&l.init).map(|f| f.name.clone()),
+                _ => None,
+            };
             match &mut s {
                 Stmt::Latent(l) => {
                     l.dist.args.iter_mut().for_each(|a| self.visit_expr_mut(a));
@@ -659,11 +665,54 @@ impl Inliner<'_> {
             }
             b.stmts.append(&mut self.hoisted);
             match &mut s {
-                Stmt::For(f) => self.block(&mut f.body),
+                Stmt::For(f) => {
+                    let outer = self.names.clone();
+                    let results = self.results.clone();
+                    let mut bound = HashSet::new();
+                    pat_idents(&f.pat, &mut bound);
+                    for n in bound {
+                        self.results.remove(&n);
+                        match (&f.pat, &f.iter) {
+                            (Pat::Ident(_), Expr::Range(_)) => self.names.insert(n, Shape::Scalar),
+                            _ => self.names.remove(&n),
+                        };
+                    }
+                    self.block(&mut f.body);
+                    self.names = outer;
+                    self.results = results;
+                }
                 Stmt::If(i) => {
+                    let outer = (self.names.clone(), self.results.clone());
                     self.block(&mut i.then);
+                    (self.names, self.results) = outer.clone();
                     if let Some(e) = &mut i.els {
                         self.block(e);
+                    }
+                    (self.names, self.results) = outer;
+                }
+                Stmt::Latent(l) => match latent_shape(l) {
+                    _ if self.results.remove(&l.name.to_string()).is_some() => {}
+                    Some(shape) => {
+                        self.names.insert(l.name.to_string(), shape);
+                    }
+                    None => {
+                        self.names.remove(&l.name.to_string());
+                    }
+                },
+                Stmt::Let(l) => {
+                    let mut bound = HashSet::new();
+                    pat_idents(&l.pat, &mut bound);
+                    for n in &bound {
+                        self.results.remove(n);
+                    }
+                    if let (Pat::Ident(p), Some(f)) = (&l.pat, let_call.take()) {
+                        self.results.insert(p.ident.to_string(), f);
+                    }
+                    for n in bound {
+                        match (&l.pat, let_shape.flatten()) {
+                            (Pat::Ident(_), Some(shape)) => self.names.insert(n, shape),
+                            _ => self.names.remove(&n),
+                        };
                     }
                 }
                 _ => {}
@@ -674,6 +723,66 @@ impl Inliner<'_> {
 
     fn shape(&self, e: &Expr) -> Option<Shape> {
         shape_of(e, &self.names, self.fns)
+    }
+
+    /// The user function `e` calls, when it is such a call.
+    fn user_call(&self, e: &Expr) -> Option<&UserFn> {
+        match e {
+            Expr::Paren(p) => self.user_call(&p.expr),
+            Expr::Group(g) => self.user_call(&g.expr),
+            Expr::Call(c) => match &*c.func {
+                Expr::Path(p) => self.fns.get(&p.path.get_ident()?.to_string()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// `v[i]` where `v` is bound to the scalar value of a user function: an error naming
+    /// the function (rustc would name the generated code).
+    fn check_index(&self, ix: &syn::ExprIndex) {
+        let Expr::Path(p) = &*ix.expr else { return };
+        let Some(name) = p.path.get_ident() else {
+            return;
+        };
+        let n = name.to_string();
+        let (Some(f), Some(Shape::Scalar)) = (self.results.get(&n), self.names.get(&n)) else {
+            return;
+        };
+        let ty = self
+            .fns
+            .get(&f.to_string())
+            .and_then(|f| f.ret_ty.as_ref().map(type_text))
+            .unwrap_or_else(|| "a scalar".to_string());
+        error(
+            self.cx,
+            ix,
+            format!("`{n}` is a scalar (`{f}` returns `{ty}`), so it cannot be indexed"),
+        );
+    }
+
+    /// The shape of a `let`'s value: its declared type's, else its value's where known. A
+    /// declared type that disagrees with a value whose shape is known is an error.
+    fn let_shape(&self, l: &parse::LetStmt) -> Option<Shape> {
+        let value = self.shape(&l.init);
+        let Some(ty) = &l.ty else { return value };
+        let declared = shape_of_type(ty);
+        if let (Some(d), Some(v)) = (declared, value) {
+            if d != v {
+                error(
+                    self.cx,
+                    &l.init,
+                    format!(
+                        "`{}` is declared `{}`, {}, but its value is {}",
+                        l.pat.to_token_stream(),
+                        type_text(ty),
+                        d.describe(),
+                        v.describe()
+                    ),
+                );
+            }
+        }
+        declared.or(value)
     }
 
     /// Checks the arguments of a call of `f` against its signature; false on a mistake.
@@ -798,6 +907,15 @@ impl VisitMut for Inliner<'_> {
             syn::visit_mut::visit_expr_mut(self, e);
             self.closure -= 1;
             return;
+        }
+        if let Expr::Index(ix) = &*e {
+            self.check_index(ix);
+        }
+        if self.closure == 0 {
+            if let Some(v) = self.conditional(e) {
+                *e = v;
+                return;
+            }
         }
         let fns = self.fns;
         let user = match &*e {

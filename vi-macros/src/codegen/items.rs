@@ -195,6 +195,8 @@ impl Emitter<'_> {
             (constrained scale, in the layout's order): the posterior predictive when the values \
             are a posterior draw. Returns (observed expression, draws) per observation statement.";
 
+        // The data operands' slots and the values' the bodies above made.
+        let n_cached = n_cached.max(self.values.count());
         quote! {
             #(#attrs)*
             #[doc = ""]
@@ -373,7 +375,10 @@ impl Emitter<'_> {
     /// A lowering of statement `src` whose data operands use the model's `DataCache`.
     pub(super) fn lowering(&self, src: usize) -> Lowering {
         let loops = self.loops.get(&src).cloned().unwrap_or_default();
-        Lowering::new(src).with_cache(&self.slots).with_loops(loops)
+        Lowering::new(src)
+            .with_cache(&self.slots)
+            .with_values(&self.values)
+            .with_loops(loops)
     }
 
     pub(super) fn bind_data(&self) -> TokenStream {

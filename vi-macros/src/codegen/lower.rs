@@ -135,6 +135,42 @@ enum Kind {
     /// `log_mix`, or a distribution's log density or log CDF as a value (its partials are
     /// written in the forward call and scaled by the output's adjoint in the sweep).
     Nary(Nary),
+    /// A value computed from data that depends only on the model's arguments, kept in the
+    /// model's `DataCache` ([`ValueSlots`]): the forward code computing it, its result,
+    /// the slot.
+    Cached(TokenStream, Ident, usize),
+}
+
+/// The slots of the model's `DataCache` holding values the rules compute from data that
+/// depends only on the model's arguments (`exposure.ln()` in `PoissonLog(exposure.ln() +
+/// alpha)`): computed once per model rather than at every evaluation. Slots are numbered
+/// after the data operands' (`base` of them) as statements are lowered, keyed by
+/// (statement, the expression's debug text), so every body that lowers the statement reads
+/// the same slot. A slot numbered after the cache was sized is computed at every call.
+pub struct ValueSlots {
+    base: usize,
+    keys: std::cell::RefCell<HashMap<(usize, String), usize>>,
+}
+
+impl ValueSlots {
+    /// No value slots yet, after `base` slots of data operands.
+    pub fn new(base: usize) -> Rc<Self> {
+        Rc::new(ValueSlots {
+            base,
+            keys: Default::default(),
+        })
+    }
+
+    /// The number of slots the cache needs: the data operands' and the values'.
+    pub fn count(&self) -> usize {
+        self.base + self.keys.borrow().len()
+    }
+
+    fn slot(&self, key: (usize, String)) -> usize {
+        let mut keys = self.keys.borrow_mut();
+        let next = self.base + keys.len();
+        *keys.entry(key).or_insert(next)
+    }
 }
 
 struct Op {
@@ -182,6 +218,9 @@ pub struct Lowering {
     /// The variables of the `for` loops around the statement (ranges of integers), named in
     /// index errors.
     loops: Vec<syn::Ident>,
+    /// Where values computed from the model's arguments only are kept (none inside such a
+    /// value's own lowering).
+    values: Option<Rc<ValueSlots>>,
 }
 
 impl Lowering {
@@ -197,7 +236,66 @@ impl Lowering {
             write: WriteMode::Plain,
             partials: true,
             loops: Vec::new(),
+            values: None,
         }
+    }
+
+    /// Values computed by the rules from data that depends only on the model's arguments
+    /// are kept in `values`' slots of `self.__cache`.
+    pub fn with_values(mut self, values: &Rc<ValueSlots>) -> Self {
+        self.values = Some(values.clone());
+        self
+    }
+
+    /// Whether `e` is computed by the rules from data that depends only on the model's
+    /// arguments (operands in the cache's slots, or number literals), so its value can be
+    /// kept for the model. Element reads and writes (indices may change) and densities are
+    /// left out.
+    fn on_arguments(&self, e: &AExpr) -> bool {
+        use quote::ToTokens;
+        match e {
+            AExpr::Data(d) => {
+                matches!(strip(d), Expr::Lit(_))
+                    || self.slots.as_ref().is_some_and(|s| {
+                        s.contains_key(&(self.stmt, d.to_token_stream().to_string()))
+                    })
+            }
+            AExpr::Unary(_, x, _) => self.on_arguments(x),
+            AExpr::Binary(_, a, b, _) => self.on_arguments(a) && self.on_arguments(b),
+            AExpr::Nary(Nary::Ternary(_), xs, _) => xs.iter().all(|x| self.on_arguments(x)),
+            _ => false,
+        }
+    }
+
+    /// `e`, computed from the model's arguments only (see [`Lowering::on_arguments`]),
+    /// kept in a slot of the cache: its own lowering runs once per model.
+    fn cached_value(&mut self, e: &AExpr, values: &Rc<ValueSlots>) -> V {
+        let slot = values.slot((self.stmt, format!("{e:?}")));
+        let mut inner = Lowering::new(self.stmt);
+        inner.next = self.next;
+        inner.slots = self.slots.clone();
+        inner.loops = self.loops.clone();
+        let v = inner.lower_inner(e, None);
+        self.next = inner.next;
+        let V::Value(result) = v else {
+            // Not computed (a literal): nothing to keep.
+            return v;
+        };
+        let code = inner.forward();
+        let out = self.temp_value();
+        self.ops.push(Op {
+            out: out.clone(),
+            kind: Kind::Cached(code, result, slot),
+            args: Vec::new(),
+            span: Span::call_site(),
+        });
+        out
+    }
+
+    fn temp_value(&mut self) -> V {
+        let k = self.next;
+        self.next += 1;
+        V::Value(format_ident!("__t{}_{}", self.stmt, k))
     }
 
     /// The forward calls of densities need not keep their partials: no sweep of this
@@ -445,6 +543,11 @@ impl Lowering {
     }
 
     fn lower_inner(&mut self, e: &AExpr, out: Option<&Binding>) -> V {
+        if let Some(values) = self.values.clone() {
+            if !matches!(e, AExpr::Data(_)) && self.on_arguments(e) {
+                return self.cached_value(e, &values);
+            }
+        }
         match e {
             AExpr::Var(b) => V::Var(b.clone()),
             AExpr::Data(d) => self.data(d),
@@ -633,6 +736,14 @@ impl Lowering {
                 Kind::Nary(Nary::Density(d, which)) => {
                     return self.density_forward(op, &out, d, *which);
                 }
+                Kind::Cached(code, result, slot) => {
+                    return quote! {
+                        let #out = self.__cache.value(#slot, || {
+                            #code
+                            ::core::result::Result::Ok::<_, ::vi::__private::Fail>(#result)
+                        })?;
+                    };
+                }
                 Kind::Set(ps) => {
                     let (v, x) = (op.args[0].arg(), op.args[1].arg());
                     let p = index_tuple(ps);
@@ -680,6 +791,8 @@ impl Lowering {
                 V::Data(d, _) | V::Value(d) => (d.clone(), d.clone()),
             };
             match &op.kind {
+                // Data only: never swept (filtered above).
+                Kind::Cached(..) => quote!(),
                 Kind::Unary(Unary::Identity) => match op.args[0].grad() {
                     Some(gx) => quote!(::vi::__private::acc(&mut #gx, &#gout);),
                     None => quote!(),

@@ -42,6 +42,8 @@ struct Emitter<'a> {
     m: &'a Model,
     /// Slots of the model's `DataCache` (see [`Model::cached`]).
     slots: CacheSlots,
+    /// Slots of the `DataCache` after those, for values computed from the arguments only.
+    values: std::rc::Rc<lower::ValueSlots>,
     /// State written in place (see `analyse::StateVersions`): its binding id -> the loops
     /// and `if`s (statement indices) around its root, outermost first.
     groups: HashMap<BindingId, Vec<usize>>,
@@ -129,6 +131,7 @@ pub fn expand(m: &Model) -> TokenStream {
     let e = Emitter {
         m,
         slots: std::rc::Rc::new(slots),
+        values: lower::ValueSlots::new(m.cached.len()),
         groups: in_place_groups(&m.body),
         moved: {
             let mut moved = HashSet::new();

@@ -40,3 +40,42 @@ fn a_statement_in_a_loop_keeps_one_memo_declared_before_the_loop() {
     assert!(g[call..].contains("lpdf (& mut __k"), "{g}");
     assert!(!g.contains("dist :: normal :: lpdf"), "{g}");
 }
+
+#[test]
+fn data_arithmetic_on_arguments_only_is_kept_for_the_model() {
+    let out = crate::run(
+        "fn m(y: &[f64], exposure: &[f64], x: &[f64], i: usize) {
+            let alpha ~ Normal(0.0, 5.0);
+            let beta ~ Normal(0.0, 1.0);
+            y ~ PoissonLog(exposure.ln() + alpha + x * beta);
+            target += beta * (x[i] - 100.0);
+            for j in 0..x.len() {
+                // A data statement in the body: the loop stays a loop (not vectorised).
+                let _k = j;
+                target += alpha * (x[j] - 100.0);
+            }
+        }"
+        .parse()
+        .expect("tokens"),
+    )
+    .to_string();
+    assert!(!out.contains("compile_error"), "{out}");
+    // `exposure.ln()` and `x[i] - 100.0` (`i` is an argument) are computed in cache slots
+    // after the data operands', in every body that has their statement (the constructor's
+    // run, density, terms, gradient, and simulate for the observation); `x[j] - 100.0` reads
+    // an element at a loop variable, so it is computed at every evaluation.
+    let kept: Vec<&str> = out
+        .match_indices("__cache . value (")
+        .map(|(k, _)| &out[k + 17..k + 23])
+        .collect();
+    let mut slots = kept.clone();
+    slots.sort();
+    slots.dedup();
+    assert_eq!(slots, ["4usize", "5usize"], "{out}");
+    assert_eq!(kept.iter().filter(|k| **k == "4usize").count(), 5, "{out}");
+    assert_eq!(kept.iter().filter(|k| **k == "5usize").count(), 4, "{out}");
+    // Four data operands' slots, then the two values'.
+    assert!(out.contains("DataCache :: new (6usize)"), "{out}");
+    assert_eq!(out.matches("__private :: ad :: ln (").count(), 5, "{out}");
+    assert_eq!(out.matches("sub_fwd").count(), 4 + 4, "{out}");
+}

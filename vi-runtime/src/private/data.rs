@@ -341,6 +341,35 @@ impl DataCache {
     }
 }
 
+impl DataCache {
+    /// A value computed by the rules from data that depends only on the model's arguments
+    /// (`exposure.ln()` inside a statement): `make` runs once per model, when slot `k` is
+    /// first read (in the constructor's run), and every later call gets a copy of the kept
+    /// value (its storage from the pool). A slot beyond the cache, or a failing `make`,
+    /// keeps nothing.
+    ///
+    /// # Errors
+    /// `make`'s error.
+    #[inline]
+    pub fn value<T, E>(&self, k: usize, make: impl FnOnce() -> Result<T, E>) -> Result<T, E>
+    where
+        T: ToValue<Out = T> + Any + Send + Sync,
+    {
+        let cell = k.checked_mul(3).and_then(|i| self.0.get(i));
+        if let Some(v) = cell
+            .and_then(|c| c.get())
+            .and_then(|b| b.downcast_ref::<T>())
+        {
+            return Ok(v.to_value());
+        }
+        let v = make()?;
+        if let Some(c) = cell {
+            let _ = c.set(Box::new(v.to_value()));
+        }
+        Ok(v)
+    }
+}
+
 /// [`val`], the conversion kept in slot `k` of `cache` when there is one to keep.
 #[inline(always)]
 pub fn cached_val<'a, T: Val + ?Sized>(cache: &'a DataCache, k: usize, x: &'a T) -> Cow<'a, T::V> {
