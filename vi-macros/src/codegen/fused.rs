@@ -347,6 +347,15 @@ impl Build<'_> {
         }
     }
 
+    /// Whether `f` is one number in every lane (a scalar leaf or scalar data).
+    fn invariant(&self, f: &F) -> bool {
+        match f {
+            F::Data(_, lane) => !lane,
+            F::Val(l) => self.leaves[*l].how == How::Scalar,
+            _ => false,
+        }
+    }
+
     fn active(&self, f: &F) -> bool {
         match f {
             F::Data(..) => false,
@@ -525,7 +534,12 @@ impl Emitter<'_> {
                 How::Lane => {
                     quote!(let #a: &mut [f64] = ::vi::__private::fused_lanes_mut(&mut #g, __fn);)
                 }
-                How::Base => quote!(let #a: &mut [f64] = ::vi::__private::ad::flat_mut(&mut #g);),
+                // The base and its adjoint cut to one length (they have the same), so that
+                // one bounds check per lane covers both.
+                How::Base => quote! {
+                    let #a: &mut [f64] = ::vi::__private::ad::flat_mut(&mut #g);
+                    let (#r, #a) = ::vi::__private::fused_same_len(#r, #a);
+                },
             });
         }
         let mut vals = HashMap::new();
@@ -541,6 +555,44 @@ impl Emitter<'_> {
         });
         let memo = format_ident!("__k{}", src);
         let lp = format_ident!("__lp{}", src);
+        // A Normal whose scale is one number for every lane: the lanes' residuals and the
+        // sum of their squares (`fused_normal_prep`), the density and the scale's adjoint
+        // once after the loop.
+        let lane_loop = if dist.name == "Normal" && trees.len() == 3 && b.invariant(&trees[2]) {
+            let sigma = &xs[2];
+            let (y, mu) = (&xs[0], &xs[1]);
+            let gy = b.backward(&trees[0], quote!(-__fd), &vals);
+            let gmu = b.backward(&trees[1], quote!(__fd), &vals);
+            let gs = b.backward(&trees[2], quote!(__fds), &vals);
+            quote! {
+                let __fq = ::vi::__private::fused_normal_prep(#sigma);
+                let mut __fss: f64 = 0.0;
+                for __fk in 0..__fn {
+                    #(#body)*
+                    let __fres: f64 = #y - #mu;
+                    __fss += __fres * __fres;
+                    let __fd: f64 = __fres * __fq.inv2;
+                    #gy
+                    #gmu
+                }
+                let (__fl, __fds) = ::vi::__private::fused_normal_finish(&__fq, __fss, __fn);
+                #gs
+            }
+        } else {
+            quote! {
+                let mut __fl: f64 = 0.0;
+                for __fk in 0..__fn {
+                    #(#body)*
+                    let (__fe, __fp) = ::vi::__private::fused_elem(
+                        &mut #memo,
+                        [#(#xs),*],
+                        [#(#want),*],
+                    );
+                    __fl += __fe;
+                    #(#backs)*
+                }
+            }
+        };
         let acc = if m.pass.density() {
             quote!(__lp += #lp;)
         } else {
@@ -558,17 +610,7 @@ impl Emitter<'_> {
             let #lp: f64 = {
                 #(#pre)*
                 #(#readers)*
-                let mut __fl: f64 = 0.0;
-                for __fk in 0..__fn {
-                    #(#body)*
-                    let (__fe, __fp) = ::vi::__private::fused_elem(
-                        &mut #memo,
-                        [#(#xs),*],
-                        [#(#want),*],
-                    );
-                    __fl += __fe;
-                    #(#backs)*
-                }
+                #lane_loop
                 #(#after)*
                 __fl
             };

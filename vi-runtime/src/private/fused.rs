@@ -55,6 +55,15 @@ pub fn fused_add_scalar<T: Flat + ?Sized>(g: &mut T, s: f64) {
     g.flat_mut()[0] += s;
 }
 
+/// A gather's or segment's base and its adjoint, both cut to the shorter length (they have
+/// the same, the adjoint being made like the value): with the lengths equal, the compiler
+/// checks a lane's position once for both.
+#[inline(always)]
+pub fn fused_same_len<'a, 'b>(v: &'a [f64], g: &'b mut [f64]) -> (&'a [f64], &'b mut [f64]) {
+    let n = v.len().min(g.len());
+    (&v[..n], &mut g[..n])
+}
+
 /// One lane's density and partials: [`Kernel::elem`] (`want[k]`: whether operand `k` is
 /// active).
 #[inline(always)]
@@ -84,6 +93,9 @@ mod tests {
         let mut s = 1.0;
         fused_add_scalar(&mut s, 2.0);
         assert_eq!(s, 3.0);
+        let (v, mut g) = ([1.0, 2.0, 3.0], [0.0; 2]);
+        let (v, g) = fused_same_len(&v, &mut g);
+        assert_eq!((v, g.len()), (&[1.0, 2.0][..], 2));
     }
 
     #[test]
