@@ -663,8 +663,10 @@ mod tests {
 
     #[test]
     fn a_gather_and_shifted_lags_run_as_one_loop_with_the_vector_form_for_many_rows() {
+        // A Normal with one scale: residuals and their squares' sum, no one-element kernel.
         let g = grad_fn(RADON);
-        assert_eq!(g.matches("fused_elem").count(), 1, "{g}");
+        assert_eq!(g.matches("fused_normal_prep").count(), 1, "{g}");
+        assert!(!g.contains("fused_elem"), "{g}");
         // One scatter-add into `a`'s adjoint, one loop, and the threaded form kept.
         assert!(g.contains("for __fk in 0 .. __fn"), "{g}");
         assert!(g.contains("fused_serial"), "{g}");
@@ -679,7 +681,7 @@ mod tests {
                 }
             }",
         );
-        assert_eq!(g.matches("fused_elem").count(), 1, "{g}");
+        assert_eq!(g.matches("fused_normal_prep").count(), 1, "{g}");
         // `~` on a segment of a latent (Stan's stochastic volatility): the value's adjoint
         // too, written lane by lane into the segment's (and the observation, which reads
         // `h[t]`, a segment at no shift).
@@ -698,8 +700,12 @@ mod tests {
                 }
             }",
         );
-        assert_eq!(g.matches("fused_elem").count(), 2, "{g}");
-        assert!(g.contains("[true , true , true]"), "{g}");
+        // `h[t]`'s statement has one scale (the residuals' path, the value's adjoint minus
+        // the location's); `y[t]`'s has a scale per lane (the one-element kernel).
+        assert_eq!(g.matches("fused_normal_prep").count(), 1, "{g}");
+        assert_eq!(g.matches("fused_elem").count(), 1, "{g}");
+        assert!(g.contains("+= - __fd"), "{g}");
+        assert!(g.contains("[false , false , true]"), "{g}");
     }
 
     #[test]
@@ -714,11 +720,11 @@ mod tests {
                 }
             }",
         );
-        assert!(!g.contains("fused_elem"), "{g}");
+        assert!(!g.contains("fused_elem") && !g.contains("fused_normal"), "{g}");
         // Kept per iteration by a data statement.
         let g =
             grad_fn(&RADON.replace("for i in 0..y.len() {", "for i in 0..y.len() { let _k = i;"));
-        assert!(!g.contains("fused_elem"), "{g}");
+        assert!(!g.contains("fused_elem") && !g.contains("fused_normal"), "{g}");
         // A data value the pass cannot tell the shape of (a data `let`).
         let g = grad_fn(
             "fn m(g: &[usize], y: &[f64]) {
@@ -729,6 +735,6 @@ mod tests {
                 }
             }",
         );
-        assert!(!g.contains("fused_elem"), "{g}");
+        assert!(!g.contains("fused_elem") && !g.contains("fused_normal"), "{g}");
     }
 }
