@@ -720,11 +720,17 @@ mod tests {
                 }
             }",
         );
-        assert!(!g.contains("fused_elem") && !g.contains("fused_normal"), "{g}");
+        assert!(
+            !g.contains("fused_elem") && !g.contains("fused_normal"),
+            "{g}"
+        );
         // Kept per iteration by a data statement.
         let g =
             grad_fn(&RADON.replace("for i in 0..y.len() {", "for i in 0..y.len() { let _k = i;"));
-        assert!(!g.contains("fused_elem") && !g.contains("fused_normal"), "{g}");
+        assert!(
+            !g.contains("fused_elem") && !g.contains("fused_normal"),
+            "{g}"
+        );
         // A data value the pass cannot tell the shape of (a data `let`).
         let g = grad_fn(
             "fn m(g: &[usize], y: &[f64]) {
@@ -735,6 +741,9 @@ mod tests {
                 }
             }",
         );
-        assert!(!g.contains("fused_elem") && !g.contains("fused_normal"), "{g}");
+        assert!(
+            !g.contains("fused_elem") && !g.contains("fused_normal"),
+            "{g}"
+        );
     }
 }

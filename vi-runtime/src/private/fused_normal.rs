@@ -4,9 +4,11 @@
 //! the density and the scale's adjoint come from the sum once, after the loop, as the
 //! sufficient-statistics kernel and a hand-written gradient compute them:
 //! `sum ln N = -ss / (2 sigma^2) - n (ln sigma + ln sqrt(2 pi))` and
-//! `d/dsigma = (ss / sigma^2 - n) / sigma`. Per lane that is a subtraction, two products
-//! and a sum, where [`Kernel::elem`](crate::dist::scalar::Kernel::elem) computes the
-//! whole one-element density and all its partials.
+//! `d/dsigma = (ss / sigma^2 - n) / sigma`.
+//!
+//! Per lane that is a subtraction, two products and a sum, where
+//! [`Kernel::elem`](crate::dist::scalar::Kernel::elem) computes the whole one-element
+//! density and all its partials.
 
 use crate::math::LN_SQRT_2PI;
 
@@ -38,7 +40,8 @@ pub fn fused_normal_prep(sigma: f64) -> NormalLanes {
 #[must_use]
 pub fn fused_normal_finish(p: &NormalLanes, ss: f64, n: usize) -> (f64, f64) {
     let s = p.sigma;
-    if !(s > 0.0) {
+    // Not `s <= 0.0`: a NaN scale is invalid too.
+    if s.is_nan() || s <= 0.0 {
         return (f64::NAN, 0.0);
     }
     let n = n as f64;
