@@ -374,7 +374,13 @@ impl Build<'_> {
         vals: &mut HashMap<*const F, TokenStream>,
     ) -> TokenStream {
         let v = match f {
-            F::Data(r, true) => quote!(#r[__fk]),
+            F::Data(r, true) => {
+                // Read once into a local: a store into an adjoint between two reads would
+                // make the compiler read it again.
+                let v = self.fresh("x");
+                out.push(quote!(let #v: f64 = #r[__fk];));
+                quote!(#v)
+            }
             F::Data(r, false) => quote!(#r),
             F::Val(l) => {
                 let r = reader(*l);
@@ -564,17 +570,30 @@ impl Emitter<'_> {
             let gy = b.backward(&trees[0], quote!(-__fd), &vals);
             let gmu = b.backward(&trees[1], quote!(__fd), &vals);
             let gs = b.backward(&trees[2], quote!(__fds), &vals);
+            // The loop in a function of its own (`fused_outlined`), its operands moved in
+            // and the scalars' adjoints handed back.
+            let sa: Vec<Ident> = b
+                .leaves
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.how == How::Scalar && l.grad.is_some())
+                .map(|(l, _)| adjoint(l))
+                .collect();
             quote! {
                 let __fq = ::vi::__private::fused_normal_prep(#sigma);
-                let mut __fss: f64 = 0.0;
-                for __fk in 0..__fn {
-                    #(#body)*
-                    let __fres: f64 = #y - #mu;
-                    __fss += __fres * __fres;
-                    let __fd: f64 = __fres * __fq.inv2;
-                    #gy
-                    #gmu
-                }
+                let __fss: f64;
+                (__fss, #(#sa,)*) = ::vi::__private::fused_outlined(move || {
+                    let mut __fss: f64 = 0.0;
+                    for __fk in 0..__fn {
+                        #(#body)*
+                        let __fres: f64 = #y - #mu;
+                        __fss += __fres * __fres;
+                        let __fd: f64 = __fres * __fq.inv2;
+                        #gy
+                        #gmu
+                    }
+                    (__fss, #(#sa,)*)
+                });
                 let (__fl, __fds) = ::vi::__private::fused_normal_finish(&__fq, __fss, __fn);
                 #gs
             }
