@@ -467,6 +467,19 @@ impl Build<'_> {
     }
 }
 
+/// Statements cutting the lanes' data and index slices `f` reads to the lanes' length.
+fn lane_slices(f: &F, out: &mut Vec<TokenStream>) {
+    match f {
+        F::Data(r, true) | F::Gather(_, r, ..) => out.push(quote!(let #r = &#r[..__fn];)),
+        F::Neg(x) => lane_slices(x, out),
+        F::Bin(_, x, y) => {
+            lane_slices(x, out);
+            lane_slices(y, out);
+        }
+        _ => {}
+    }
+}
+
 fn reader(l: usize) -> Ident {
     format_ident!("__fr{}", l)
 }
@@ -579,10 +592,32 @@ impl Emitter<'_> {
                 .filter(|(_, l)| l.how == How::Scalar && l.grad.is_some())
                 .map(|(l, _)| adjoint(l))
                 .collect();
+            // Inside it, the slices cut again to the lanes' length and a base to its
+            // adjoint's, which the captures do not tell the compiler: no bounds check per
+            // lane for a lane's read, one for a gather's.
+            let mut cut = Vec::new();
+            for t in &trees {
+                lane_slices(t, &mut cut);
+            }
+            for (l, leaf) in b.leaves.iter().enumerate() {
+                let (r, a) = (reader(l), adjoint(l));
+                match (leaf.how, leaf.grad.is_some()) {
+                    (How::Lane, true) => cut.push(quote! {
+                        let #r = &#r[..__fn];
+                        let #a = &mut #a[..__fn];
+                    }),
+                    (How::Lane, false) => cut.push(quote!(let #r = &#r[..__fn];)),
+                    (How::Base, true) => {
+                        cut.push(quote!(let (#r, #a) = ::vi::__private::fused_same_len(#r, #a);))
+                    }
+                    _ => {}
+                }
+            }
             quote! {
                 let __fq = ::vi::__private::fused_normal_prep(#sigma);
                 let __fss: f64;
                 (__fss, #(#sa,)*) = ::vi::__private::fused_outlined(move || {
+                    #(#cut)*
                     let mut __fss: f64 = 0.0;
                     for __fk in 0..__fn {
                         #(#body)*
