@@ -15,6 +15,7 @@ mod macro_coverage;
 mod macro_data;
 mod macro_data_kept;
 mod macro_fused;
+mod macro_fused_normal;
 mod macro_gather;
 mod macro_hoist;
 mod macro_inplace;

@@ -347,6 +347,15 @@ impl Build<'_> {
         }
     }
 
+    /// Whether `f` is one number in every lane (a scalar leaf or scalar data).
+    fn invariant(&self, f: &F) -> bool {
+        match f {
+            F::Data(_, lane) => !lane,
+            F::Val(l) => self.leaves[*l].how == How::Scalar,
+            _ => false,
+        }
+    }
+
     fn active(&self, f: &F) -> bool {
         match f {
             F::Data(..) => false,
@@ -365,7 +374,13 @@ impl Build<'_> {
         vals: &mut HashMap<*const F, TokenStream>,
     ) -> TokenStream {
         let v = match f {
-            F::Data(r, true) => quote!(#r[__fk]),
+            F::Data(r, true) => {
+                // Read once into a local: a store into an adjoint between two reads would
+                // make the compiler read it again.
+                let v = self.fresh("x");
+                out.push(quote!(let #v: f64 = #r[__fk];));
+                quote!(#v)
+            }
             F::Data(r, false) => quote!(#r),
             F::Val(l) => {
                 let r = reader(*l);
@@ -452,6 +467,19 @@ impl Build<'_> {
     }
 }
 
+/// Statements cutting the lanes' data and index slices `f` reads to the lanes' length.
+fn lane_slices(f: &F, out: &mut Vec<TokenStream>) {
+    match f {
+        F::Data(r, true) | F::Gather(_, r, ..) => out.push(quote!(let #r = &#r[..__fn];)),
+        F::Neg(x) => lane_slices(x, out),
+        F::Bin(_, x, y) => {
+            lane_slices(x, out);
+            lane_slices(y, out);
+        }
+        _ => {}
+    }
+}
+
 fn reader(l: usize) -> Ident {
     format_ident!("__fr{}", l)
 }
@@ -525,7 +553,12 @@ impl Emitter<'_> {
                 How::Lane => {
                     quote!(let #a: &mut [f64] = ::vi::__private::fused_lanes_mut(&mut #g, __fn);)
                 }
-                How::Base => quote!(let #a: &mut [f64] = ::vi::__private::ad::flat_mut(&mut #g);),
+                // The base and its adjoint cut to one length (they have the same), so that
+                // one bounds check per lane covers both.
+                How::Base => quote! {
+                    let #a: &mut [f64] = ::vi::__private::ad::flat_mut(&mut #g);
+                    let (#r, #a) = ::vi::__private::fused_same_len(#r, #a);
+                },
             });
         }
         let mut vals = HashMap::new();
@@ -541,6 +574,79 @@ impl Emitter<'_> {
         });
         let memo = format_ident!("__k{}", src);
         let lp = format_ident!("__lp{}", src);
+        // A Normal whose scale is one number for every lane: the lanes' residuals and the
+        // sum of their squares (`fused_normal_prep`), the density and the scale's adjoint
+        // once after the loop.
+        let lane_loop = if dist.name == "Normal" && trees.len() == 3 && b.invariant(&trees[2]) {
+            let sigma = &xs[2];
+            let (y, mu) = (&xs[0], &xs[1]);
+            let gy = b.backward(&trees[0], quote!(-__fd), &vals);
+            let gmu = b.backward(&trees[1], quote!(__fd), &vals);
+            let gs = b.backward(&trees[2], quote!(__fds), &vals);
+            // The loop in a function of its own (`fused_outlined`), its operands moved in
+            // and the scalars' adjoints handed back.
+            let sa: Vec<Ident> = b
+                .leaves
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.how == How::Scalar && l.grad.is_some())
+                .map(|(l, _)| adjoint(l))
+                .collect();
+            // Inside it, the slices cut again to the lanes' length and a base to its
+            // adjoint's, which the captures do not tell the compiler: no bounds check per
+            // lane for a lane's read, one for a gather's.
+            let mut cut = Vec::new();
+            for t in &trees {
+                lane_slices(t, &mut cut);
+            }
+            for (l, leaf) in b.leaves.iter().enumerate() {
+                let (r, a) = (reader(l), adjoint(l));
+                match (leaf.how, leaf.grad.is_some()) {
+                    (How::Lane, true) => cut.push(quote! {
+                        let #r = &#r[..__fn];
+                        let #a = &mut #a[..__fn];
+                    }),
+                    (How::Lane, false) => cut.push(quote!(let #r = &#r[..__fn];)),
+                    (How::Base, true) => {
+                        cut.push(quote!(let (#r, #a) = ::vi::__private::fused_same_len(#r, #a);))
+                    }
+                    _ => {}
+                }
+            }
+            quote! {
+                let __fq = ::vi::__private::fused_normal_prep(#sigma);
+                let __fss: f64;
+                (__fss, #(#sa,)*) = ::vi::__private::fused_outlined(move || {
+                    #(#cut)*
+                    let mut __fss: f64 = 0.0;
+                    for __fk in 0..__fn {
+                        #(#body)*
+                        let __fres: f64 = #y - #mu;
+                        __fss += __fres * __fres;
+                        let __fd: f64 = __fres * __fq.inv2;
+                        #gy
+                        #gmu
+                    }
+                    (__fss, #(#sa,)*)
+                });
+                let (__fl, __fds) = ::vi::__private::fused_normal_finish(&__fq, __fss, __fn);
+                #gs
+            }
+        } else {
+            quote! {
+                let mut __fl: f64 = 0.0;
+                for __fk in 0..__fn {
+                    #(#body)*
+                    let (__fe, __fp) = ::vi::__private::fused_elem(
+                        &mut #memo,
+                        [#(#xs),*],
+                        [#(#want),*],
+                    );
+                    __fl += __fe;
+                    #(#backs)*
+                }
+            }
+        };
         let acc = if m.pass.density() {
             quote!(__lp += #lp;)
         } else {
@@ -558,17 +664,7 @@ impl Emitter<'_> {
             let #lp: f64 = {
                 #(#pre)*
                 #(#readers)*
-                let mut __fl: f64 = 0.0;
-                for __fk in 0..__fn {
-                    #(#body)*
-                    let (__fe, __fp) = ::vi::__private::fused_elem(
-                        &mut #memo,
-                        [#(#xs),*],
-                        [#(#want),*],
-                    );
-                    __fl += __fe;
-                    #(#backs)*
-                }
+                #lane_loop
                 #(#after)*
                 __fl
             };
@@ -621,8 +717,10 @@ mod tests {
 
     #[test]
     fn a_gather_and_shifted_lags_run_as_one_loop_with_the_vector_form_for_many_rows() {
+        // A Normal with one scale: residuals and their squares' sum, no one-element kernel.
         let g = grad_fn(RADON);
-        assert_eq!(g.matches("fused_elem").count(), 1, "{g}");
+        assert_eq!(g.matches("fused_normal_prep").count(), 1, "{g}");
+        assert!(!g.contains("fused_elem"), "{g}");
         // One scatter-add into `a`'s adjoint, one loop, and the threaded form kept.
         assert!(g.contains("for __fk in 0 .. __fn"), "{g}");
         assert!(g.contains("fused_serial"), "{g}");
@@ -637,7 +735,7 @@ mod tests {
                 }
             }",
         );
-        assert_eq!(g.matches("fused_elem").count(), 1, "{g}");
+        assert_eq!(g.matches("fused_normal_prep").count(), 1, "{g}");
         // `~` on a segment of a latent (Stan's stochastic volatility): the value's adjoint
         // too, written lane by lane into the segment's (and the observation, which reads
         // `h[t]`, a segment at no shift).
@@ -656,8 +754,12 @@ mod tests {
                 }
             }",
         );
-        assert_eq!(g.matches("fused_elem").count(), 2, "{g}");
-        assert!(g.contains("[true , true , true]"), "{g}");
+        // `h[t]`'s statement has one scale (the residuals' path, the value's adjoint minus
+        // the location's); `y[t]`'s has a scale per lane (the one-element kernel).
+        assert_eq!(g.matches("fused_normal_prep").count(), 1, "{g}");
+        assert_eq!(g.matches("fused_elem").count(), 1, "{g}");
+        assert!(g.contains("+= - __fd"), "{g}");
+        assert!(g.contains("[false , false , true]"), "{g}");
     }
 
     #[test]
@@ -672,11 +774,17 @@ mod tests {
                 }
             }",
         );
-        assert!(!g.contains("fused_elem"), "{g}");
+        assert!(
+            !g.contains("fused_elem") && !g.contains("fused_normal"),
+            "{g}"
+        );
         // Kept per iteration by a data statement.
         let g =
             grad_fn(&RADON.replace("for i in 0..y.len() {", "for i in 0..y.len() { let _k = i;"));
-        assert!(!g.contains("fused_elem"), "{g}");
+        assert!(
+            !g.contains("fused_elem") && !g.contains("fused_normal"),
+            "{g}"
+        );
         // A data value the pass cannot tell the shape of (a data `let`).
         let g = grad_fn(
             "fn m(g: &[usize], y: &[f64]) {
@@ -687,6 +795,9 @@ mod tests {
                 }
             }",
         );
-        assert!(!g.contains("fused_elem"), "{g}");
+        assert!(
+            !g.contains("fused_elem") && !g.contains("fused_normal"),
+            "{g}"
+        );
     }
 }

@@ -170,7 +170,7 @@ impl Emitter<'_> {
             #[allow(unused_imports)]
             use ::vi::__private::{
                 ScalarRules as _, ColScalarRules as _, GeneralAdd as _, GeneralSub as _,
-                GeneralMul as _, GeneralDiv as _, ScalarMulAdd as _, GeneralMulAdd as _,
+                GeneralMul as _, GeneralDiv as _, ScalarMulAdd as _, GeneralMulAdd as _, ColMulAdd as _,
             };
         };
         let grad_done = super::lower::recycle(

@@ -141,11 +141,21 @@ fn lpdf_impl(
         }
         let inv = 1.0 / s;
         let mut ss = 0.0;
+        // A latent vector's prior with one location (`z ~ Normal(0.0, 1.0).iid(j)`).
+        let prior = dmu.is_none()
+            && mu.len() == 1
+            && y.len() == n
+            && dy.as_deref().is_some_and(|g| g.len() == n);
         match dmu.as_deref_mut() {
             // Observed data against a vector of locations (`y ~ Normal(x * w + b, sigma)`):
             // straight slices, so the loop vectorises.
             Some(g) if dy.is_none() && y.len() == n && mu.len() == n && g.len() == n => {
                 ss = residual_pass(y, mu, g, inv);
+            }
+            None if prior => {
+                if let Some(g) = dy.as_deref_mut() {
+                    ss = prior_pass(y, mu[0], g, inv);
+                }
             }
             _ => {
                 for i in 0..n {
@@ -205,6 +215,33 @@ fn residual_pass(y: &[f64], mu: &[f64], dmu: &mut [f64], inv: f64) -> f64 {
         let z = (y[j] - mu[j]) * inv;
         tail += z * z;
         dmu[j] += z * inv;
+    }
+    combine(acc) + tail
+}
+
+/// [`residual_pass`] for a value's own adjoint at one location `mu`: `dy_i -= z_i / sigma`.
+#[inline(always)]
+fn prior_pass(y: &[f64], mu: f64, dy: &mut [f64], inv: f64) -> f64 {
+    let n = dy.len();
+    let y = &y[..n];
+    let whole = n - n % LANES;
+    let mut acc = [0.0; LANES];
+    let mut i = 0;
+    while i < whole {
+        let yy = lanes(&y[i..i + LANES]);
+        let gg = &mut dy[i..i + LANES];
+        for l in 0..LANES {
+            let z = (yy[l] - mu) * inv;
+            acc[l] += z * z;
+            gg[l] -= z * inv;
+        }
+        i += LANES;
+    }
+    let mut tail = 0.0;
+    for j in whole..n {
+        let z = (y[j] - mu) * inv;
+        tail += z * z;
+        dy[j] -= z * inv;
     }
     combine(acc) + tail
 }

@@ -55,8 +55,25 @@ pub fn fused_add_scalar<T: Flat + ?Sized>(g: &mut T, s: f64) {
     g.flat_mut()[0] += s;
 }
 
+/// A gather's or segment's base and its adjoint, both cut to the shorter length (they have
+/// the same, the adjoint being made like the value): with the lengths equal, the compiler
+/// checks a lane's position once for both.
+#[inline(always)]
+pub fn fused_same_len<'a, 'b>(v: &'a [f64], g: &'b mut [f64]) -> (&'a [f64], &'b mut [f64]) {
+    let n = v.len().min(g.len());
+    (&v[..n], &mut g[..n])
+}
+
 /// One lane's density and partials: [`Kernel::elem`] (`want[k]`: whether operand `k` is
 /// active).
+/// Runs `f`, a fused statement's lane loop, as a function of its own: its operands (the
+/// slices and numbers it captures by value) are then kept in registers, where inside the
+/// gradient, one large function, the compiler keeps some of them on the stack.
+#[inline(never)]
+pub fn fused_outlined<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
 #[inline(always)]
 pub fn fused_elem<K: Kernel<N>, const N: usize>(
     k: &mut K,
@@ -84,6 +101,9 @@ mod tests {
         let mut s = 1.0;
         fused_add_scalar(&mut s, 2.0);
         assert_eq!(s, 3.0);
+        let (v, mut g) = ([1.0, 2.0, 3.0], [0.0; 2]);
+        let (v, g) = fused_same_len(&v, &mut g);
+        assert_eq!((v, g.len()), (&[1.0, 2.0][..], 2));
     }
 
     #[test]

@@ -67,11 +67,7 @@ where
     // not, on the baseline instruction set): with `d = i - sub` (an index below `sub` wraps
     // to one with the top bit set), `d | (len - 1 - d)` has its top bit set exactly when
     // `d >= len` (lengths and in-range positions are below 2^63; `len = 0` wraps too).
-    let bad = idx.iter().fold(0usize, |b, &i| {
-        let d = i.wrapping_sub(sub);
-        b | d | len.wrapping_sub(1).wrapping_sub(d)
-    });
-    if bad >> (usize::BITS - 1) != 0 {
+    if any_out_of_range(idx, sub, len) {
         let k = idx
             .iter()
             .position(|&i| i < sub || i - sub >= len)
@@ -84,6 +80,20 @@ where
         ));
     }
     Ok(idx)
+}
+
+/// Whether some `i - sub` of `idx` is outside `0..len`: the reduction of
+/// [`gather_index`], in the runtime (not in each model's crate) so that it runs at the widest
+/// vector level the CPU has (`simd::dispatch`), 8 codes at a time with AVX-512.
+#[inline(never)]
+fn any_out_of_range(idx: &[usize], sub: usize, len: usize) -> bool {
+    crate::simd::dispatch!([] [] (idx: &[usize], sub: usize, len: usize) -> bool {
+        let bad = idx.iter().fold(0usize, |b, &i| {
+            let d = i.wrapping_sub(sub);
+            b | d | len.wrapping_sub(1).wrapping_sub(d)
+        });
+        bad >> (usize::BITS - 1) != 0
+    })
 }
 
 /// The start of the segment `v[t - back]` over the lanes `t` of `lanes` (its length is the
@@ -198,6 +208,25 @@ pub fn range_len(a: usize, b: usize) -> usize {
 mod tests {
     use super::*;
     use nalgebra::DVector;
+
+    #[test]
+    fn the_vectorised_range_reduction_finds_one_bad_code_anywhere() {
+        // Every length up to 40 (the vector loop's body and its tail), one code out of range
+        // (too large, or below the offset) at each position, against the comparison per code.
+        for n in 1..40usize {
+            let good: Vec<usize> = (0..n).map(|k| 3 + (k * 7) % 85).collect();
+            assert!(!any_out_of_range(&good, 3, 85));
+            for at in 0..n {
+                for bad in [88, 2, usize::MAX] {
+                    let mut idx = good.clone();
+                    idx[at] = bad;
+                    let direct = idx.iter().any(|&i| i < 3 || i - 3 >= 85);
+                    assert!(direct && any_out_of_range(&idx, 3, 85), "{n} {at} {bad}");
+                }
+            }
+        }
+        assert!(any_out_of_range(&[0], 0, 0) && !any_out_of_range(&[], 0, 0));
+    }
 
     fn message(r: Result<impl std::fmt::Debug, Fail>) -> String {
         match r {

@@ -84,6 +84,12 @@ pub mod pool {
 
 mod fused;
 pub use fused::{
-    fused_add_scalar, fused_elem, fused_lanes, fused_lanes_mut, fused_scalar, fused_segment,
-    fused_segment_mut, fused_serial,
+    fused_add_scalar, fused_elem, fused_lanes, fused_lanes_mut, fused_outlined, fused_same_len,
+    fused_scalar, fused_segment, fused_segment_mut, fused_serial,
 };
+
+mod fused_normal;
+pub use fused_normal::{fused_normal_finish, fused_normal_prep, NormalLanes};
+
+mod col_mul_add;
+pub use col_mul_add::ColMulAdd;
