@@ -42,6 +42,7 @@ mod common;
 use common::{check, theta};
 mod gather;
 mod mixture;
+mod network;
 
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 
@@ -912,9 +913,12 @@ fn main() {
     let mix = mixture::Setup::new();
     // Issue 13's gathers and shifts (`gather/mod.rs`): radon and AR(5).
     let gat = gather::Setup::new();
+    // Issue 15's network on the peers' data, against one fused pass (`network/mod.rs`).
+    let net = network::Setup::new();
     let mut vs = variants(&setup);
     vs.extend(mixture::variants(&mix));
     vs.extend(gather::variants(&gat));
+    vs.extend(network::variants(&net));
     // `VI_BENCH_GROUPS=radon,AR`: only the groups whose names contain one of these.
     if let Some(only) = std::env::var_os("VI_BENCH_GROUPS") {
         let only = only.to_string_lossy().into_owned();

@@ -86,6 +86,7 @@ mod gather;
 pub mod glm;
 mod index;
 pub mod kernels;
+pub mod tanh_layer;
 mod matrix;
 pub(crate) mod pool;
 mod reduce;

@@ -87,3 +87,6 @@ pub use fused::{
     fused_add_scalar, fused_elem, fused_lanes, fused_lanes_mut, fused_scalar, fused_segment,
     fused_segment_mut, fused_serial,
 };
+
+mod tanh_layer;
+pub use tanh_layer::normal_tanh_layer;
