@@ -381,7 +381,10 @@ fn nuts_rows(filter: &str) {
     let long = "nuts/bnn/nutpie/diag/long-4000";
     if filter.contains("long") && long.contains(filter) {
         println!("(this row: 4 chains x (1000 + 4000))");
-        let nuts = base.clone().adaptation(Adaptation::Nutpie).metric(Metric::Diag);
+        let nuts = base
+            .clone()
+            .adaptation(Adaptation::Nutpie)
+            .metric(Metric::Diag);
         nuts_row(long, &net, &nuts.warmup(1000).draws(4000));
         return;
     }

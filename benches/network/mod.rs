@@ -126,10 +126,14 @@ pub fn variants(s: &Setup) -> Vec<Variant<'_>> {
     let th = theta(s.fused.dim());
     let g = vec![0.0; th.len()];
     vec![
-        (NET, "hand-written fused pass (tanh_layer kernel + priors)", {
-            let (th, mut g) = (th.clone(), g.clone());
-            Box::new(move || hand(x, y, black_box(&th), &mut g))
-        }),
+        (
+            NET,
+            "hand-written fused pass (tanh_layer kernel + priors)",
+            {
+                let (th, mut g) = (th.clone(), g.clone());
+                Box::new(move || hand(x, y, black_box(&th), &mut g))
+            },
+        ),
         (NET, "compiled matrix form", {
             let (th, mut g) = (th.clone(), g.clone());
             Box::new(move || s.fused.log_density_grad(black_box(&th), &mut g))

@@ -473,19 +473,34 @@ mod tests {
         ] {
             let body = section(&out, start, end);
             assert!(body.contains("normal_tanh_layer"), "{start}: {body}");
-            assert!(!body.contains("tanh_fwd") && !body.contains("tanh ("), "{start}: {body}");
+            assert!(
+                !body.contains("tanh_fwd") && !body.contains("tanh ("),
+                "{start}: {body}"
+            );
         }
         // The constructor runs the rules (their checks), then the kernel once.
         let build = section(&out, "fn __build", "fn __derive");
-        assert!(build.contains("normal_tanh_layer") && build.contains("tanh"), "{build}");
+        assert!(
+            build.contains("normal_tanh_layer") && build.contains("tanh"),
+            "{build}"
+        );
     }
 
     #[test]
     fn other_forms_match_and_near_misses_do_not() {
         for (src, fused) in [
-            ("let h = (x * w1 + b1.transpose()).tanh(); y ~ Normal(h * w2 + b2, s);", true),
-            ("let h = tanh(x * w1 + b1.transpose()); y ~ Normal(b2 + h * w2, sigma);", true),
-            ("let h = tanh(b1.transpose() + x * w1); y ~ Normal(h * w2, 0.1);", true),
+            (
+                "let h = (x * w1 + b1.transpose()).tanh(); y ~ Normal(h * w2 + b2, s);",
+                true,
+            ),
+            (
+                "let h = tanh(x * w1 + b1.transpose()); y ~ Normal(b2 + h * w2, sigma);",
+                true,
+            ),
+            (
+                "let h = tanh(b1.transpose() + x * w1); y ~ Normal(h * w2, 0.1);",
+                true,
+            ),
             // `h` read twice, kept, a vector noise, a `let` for the location, no bias, another
             // activation, another distribution, a data vector `w2`.
             (
@@ -497,12 +512,27 @@ mod tests {
                 "#[keep] let h = tanh(x * w1 + b1.transpose()); y ~ Normal(h * w2 + b2, s);",
                 false,
             ),
-            ("let h = tanh(x * w1 + b1.transpose()); y ~ Normal(h * w2 + b2, sv);", false),
-            ("let h = tanh(x * w1 + b1.transpose()); let mu = h * w2 + b2; y ~ Normal(mu, s);", false),
+            (
+                "let h = tanh(x * w1 + b1.transpose()); y ~ Normal(h * w2 + b2, sv);",
+                false,
+            ),
+            (
+                "let h = tanh(x * w1 + b1.transpose()); let mu = h * w2 + b2; y ~ Normal(mu, s);",
+                false,
+            ),
             ("let h = tanh(x * w1); y ~ Normal(h * w2 + b2, s);", false),
-            ("let h = sigmoid(x * w1 + b1.transpose()); y ~ Normal(h * w2 + b2, s);", false),
-            ("let h = tanh(x * w1 + b1.transpose()); y ~ StudentT(3.0, h * w2 + b2, s);", false),
-            ("let h = tanh(x * w1 + b1.transpose()); y ~ Normal(h * v + b2, s);", false),
+            (
+                "let h = sigmoid(x * w1 + b1.transpose()); y ~ Normal(h * w2 + b2, s);",
+                false,
+            ),
+            (
+                "let h = tanh(x * w1 + b1.transpose()); y ~ StudentT(3.0, h * w2 + b2, s);",
+                false,
+            ),
+            (
+                "let h = tanh(x * w1 + b1.transpose()); y ~ Normal(h * v + b2, s);",
+                false,
+            ),
         ] {
             let model = format!(
                 "fn m(x: &DMatrix<f64>, y: &DVector<f64>, v: &DVector<f64>, sigma: f64) {{

@@ -86,11 +86,11 @@ mod gather;
 pub mod glm;
 mod index;
 pub mod kernels;
-pub mod tanh_layer;
 mod matrix;
 pub(crate) mod pool;
 mod reduce;
 mod special;
+pub mod tanh_layer;
 mod unary;
 
 pub use binary::{
