@@ -12,10 +12,10 @@
 //! Written as rules, the two statements make and read the `N x H` pre-activations, the
 //! `N x H` hidden layer and its `N x H` adjoint (three matrices of 80 KB at `N = 200`,
 //! `H = 50`, more than the L1 cache), and sweep them in four products (`x * w1`, `h * w2`,
-//! `h^T r`, `x^T g`). Here blocks of [`LANES`] rows are done at a time: their `H` hidden
-//! values (3 KB) are computed, summed into the locations, and the block's residuals and
+//! `h^T r`, `x^T g`). Here blocks of [`BLOCK`] rows are done at a time: their `H` hidden
+//! values (13 KB) are computed, summed into the locations, and the block's residuals and
 //! backward pass run while they are in registers and the L1 cache; the partials of `W1`,
-//! `b1` and `w2` are kept as [`LANES`] partial sums each, added up once at the end.
+//! `b1` and `w2` are kept as partial sums (`W1`'s a block wide), added up once at the end.
 //! Nothing of length `N` is allocated.
 //!
 //! The values are those of the rules to rounding: the pre-activation is `x_i W1` summed
@@ -171,7 +171,7 @@ pub fn normal_tanh_layer(
         }
     }
     let s = sigma[0];
-    if !(s > 0.0) {
+    if s.is_nan() || s <= 0.0 {
         return Ok(f64::NAN);
     }
     let inv2 = 1.0 / (s * s);
