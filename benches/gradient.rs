@@ -43,6 +43,7 @@ use common::{check, theta};
 mod exposure;
 mod gather;
 mod mixture;
+mod network;
 
 const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
 
@@ -915,10 +916,13 @@ fn main() {
     let gat = gather::Setup::new();
     // Issue 13 item 3: data arithmetic on arguments kept per model.
     let exp = exposure::Setup::new();
+    // Issue 15's network on the peers' data, against one fused pass (`network/mod.rs`).
+    let net = network::Setup::new();
     let mut vs = variants(&setup);
     vs.extend(mixture::variants(&mix));
     vs.extend(gather::variants(&gat));
     vs.extend(exposure::variants(&exp));
+    vs.extend(network::variants(&net));
     // `VI_BENCH_GROUPS=radon,AR`: only the groups whose names contain one of these.
     if let Some(only) = std::env::var_os("VI_BENCH_GROUPS") {
         let only = only.to_string_lossy().into_owned();

@@ -32,6 +32,7 @@
 //! cargo bench --bench methods -- nuts/            # every row but the network's
 //! cargo bench --bench methods -- nuts/kilpisjarvi # one model
 //! cargo bench --bench methods -- nuts/bnn/nutpie/diag  # the network: minutes per row
+//! cargo bench --bench methods -- nuts/bnn/nutpie/diag/long  # the network, 4 x (1000 + 4000)
 //! ```
 //!
 //! The network's rows run only when the filter names `bnn`. Without a filter the rows but
@@ -374,6 +375,19 @@ fn nuts_rows(filter: &str) {
          /grad = per leapfrog step of the sampling phase"
     );
     let base = Nuts::default().seed(1).progress(false);
+    // The network with longer sampling, 4 x (1000 + 4000): R-hat over 151 parameters needs
+    // more effective draws per chain than 1000 draws give (issue 15). Only when the filter
+    // names it (`nuts/bnn/nutpie/diag/long`).
+    let long = "nuts/bnn/nutpie/diag/long-4000";
+    if filter.contains("long") && long.contains(filter) {
+        println!("(this row: 4 chains x (1000 + 4000))");
+        let nuts = base
+            .clone()
+            .adaptation(Adaptation::Nutpie)
+            .metric(Metric::Diag);
+        nuts_row(long, &net, &nuts.warmup(1000).draws(4000));
+        return;
+    }
     for (mname, model, metrics) in models {
         if mname == "bnn" && !filter.contains("bnn") {
             continue;

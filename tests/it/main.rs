@@ -22,6 +22,7 @@ mod macro_inplace;
 mod macro_models;
 mod macro_scalar;
 mod macro_simulate;
+mod macro_tanh_layer;
 mod macro_userfn;
 mod macro_userfn2;
 mod macro_userfn3;

@@ -72,7 +72,8 @@ impl Emitter<'_> {
             Stmt::Let { binding, init, .. }
                 if !writes_in_place(binding, init)
                     && !self.groups.contains_key(&binding.id)
-                    && !keep.contains(&binding.id) =>
+                    && !keep.contains(&binding.id)
+                    && !self.layer_fused_let(binding.id) =>
             {
                 Some(if adjoints {
                     vec![vname(binding), gname(binding)]
@@ -153,6 +154,10 @@ impl Emitter<'_> {
                 if m.pass.simulates() {
                     return self.sample(*src, lhs, dist, args, *obs);
                 }
+                // The output of a hidden tanh layer: one pass over the rows (tanh_layer.rs).
+                if let Some(fused) = self.layer_observe(*src, lhs, dist, args, m) {
+                    return fused;
+                }
                 // `y ~ Normal(x * w + b, sigma)` on a data matrix: one pass over `x` (glm.rs).
                 if let Some(fused) = self.glm_observe(*src, lhs, dist, args, m) {
                     return fused;
@@ -184,6 +189,10 @@ impl Emitter<'_> {
                 init,
                 src,
             } => {
+                // A hidden layer the fused observation computes itself (tanh_layer.rs).
+                if self.layer_skips_let(binding.id, m) {
+                    return quote!();
+                }
                 let in_place = writes_in_place(binding, init);
                 let mut low = self.lowering(*src);
                 if !m.pass.saves() {

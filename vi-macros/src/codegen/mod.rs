@@ -25,6 +25,7 @@ mod multi;
 mod pass;
 mod reverse;
 pub mod rows;
+mod tanh_layer;
 #[cfg(test)]
 mod tests;
 

@@ -90,6 +90,7 @@ mod matrix;
 pub(crate) mod pool;
 mod reduce;
 mod special;
+pub mod tanh_layer;
 mod unary;
 
 pub use binary::{

@@ -93,3 +93,6 @@ pub use fused_normal::{fused_normal_finish, fused_normal_prep, NormalLanes};
 
 mod col_mul_add;
 pub use col_mul_add::ColMulAdd;
+
+mod tanh_layer;
+pub use tanh_layer::normal_tanh_layer;
