@@ -179,8 +179,9 @@ pub fn normal_tanh_layer(
     let grad = g.any();
     // The partial sums of the partials of `w2`, `b1` and `W1` (in that order, one row of
     // lanes per unit, `W1`'s as it is stored).
-    let mut acc = vec![[0.0; LANES]; if grad { hidden * (cols + 2) } else { 0 }];
-    let acc = &mut acc[..];
+    let mut scratch = Scratch::take();
+    let sc = &mut scratch;
+    zeros(&mut sc.acc, if grad { hidden * (cols + 2) } else { 0 });
     let (ss, sr) = crate::simd::dispatch!([] [] (
         x: &[f64],
         rows: usize,
@@ -191,23 +192,23 @@ pub fn normal_tanh_layer(
         w2: &[f64],
         b2v: f64,
         inv2: f64,
-        acc: &mut [[f64; LANES]],
+        sc: &mut Scratch,
     ) -> ([f64; LANES], [f64; LANES]) {
         // One copy per small input width, so that its loops are unrolled.
         match cols {
-            1 => pass(x, rows, 1, y, w1, b1, w2, b2v, inv2, acc),
-            2 => pass(x, rows, 2, y, w1, b1, w2, b2v, inv2, acc),
-            3 => pass(x, rows, 3, y, w1, b1, w2, b2v, inv2, acc),
-            4 => pass(x, rows, 4, y, w1, b1, w2, b2v, inv2, acc),
-            5 => pass(x, rows, 5, y, w1, b1, w2, b2v, inv2, acc),
-            d => pass(x, rows, d, y, w1, b1, w2, b2v, inv2, acc),
+            1 => pass(x, rows, 1, y, w1, b1, w2, b2v, inv2, sc),
+            2 => pass(x, rows, 2, y, w1, b1, w2, b2v, inv2, sc),
+            3 => pass(x, rows, 3, y, w1, b1, w2, b2v, inv2, sc),
+            4 => pass(x, rows, 4, y, w1, b1, w2, b2v, inv2, sc),
+            5 => pass(x, rows, 5, y, w1, b1, w2, b2v, inv2, sc),
+            d => pass(x, rows, d, y, w1, b1, w2, b2v, inv2, sc),
         }
     });
     let ss = combine(ss);
     let n = rows as f64;
     let lp = -0.5 * ss * inv2 - n * (s.ln() + LN_SQRT_2PI);
     if grad {
-        let (a2, rest) = acc.split_at(hidden);
+        let (a2, rest) = sc.acc.split_at(hidden);
         let (ab1, aw1) = rest.split_at(hidden);
         let add = |out: Option<&mut [f64]>, from: &[[f64; LANES]]| {
             if let Some(out) = out {
@@ -226,7 +227,55 @@ pub fn normal_tanh_layer(
             gs[0] += (ss * inv2 - n) / s;
         }
     }
+    scratch.give();
     Ok(lp)
+}
+
+/// The buffers of one call's blocks, kept per thread (taken at the start of a call, given
+/// back at its end) so that after the first call a gradient allocates nothing.
+#[derive(Default)]
+struct Scratch {
+    /// The partial sums of the partials of `w2`, `b1` and `W1` (in that order, one row of
+    /// lanes per unit, `W1`'s as it is stored).
+    acc: Vec<[f64; LANES]>,
+    /// A block's inputs, hidden values and `W1` partial sums ([`BLOCK`] rows).
+    xb: Vec<[f64; BLOCK]>,
+    t: Vec<[f64; BLOCK]>,
+    aw: Vec<[f64; BLOCK]>,
+    /// The same for the last rows, [`LANES`] at a time.
+    xl: Vec<[f64; LANES]>,
+    tl: Vec<[f64; LANES]>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+impl Scratch {
+    /// This thread's buffers (new ones while they are out or the thread is ending).
+    fn take() -> Scratch {
+        SCRATCH
+            .try_with(|s| s.try_borrow_mut().map(|mut s| std::mem::take(&mut *s)).ok())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// Back to this thread, for the next call.
+    fn give(self) {
+        let _ = SCRATCH.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = self;
+            }
+        });
+    }
+}
+
+/// `v` as `n` zeros, in its own storage.
+fn zeros<const N: usize>(v: &mut Vec<[f64; N]>, n: usize) -> &mut [[f64; N]] {
+    v.clear();
+    v.resize(n, [0.0; N]);
+    v
 }
 
 /// Rows per block of the main loop: four vectors of [`LANES`], so that four independent
@@ -249,8 +298,9 @@ fn pass(
     w2: &[f64],
     b2: f64,
     inv2: f64,
-    acc: &mut [[f64; LANES]],
+    sc: &mut Scratch,
 ) -> ([f64; LANES], [f64; LANES]) {
+    let acc = &mut sc.acc[..];
     let h = b1.len();
     let (w1, w2) = (&w1[..d * h], &w2[..h]);
     let mut sums = ([0.0; LANES], [0.0; LANES]);
@@ -260,39 +310,25 @@ fn pass(
     // end): with [`LANES`]-wide ones the update of the `d` of them per unit is a short loop of
     // 8-lane bodies, which LLVM's AVX-512 copy vectorised across the inputs with scatters.
     let (a21, aw1) = acc.split_at_mut(if grad { 2 * h } else { 0 });
-    let mut xb = vec![[0.0; BLOCK]; d];
-    let mut t = vec![[0.0; BLOCK]; h];
-    let mut aw_wide = vec![[0.0; BLOCK]; if grad { d * h } else { 0 }];
+    let xb = zeros(&mut sc.xb, d);
+    let t = zeros(&mut sc.t, h);
+    let aw_wide = zeros(&mut sc.aw, if grad { d * h } else { 0 });
     let mut start = 0;
     while start < wide {
         block::<BLOCK>(
-            x,
-            rows,
-            start,
-            BLOCK,
-            y,
-            w1,
-            b1,
-            w2,
-            b2,
-            inv2,
-            &mut xb,
-            &mut t,
-            a21,
-            &mut aw_wide,
-            &mut sums,
+            x, rows, start, BLOCK, y, w1, b1, w2, b2, inv2, xb, t, a21, aw_wide, &mut sums,
         );
         start += BLOCK;
     }
-    for (a, w) in aw1.iter_mut().zip(&aw_wide) {
+    for (a, w) in aw1.iter_mut().zip(aw_wide.iter()) {
         fold(a, w);
     }
-    let mut xb = vec![[0.0; LANES]; d];
-    let mut t = vec![[0.0; LANES]; h];
+    let xb = zeros(&mut sc.xl, d);
+    let t = zeros(&mut sc.tl, h);
     while start < rows {
         let m = LANES.min(rows - start);
         block::<LANES>(
-            x, rows, start, m, y, w1, b1, w2, b2, inv2, &mut xb, &mut t, a21, aw1, &mut sums,
+            x, rows, start, m, y, w1, b1, w2, b2, inv2, xb, t, a21, aw1, &mut sums,
         );
         start += m;
     }
