@@ -18,7 +18,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, ToTokens};
 use syn::{Expr, Type};
 
-use super::forward::{term_acc, First};
+use super::kernel_call::{addends, around_call, kernel_adjoint, kernel_slice, Run};
 use super::lower::V;
 use super::pass::{Mode, Pass};
 use super::Emitter;
@@ -33,16 +33,6 @@ struct Parts<'a> {
     w: &'a AExpr,
     /// The intercept, when there is one: the sum's other terms.
     b: Option<AExpr>,
-}
-
-/// How the statement is emitted in a body, by the body's [`Mode`].
-enum Run {
-    /// The constructor's run: the rules' checks and value, then the fused kernel once.
-    Build,
-    /// The gradient: the fused kernel with the adjoints, the operands' sweep right after.
-    Grad,
-    /// The value alone.
-    Value,
 }
 
 fn run_of(m: Mode) -> Option<Run> {
@@ -71,13 +61,7 @@ impl Emitter<'_> {
         let run = run_of(m)?;
         let (parts, sigma) = self.glm_parts(dist, args)?;
         let fused = self.glm_call(src, lhs, &parts, sigma, dist, &run, m);
-        Some(match run {
-            Run::Build => {
-                let rules = self.kernel(src, First::Data(lhs), dist, args, m, true);
-                quote!(#rules { #fused })
-            }
-            _ => fused,
-        })
+        Some(self.with_rules(&run, src, lhs, dist, args, m, fused))
     }
 
     /// `Normal(x * w + b, sigma)`'s parts, when `x` and `w` are of the shapes the kernel
@@ -146,23 +130,6 @@ impl Emitter<'_> {
         }
     }
 
-    /// The declared type of the argument `e` names (without a leading `&`).
-    fn arg_type(&self, e: &Expr) -> Option<&Type> {
-        let Expr::Path(p) = strip(e) else {
-            return None;
-        };
-        let id = p.path.get_ident()?;
-        let a = self.m.args.iter().find(|a| a.name == *id)?;
-        let mut t = &a.ty;
-        while let Type::Reference(r) = t {
-            t = &r.elem;
-        }
-        while let Type::Paren(p) = t {
-            t = &p.elem;
-        }
-        Some(t)
-    }
-
     /// The kernel's call, the operands' forward code before it and their sweep after it.
     #[allow(clippy::too_many_arguments)]
     fn glm_call(
@@ -192,19 +159,8 @@ impl Emitter<'_> {
         // borrowed mutably side by side.
         low.distinct_kernel(&mut vals);
         let fwd = low.forward();
-        let slice = |v: &V| match v {
-            V::Data(d, span) => quote::quote_spanned!(*span=> &*#d.f64s()),
-            v => {
-                let a = v.arg();
-                quote!(::vi::__private::ad::flat(#a))
-            }
-        };
-        let adj = |v: &V| match v.grad() {
-            Some(g) if grad => {
-                quote!(::core::option::Option::Some(::vi::__private::ad::flat_mut(&mut #g)))
-            }
-            _ => quote!(::core::option::Option::None),
-        };
+        let slice = kernel_slice;
+        let adj = |v: &V| kernel_adjoint(v, grad);
         let none = quote!(::core::option::Option::None);
         let (w, dw) = (slice(&vals[0]), adj(&vals[0]));
         let (s, ds) = (slice(&vals[vals.len() - 1]), adj(&vals[vals.len() - 1]));
@@ -221,25 +177,7 @@ impl Emitter<'_> {
                 #src, [#(#names),*], &*#x, #yv, #w, #b, #s, #dw, #db, #ds,
             )?;
         };
-        match run {
-            Run::Build => quote!(#fwd #call let _ = #lp;),
-            Run::Grad => {
-                let adjs = low.adjoints();
-                let acc = if m.pass.density() {
-                    quote!(__lp += #lp;)
-                } else {
-                    quote!()
-                };
-                let rev = low.reverse();
-                let done = low.recycle_temps(true);
-                quote!(#fwd #adjs #call #acc #rev #done)
-            }
-            Run::Value => {
-                let acc = term_acc(src, &lp, m);
-                let done = low.recycle_temps(false);
-                quote!(#fwd #call #acc #done)
-            }
-        }
+        around_call(run, src, m, &low, fwd, call, &lp)
     }
 
     /// The user's texts of `x`, `y`, `w`, `b` and `sigma`, for the kernel's messages.
@@ -274,32 +212,11 @@ impl Emitter<'_> {
     }
 }
 
-/// The terms of a sum, in order: `a + b + c` (`(a + b) + c`) gives `a`, `b`, `c`.
-fn addends<'a>(e: &'a AExpr, out: &mut Vec<&'a AExpr>) {
-    match e {
-        AExpr::Binary(Binary::Add, l, r, _) => {
-            addends(l, out);
-            addends(r, out);
-        }
-        e => out.push(e),
-    }
-}
-
 /// The span of a sum, for the intercept made of its other terms.
 fn span(e: &AExpr) -> proc_macro2::Span {
     match e {
         AExpr::Binary(_, _, _, s) => *s,
         _ => proc_macro2::Span::call_site(),
-    }
-}
-
-/// `e` without parentheses, groups and a leading `&`.
-fn strip(e: &Expr) -> &Expr {
-    match e {
-        Expr::Paren(p) => strip(&p.expr),
-        Expr::Group(g) => strip(&g.expr),
-        Expr::Reference(r) => strip(&r.expr),
-        e => e,
     }
 }
 

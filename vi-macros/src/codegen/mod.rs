@@ -20,6 +20,7 @@ mod fused;
 mod glm;
 mod items;
 mod keep;
+mod kernel_call;
 mod lower;
 mod multi;
 mod pass;

@@ -24,7 +24,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, ToTokens};
 use syn::{Expr, Lit, Type};
 
-use super::forward::{term_acc, First};
+use super::kernel_call::{addends, around_call, kernel_adjoint, kernel_slice, strip, Run};
 use super::lower::V;
 use super::pass::{Mode, Pass};
 use super::Emitter;
@@ -43,17 +43,6 @@ struct Layer<'a> {
     /// The output bias, when there is one.
     b2: Option<&'a AExpr>,
     sigma: &'a Operand,
-}
-
-/// How the observation is emitted in a body, by the body's [`Mode`].
-#[derive(PartialEq)]
-enum Run {
-    /// The constructor's run: the rules' checks and value, then the fused kernel once.
-    Build,
-    /// The gradient: the fused kernel with the adjoints, the operands' sweep right after.
-    Grad,
-    /// The value alone.
-    Value,
 }
 
 fn run_of(m: Mode) -> Option<Run> {
@@ -105,13 +94,7 @@ impl Emitter<'_> {
         }
         let layer = self.layer_parts(dist, args)?;
         let fused = self.layer_call(src, lhs, &layer, &run, m);
-        Some(match run {
-            Run::Build => {
-                let rules = self.kernel(src, First::Data(lhs), dist, args, m, true);
-                quote!(#rules { #fused })
-            }
-            _ => fused,
-        })
+        Some(self.with_rules(&run, src, lhs, dist, args, m, fused))
     }
 
     /// The parts of `Normal(h * w2 + b2, sigma)` with `h` a fusable layer's `let`.
@@ -237,14 +220,14 @@ impl Emitter<'_> {
         match strip(d) {
             Expr::Lit(l) => matches!(l.lit, Lit::Float(_)),
             e => self
-                .arg_type_of(e)
+                .arg_type(e)
                 .is_some_and(|t| matches!(t, Type::Path(p) if p.path.is_ident("f64"))),
         }
     }
 
     /// Whether `e` names an argument declared `DMatrix<f64>` (behind `&` or not).
     fn matrix_arg(&self, e: &Expr) -> bool {
-        let Some(Type::Path(p)) = self.arg_type_of(e) else {
+        let Some(Type::Path(p)) = self.arg_type(e) else {
             return false;
         };
         let Some(last) = p.path.segments.last() else {
@@ -257,23 +240,6 @@ impl Emitter<'_> {
             && a.args.len() == 1
             && matches!(a.args.first(), Some(syn::GenericArgument::Type(Type::Path(t)))
                 if t.path.is_ident("f64"))
-    }
-
-    /// The declared type of the argument `e` names (without a leading `&`).
-    fn arg_type_of(&self, e: &Expr) -> Option<&Type> {
-        let Expr::Path(p) = strip(e) else {
-            return None;
-        };
-        let id = p.path.get_ident()?;
-        let a = self.m.args.iter().find(|a| a.name == *id)?;
-        let mut t = &a.ty;
-        while let Type::Reference(r) = t {
-            t = &r.elem;
-        }
-        while let Type::Paren(p) = t {
-            t = &p.elem;
-        }
-        Some(t)
     }
 
     /// The kernel's call, the operands' forward code before it and their sweep after it.
@@ -298,19 +264,8 @@ impl Emitter<'_> {
         // The same variable twice gets a copy: the adjoints are borrowed mutably side by side.
         low.distinct_kernel(&mut vals);
         let fwd = low.forward();
-        let slice = |v: &V| match v {
-            V::Data(d, span) => quote::quote_spanned!(*span=> &*#d.f64s()),
-            v => {
-                let a = v.arg();
-                quote!(::vi::__private::ad::flat(#a))
-            }
-        };
-        let adj = |v: &V| match v.grad() {
-            Some(g) if grad => {
-                quote!(::core::option::Option::Some(::vi::__private::ad::flat_mut(&mut #g)))
-            }
-            _ => quote!(::core::option::Option::None),
-        };
+        let slice = kernel_slice;
+        let adj = |v: &V| kernel_adjoint(v, grad);
         let none = quote!(::core::option::Option::None);
         let last = &vals[vals.len() - 1];
         let (w1, dw1) = (slice(&vals[0]), adj(&vals[0]));
@@ -331,20 +286,7 @@ impl Emitter<'_> {
                 #dw1, #db1, #dw2, #db2, #ds,
             )?;
         };
-        match run {
-            Run::Build => quote!(#fwd #call let _ = #lp;),
-            Run::Grad => {
-                let adjs = low.adjoints();
-                let rev = low.reverse();
-                let done = low.recycle_temps(true);
-                quote!(#fwd #adjs #call __lp += #lp; #rev #done)
-            }
-            Run::Value => {
-                let acc = term_acc(src, &lp, m);
-                let done = low.recycle_temps(false);
-                quote!(#fwd #call #acc #done)
-            }
-        }
+        around_call(run, src, m, &low, fwd, call, &lp)
     }
 
     /// The user's texts of `x`, `y`, `w1`, `b1`, `w2`, `b2` and `sigma`, for the kernel's
@@ -367,17 +309,6 @@ impl Emitter<'_> {
                 Operand::Active(a) => text(a),
             },
         ]
-    }
-}
-
-/// The terms of a sum, in order: `a + b + c` (`(a + b) + c`) gives `a`, `b`, `c`.
-fn addends<'a>(e: &'a AExpr, out: &mut Vec<&'a AExpr>) {
-    match e {
-        AExpr::Binary(Binary::Add, l, r, _) => {
-            addends(l, out);
-            addends(r, out);
-        }
-        e => out.push(e),
     }
 }
 
@@ -427,16 +358,6 @@ fn uses(body: &[Stmt], id: BindingId) -> usize {
         Stmt::Target { .. } | Stmt::Data(_) => {}
     });
     n
-}
-
-/// `e` without parentheses, groups and a leading `&`.
-fn strip(e: &Expr) -> &Expr {
-    match e {
-        Expr::Paren(p) => strip(&p.expr),
-        Expr::Group(g) => strip(&g.expr),
-        Expr::Reference(r) => strip(&r.expr),
-        e => e,
-    }
 }
 
 #[cfg(test)]
