@@ -7,8 +7,8 @@
 //! block, in reverse order). A `for` loop that carries active state is run forward once
 //! saving its state at each iteration, and replayed backwards in the sweep. State written only
 //! element by element is not saved but written in place, each write logging the old element
-//! in the state's undo log ([`WriteMode`]; a replayed iteration rewinds the vector to where
-//! its log stood when the iteration began).
+//! in the state's undo log ([`WriteMode`](lower::WriteMode); a replayed iteration rewinds
+//! the vector to where its log stood when the iteration began).
 //!
 //! `items.rs` writes the struct, its constructor and its impls; `pass.rs` says which of the
 //! bodies is being written; `forward.rs` the statements of a body; `reverse.rs` the sweeps of
