@@ -244,18 +244,7 @@ fn is_f64(t: &Type) -> bool {
 
 #[cfg(test)]
 mod tests {
-    /// The gradient function of a model's expansion, as text.
-    fn expand(src: &str) -> String {
-        let out = crate::run(src.parse().expect("tokens")).to_string();
-        assert!(!out.contains("compile_error"), "{out}");
-        out
-    }
-
-    fn section<'a>(out: &'a str, start: &str, end: &str) -> &'a str {
-        let s = out.find(start).expect("the start");
-        let e = out[s..].find(end).expect("the end");
-        &out[s..s + e]
-    }
+    use crate::codegen::kernel_call::tests::{expand, section};
 
     const LINREG: &str = "fn m(x: &DMatrix<f64>, y: &DVector<f64>) {
         let w ~ Normal(0.0, 1.0).iid(x.ncols());

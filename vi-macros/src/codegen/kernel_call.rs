@@ -143,3 +143,21 @@ pub(super) fn strip(e: &Expr) -> &Expr {
         e => e,
     }
 }
+
+/// What the hooks' unit tests share.
+#[cfg(test)]
+pub(super) mod tests {
+    /// A model's whole expansion, as text (no `compile_error!` in it).
+    pub(in crate::codegen) fn expand(src: &str) -> String {
+        let out = crate::run(src.parse().expect("tokens")).to_string();
+        assert!(!out.contains("compile_error"), "{out}");
+        out
+    }
+
+    /// The text of `out` from `start` to the first `end` after it.
+    pub(in crate::codegen) fn section<'a>(out: &'a str, start: &str, end: &str) -> &'a str {
+        let s = out.find(start).expect("the start");
+        let e = out[s..].find(end).expect("the end");
+        &out[s..s + e]
+    }
+}

@@ -362,18 +362,7 @@ fn uses(body: &[Stmt], id: BindingId) -> usize {
 
 #[cfg(test)]
 mod tests {
-    /// The model's expansion, as text.
-    fn expand(src: &str) -> String {
-        let out = crate::run(src.parse().expect("tokens")).to_string();
-        assert!(!out.contains("compile_error"), "{out}");
-        out
-    }
-
-    fn section<'a>(out: &'a str, start: &str, end: &str) -> &'a str {
-        let s = out.find(start).expect("the start");
-        let e = out[s..].find(end).expect("the end");
-        &out[s..s + e]
-    }
+    use crate::codegen::kernel_call::tests::{expand, section};
 
     #[test]
     fn the_layer_and_its_output_are_one_call_where_the_density_is_summed() {

@@ -64,8 +64,6 @@ pub fn fused_same_len<'a, 'b>(v: &'a [f64], g: &'b mut [f64]) -> (&'a [f64], &'b
     (&v[..n], &mut g[..n])
 }
 
-/// One lane's density and partials: [`Kernel::elem`] (`want[k]`: whether operand `k` is
-/// active).
 /// Runs `f`, a fused statement's lane loop, as a function of its own: its operands (the
 /// slices and numbers it captures by value) are then kept in registers, where inside the
 /// gradient, one large function, the compiler keeps some of them on the stack.
@@ -74,6 +72,8 @@ pub fn fused_outlined<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// One lane's density and partials: [`Kernel::elem`] (`want[k]`: whether operand `k` is
+/// active).
 #[inline(always)]
 pub fn fused_elem<K: Kernel<N>, const N: usize>(
     k: &mut K,
