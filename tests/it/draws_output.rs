@@ -171,6 +171,14 @@ fn child_samples_until_killed() {
     let Some(dir) = std::env::var_os("VI_NUTS_OUTPUT_CHILD") else {
         return;
     };
+    // A shell without job control starts its background jobs with SIGINT ignored, and a
+    // child inherits that; the SIGINT test needs the default disposition (terminate).
+    #[cfg(unix)]
+    // SAFETY: `signal` with `SIG_DFL` only resets this process's disposition; no handler
+    // runs and nothing else in this process is using SIGINT.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
     let m = kidiq_model();
     let _ = sampler(10_000_000).output(dir).fit(&m);
 }
@@ -214,7 +222,19 @@ fn interrupted_run_leaves_a_prefix(signal: &str) {
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = child.wait().unwrap();
+    // Wait for the child, but not forever: if the signal did not stop it, say so.
+    let waited = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        if waited.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the child was still running 60 s after {signal}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(
         !exit.success(),
         "the child was stopped by {signal}: {exit:?}"
