@@ -98,6 +98,21 @@ fn shape_of_type(ty: &Type) -> Option<Shape> {
     }
 }
 
+/// The zero of a scalar type other than `f64`, which a variable set by the branch taken
+/// starts with: `(0 as usize)`, `false`; `None` for `f64` (whose zero is `0.0`) and for a
+/// type that is not a scalar.
+fn zero_of(ty: &Type) -> Option<Expr> {
+    let Type::Path(p) = ty else { return None };
+    let name = p.path.get_ident()?.to_string();
+    match name.as_str() {
+        "bool" => Some(syn::parse_quote!(false)),
+        "f32" | "i64" | "i32" | "u64" | "u32" | "usize" | "isize" => {
+            Some(syn::parse_quote!((0 as #ty)))
+        }
+        _ => None,
+    }
+}
+
 /// `DVector < f64 >` as written: `DVector<f64>`.
 fn type_text(ty: &Type) -> String {
     ty.to_token_stream()
@@ -333,7 +348,10 @@ fn define(
             }
             let var = format_ident!("{}_value", f.sig.ident, span = f.sig.ident.span());
             let init: Expr = match ret {
-                Some(Shape::Scalar) => syn::parse_quote!(0.0),
+                Some(Shape::Scalar) => ret_ty
+                    .as_ref()
+                    .and_then(zero_of)
+                    .unwrap_or_else(|| syn::parse_quote!(0.0)),
                 Some(Shape::Vector) => syn::parse_quote!(DVector::<f64>::zeros(0)),
                 Some(Shape::Matrix) => syn::parse_quote!(DMatrix::<f64>::zeros(0, 0)),
                 None => {
