@@ -15,6 +15,25 @@
 //! a latent is refused as everywhere), and the analysis gives `if_value7` one version per
 //! branch joined at the `if`'s exit, on data and on a latent's path alike. `a && b` is
 //! `if a { b } else { false }`, `a || b` is `if a { true } else { b }`.
+//!
+//! A `match` on data with such a call in an arm or a guard is an `if` chain over its arms in
+//! order: `match regime[t] { 0 => mu, 1 => pull(y[t - 1], mu), k if f(k) > 0.0 => a, _ =>
+//! b }` becomes
+//!
+//! ```text
+//! if regime[t] == 0 { v = mu; }
+//! else { if regime[t] == 1 { <pull's body>; v = <pull's value>; }
+//!        else { <f's body>; if <f's value> > 0.0 { let k = regime[t]; v = a; } else { v = b; } } }
+//! ```
+//!
+//! so a guard's calls run only when the arms before it did not match. Patterns are literals, constants, ranges, `|`, `_` and
+//! a name (bound to the scrutinee in the arm); the last arm takes every value (or the arms
+//! cover `true` and `false`), so the variable is always set. The statements made here are
+//! reported under the statement that holds the expression.
+//!
+//! The variable starts at a zero of the value's type ([`Inliner::start`]): `0.0`, a zero
+//! vector or matrix, `false`, or `(0 as usize)` when a branch's value is a call of a function
+//! declared `-> usize` (an index).
 
 use quote::{format_ident, ToTokens};
 use syn::spanned::Spanned;
@@ -226,13 +245,13 @@ impl Inliner<'_> {
         self.hoisted.push(Stmt::Let(parse::LetStmt {
             pat: syn::parse_quote!(mut #var),
             ty: None,
-            src: format!("let mut {var} = {}", init.to_token_stream()),
+            src: self.caller.clone(),
             init,
             keep: None,
             inlined,
         }));
         self.hoisted.push(Stmt::If(parse::IfStmt {
-            src: format!("if {}", parse::pretty(cond.to_token_stream())),
+            src: self.caller.clone(),
             cond,
             then,
             els: Some(els),
@@ -290,7 +309,7 @@ impl Inliner<'_> {
             lhs: syn::parse_quote_spanned!(span=> #var),
             op: AssignOp::Set,
             op_span: span,
-            src: format!("{var} = {}", parse::pretty(value.to_token_stream())),
+            src: self.caller.clone(),
             rhs: value,
         }));
         self.hoisted = outer;
@@ -414,7 +433,7 @@ impl Inliner<'_> {
     /// with the scrutinee, then its guard) evaluated only when the arms before it did not
     /// match, and each arm's calls inlined inside its branch; returns `v`. The last arm takes
     /// every value (`_`, a name) or the arms cover `true` and `false`.
-    fn select_match(&mut self, m: &syn::ExprMatch) -> Expr {
+    pub(super) fn select_match(&mut self, m: &syn::ExprMatch) -> Expr {
         let span = m.match_token.span;
         let mut scrutinee = (*m.expr).clone();
         self.visit_expr_mut(&mut scrutinee);
@@ -434,7 +453,7 @@ impl Inliner<'_> {
             self.hoisted.push(Stmt::Let(parse::LetStmt {
                 pat: syn::parse_quote!(#var),
                 ty: None,
-                src: format!("match {}", parse::pretty(m.expr.to_token_stream())),
+                src: self.caller.clone(),
                 init: scrutinee,
                 keep: None,
                 inlined: false,
@@ -550,7 +569,7 @@ impl Inliner<'_> {
         self.hoisted.push(Stmt::Let(parse::LetStmt {
             pat: syn::parse_quote!(mut #var),
             ty: None,
-            src: format!("let mut {var} = {}", init.to_token_stream()),
+            src: self.caller.clone(),
             init,
             keep: None,
             inlined,
@@ -577,7 +596,7 @@ impl Inliner<'_> {
         let then = self.branch(&first.body, var);
         let els = self.chain(rest, var);
         stmts.push(Stmt::If(parse::IfStmt {
-            src: format!("if {}", parse::pretty(cond.to_token_stream())),
+            src: self.caller.clone(),
             cond,
             then,
             els: Some(els),
