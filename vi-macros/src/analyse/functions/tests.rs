@@ -201,7 +201,7 @@ fn a_match_is_an_if_chain_with_each_arms_call_inside_its_branch() {
     // No body before the statement: each is inside the branch that calls it.
     let lets = top_lets(&stmts);
     assert!(!lets.iter().any(|l| l.starts_with("dev")), "{lets:?}");
-    assert!(lets.iter().any(|l| l == "mut match_value4"), "{lets:?}");
+    assert!(lets.iter().any(|l| l == "mut match_value1"), "{lets:?}");
     let Some(Stmt::If(first)) = stmts.iter().find(|s| matches!(s, Stmt::If(_))) else {
         panic!("an `if` chain");
     };
