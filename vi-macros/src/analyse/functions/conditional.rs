@@ -437,10 +437,13 @@ impl Inliner<'_> {
         let span = m.match_token.span;
         let mut scrutinee = (*m.expr).clone();
         self.visit_expr_mut(&mut scrutinee);
-        // The scrutinee is read by every arm's condition: evaluated once unless it is a name,
-        // a literal or an element.
+        // The scrutinee is read by every arm's condition: evaluated once unless it is
+        // arithmetic or a comparison of names, literals and elements (then an `if` on a
+        // latent is refused at its name, as for an `if` written out).
         let s: Expr = if super::trivial(&scrutinee) {
             scrutinee
+        } else if cheap(&scrutinee) {
+            syn::parse_quote_spanned!(crate::codegen::span_of(&m.expr)=> (#scrutinee))
         } else {
             *self.counter += 1;
             let var = format_ident!(
@@ -610,5 +613,17 @@ fn value_of(e: &Expr) -> Option<&Expr> {
     match e {
         Expr::Block(b) => tail(&b.block),
         other => Some(other),
+    }
+}
+
+/// Arithmetic, comparisons and casts of names, literals and elements: cheap to evaluate per
+/// arm, and with no call whose body would run more than once.
+fn cheap(e: &Expr) -> bool {
+    match e {
+        Expr::Binary(b) => cheap(&b.left) && cheap(&b.right),
+        Expr::Unary(u) => cheap(&u.expr),
+        Expr::Cast(c) => cheap(&c.expr),
+        Expr::Paren(p) => cheap(&p.expr),
+        other => super::trivial(other),
     }
 }
