@@ -26,6 +26,7 @@ mod macro_tanh_layer;
 mod macro_userfn;
 mod macro_userfn2;
 mod macro_userfn3;
+mod macro_userfn4;
 mod macro_validation;
 mod macro_vectorise;
 mod macro_vocab3;

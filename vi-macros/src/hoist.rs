@@ -286,6 +286,7 @@ mod tests {
     fn outline(stmts: &[Stmt]) -> Vec<String> {
         stmts
             .iter()
+            .filter(|s| !matches!(s, Stmt::At(_)))
             .map(|s| match s {
                 Stmt::Let { binding, .. } => format!("let {}", binding.name),
                 Stmt::For { body, .. } => format!("for {:?}", outline(body)),
@@ -297,6 +298,7 @@ mod tests {
                 Stmt::Density { .. } => "~ latent".into(),
                 Stmt::Target { .. } => "target".into(),
                 Stmt::Data(_) => "data".into(),
+                Stmt::At(_) => unreachable!("filtered out"),
             })
             .collect()
     }

@@ -255,6 +255,11 @@ pub enum Stmt {
     },
     /// A data-only statement, emitted as written.
     Data(TokenStream),
+    /// The data statements that follow belong to statement `.0` (index into
+    /// [`Model::srcs`]): the constructor's run records it, so that a panic in them (an
+    /// index past the data, `t - 1` at `t = 0`) names that statement; other passes emit
+    /// nothing.
+    At(usize),
     /// A `for` loop over data.
     For {
         /// The pattern.

@@ -298,6 +298,8 @@ impl Lanes<'_> {
         for s in stmts {
             match s {
                 Stmt::Data(ts) if top => out.push(self.row_let(ts)?),
+                // The constructor's run marks statements in the loop as written.
+                Stmt::At(_) => {}
                 Stmt::Let {
                     binding,
                     ty: None,

@@ -334,6 +334,14 @@ impl Analyser {
                 );
                 AExpr::Data(syn::parse_quote!(0.0))
             }
+            Expr::Match(m) => {
+                self.err_spanned(
+                    m.match_token,
+                    "this `match` chooses a value that depends on a latent variable, which an \
+                     expression cannot do: set a `let mut` in `if` statements over data instead",
+                );
+                AExpr::Data(syn::parse_quote!(0.0))
+            }
             Expr::Macro(m) => {
                 let what = format!("the macro `{}!`", m.mac.path.to_token_stream());
                 self.non_diff(&m.mac.path, &what)

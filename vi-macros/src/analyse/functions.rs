@@ -8,16 +8,19 @@
 //! reported at its token inside the body.
 //!
 //! A body is the DSL's statements (`let`, `let mut` and assignments, `for` loops, `if` over
-//! data, `target +=`) followed by the value it returns: an expression, or an `if` over data
-//! whose branches end with the value (a piecewise function). A call inside a statement
-//! becomes, just before that statement:
+//! data, `target +=`) followed by the value it returns: an expression, an `if` over data
+//! whose branches end with the value (a piecewise function), or a `match` on data whose arms
+//! are the values (see [`conditional`]). A call inside a statement becomes, just before that
+//! statement:
 //!
 //! - one `let` per argument that is not a name, a literal or an element (`x[i]`), so an
 //!   argument is evaluated once however often the body reads it;
 //! - the body's statements, each name it binds renamed for this call (`r` of the third call
 //!   of `hill` is `r_hill3`), so it neither captures the caller's names nor shadows them;
 //!
-//! and the call is replaced by the returned value. The inlined `let`s follow the DSL's
+//! and the call is replaced by the returned value. Each of those statements is reported
+//! under the calling statement: a panic in one (`t - 1` at `t = 0`) gives "in `let p =
+//! before(y, t) (inside before: let k = t - 1)`: ..". The inlined `let`s follow the DSL's
 //! arithmetic on data as on latents (`LetStmt::inlined`), so a function means the same on
 //! either. A call inside a closure (Rust the user wrote on data) is substituted as one
 //! expression, which needs a body of plain `let`s and a value.
@@ -93,6 +96,21 @@ fn shape_of_type(ty: &Type) -> Option<Shape> {
                 "DMatrix" => (elem()? == Shape::Scalar).then_some(Shape::Matrix),
                 _ => None,
             }
+        }
+        _ => None,
+    }
+}
+
+/// The zero of a scalar type other than `f64`, which a variable set by the branch taken
+/// starts with: `(0 as usize)`, `false`; `None` for `f64` (whose zero is `0.0`) and for a
+/// type that is not a scalar.
+fn zero_of(ty: &Type) -> Option<Expr> {
+    let Type::Path(p) = ty else { return None };
+    let name = p.path.get_ident()?.to_string();
+    match name.as_str() {
+        "bool" => Some(syn::parse_quote!(false)),
+        "f32" | "i64" | "i32" | "u64" | "u32" | "usize" | "isize" => {
+            Some(syn::parse_quote!((0 as #ty)))
         }
         _ => None,
     }
@@ -225,6 +243,7 @@ pub fn inline(cx: &Ctxt, def: &ModelDef) -> Option<parse::Block> {
         results: HashMap::new(),
         hoisted: Vec::new(),
         closure: 0,
+        caller: String::new(),
     };
     inliner.block(&mut body);
     Some(body)
@@ -333,7 +352,10 @@ fn define(
             }
             let var = format_ident!("{}_value", f.sig.ident, span = f.sig.ident.span());
             let init: Expr = match ret {
-                Some(Shape::Scalar) => syn::parse_quote!(0.0),
+                Some(Shape::Scalar) => ret_ty
+                    .as_ref()
+                    .and_then(zero_of)
+                    .unwrap_or_else(|| syn::parse_quote!(0.0)),
                 Some(Shape::Vector) => syn::parse_quote!(DVector::<f64>::zeros(0)),
                 Some(Shape::Matrix) => syn::parse_quote!(DMatrix::<f64>::zeros(0, 0)),
                 None => {
@@ -395,9 +417,16 @@ fn define(
         results: HashMap::new(),
         hoisted: Vec::new(),
         closure: 0,
+        caller: String::new(),
     };
     inliner.block(&mut block);
-    inliner.visit_expr_mut(&mut tail);
+    inliner.caller = parse::pretty(tail.to_token_stream());
+    match &tail {
+        // A value chosen by `match` on data: each arm's value set in its branch, as an `if`
+        // that gives the value is.
+        Expr::Match(m) => tail = inliner.select_match(m),
+        _ => inliner.visit_expr_mut(&mut tail),
+    }
     let hoisted = std::mem::take(&mut inliner.hoisted);
     block.stmts.extend(hoisted);
     Some(UserFn {
@@ -491,6 +520,45 @@ fn mark_inlined(
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// The source text of a statement, when it has one.
+fn src_of(s: &Stmt) -> Option<&str> {
+    Some(match s {
+        Stmt::Latent(l) => &l.src,
+        Stmt::Observe(o) => &o.src,
+        Stmt::Let(l) => &l.src,
+        Stmt::Assign(a) => &a.src,
+        Stmt::Target(t) => &t.src,
+        Stmt::For(f) => &f.src,
+        Stmt::If(i) => &i.src,
+        Stmt::Expr(_) | Stmt::Error(_) => return None,
+    })
+}
+
+/// Rewrites the source text of `stmts` and of the statements inside them with `with`.
+fn set_srcs(stmts: &mut [Stmt], with: &mut dyn FnMut(&str) -> String) {
+    for s in stmts {
+        match s {
+            Stmt::Latent(l) => l.src = with(&l.src),
+            Stmt::Observe(o) => o.src = with(&o.src),
+            Stmt::Let(l) => l.src = with(&l.src),
+            Stmt::Assign(a) => a.src = with(&a.src),
+            Stmt::Target(t) => t.src = with(&t.src),
+            Stmt::For(f) => {
+                f.src = with(&f.src);
+                set_srcs(&mut f.body.stmts, with);
+            }
+            Stmt::If(i) => {
+                i.src = with(&i.src);
+                set_srcs(&mut i.then.stmts, with);
+                if let Some(e) = &mut i.els {
+                    set_srcs(&mut e.stmts, with);
+                }
+            }
+            Stmt::Expr(_) | Stmt::Error(_) => {}
         }
     }
 }
@@ -621,12 +689,21 @@ struct Inliner<'a> {
     hoisted: Vec<Stmt>,
     /// Depth inside closures.
     closure: usize,
+    /// The source text of the statement being rewritten: the statements placed before it
+    /// for its calls are reported under it (a panic in an inlined body names the caller).
+    caller: String,
 }
 
 impl Inliner<'_> {
     fn block(&mut self, b: &mut parse::Block) {
         let old = std::mem::take(&mut b.stmts);
+        let outer_caller = self.caller.clone();
         for mut s in old {
+            self.caller = match (&s, src_of(&s)) {
+                (_, Some(src)) => src.to_string(),
+                (Stmt::Expr(e), None) => parse::pretty(e.expr.to_token_stream()),
+                (_, None) => self.caller.clone(),
+            };
             // A `let`'s shape from its value as written (a call by its function's return
             // type), before its calls are inlined.
             let let_shape = match &s {
@@ -719,6 +796,7 @@ impl Inliner<'_> {
             }
             b.stmts.push(s);
         }
+        self.caller = outer_caller;
     }
 
     fn shape(&self, e: &Expr) -> Option<Shape> {
@@ -876,10 +954,11 @@ impl Inliner<'_> {
                 ty: None,
                 init: typed(a),
                 src: format!(
-                    "{} = {} in `{}`",
+                    "{} (inside {}: {} = {})",
+                    self.caller,
+                    f.name,
                     p.name,
                     parse::pretty(a.to_token_stream()),
-                    f.name
                 ),
                 keep: None,
                 inlined: p.shape != Some(Shape::Scalar),
@@ -893,6 +972,12 @@ impl Inliner<'_> {
         };
         let mut stmts = f.stmts.clone();
         r.stmts(&mut stmts);
+        // Reported under the calling statement, naming the function.
+        let caller = &self.caller;
+        let name = &f.name;
+        set_srcs(&mut stmts, &mut |own| {
+            format!("{caller} (inside {name}: {own})")
+        });
         let mut tail = f.tail.clone();
         r.visit_expr_mut(&mut tail);
         self.hoisted.extend(stmts);

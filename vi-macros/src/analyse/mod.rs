@@ -19,6 +19,7 @@ mod density;
 mod exprs;
 mod functions;
 mod keep;
+mod misuse;
 mod names;
 mod ssa;
 mod stmts;
@@ -186,6 +187,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
         shapes: Shapes::default(),
     };
     m.shapes = Shapes::record(&m);
+    misuse::check(cx, &m);
     m
 }
 

@@ -144,7 +144,7 @@ fn rename_stmts(stmts: &mut [Stmt], map: &HashMap<BindingId, Binding>) {
                 rename_binding(binding, map);
                 rename_aexpr(init, map);
             }
-            Stmt::Data(_) => {}
+            Stmt::Data(_) | Stmt::At(_) => {}
             Stmt::For { body, carried, .. } => {
                 rename_stmts(body, map);
                 for c in carried {

@@ -98,6 +98,7 @@ impl Analyser {
                 }
                 let pat = &l.pat;
                 let ty = l.ty.as_ref().map(|t| quote::quote!(: #t));
+                out.push(Stmt::At(src));
                 out.push(Stmt::Data(quote::quote!(let #pat #ty = #init;)));
             }
         }
@@ -131,6 +132,7 @@ impl Analyser {
                 self.check_names(&a.rhs);
                 let (l, r) = (&a.lhs, &a.rhs);
                 let op = assign_op_tokens(a.op, a.op_span);
+                out.push(Stmt::At(src));
                 out.push(Stmt::Data(quote::quote!(#l #op #r;)));
             }
             return;
@@ -215,6 +217,7 @@ impl Analyser {
                 }
                 let (l, r) = (&a.lhs, &a.rhs);
                 let op = assign_op_tokens(a.op, a.op_span);
+                out.push(Stmt::At(src));
                 out.push(Stmt::Data(quote::quote!(#l #op #r;)));
             }
             Some(Entry::Active {

@@ -107,7 +107,8 @@ impl Emitter<'_> {
             Stmt::Latent { src, .. }
             | Stmt::Observe { src, .. }
             | Stmt::Target { src, .. }
-            | Stmt::Let { src, .. } => Some(*src),
+            | Stmt::Let { src, .. }
+            | Stmt::At(src) => Some(*src),
             _ => None,
         };
         match src {
@@ -119,6 +120,7 @@ impl Emitter<'_> {
     fn stmt_code(&self, s: &Stmt, m: Mode, deferred: &mut Vec<TokenStream>) -> TokenStream {
         match s {
             Stmt::Data(ts) => ts.clone(),
+            Stmt::At(_) => quote!(),
             Stmt::Latent {
                 latent,
                 dist,

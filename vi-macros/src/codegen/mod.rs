@@ -72,7 +72,7 @@ fn loop_vars(
             | Stmt::Let { src, .. }
             | Stmt::For { src, .. }
             | Stmt::If { src, .. } => Some(*src),
-            Stmt::Data(_) => None,
+            Stmt::Data(_) | Stmt::At(_) => None,
         };
         if let (Some(src), false) = (src, around.is_empty()) {
             out.insert(src, around.clone());

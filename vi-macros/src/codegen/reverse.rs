@@ -157,7 +157,7 @@ impl Emitter<'_> {
         let mut out = TokenStream::new();
         for s in stmts.iter().rev() {
             let part = match s {
-                Stmt::Data(_) | Stmt::Latent { .. } => quote!(),
+                Stmt::Data(_) | Stmt::At(_) | Stmt::Latent { .. } => quote!(),
                 Stmt::Observe {
                     lhs,
                     dist,
@@ -320,7 +320,7 @@ pub(super) fn accumulators(body: &[Stmt], carried: &[Carried]) -> Vec<bool> {
                     args.iter().for_each(|a| count_op(a, uses));
                 }
                 Stmt::Let { init, .. } => count_aexpr(init, uses),
-                Stmt::Data(_) => {}
+                Stmt::Data(_) | Stmt::At(_) => {}
                 Stmt::For { body, carried, .. } => {
                     count(body, uses);
                     for c in carried {

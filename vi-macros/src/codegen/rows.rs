@@ -63,7 +63,8 @@ fn tokens(m: &Model, s: &Stmt) -> TokenStream {
         | Stmt::Target { src, .. }
         | Stmt::Let { src, .. }
         | Stmt::For { src, .. }
-        | Stmt::If { src, .. } => *src,
+        | Stmt::If { src, .. }
+        | Stmt::At(src) => *src,
     };
     m.srcs
         .get(src)

@@ -355,7 +355,7 @@ fn uses(body: &[Stmt], id: BindingId) -> usize {
                 }
             }
         }
-        Stmt::Target { .. } | Stmt::Data(_) => {}
+        Stmt::Target { .. } | Stmt::Data(_) | Stmt::At(_) => {}
     });
     n
 }

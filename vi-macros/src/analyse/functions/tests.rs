@@ -162,3 +162,153 @@ fn a_name_shadowed_by_a_let_takes_the_lets_shape() {
     });
     assert_eq!(errors, Vec::<String>::new());
 }
+
+/// The `let`s anywhere in `stmts`, branches and loops included.
+fn all_lets(stmts: &[Stmt], out: &mut Vec<String>) {
+    for s in stmts {
+        match s {
+            Stmt::Let(l) => out.push(l.pat.to_token_stream().to_string()),
+            Stmt::If(i) => {
+                all_lets(&i.then.stmts, out);
+                if let Some(e) = &i.els {
+                    all_lets(&e.stmts, out);
+                }
+            }
+            Stmt::For(f) => all_lets(&f.body.stmts, out),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn a_match_is_an_if_chain_with_each_arms_call_inside_its_branch() {
+    let pull = PULL();
+    let (stmts, errors) = run(quote! {
+        #pull
+        fn m(y: &[f64], regime: &[usize]) {
+            let mu ~ Normal(0.0, 1.0);
+            let t = 1;
+            let m = match regime[t] {
+                0 => mu,
+                1 | 2 => pull(y[t - 1], mu),
+                k if pull(y[k], mu) > 0.0 => pull(y[t - k], mu),
+                _ => mu,
+            };
+            y[0] ~ Normal(m, 1.0);
+        }
+    });
+    assert_eq!(errors, Vec::<String>::new());
+    // No body before the statement: each is inside the branch that calls it.
+    let lets = top_lets(&stmts);
+    assert!(!lets.iter().any(|l| l.starts_with("dev")), "{lets:?}");
+    assert!(lets.iter().any(|l| l == "mut match_value1"), "{lets:?}");
+    let Some(Stmt::If(first)) = stmts.iter().find(|s| matches!(s, Stmt::If(_))) else {
+        panic!("an `if` chain");
+    };
+    assert_eq!(first.cond.to_token_stream().to_string(), "regime [t] == 0");
+    // Second arm: `1 | 2`, its call inside its branch.
+    let els = first.els.as_ref().expect("the other arms");
+    let Some(Stmt::If(second)) = els.stmts.last() else {
+        panic!("the second arm");
+    };
+    assert_eq!(
+        second.cond.to_token_stream().to_string(),
+        "(regime [t] == 1 || regime [t] == 2)"
+    );
+    assert!(top_lets(&second.then.stmts)
+        .iter()
+        .any(|l| l.starts_with("dev_pull")));
+    // Third arm: the guard's call is in the second arm's `else`, before the guard's `if`.
+    let els = second.els.as_ref().expect("the other arms");
+    assert!(top_lets(&els.stmts)
+        .iter()
+        .any(|l| l.starts_with("dev_pull")));
+    let Some(Stmt::If(third)) = els.stmts.last() else {
+        panic!("the third arm");
+    };
+    // The bound name is the scrutinee inside the arm.
+    assert!(top_lets(&third.then.stmts).iter().any(|l| l == "k"));
+    // The last arm is the `else`.
+    let last = third.els.as_ref().expect("the catch-all");
+    assert!(matches!(last.stmts.as_slice(), [Stmt::Assign(_)]));
+}
+
+#[test]
+fn a_match_without_a_catch_all_or_with_a_tuple_pattern_is_an_error() {
+    let pull = PULL();
+    let (_, errors) = run(quote! {
+        #pull
+        fn m(y: &[f64], regime: &[usize]) {
+            let mu ~ Normal(0.0, 1.0);
+            let a = match regime[0] { 0 => mu, 1 => pull(y[0], mu) };
+            let b = match (regime[0], regime[1]) { (0, _) => mu, _ => pull(y[1], mu) };
+            let c = match regime[0] > 1 { true => pull(y[0], mu), false => mu };
+            target += a + b + c;
+        }
+    });
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].starts_with("a `match` that calls a user function in an arm ends with"));
+    assert!(errors[1].contains("this pattern is not one of them"));
+}
+
+#[test]
+fn a_value_chosen_among_integers_starts_at_an_integer_zero() {
+    let (stmts, errors) = run(quote! {
+        fn bucket(v: f64) -> usize {
+            if v < 1.0 { 0 } else { 1 }
+        }
+        fn m(y: &[f64], t: usize) {
+            let mu ~ Normal(0.0, 1.0);
+            let b = if t > 0 { 2 } else { bucket(y[t]) };
+            let c = match t { 0 => 1, _ => bucket(y[t - 1]) };
+            target += mu * y[b + c];
+        }
+    });
+    assert_eq!(errors, Vec::<String>::new());
+    let inits: Vec<String> = stmts
+        .iter()
+        .filter_map(|s| match s {
+            Stmt::Let(l) if l.pat.to_token_stream().to_string().starts_with("mut ") => {
+                Some(l.init.to_token_stream().to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(inits, vec!["(0 as usize)", "(0 as usize)"]);
+    // `bucket`'s own value starts at `(0 as usize)` too.
+    let mut lets = Vec::new();
+    all_lets(&stmts, &mut lets);
+    assert!(
+        lets.iter().any(|l| l.starts_with("mut bucket_value")),
+        "{lets:?}"
+    );
+}
+
+#[test]
+fn an_inlined_statement_is_reported_under_the_calling_statement() {
+    let pull = PULL();
+    let (stmts, errors) = run(quote! {
+        #pull
+        fn m(y: &[f64]) {
+            let mu ~ Normal(0.0, 1.0);
+            let p = pull(y[0] + 1.0, mu);
+            target += p;
+        }
+    });
+    assert_eq!(errors, Vec::<String>::new());
+    let srcs: Vec<&str> = stmts
+        .iter()
+        .filter_map(|s| match s {
+            Stmt::Let(l) => Some(l.src.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        srcs,
+        vec![
+            "let p = pull(y[0] + 1.0, mu) (inside pull: prev = y[0] + 1.0)",
+            "let p = pull(y[0] + 1.0, mu) (inside pull: let dev = prev - mu)",
+            "let p = pull(y[0] + 1.0, mu)",
+        ]
+    );
+}
