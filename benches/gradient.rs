@@ -96,6 +96,22 @@ model! {
 }
 
 model! {
+    /// `bnn_matrix` with the location in a `let`: the observation does not read
+    /// `hidden * w2 + b2` itself, so the tanh layer is not fused (the rules' `N x H` layer,
+    /// its adjoint and four products), the baseline of the fused kernel.
+    fn bnn_matrix_rules(x: &DMatrix<f64>, y: &DVector<f64>, h: usize) {
+        let w1 ~ Normal(0.0, 1.0).iid((x.ncols(), h));
+        let b1 ~ Normal(0.0, 1.0).iid(h);
+        let w2 ~ Normal(0.0, 1.0).iid(h);
+        let b2 ~ Normal(0.0, 1.0);
+        let sigma ~ HalfNormal(1.0);
+        let hidden = (x * w1 + b1.transpose()).tanh();
+        let mu = hidden * w2 + b2;
+        y ~ Normal(mu, sigma);
+    }
+}
+
+model! {
     fn bnn_loop(x: &DMatrix<f64>, y: &DVector<f64>, h: usize) {
         let w1 ~ Normal(0.0, 1.0).iid((x.ncols(), h));
         let b1 ~ Normal(0.0, 1.0).iid(h);
@@ -528,6 +544,7 @@ struct Setup {
     net: (DMatrix<f64>, DVector<f64>),
     bm: BnnMatrix,
     bl: BnnLoop,
+    br: BnnMatrixRules,
     coin: Vec<i64>,
     cv: CoinVec,
     cl: CoinLoop,
@@ -546,6 +563,7 @@ impl Setup {
         let net = data(200, 5);
         let bm = bnn_matrix(&net.0, &net.1, H).expect("valid data");
         let bl = bnn_loop(&net.0, &net.1, H).expect("valid data");
+        let br = bnn_matrix_rules(&net.0, &net.1, H).expect("valid data");
         // The peers' coin: N = 100, 71 heads (`../shared/bench/coin.json`; the density
         // depends on the order only through rounding).
         let coin: Vec<i64> = (0..100).map(|i| i64::from(i < 71)).collect();
@@ -561,6 +579,7 @@ impl Setup {
             net,
             bm,
             bl,
+            br,
             coin,
             cv,
             cl,
@@ -595,6 +614,7 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
     let scc = std::cell::RefCell::new(&mut sc);
     check("bnn_matrix", &s.bm, |t, g| bnn_hand(nx, ny, H, t, g));
     check("bnn_loop", &s.bl, |t, g| bnn_hand(nx, ny, H, t, g));
+    check("bnn_matrix_rules", &s.br, |t, g| bnn_hand(nx, ny, H, t, g));
     check("bnn fast, libm tanh", &s.bm, |t, g| {
         bnn_fast(nx, ny, H, t, g, &mut scc.borrow_mut(), f64::tanh)
     });
@@ -654,6 +674,10 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
         (NET, "compiled matrix form", {
             let (th, mut g) = (th.clone(), g.clone());
             Box::new(move || s.bm.log_density_grad(black_box(&th), &mut g))
+        }),
+        (NET, "compiled matrix form, rules (`let mu`, not fused)", {
+            let (th, mut g) = (th.clone(), g.clone());
+            Box::new(move || s.br.log_density_grad(black_box(&th), &mut g))
         }),
         (NET, "compiled loop form", {
             let (th, mut g) = (th.clone(), g);

@@ -15,7 +15,8 @@
 //! `h^T r`, `x^T g`). Here blocks of [`BLOCK`] rows are done at a time: their `H` hidden
 //! values (13 KB) are computed, summed into the locations, and the block's residuals and
 //! backward pass run while they are in registers and the L1 cache; the partials of `W1`,
-//! `b1` and `w2` are kept as partial sums (`W1`'s a block wide), added up once at the end.
+//! `b1` and `w2` are kept as [`LANES`] partial sums each (a block's products for one weight of
+//! `W1` summed in registers first), added up once at the end.
 //! Nothing of length `N` is allocated.
 //!
 //! The values are those of the rules to rounding: the pre-activation is `x_i W1` summed
@@ -238,10 +239,9 @@ struct Scratch {
     /// The partial sums of the partials of `w2`, `b1` and `W1` (in that order, one row of
     /// lanes per unit, `W1`'s as it is stored).
     acc: Vec<[f64; LANES]>,
-    /// A block's inputs, hidden values and `W1` partial sums ([`BLOCK`] rows).
+    /// A block's inputs and hidden values ([`BLOCK`] rows).
     xb: Vec<[f64; BLOCK]>,
     t: Vec<[f64; BLOCK]>,
-    aw: Vec<[f64; BLOCK]>,
     /// The same for the last rows, [`LANES`] at a time.
     xl: Vec<[f64; LANES]>,
     tl: Vec<[f64; LANES]>,
@@ -305,30 +305,22 @@ fn pass(
     let (w1, w2) = (&w1[..d * h], &w2[..h]);
     let mut sums = ([0.0; LANES], [0.0; LANES]);
     let wide = rows - rows % BLOCK;
-    let grad = !acc.is_empty();
-    // `W1`'s partial sums are kept `B` wide through the blocks (folded to [`LANES`] at the
-    // end): with [`LANES`]-wide ones the update of the `d` of them per unit is a short loop of
-    // 8-lane bodies, which LLVM's AVX-512 copy vectorised across the inputs with scatters.
-    let (a21, aw1) = acc.split_at_mut(if grad { 2 * h } else { 0 });
+    let (a21, aw1) = acc.split_at_mut(if acc.is_empty() { 0 } else { 2 * h });
     let xb = zeros(&mut sc.xb, d);
     let t = zeros(&mut sc.t, h);
-    let aw_wide = zeros(&mut sc.aw, if grad { d * h } else { 0 });
     let mut start = 0;
     while start < wide {
         block::<BLOCK>(
-            x, rows, start, BLOCK, y, w1, b1, w2, b2, inv2, xb, t, a21, aw_wide, &mut sums,
+            x, rows, d, start, BLOCK, y, w1, b1, w2, b2, inv2, xb, t, a21, aw1, &mut sums,
         );
         start += BLOCK;
-    }
-    for (a, w) in aw1.iter_mut().zip(aw_wide.iter()) {
-        fold(a, w);
     }
     let xb = zeros(&mut sc.xl, d);
     let t = zeros(&mut sc.tl, h);
     while start < rows {
         let m = LANES.min(rows - start);
         block::<LANES>(
-            x, rows, start, m, y, w1, b1, w2, b2, inv2, xb, t, a21, aw1, &mut sums,
+            x, rows, d, start, m, y, w1, b1, w2, b2, inv2, xb, t, a21, aw1, &mut sums,
         );
         start += m;
     }
@@ -351,6 +343,7 @@ fn fold<const B: usize>(acc: &mut [f64; LANES], c: &[f64; B]) {
 fn block<const B: usize>(
     x: &[f64],
     rows: usize,
+    d: usize,
     start: usize,
     m: usize,
     y: &[f64],
@@ -362,10 +355,13 @@ fn block<const B: usize>(
     xb: &mut [[f64; B]],
     t: &mut [[f64; B]],
     a21: &mut [[f64; LANES]],
-    aw1: &mut [[f64; B]],
+    aw1: &mut [[f64; LANES]],
     sums: &mut ([f64; LANES], [f64; LANES]),
 ) {
-    let (h, d) = (t.len(), xb.len());
+    // `d` and `h` from the arguments (`d` a constant in the copies for small widths), not
+    // from the buffers' lengths, which LLVM cannot see through.
+    let h = w2.len();
+    let (xb, t) = (&mut xb[..d], &mut t[..h]);
     // The block's inputs and outcomes, padded with zeros past the last row.
     for (k, xk) in xb.iter_mut().enumerate() {
         *xk = [0.0; B];
@@ -418,9 +414,23 @@ fn block<const B: usize>(
         }
         fold(a2j, &rt);
         fold(ab1j, &ga);
+        // `dW1[k, j] += sum_rows x_k ga`: the block's products summed in registers,
+        // [`LANES`] at a time in order, then added once into the unit's partial sums.
         for (awk, xk) in aw1j.iter_mut().zip(xb.iter()) {
-            for l in 0..B {
-                awk[l] += xk[l] * ga[l];
+            // An optimisation barrier (no instructions): without it LLVM's AVX2 copy
+            // vectorised this loop over the inputs, gathering `x`, rather than over the rows.
+            std::hint::black_box(());
+            let mut p = [0.0; LANES];
+            for l in 0..LANES {
+                p[l] = xk[l] * ga[l];
+            }
+            for c in (LANES..B).step_by(LANES) {
+                for l in 0..LANES {
+                    p[l] += xk[c + l] * ga[c + l];
+                }
+            }
+            for l in 0..LANES {
+                awk[l] += p[l];
             }
         }
     }
