@@ -530,8 +530,22 @@ mod tests {
         (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
     }
 
-    /// The peers' network (one input in (-3, 3), 50 units, N = 200, noise 0.1) and an
-    /// unstandardised one (three inputs near 100, 20 units, N = 3001, a tail block of one row).
+    /// `n x d` inputs near 100 (93 to 107) and outcomes in (-1.4, 1.4).
+    fn near_100(n: usize, d: usize) -> (Vec<f64>, Vec<f64>) {
+        let x = (0..n * d)
+            .map(|k| 100.0 + ((k * 37 + 11) % 113) as f64 / 8.0 - 7.0)
+            .collect();
+        let y = (0..n)
+            .map(|i| ((i * 13) % 29) as f64 / 10.0 - 1.4)
+            .collect();
+        (x, y)
+    }
+
+    /// The peers' network (one input in (-3, 3), 50 units, N = 200, noise 0.1) and
+    /// unstandardised ones: three inputs near 100, 20 units, N = 3001 (a tail block of one
+    /// row); five inputs (the copy for five), N = 2503; thirteen (the general copy, odd and
+    /// not a multiple of the lanes), N = 1500. The weights are scaled so that the `d` terms
+    /// near 100 sum to order one.
     #[test]
     fn matches_the_rules_written_out_and_finite_differences() {
         let peers_x: Vec<f64> = (0..200).map(|i| -3.0 + 6.0 * i as f64 / 199.0).collect();
@@ -546,9 +560,13 @@ mod tests {
         let big_y: Vec<f64> = (0..n)
             .map(|i| ((i * 13) % 29) as f64 / 10.0 - 1.4)
             .collect();
+        let (x5, y5) = near_100(2503, 5);
+        let (x13, y13) = near_100(1500, 13);
         for (x, y, n, d, h, th) in [
             (&peers_x, &peers_y, 200, 1, 50, params(1, 50, 1.0, 0.1)),
             (&big_x, &big_y, n, d, 20, params(d, 20, 0.01, 0.7)),
+            (&x5, &y5, 2503, 5, 16, params(5, 16, 0.004, 0.6)),
+            (&x13, &y13, 1500, 13, 9, params(13, 9, 0.0015, 0.8)),
         ] {
             let (lp, g) = kernel(x, n, d, y, h, &th);
             let (want, wg) = naive(x, n, d, y, h, &th);
@@ -565,8 +583,23 @@ mod tests {
         }
     }
 
+    /// Two inputs in (-1.5, 1.5), N = 37 (one block and a tail); five and thirteen inputs
+    /// near 100 (the copy for five and the general one), N = 75 and 290.
     #[test]
     fn every_simd_level_gives_the_same_bits_and_no_adjoint_the_same_density() {
+        for (n, d, h, scale) in [(75, 5, 10, 0.004), (290, 13, 6, 0.0015)] {
+            let (x, y) = near_100(n, d);
+            let th = params(d, h, scale, 0.5);
+            let runs = crate::simd::tests::on_every_level(|| kernel(&x, n, d, &y, h, &th));
+            let (lp0, g0) = &runs[0].1;
+            for (level, (lp, g)) in &runs {
+                assert_eq!(lp.to_bits(), lp0.to_bits(), "{level:?}, d = {d}");
+                assert!(
+                    g.iter().zip(g0).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{level:?}, d = {d}"
+                );
+            }
+        }
         let (n, d, h) = (37, 2, 9);
         let x: Vec<f64> = (0..n * d)
             .map(|k| ((k * 7) % 13) as f64 / 4.0 - 1.5)
