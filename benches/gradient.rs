@@ -545,6 +545,9 @@ struct Setup {
     bm: BnnMatrix,
     bl: BnnLoop,
     br: BnnMatrixRules,
+    wide: (DMatrix<f64>, DVector<f64>),
+    bw: BnnMatrix,
+    bwr: BnnMatrixRules,
     coin: Vec<i64>,
     cv: CoinVec,
     cl: CoinLoop,
@@ -564,6 +567,11 @@ impl Setup {
         let bm = bnn_matrix(&net.0, &net.1, H).expect("valid data");
         let bl = bnn_loop(&net.0, &net.1, H).expect("valid data");
         let br = bnn_matrix_rules(&net.0, &net.1, H).expect("valid data");
+        // Thirteen inputs: the tanh-layer kernel's general copy (odd, not a multiple of the
+        // lanes), fused and through the rules.
+        let wide = data(200, 13);
+        let bw = bnn_matrix(&wide.0, &wide.1, H).expect("valid data");
+        let bwr = bnn_matrix_rules(&wide.0, &wide.1, H).expect("valid data");
         // The peers' coin: N = 100, 71 heads (`../shared/bench/coin.json`; the density
         // depends on the order only through rounding).
         let coin: Vec<i64> = (0..100).map(|i| i64::from(i < 71)).collect();
@@ -580,6 +588,9 @@ impl Setup {
             bm,
             bl,
             br,
+            wide,
+            bw,
+            bwr,
             coin,
             cv,
             cl,
@@ -684,6 +695,24 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
             Box::new(move || s.bl.log_density_grad(black_box(&th), &mut g))
         }),
     ];
+    const WIDE: &str = "bnn N=200 D=13 H=50";
+    let (wx, wy) = (&s.wide.0, &s.wide.1);
+    check("bnn_matrix D=13", &s.bw, |t, g| bnn_hand(wx, wy, H, t, g));
+    check("bnn_matrix_rules D=13", &s.bwr, |t, g| {
+        bnn_hand(wx, wy, H, t, g)
+    });
+    let th = theta(s.bw.dim());
+    let g = vec![0.0; th.len()];
+    let wide: Vec<Variant> = vec![
+        (WIDE, "compiled matrix form", {
+            let (th, mut g) = (th.clone(), g.clone());
+            Box::new(move || s.bw.log_density_grad(black_box(&th), &mut g))
+        }),
+        (WIDE, "compiled matrix form, rules (`let mu`, not fused)", {
+            let (th, mut g) = (th.clone(), g);
+            Box::new(move || s.bwr.log_density_grad(black_box(&th), &mut g))
+        }),
+    ];
     const COIN: &str = "coin N=100";
     let th = theta(s.cv.dim());
     let g = vec![0.0; th.len()];
@@ -780,7 +809,13 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
             })
         }),
     ];
-    let mut all: Vec<Variant> = lin.into_iter().chain(net).chain(coin).chain(big).collect();
+    let mut all: Vec<Variant> = lin
+        .into_iter()
+        .chain(net)
+        .chain(wide)
+        .chain(coin)
+        .chain(big)
+        .collect();
     // Each compiled variant again with the kernels forced to the baseline (SSE2) path and,
     // where the preferred level is AVX-512, to the AVX2 path, then the dispatched variants
     // restored to the preferred level (issue 16's CPU dispatch).
