@@ -168,3 +168,50 @@ fn data_that_do_not_fit_are_the_rules_errors() {
         "in `y ~ Normal(mu, sigma)`: shapes do not agree: `mu` has 5 elements but `y` has 4"
     );
 }
+
+/// `D` inputs near 100 (93 to 107), `n` rows, outcomes a smooth function of the first two.
+fn wide_design(n: usize, d: usize) -> (DMatrix<f64>, DVector<f64>) {
+    let x = DMatrix::from_fn(n, d, |i, j| {
+        100.0 + ((i * 37 + j * 53 + 11) % 113) as f64 / 8.0 - 7.0
+    });
+    let y = DVector::from_fn(n, |i, _| {
+        ((x[(i, 0)] - 100.0) / 4.0).sin() - 0.3 * ((x[(i, 1)] - 100.0) / 5.0).cos()
+            + 0.1 * ((i * 13) % 7) as f64
+    });
+    (x, y)
+}
+
+/// A point of `net_scaled_*` with `d` inputs and `h` units: `w1` of size `0.02 / d` (so the
+/// `d` terms near 100 sum to order one), `b1` near -1, `w2` in (-0.5, 0.5), `b2` and
+/// `log sigma` 0.3.
+fn wide_point(d: usize, h: usize, k: usize) -> Vec<f64> {
+    (0..d * h + 2 * h + 2)
+        .map(|i| match i {
+            i if i < d * h => 0.02 / d as f64 * (((i * 3 + k) % 5) as f64 - 2.0),
+            i if i < d * h + h => -1.0 + 0.1 * ((i + k) % 3) as f64,
+            i if i < d * h + 2 * h => ((i * 7 + k) % 5) as f64 / 4.0 - 0.5,
+            _ => 0.3,
+        })
+        .collect()
+}
+
+#[test]
+fn five_and_thirteen_inputs_near_100_fused_equal_the_rules() {
+    // Five inputs (the kernel's copy for five) with a last block of one row, and thirteen
+    // (its general copy; odd, not a multiple of the lanes), N in the thousands.
+    for (n, d, h) in [(3001, 5, 12), (2000, 13, 7)] {
+        let (x, y) = wide_design(n, d);
+        let (fused, rules) = (
+            net_scaled_fused(&x, &y, h).unwrap(),
+            net_scaled_rules(&x, &y, h).unwrap(),
+        );
+        assert_eq!(fused.dim(), d * h + 2 * h + 2);
+        agree(
+            &fused,
+            &rules,
+            &[wide_point(d, h, 0), wide_point(d, h, 1)],
+            1e-12,
+            1e-5,
+        );
+    }
+}

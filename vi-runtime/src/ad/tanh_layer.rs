@@ -15,7 +15,8 @@
 //! `h^T r`, `x^T g`). Here blocks of [`BLOCK`] rows are done at a time: their `H` hidden
 //! values (13 KB) are computed, summed into the locations, and the block's residuals and
 //! backward pass run while they are in registers and the L1 cache; the partials of `W1`,
-//! `b1` and `w2` are kept as partial sums (`W1`'s a block wide), added up once at the end.
+//! `b1` and `w2` are kept as [`LANES`] partial sums each (a block's products for one weight of
+//! `W1` summed in registers first), added up once at the end.
 //! Nothing of length `N` is allocated.
 //!
 //! The values are those of the rules to rounding: the pre-activation is `x_i W1` summed
@@ -238,10 +239,9 @@ struct Scratch {
     /// The partial sums of the partials of `w2`, `b1` and `W1` (in that order, one row of
     /// lanes per unit, `W1`'s as it is stored).
     acc: Vec<[f64; LANES]>,
-    /// A block's inputs, hidden values and `W1` partial sums ([`BLOCK`] rows).
+    /// A block's inputs and hidden values ([`BLOCK`] rows).
     xb: Vec<[f64; BLOCK]>,
     t: Vec<[f64; BLOCK]>,
-    aw: Vec<[f64; BLOCK]>,
     /// The same for the last rows, [`LANES`] at a time.
     xl: Vec<[f64; LANES]>,
     tl: Vec<[f64; LANES]>,
@@ -305,30 +305,22 @@ fn pass(
     let (w1, w2) = (&w1[..d * h], &w2[..h]);
     let mut sums = ([0.0; LANES], [0.0; LANES]);
     let wide = rows - rows % BLOCK;
-    let grad = !acc.is_empty();
-    // `W1`'s partial sums are kept `B` wide through the blocks (folded to [`LANES`] at the
-    // end): with [`LANES`]-wide ones the update of the `d` of them per unit is a short loop of
-    // 8-lane bodies, which LLVM's AVX-512 copy vectorised across the inputs with scatters.
-    let (a21, aw1) = acc.split_at_mut(if grad { 2 * h } else { 0 });
+    let (a21, aw1) = acc.split_at_mut(if acc.is_empty() { 0 } else { 2 * h });
     let xb = zeros(&mut sc.xb, d);
     let t = zeros(&mut sc.t, h);
-    let aw_wide = zeros(&mut sc.aw, if grad { d * h } else { 0 });
     let mut start = 0;
     while start < wide {
         block::<BLOCK>(
-            x, rows, start, BLOCK, y, w1, b1, w2, b2, inv2, xb, t, a21, aw_wide, &mut sums,
+            x, rows, d, start, BLOCK, y, w1, b1, w2, b2, inv2, xb, t, a21, aw1, &mut sums,
         );
         start += BLOCK;
-    }
-    for (a, w) in aw1.iter_mut().zip(aw_wide.iter()) {
-        fold(a, w);
     }
     let xb = zeros(&mut sc.xl, d);
     let t = zeros(&mut sc.tl, h);
     while start < rows {
         let m = LANES.min(rows - start);
         block::<LANES>(
-            x, rows, start, m, y, w1, b1, w2, b2, inv2, xb, t, a21, aw1, &mut sums,
+            x, rows, d, start, m, y, w1, b1, w2, b2, inv2, xb, t, a21, aw1, &mut sums,
         );
         start += m;
     }
@@ -351,6 +343,7 @@ fn fold<const B: usize>(acc: &mut [f64; LANES], c: &[f64; B]) {
 fn block<const B: usize>(
     x: &[f64],
     rows: usize,
+    d: usize,
     start: usize,
     m: usize,
     y: &[f64],
@@ -362,10 +355,13 @@ fn block<const B: usize>(
     xb: &mut [[f64; B]],
     t: &mut [[f64; B]],
     a21: &mut [[f64; LANES]],
-    aw1: &mut [[f64; B]],
+    aw1: &mut [[f64; LANES]],
     sums: &mut ([f64; LANES], [f64; LANES]),
 ) {
-    let (h, d) = (t.len(), xb.len());
+    // `d` and `h` from the arguments (`d` a constant in the copies for small widths), not
+    // from the buffers' lengths, which LLVM cannot see through.
+    let h = w2.len();
+    let (xb, t) = (&mut xb[..d], &mut t[..h]);
     // The block's inputs and outcomes, padded with zeros past the last row.
     for (k, xk) in xb.iter_mut().enumerate() {
         *xk = [0.0; B];
@@ -418,9 +414,23 @@ fn block<const B: usize>(
         }
         fold(a2j, &rt);
         fold(ab1j, &ga);
+        // `dW1[k, j] += sum_rows x_k ga`: the block's products summed in registers,
+        // [`LANES`] at a time in order, then added once into the unit's partial sums.
         for (awk, xk) in aw1j.iter_mut().zip(xb.iter()) {
-            for l in 0..B {
-                awk[l] += xk[l] * ga[l];
+            // An optimisation barrier (no instructions): without it LLVM's AVX2 copy
+            // vectorised this loop over the inputs, gathering `x`, rather than over the rows.
+            std::hint::black_box(());
+            let mut p = [0.0; LANES];
+            for l in 0..LANES {
+                p[l] = xk[l] * ga[l];
+            }
+            for c in (LANES..B).step_by(LANES) {
+                for l in 0..LANES {
+                    p[l] += xk[c + l] * ga[c + l];
+                }
+            }
+            for l in 0..LANES {
+                awk[l] += p[l];
             }
         }
     }
@@ -520,8 +530,22 @@ mod tests {
         (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
     }
 
-    /// The peers' network (one input in (-3, 3), 50 units, N = 200, noise 0.1) and an
-    /// unstandardised one (three inputs near 100, 20 units, N = 3001, a tail block of one row).
+    /// `n x d` inputs near 100 (93 to 107) and outcomes in (-1.4, 1.4).
+    fn near_100(n: usize, d: usize) -> (Vec<f64>, Vec<f64>) {
+        let x = (0..n * d)
+            .map(|k| 100.0 + ((k * 37 + 11) % 113) as f64 / 8.0 - 7.0)
+            .collect();
+        let y = (0..n)
+            .map(|i| ((i * 13) % 29) as f64 / 10.0 - 1.4)
+            .collect();
+        (x, y)
+    }
+
+    /// The peers' network (one input in (-3, 3), 50 units, N = 200, noise 0.1) and
+    /// unstandardised ones: three inputs near 100, 20 units, N = 3001 (a tail block of one
+    /// row); five inputs (the copy for five), N = 2503; thirteen (the general copy, odd and
+    /// not a multiple of the lanes), N = 1500. The weights are scaled so that the `d` terms
+    /// near 100 sum to order one.
     #[test]
     fn matches_the_rules_written_out_and_finite_differences() {
         let peers_x: Vec<f64> = (0..200).map(|i| -3.0 + 6.0 * i as f64 / 199.0).collect();
@@ -536,9 +560,13 @@ mod tests {
         let big_y: Vec<f64> = (0..n)
             .map(|i| ((i * 13) % 29) as f64 / 10.0 - 1.4)
             .collect();
+        let (x5, y5) = near_100(2503, 5);
+        let (x13, y13) = near_100(1500, 13);
         for (x, y, n, d, h, th) in [
             (&peers_x, &peers_y, 200, 1, 50, params(1, 50, 1.0, 0.1)),
             (&big_x, &big_y, n, d, 20, params(d, 20, 0.01, 0.7)),
+            (&x5, &y5, 2503, 5, 16, params(5, 16, 0.004, 0.6)),
+            (&x13, &y13, 1500, 13, 9, params(13, 9, 0.0015, 0.8)),
         ] {
             let (lp, g) = kernel(x, n, d, y, h, &th);
             let (want, wg) = naive(x, n, d, y, h, &th);
@@ -555,8 +583,23 @@ mod tests {
         }
     }
 
+    /// Two inputs in (-1.5, 1.5), N = 37 (one block and a tail); five and thirteen inputs
+    /// near 100 (the copy for five and the general one), N = 75 and 290.
     #[test]
     fn every_simd_level_gives_the_same_bits_and_no_adjoint_the_same_density() {
+        for (n, d, h, scale) in [(75, 5, 10, 0.004), (290, 13, 6, 0.0015)] {
+            let (x, y) = near_100(n, d);
+            let th = params(d, h, scale, 0.5);
+            let runs = crate::simd::tests::on_every_level(|| kernel(&x, n, d, &y, h, &th));
+            let (lp0, g0) = &runs[0].1;
+            for (level, (lp, g)) in &runs {
+                assert_eq!(lp.to_bits(), lp0.to_bits(), "{level:?}, d = {d}");
+                assert!(
+                    g.iter().zip(g0).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{level:?}, d = {d}"
+                );
+            }
+        }
         let (n, d, h) = (37, 2, 9);
         let x: Vec<f64> = (0..n * d)
             .map(|k| ((k * 7) % 13) as f64 / 4.0 - 1.5)
