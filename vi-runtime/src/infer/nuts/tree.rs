@@ -19,9 +19,12 @@
 //! passes state indices, not vectors. States a tree no longer names go back to the pool
 //! (a count of the names each has) and are reused most recently freed first, so the pool
 //! holds a few states per tree level. It grows only when a trajectory first needs more states than
-//! before: after the first deep trajectory, a transition allocates nothing. The arithmetic
-//! and the order of random draws are those of the recursion this replaced, so a seed gives
-//! the same draws.
+//! before: after the first deep trajectory, a transition allocates nothing. A subtree is
+//! built without recursion ([`Integrator::build_tree`]: leaf by leaf, the first halves
+//! waiting for their second by height, as in NumPyro's iterative NUTS and nuts-rs), and
+//! with a diagonal metric a leapfrog step writes the new state's velocity, `rho` and
+//! kinetic energy in its last pass ([`Integrator::step_diag`]). The arithmetic and the order
+//! of random draws are those of Stan's recursion, so a seed gives the same draws.
 
 use rand::Rng as _;
 
@@ -343,7 +346,7 @@ impl Workspace {
     }
 }
 
-/// The state a transition carries across the recursion (Stan's `n_leapfrog`,
+/// The state a transition carries across its subtrees (Stan's `n_leapfrog`,
 /// `sum_metro_prob`, `divergent_`).
 struct Tally {
     h0: f64,
