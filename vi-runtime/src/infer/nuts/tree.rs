@@ -19,9 +19,12 @@
 //! passes state indices, not vectors. States a tree no longer names go back to the pool
 //! (a count of the names each has) and are reused most recently freed first, so the pool
 //! holds a few states per tree level. It grows only when a trajectory first needs more states than
-//! before: after the first deep trajectory, a transition allocates nothing. The arithmetic
-//! and the order of random draws are those of the recursion this replaced, so a seed gives
-//! the same draws.
+//! before: after the first deep trajectory, a transition allocates nothing. A subtree is
+//! built without recursion ([`Integrator::build_tree`]: leaf by leaf, the first halves
+//! waiting for their second by height, as in NumPyro's iterative NUTS and nuts-rs), and
+//! with a diagonal metric a leapfrog step writes the new state's velocity, `rho` and
+//! kinetic energy in its last pass ([`Integrator::step_diag`]). The arithmetic and the order
+//! of random draws are those of Stan's recursion, so a seed gives the same draws.
 
 use rand::Rng as _;
 
@@ -277,11 +280,10 @@ impl Weight {
     }
 }
 
-/// The slot of `rho` of the trajectory, of the subtree that extends it, and of the second
-/// half of a tree of depth `j` (`LEVEL + j - 1`).
+/// The slot of `rho` of the trajectory, and the first of the subtree's slots (`SUB + s`,
+/// `s` in `0..max_depth`; see [`Integrator::build_tree`]).
 const TRAJ: usize = 0;
 const SUB: usize = 1;
-const LEVEL: usize = 2;
 
 /// The buffers of one chain's transitions.
 #[derive(Debug)]
@@ -290,19 +292,27 @@ struct Workspace {
     /// The `rho` slots, `d` each, `states.w` apart, from `rho_base` (on a cache line).
     rho: Vec<f64>,
     rho_base: usize,
-    /// The state the next leapfrog step starts from.
-    last: usize,
+    /// The first halves of a subtree waiting for their second, by height (the iterative
+    /// tree builder's checkpoints).
+    pending: Vec<Tree>,
 }
 
 impl Workspace {
-    fn new(states: States, slots: usize, last: usize) -> Self {
+    fn new(states: States, max_depth: usize) -> Self {
         let (mut rho, mut rho_base) = (Vec::new(), 0);
-        grow_aligned(&mut rho, &mut rho_base, slots * states.w);
+        grow_aligned(&mut rho, &mut rho_base, (SUB + max_depth) * states.w);
+        let none = Tree {
+            beg: 0,
+            end: 0,
+            propose: 0,
+            rho: 0,
+            weight: Weight { m: 0.0, s: 0.0 },
+        };
         Workspace {
             states,
             rho,
             rho_base,
-            last,
+            pending: vec![none; max_depth],
         }
     }
 
@@ -336,7 +346,7 @@ impl Workspace {
     }
 }
 
-/// The state a transition carries across the recursion (Stan's `n_leapfrog`,
+/// The state a transition carries across its subtrees (Stan's `n_leapfrog`,
 /// `sum_metro_prob`, `divergent_`).
 struct Tally {
     h0: f64,
@@ -433,7 +443,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             max_depth,
             cur,
             moved: false,
-            ws: Workspace::new(states, LEVEL + max_depth, cur),
+            ws: Workspace::new(states, max_depth),
         }
     }
 
@@ -543,14 +553,12 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
 
         while depth < self.max_depth {
             let forward = int.rng.random::<f64>() > 0.5;
-            let sign = if forward {
-                ws.last = traj.end;
-                1.0
+            let (from, sign) = if forward {
+                (traj.end, 1.0)
             } else {
-                ws.last = traj.beg;
-                -1.0
+                (traj.beg, -1.0)
             };
-            let (sub, valid) = int.build_tree(ws, depth, SUB, sign, &mut tally);
+            let (sub, valid) = int.build_tree(ws, depth, from, sign, &mut tally);
             if !valid {
                 ws.states.release_tree(&sub);
                 break;
@@ -732,24 +740,92 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         st.set_lp(to, if finite { lp } else { f64::NEG_INFINITY });
     }
 
-    /// Builds a subtree of `2^depth` leapfrog steps in direction `sign` from state
-    /// `ws.last` (Stan's `base_nuts::build_tree`), its `rho` in slot `rho` and the second
-    /// half's in slot `LEVEL + depth - 1`; returns it and whether it is valid (no
-    /// divergence, no U-turn inside it). `ws.last` is then its last state.
+    /// [`Self::leapfrog`] and [`Self::leaf`] for a diagonal metric: one leapfrog step from
+    /// state `from` into state `to`, whose second half step also writes the velocity, the
+    /// `rho = p` of slot `rho` and sums the kinetic energy, in one pass over the new
+    /// momentum; returns the Hamiltonian. The arithmetic, and so every bit, is that of the
+    /// two.
+    #[inline(always)]
+    fn step_diag(
+        &mut self,
+        ws: &mut Workspace,
+        from: usize,
+        to: usize,
+        rho: usize,
+        eps: f64,
+    ) -> f64 {
+        let MetricState::Diag { inv, .. } = &self.metric else {
+            unreachable!("step_diag is called with a diagonal metric")
+        };
+        let (d, a) = (ws.states.d, ws.slot(rho));
+        let rho = &mut ws.rho[a..a + d];
+        let ([q0, p0, g0], (q, p, g, v)) = ws.states.step_pair(from, to);
+        drift_diag(q, p, [q0, p0, g0, inv], eps);
+        let lp = self.model.log_density_grad(q, g);
+        // The second half step, checking the gradient on the way; at a rejected point the
+        // momentum no longer matters (the energy is infinite). Slices of one length, so
+        // the loop has no bounds checks.
+        let (p, g, v, inv, rho) = (&mut p[..d], &g[..d], &mut v[..d], &inv[..d], &mut rho[..d]);
+        let mut finite = lp.is_finite();
+        // Summed in index order from -0.0, as `Iterator::sum` does.
+        let mut k = -0.0;
+        for j in 0..d {
+            let gj = g[j];
+            finite &= gj.is_finite();
+            let pj = p[j] + 0.5 * eps * gj;
+            p[j] = pj;
+            let m = inv[j];
+            v[j] = pj * m;
+            k += pj * pj * m;
+            rho[j] = pj;
+        }
+        let lp = if finite { lp } else { f64::NEG_INFINITY };
+        let h = -lp + 0.5 * k;
+        let h = if h.is_nan() { f64::INFINITY } else { h };
+        ws.states.set_lp(to, lp);
+        ws.states.set_h(to, h);
+        h
+    }
+
+    /// Builds a subtree of `2^depth` leapfrog steps in direction `sign` from state `from`
+    /// (Stan's `base_nuts::build_tree`, without recursion); returns it and whether it is
+    /// valid (no divergence, no U-turn inside it). Its `rho` ends in slot `SUB + depth`.
+    ///
+    /// Leaf `k` (counting from 0) closes the subtrees whose last leaf it is: one of height
+    /// `h` for each of `k`'s trailing one bits, each merged with the first half waiting at
+    /// level `h - 1` (`ws.pending`), in the order the recursion merged them, so the random
+    /// numbers, the multinomial choices and the U-turn checks are the recursion's. The
+    /// merged tree then waits at the level of `k`'s lowest zero bit. A tree's `rho` lives in
+    /// the slot of its first leaf `a`, `SUB + trailing_zeros(a)` (`SUB + depth` for `a = 0`):
+    /// the first leaves of the trees waiting at one time have distinct trailing zeros, all
+    /// above the new leaf's, so no slot is shared.
     fn build_tree(
         &mut self,
         ws: &mut Workspace,
         depth: usize,
-        rho: usize,
+        from: usize,
         sign: f64,
         tally: &mut Tally,
     ) -> (Tree, bool) {
-        if depth == 0 {
+        let eps = sign * self.eps_now;
+        let n = 1usize << depth;
+        let mut last = from;
+        for k in 0..n {
             let i = ws.states.alloc();
-            self.leapfrog(&mut ws.states, ws.last, i, sign * self.eps_now);
-            ws.last = i;
+            let slot = SUB
+                + if k == 0 {
+                    depth
+                } else {
+                    k.trailing_zeros() as usize
+                };
+            let h = if let MetricState::Diag { .. } = self.metric {
+                self.step_diag(ws, last, i, slot, eps)
+            } else {
+                self.leapfrog(&mut ws.states, last, i, eps);
+                self.leaf(ws, i, slot)
+            };
+            last = i;
             tally.n_leapfrog += 1;
-            let h = self.leaf(ws, i, rho);
             // Named as both ends and the proposal.
             ws.states.retain(i, 2);
             if h - tally.h0 > self.max_energy_error {
@@ -758,29 +834,49 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             let x = tally.h0 - h;
             let e = x.exp();
             tally.sum_metro_prob += if x > 0.0 { 1.0 } else { e };
-            let leaf = Tree {
+            let mut tree = Tree {
                 beg: i,
                 end: i,
                 propose: i,
-                rho,
+                rho: slot,
                 weight: Weight::leaf(x, e),
             };
-            return (leaf, !tally.divergent);
+            let mut height = 0;
+            let mut valid = !tally.divergent;
+            while valid && k >> height & 1 == 1 {
+                let mut out = ws.pending[height];
+                height += 1;
+                valid = self.merge(ws, &mut out, &tree, height);
+                tree = out;
+            }
+            if valid {
+                if k + 1 == n {
+                    return (tree, true);
+                }
+                ws.pending[height] = tree;
+                continue;
+            }
+            // Divergent, or a U-turn in the tree of height `height`: the first halves still
+            // waiting (`k`'s one bits from `height` up) go back to the pool, the tree closed
+            // so far goes up.
+            for level in height..depth {
+                if k >> level & 1 == 1 {
+                    let t = ws.pending[level];
+                    ws.states.release_tree(&t);
+                }
+            }
+            return (tree, false);
         }
+        unreachable!("the last leaf of a subtree returns it")
+    }
 
-        // The initial half in this tree's slot, then the final half in its level's.
-        let (mut out, valid) = self.build_tree(ws, depth - 1, rho, sign, tally);
-        if !valid {
-            return (out, false);
-        }
-        let (fin, valid) = self.build_tree(ws, depth - 1, LEVEL + depth - 1, sign, tally);
-        if !valid {
-            // Only `out` goes back up: `fin`'s states are no longer named.
-            ws.states.release_tree(&fin);
-            return (out, false);
-        }
-
-        // Multinomial sampling between the two halves.
+    /// Merges `fin` into `out`, the two halves of a tree of height `height` (Stan's
+    /// `build_tree` after its two recursive calls): multinomial sampling between the
+    /// halves, the summed weight and `rho`, and the no-U-turn criterion across the tree and,
+    /// from height 2, across each half extended by one state of the other. Returns whether
+    /// the criterion holds; `fin`'s states that `out` does not name go back to the pool.
+    #[inline(always)]
+    fn merge(&mut self, ws: &mut Workspace, out: &mut Tree, fin: &Tree, height: usize) -> bool {
         let st = &mut ws.states;
         let weight_subtree = out.weight.add(fin.weight);
         let r = fin.weight.ratio(weight_subtree);
@@ -796,19 +892,19 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         }
         out.weight = weight_subtree;
 
-        // Two leaves (depth 1): `p_beg = p_end = rho` and `p#_beg = p#_end` in each, so the
-        // three checks are the same sums (`a + b = b + a` exactly).
+        // Two leaves (height 1): `p_beg = p_end = rho` and `p#_beg = p#_end` in each, so
+        // the three checks are the same sums (`a + b = b + a` exactly).
         let st = &ws.states;
         let (ro, rf) = (ws.rho(out.rho), ws.rho(fin.rho));
         let persist = criterion(st.v(out.beg), st.v(fin.end), ro, rf)
-            && (depth == 1
+            && (height == 1
                 || (criterion(st.v(out.beg), st.v(fin.beg), ro, st.p(fin.beg))
                     && criterion(st.v(out.end), st.v(fin.end), rf, st.p(out.end))));
         ws.add_rho(out.rho, fin.rho);
         ws.states.release(out.end);
         ws.states.release(fin.beg);
         out.end = fin.end;
-        (out, persist)
+        persist
     }
 }
 
