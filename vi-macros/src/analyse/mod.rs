@@ -183,6 +183,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
         warnings: a.warnings,
         kept: a.kept,
         lane_stmts: Vec::new(),
+        gathers: 0,
         shapes: Shapes::default(),
     };
     m.shapes = Shapes::record(&m);
