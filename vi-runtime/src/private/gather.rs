@@ -329,32 +329,44 @@ mod tests {
         let cache = DataCache::new(1);
         let (v3, v2) = (DVector::from_element(3, 1.0), DVector::from_element(2, 1.0));
         let g = vec![0usize, 2, 1, 2];
-        let kept = |v: &DVector<f64>, g: &Vec<usize>, r: Range<usize>, sub| {
-            gather_index_kept(&cache, 0, 0, v, g, &r, sub, "a", "i", || [("r", 1)])
-        };
+        fn kept<'a>(
+            cache: &DataCache,
+            v: &DVector<f64>,
+            g: &'a Vec<usize>,
+            r: Range<usize>,
+            sub: usize,
+        ) -> Result<&'a [usize], Fail> {
+            gather_index_kept(cache, 0, 0, v, g, &r, sub, "a", "i", || [("r", 1)])
+        }
         // The first check passes and is kept; the same call again reads the same lanes.
-        assert_eq!(kept(&v3, &g, 0..4, 0).ok(), Some(&[0usize, 2, 1, 2][..]));
-        assert_eq!(kept(&v3, &g, 0..4, 0).ok(), Some(&[0usize, 2, 1, 2][..]));
+        assert_eq!(
+            kept(&cache, &v3, &g, 0..4, 0).ok(),
+            Some(&[0usize, 2, 1, 2][..])
+        );
+        assert_eq!(
+            kept(&cache, &v3, &g, 0..4, 0).ok(),
+            Some(&[0usize, 2, 1, 2][..])
+        );
         // A shorter base with the same codes is checked again, and named as the loop would.
-        let m = message(kept(&v2, &g, 0..4, 0));
+        let m = message(kept(&cache, &v2, &g, 0..4, 0));
         assert_eq!(
             m,
             "index 2 is out of range for `a` of length 2 at r = 1, i = 1"
         );
         // So are other lanes, another offset and other codes (the first check stays kept).
-        assert_eq!(kept(&v2, &g, 0..1, 0).ok(), Some(&[0usize][..]));
-        let m = message(kept(&v3, &g, 0..4, 1));
+        assert_eq!(kept(&cache, &v2, &g, 0..1, 0).ok(), Some(&[0usize][..]));
+        let m = message(kept(&cache, &v3, &g, 0..4, 1));
         assert_eq!(
             m,
             "index -1 is out of range for `a` of length 3 at r = 1, i = 0"
         );
         let bad = vec![0usize, 2, 3, 2];
-        let m = message(kept(&v3, &bad, 0..4, 0));
+        let m = message(kept(&cache, &v3, &bad, 0..4, 0));
         assert_eq!(
             m,
             "index 3 is out of range for `a` of length 3 at r = 1, i = 2"
         );
-        assert!(kept(&v3, &g, 0..4, 0).is_ok());
+        assert!(kept(&cache, &v3, &g, 0..4, 0).is_ok());
         // A slot past the cache's end keeps nothing and checks every time.
         let m = message(gather_index_kept(
             &cache,
