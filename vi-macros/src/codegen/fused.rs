@@ -843,7 +843,8 @@ mod tests {
         // the location's); `y[t]`'s has a scale per lane (the one-element kernel).
         assert_eq!(g.matches("fused_normal_prep").count(), 1, "{g}");
         assert_eq!(g.matches("fused_elem").count(), 1, "{g}");
-        assert!(g.contains("+= - __fd"), "{g}");
+        // The segment's adjoints per lane, scaled as written (`- __fres` for the value).
+        assert!(g.contains("+= (- __fres) * __fq . inv2"), "{g}");
         assert!(g.contains("[false , false , true]"), "{g}");
     }
 
