@@ -29,6 +29,11 @@
 //! rounds of about 20 ms each, and a table of median and minimum per-round means with the
 //! ratios to each group's first variant (the fastest hand-written code) and the minor page
 //! faults per call is printed instead.
+//!
+//! With `VI_BENCH_CALLS=N` (and `VI_BENCH_VARIANT=<part of a variant's name>`) each variant
+//! left runs `N` times inside `counted_calls`, untimed: for instruction counts, e.g.
+//! `valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*counted_calls*'`,
+//! whose total divided by `N` is the variant's instructions per gradient.
 
 // Hand-written code indexes like the formulas it implements.
 #![allow(clippy::needless_range_loop)]
@@ -918,6 +923,16 @@ fn interleaved(vs: &mut [Variant<'_>], rounds: usize) {
     }
 }
 
+/// Runs `f` `n` times (for an instruction counter's toggle); the last value.
+#[inline(never)]
+fn counted_calls(f: &mut dyn FnMut() -> f64, n: usize) -> f64 {
+    let mut v = 0.0;
+    for _ in 0..n {
+        v = black_box(f());
+    }
+    v
+}
+
 /// The calling thread's CPU time.
 fn thread_cpu_time() -> Duration {
     let mut ts = libc::timespec {
@@ -988,7 +1003,16 @@ fn main() {
         let only = only.to_string_lossy().into_owned();
         vs.retain(|(group, _, _)| only.split(',').any(|w| group.contains(w)));
     }
-    if let Some(r) = std::env::var_os("VI_BENCH_INTERLEAVED") {
+    if let Some(name) = std::env::var_os("VI_BENCH_VARIANT") {
+        let name = name.to_string_lossy().into_owned();
+        vs.retain(|(_, v, _)| v.contains(&*name));
+    }
+    if let Some(n) = std::env::var_os("VI_BENCH_CALLS") {
+        let n = n.to_str().and_then(|n| n.parse().ok()).unwrap_or(1000);
+        for (group, name, f) in &mut vs {
+            println!("{group} | {name} | {}", counted_calls(&mut **f, n));
+        }
+    } else if let Some(r) = std::env::var_os("VI_BENCH_INTERLEAVED") {
         let rounds = r.to_str().and_then(|r| r.parse().ok()).unwrap_or(30);
         interleaved(&mut vs, rounds);
     } else if std::env::var_os("VI_BENCH_CPU_TIME").is_some_and(|v| v != "0") {

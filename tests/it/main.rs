@@ -17,6 +17,7 @@ mod macro_data_kept;
 mod macro_fused;
 mod macro_fused_normal;
 mod macro_gather;
+mod macro_gather_kept;
 mod macro_hoist;
 mod macro_inplace;
 mod macro_models;

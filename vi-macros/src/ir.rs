@@ -348,6 +348,11 @@ pub struct Model {
     /// value first). An error about an element of such an operand names the loop's index,
     /// the lane's position plus the range's start.
     pub lane_stmts: Vec<(usize, Ident, Vec<bool>)>,
+    /// Gathers of vectorised loops whose codes, offset and lanes are the same on every call
+    /// (`a[county[i]]`, `county` an argument): each checks its codes once per model, its
+    /// check kept in slot `Self::__GATHERS + k` of the model's `DataCache`
+    /// (`__private::gather_index_kept`). Their number.
+    pub gathers: usize,
     /// Every value's shape, as far as the macro can tell (`shape.rs`): recorded at the end
     /// of the analysis, by `hoist` for the `let`s it makes, read by `vectorise`.
     pub shapes: crate::shape::Shapes,

@@ -79,6 +79,7 @@ pub fn vectorise(mut m: Model) -> Model {
         cached: Vec::new(),
         outer: Vec::new(),
         lane_stmts: Vec::new(),
+        gathers: 0,
     };
     let body = std::mem::take(&mut m.body);
     m.body = cx.block(body);
@@ -90,6 +91,7 @@ pub fn vectorise(mut m: Model) -> Model {
     m.ids = cx.ids;
     m.shapes = cx.shapes;
     m.lane_stmts = cx.lane_stmts;
+    m.gathers = cx.gathers;
     m
 }
 
@@ -108,6 +110,8 @@ struct Cx {
     outer: Vec<Ident>,
     /// [`Model::lane_stmts`].
     lane_stmts: Vec<(usize, Ident, Vec<bool>)>,
+    /// [`Model::gathers`]: gathers checked once per model so far.
+    gathers: usize,
 }
 
 impl Cx {
@@ -751,11 +755,26 @@ impl Lanes<'_> {
             }
             LaneIndex::Gather(g, sub) => {
                 let idx = format_ident!("__gi{}_{}", self.cx.loops, k);
-                self.pre.push(Stmt::Data(quote! {
-                    let #idx: &[usize] = ::vi::__private::gather_index(
-                        #src, &#value, #g, &#r, #sub, #what, #var, #loops,
-                    )?;
-                }));
+                let codes: Expr = syn::parse_quote!(#g);
+                if self.fixed && self.cx.fixed(&codes) && self.cx.fixed(&sub) {
+                    // The codes, the offset and the lanes are the same on every call: the
+                    // check is made once per model (in the constructor's run) and kept with
+                    // the base's length it passed with.
+                    let slot = self.cx.gathers;
+                    self.cx.gathers += 1;
+                    self.pre.push(Stmt::Data(quote! {
+                        let #idx: &[usize] = ::vi::__private::gather_index_kept(
+                            &self.__cache, Self::__GATHERS + #slot,
+                            #src, &#value, #g, &#r, #sub, #what, #var, #loops,
+                        )?;
+                    }));
+                } else {
+                    self.pre.push(Stmt::Data(quote! {
+                        let #idx: &[usize] = ::vi::__private::gather_index(
+                            #src, &#value, #g, &#r, #sub, #what, #var, #loops,
+                        )?;
+                    }));
+                }
                 (
                     Kind::Lane,
                     AExpr::WithData(WithData::Gather, x, vec![syn::parse_quote!(#idx), sub], sp),

@@ -184,6 +184,7 @@ pub fn analyse(cx: &Ctxt, def: &ModelDef) -> Model {
         warnings: a.warnings,
         kept: a.kept,
         lane_stmts: Vec::new(),
+        gathers: 0,
         shapes: Shapes::default(),
     };
     m.shapes = Shapes::record(&m);

@@ -63,9 +63,11 @@ enum F {
     Data(Ident, bool),
     /// A leaf (index into the leaves).
     Val(usize),
-    /// `base[idx[k] - sub]`: the base leaf, the index vector's reader, the offset's, and
-    /// the local holding the position in the loop.
-    Gather(usize, Ident, Ident, Ident),
+    /// `base[idx[k] - sub]`: the base leaf, the index vector's reader, the offset (an
+    /// integer literal as written, else its reader: a literal inside the loop costs no
+    /// register and no subtraction when it is 0), and the local holding the position in the
+    /// loop.
+    Gather(usize, Ident, TokenStream, Ident),
     /// `base[start + k]`: the base leaf and the start's reader.
     Segment(usize, Ident),
     Neg(Box<F>),
@@ -226,6 +228,13 @@ struct Build<'a> {
     /// Readers of data and of gathers' and segments' data parameters, before the loop.
     pre: Vec<TokenStream>,
     next: usize,
+    /// Whether the adjoint handed to [`Build::backward`] is the fused Normal's residual
+    /// without its factor `1 / sigma^2` (`__fq.inv2`): the scalars' sums and the gathers'
+    /// scratch adjoints (`__fz`) take it as it is and are scaled once after the loop, an
+    /// adjoint per lane is scaled as it is written.
+    unscaled: bool,
+    /// The leaves whose gathers add into a scratch adjoint (with [`Build::unscaled`]).
+    scratched: HashSet<usize>,
 }
 
 impl Build<'_> {
@@ -313,12 +322,25 @@ impl Build<'_> {
                 let base = self.leaf(base, How::Base)?;
                 let first = &params[0];
                 if *w == WithData::Gather {
-                    let (idx, sub) = (self.fresh("i"), self.fresh("s"));
+                    let idx = self.fresh("i");
                     let off = params.get(1)?;
-                    self.pre.push(quote! {
-                        let #idx: &[usize] = &(#first)[..__fn];
-                        let #sub: usize = #off;
-                    });
+                    self.pre
+                        .push(quote!(let #idx: &[usize] = &(#first)[..__fn];));
+                    let sub = match super::kernel_call::strip(off) {
+                        Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Int(i),
+                            ..
+                        }) if matches!(i.suffix(), "" | "usize") => {
+                            let lit =
+                                syn::LitInt::new(&format!("{}usize", i.base10_digits()), i.span());
+                            quote!(#lit)
+                        }
+                        _ => {
+                            let sub = self.fresh("s");
+                            self.pre.push(quote!(let #sub: usize = #off;));
+                            quote!(#sub)
+                        }
+                    };
                     Some(F::Gather(base, idx, sub, self.fresh("j")))
                 } else {
                     let start = self.fresh("s");
@@ -434,14 +456,27 @@ impl Build<'_> {
             F::Data(..) => quote!(),
             F::Val(l) => {
                 let a = adjoint(*l);
-                match self.leaves[*l].how {
-                    How::Lane => quote!(#a[__fk] += #g;),
+                match (self.leaves[*l].how, self.unscaled) {
+                    (How::Lane, false) => quote!(#a[__fk] += #g;),
+                    (How::Lane, true) => quote!(#a[__fk] += (#g) * __fq.inv2;),
                     _ => quote!(#a += #g;),
                 }
+            }
+            F::Gather(l, _, _, j) if self.scratched.contains(l) => {
+                let z = scratch(*l);
+                quote!(#z[#j] += #g;)
+            }
+            F::Gather(l, _, _, j) if self.unscaled => {
+                let a = adjoint(*l);
+                quote!(#a[#j] += (#g) * __fq.inv2;)
             }
             F::Gather(l, _, _, j) => {
                 let a = adjoint(*l);
                 quote!(#a[#j] += #g;)
+            }
+            F::Segment(l, start) if self.unscaled => {
+                let a = adjoint(*l);
+                quote!(#a[#start + __fk] += (#g) * __fq.inv2;)
             }
             F::Segment(l, start) => {
                 let a = adjoint(*l);
@@ -488,6 +523,22 @@ fn adjoint(l: usize) -> Ident {
     format_ident!("__fa{}", l)
 }
 
+/// A gather's scratch adjoint in a fused Normal loop (see [`Build::unscaled`]).
+fn scratch(l: usize) -> Ident {
+    format_ident!("__fz{}", l)
+}
+
+/// Whether `f` reads leaf `l` through a gather (`gather`) or otherwise.
+fn reads(f: &F, l: usize, gather: bool) -> bool {
+    match f {
+        F::Gather(k, ..) => gather && *k == l,
+        F::Val(k) | F::Segment(k, _) => !gather && *k == l,
+        F::Neg(x) => reads(x, l, gather),
+        F::Bin(_, x, y) => reads(x, l, gather) || reads(y, l, gather),
+        F::Data(..) => false,
+    }
+}
+
 impl Emitter<'_> {
     /// A distribution statement of a vectorised loop in the gradient, fused (see the
     /// module's documentation), or `None` to emit it as usual.
@@ -529,6 +580,8 @@ impl Emitter<'_> {
             leaves: Vec::new(),
             pre: Vec::new(),
             next: 0,
+            unscaled: false,
+            scratched: HashSet::new(),
         };
         let trees = operands
             .iter()
@@ -580,8 +633,23 @@ impl Emitter<'_> {
         let lane_loop = if dist.name == "Normal" && trees.len() == 3 && b.invariant(&trees[2]) {
             let sigma = &xs[2];
             let (y, mu) = (&xs[0], &xs[1]);
-            let gy = b.backward(&trees[0], quote!(-__fd), &vals);
-            let gmu = b.backward(&trees[1], quote!(__fd), &vals);
+            // Every adjoint of `y` and `mu` is the residual times `1 / sigma^2` times what
+            // the tree multiplies it by: the factor is applied once after the loop to the
+            // scalars' sums and the gathers' scratch adjoints (not per lane), as a
+            // hand-written gradient does.
+            b.unscaled = true;
+            // A base read only through gathers gets a scratch adjoint.
+            b.scratched = (0..b.leaves.len())
+                .filter(|&l| {
+                    b.leaves[l].grad.is_some()
+                        && b.leaves[l].how == How::Base
+                        && trees.iter().any(|t| reads(t, l, true))
+                        && !trees.iter().any(|t| reads(t, l, false))
+                })
+                .collect();
+            let gy = b.backward(&trees[0], quote!(-__fres), &vals);
+            let gmu = b.backward(&trees[1], quote!(__fres), &vals);
+            b.unscaled = false;
             let gs = b.backward(&trees[2], quote!(__fds), &vals);
             // The loop in a function of its own (`fused_outlined`), its operands moved in
             // and the scalars' adjoints handed back.
@@ -599,22 +667,39 @@ impl Emitter<'_> {
             for t in &trees {
                 lane_slices(t, &mut cut);
             }
+            // A gathered base's scratch adjoint (zeros of the base's length), scaled and
+            // added into the adjoint after the loop; a base also read as a segment keeps
+            // writing its adjoint in the loop too.
+            let mut scratches = Vec::new();
+            let mut scaled = Vec::new();
             for (l, leaf) in b.leaves.iter().enumerate() {
-                let (r, a) = (reader(l), adjoint(l));
+                let (r, a, z) = (reader(l), adjoint(l), scratch(l));
+                let zv = format_ident!("__fzv{}", l);
+                let gathered = b.scratched.contains(&l);
                 match (leaf.how, leaf.grad.is_some()) {
                     (How::Lane, true) => cut.push(quote! {
                         let #r = &#r[..__fn];
                         let #a = &mut #a[..__fn];
                     }),
                     (How::Lane, false) => cut.push(quote!(let #r = &#r[..__fn];)),
+                    (How::Base, true) if gathered => {
+                        scratches.push(quote! {
+                            let mut #zv: ::std::vec::Vec<f64> = ::vi::__private::fused_scratch(#r.len());
+                            let #z: &mut [f64] = &mut #zv;
+                        });
+                        cut.push(quote!(let (#r, #z) = ::vi::__private::fused_same_len(#r, #z);));
+                        scaled.push(quote!(::vi::__private::fused_add_scaled(#a, #zv, __fq.inv2);));
+                    }
                     (How::Base, true) => {
                         cut.push(quote!(let (#r, #a) = ::vi::__private::fused_same_len(#r, #a);))
                     }
+                    (How::Scalar, true) => scaled.push(quote!(#a *= __fq.inv2;)),
                     _ => {}
                 }
             }
             quote! {
                 let __fq = ::vi::__private::fused_normal_prep(#sigma);
+                #(#scratches)*
                 let __fss: f64;
                 (__fss, #(#sa,)*) = ::vi::__private::fused_outlined(move || {
                     #(#cut)*
@@ -623,12 +708,12 @@ impl Emitter<'_> {
                         #(#body)*
                         let __fres: f64 = #y - #mu;
                         __fss += __fres * __fres;
-                        let __fd: f64 = __fres * __fq.inv2;
                         #gy
                         #gmu
                     }
                     (__fss, #(#sa,)*)
                 });
+                #(#scaled)*
                 let (__fl, __fds) = ::vi::__private::fused_normal_finish(&__fq, __fss, __fn);
                 #gs
             }
@@ -758,7 +843,8 @@ mod tests {
         // the location's); `y[t]`'s has a scale per lane (the one-element kernel).
         assert_eq!(g.matches("fused_normal_prep").count(), 1, "{g}");
         assert_eq!(g.matches("fused_elem").count(), 1, "{g}");
-        assert!(g.contains("+= - __fd"), "{g}");
+        // The segment's adjoints per lane, scaled as written (`- __fres` for the value).
+        assert!(g.contains("+= (- __fres) * __fq . inv2"), "{g}");
         assert!(g.contains("[false , false , true]"), "{g}");
     }
 

@@ -197,6 +197,9 @@ impl Emitter<'_> {
 
         // The data operands' slots and the values' the bodies above made.
         let n_cached = n_cached.max(self.values.count());
+        // The gathers' kept checks after those (`Model::gathers`).
+        let n_slots = n_cached + m.gathers;
+        let gathers = (m.gathers > 0).then(|| quote!(const __GATHERS: usize = #n_cached;));
         quote! {
             #(#attrs)*
             #[doc = ""]
@@ -219,7 +222,7 @@ impl Emitter<'_> {
                     #(#inits,)*
                     __layout: ::vi::__private::ParamLayout::new(),
                     __derived: ::vi::__private::ParamLayout::new(),
-                    __cache: ::vi::__private::DataCache::new(#n_cached),
+                    __cache: ::vi::__private::DataCache::new(#n_slots),
                 };
                 let (__layout, __derived) = ::vi::__private::catch(#sname::__SRCS, || __model.__build())?;
                 __model.__layout = __layout;
@@ -236,6 +239,7 @@ impl Emitter<'_> {
                     const __SRCS: &'static [&'static str] = &[#(#srcs),*];
                     const __TERMS: &'static [usize] = &[#(#terms),*];
                     const __OBSERVED: &'static [&'static str] = &[#(#observed),*];
+                    #gathers
 
                     fn __build(&self) -> ::core::result::Result<(::vi::__private::ParamLayout, ::vi::__private::ParamLayout), ::vi::__private::Fail> {
                         #rules

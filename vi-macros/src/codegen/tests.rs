@@ -79,3 +79,36 @@ fn data_arithmetic_on_arguments_only_is_kept_for_the_model() {
     assert_eq!(out.matches("__private :: ad :: ln (").count(), 5, "{out}");
     assert_eq!(out.matches("sub_fwd").count(), 4 + 4, "{out}");
 }
+
+#[test]
+fn a_gather_through_argument_codes_is_checked_once_per_model() {
+    let src = "fn m(county: &[usize], region: &[usize], y: &[f64], j: usize, off: usize) {
+            let a ~ Normal(0.0, 1.0).iid(j);
+            let b ~ Normal(0.0, 1.0).iid(j);
+            for i in 0..y.len() {
+                y[i] ~ Normal(a[county[i] - 1] + b[county[i] - off], 1.0);
+            }
+            for r in 0..2 {
+                for i in region[r]..region[r + 1] {
+                    y[i] ~ Normal(a[county[i]], 1.0);
+                }
+            }
+        }";
+    let out = crate::run(src.parse().expect("tokens")).to_string();
+    assert!(!out.contains("compile_error"), "{out}");
+    // The two gathers of the first loop (codes, offset and lanes built from the arguments)
+    // keep their checks in the two slots after the cached data's; the loop whose lanes
+    // depend on `r` checks on every call.
+    assert!(out.contains("const __GATHERS : usize ="), "{out}");
+    assert!(out.contains("Self :: __GATHERS + 0usize"), "{out}");
+    assert!(out.contains("Self :: __GATHERS + 1usize"), "{out}");
+    assert!(!out.contains("Self :: __GATHERS + 2usize"), "{out}");
+    assert!(
+        out.contains(":: vi :: __private :: gather_index ("),
+        "{out}"
+    );
+    // The fused loop subtracts a literal offset as written, an argument's through a local.
+    let grad = grad_fn(src);
+    assert!(grad.contains("[__fk] - 1usize"), "{grad}");
+    assert!(grad.contains("let __fs"), "{grad}");
+}

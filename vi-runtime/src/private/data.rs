@@ -370,6 +370,24 @@ impl DataCache {
     }
 }
 
+impl DataCache {
+    /// The value [`DataCache::keep`] left in slot `k` (its value cell), if it is a `V`.
+    pub(crate) fn kept<V: Any>(&self, k: usize) -> Option<&V> {
+        self.0
+            .get(k.checked_mul(3)?)?
+            .get()
+            .and_then(|b| b.downcast_ref::<V>())
+    }
+
+    /// Keeps `v` in slot `k` (its value cell) unless something is there already, or the
+    /// slot is past the cache's end.
+    pub(crate) fn keep<V: Any + Send + Sync>(&self, k: usize, v: V) {
+        if let Some(c) = k.checked_mul(3).and_then(|i| self.0.get(i)) {
+            let _ = c.set(Box::new(v));
+        }
+    }
+}
+
 /// [`val`], the conversion kept in slot `k` of `cache` when there is one to keep.
 #[inline(always)]
 pub fn cached_val<'a, T: Val + ?Sized>(cache: &'a DataCache, k: usize, x: &'a T) -> Cow<'a, T::V> {

@@ -49,6 +49,25 @@ pub fn fused_normal_finish(p: &NormalLanes, ss: f64, n: usize) -> (f64, f64) {
     (-0.5 * q - n * (s.ln() + LN_SQRT_2PI), (q - n) / s)
 }
 
+/// A gathered base's scratch adjoint for a fused `Normal` loop: `n` zeros (the base's
+/// length), from the pool. The loop adds each lane's residual into it unscaled, as a
+/// hand-written gradient does, and [`fused_add_scaled`] applies `1 / sigma^2` once per
+/// element of the base instead of once per lane.
+#[inline]
+#[must_use]
+pub fn fused_scratch(n: usize) -> Vec<f64> {
+    crate::ad::pool::zeroed(n)
+}
+
+/// Adds `s * z` into `a`, elementwise, and gives `z`'s storage back to the pool.
+#[inline]
+pub fn fused_add_scaled(a: &mut [f64], z: Vec<f64>, s: f64) {
+    for (x, y) in a.iter_mut().zip(&z) {
+        *x += y * s;
+    }
+    crate::ad::pool::give(z);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +92,15 @@ mod tests {
         let (lp2, ds2) = fused_normal_finish(&p, ss, y.len());
         assert!((lp - lp2).abs() < 1e-12 * lp.abs(), "{lp} {lp2}");
         assert!((ds - ds2).abs() < 1e-12 * ds.abs(), "{ds} {ds2}");
+    }
+
+    #[test]
+    fn a_scratch_adjoint_is_zeros_added_back_scaled() {
+        let z = fused_scratch(3);
+        assert_eq!(z, [0.0; 3]);
+        let mut a = [1.0, 2.0, 3.0];
+        fused_add_scaled(&mut a, vec![4.0, -2.0, 0.5], 0.25);
+        assert_eq!(a, [2.0, 1.5, 3.125]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use crate::ad::Operand;
 
-use super::{ArgError, Fail, LaneSource};
+use super::{ArgError, DataCache, Fail, LaneSource};
 
 /// "index -1 is out of range for `h` of length 5 at g = 1, t = 0": `loops` are the values
 /// of the loops around the vectorised one, then the lane's own.
@@ -79,6 +79,61 @@ where
             out_of_range(index, what, len, &loops(), var, at),
         ));
     }
+    Ok(idx)
+}
+
+/// What a gather's check passed with (see [`gather_index_kept`]): the codes of its lanes
+/// (their address and number), the offset and the base's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct GatherChecked {
+    codes: usize,
+    n: usize,
+    sub: usize,
+    len: usize,
+}
+
+/// [`gather_index`] for a gather whose codes, offset and lanes are the same on every call
+/// (the codes an argument of the model, which cannot change): the check that passed is
+/// kept in slot `slot` of the model's `cache` (in the constructor's run, the first), and a
+/// later call with the same codes (the same slice), offset and base length skips the pass
+/// over the codes. Any other call is checked as by [`gather_index`].
+///
+/// # Errors
+/// [`gather_index`]'s.
+///
+/// # Panics
+/// [`gather_index`]'s.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn gather_index_kept<'a, V, G, const N: usize>(
+    cache: &DataCache,
+    slot: usize,
+    stmt: usize,
+    v: &V,
+    g: &'a G,
+    lanes: &Range<usize>,
+    sub: usize,
+    what: &str,
+    var: &str,
+    loops: impl FnOnce() -> [(&'static str, i64); N],
+) -> Result<&'a [usize], Fail>
+where
+    V: Operand + ?Sized,
+    G: LaneSource<Elem = usize> + ?Sized,
+{
+    let idx = super::lanes(g, lanes);
+    let (r, c) = v.dims();
+    let now = GatherChecked {
+        codes: idx.as_ptr() as usize,
+        n: idx.len(),
+        sub,
+        len: r * c,
+    };
+    if cache.kept::<GatherChecked>(slot) == Some(&now) {
+        return Ok(idx);
+    }
+    let idx = gather_index(stmt, v, g, lanes, sub, what, var, loops)?;
+    cache.keep(slot, now);
     Ok(idx)
 }
 
@@ -267,6 +322,66 @@ mod tests {
         long[997] = 3;
         let m = message(gather_index(0, &v, &long, &(0..1001), 0, "a", "i", || []));
         assert_eq!(m, "index 3 is out of range for `a` of length 3 at i = 997");
+    }
+
+    #[test]
+    fn a_kept_check_is_skipped_only_for_the_same_codes_offset_and_length() {
+        let cache = DataCache::new(1);
+        let (v3, v2) = (DVector::from_element(3, 1.0), DVector::from_element(2, 1.0));
+        let g = vec![0usize, 2, 1, 2];
+        fn kept<'a>(
+            cache: &DataCache,
+            v: &DVector<f64>,
+            g: &'a Vec<usize>,
+            r: Range<usize>,
+            sub: usize,
+        ) -> Result<&'a [usize], Fail> {
+            gather_index_kept(cache, 0, 0, v, g, &r, sub, "a", "i", || [("r", 1)])
+        }
+        // The first check passes and is kept; the same call again reads the same lanes.
+        assert_eq!(
+            kept(&cache, &v3, &g, 0..4, 0).ok(),
+            Some(&[0usize, 2, 1, 2][..])
+        );
+        assert_eq!(
+            kept(&cache, &v3, &g, 0..4, 0).ok(),
+            Some(&[0usize, 2, 1, 2][..])
+        );
+        // A shorter base with the same codes is checked again, and named as the loop would.
+        let m = message(kept(&cache, &v2, &g, 0..4, 0));
+        assert_eq!(
+            m,
+            "index 2 is out of range for `a` of length 2 at r = 1, i = 1"
+        );
+        // So are other lanes, another offset and other codes (the first check stays kept).
+        assert_eq!(kept(&cache, &v2, &g, 0..1, 0).ok(), Some(&[0usize][..]));
+        let m = message(kept(&cache, &v3, &g, 0..4, 1));
+        assert_eq!(
+            m,
+            "index -1 is out of range for `a` of length 3 at r = 1, i = 0"
+        );
+        let bad = vec![0usize, 2, 3, 2];
+        let m = message(kept(&cache, &v3, &bad, 0..4, 0));
+        assert_eq!(
+            m,
+            "index 3 is out of range for `a` of length 3 at r = 1, i = 2"
+        );
+        assert!(kept(&cache, &v3, &g, 0..4, 0).is_ok());
+        // A slot past the cache's end keeps nothing and checks every time.
+        let m = message(gather_index_kept(
+            &cache,
+            5,
+            0,
+            &v2,
+            &g,
+            &(0..4),
+            0,
+            "a",
+            "i",
+            || [],
+        ));
+        assert_eq!(m, "index 2 is out of range for `a` of length 2 at i = 1");
+        assert!(gather_index_kept(&cache, 5, 0, &v3, &g, &(0..4), 0, "a", "i", || []).is_ok());
     }
 
     #[test]

@@ -116,6 +116,20 @@ impl Latent for f64 {
     }
     #[inline]
     fn read(theta: &[f64], p: &Param, lp: &mut f64, jacobian: bool) -> Self {
+        if p.vector.is_none() {
+            // One number through its transform, as `read_flat` computes it (no slice copy,
+            // which is a `memcpy` call for one element).
+            let y = theta[p.offset];
+            return match p.transform {
+                Transform::Identity => y,
+                t => {
+                    let mut j = 0.0;
+                    let x = t.constrain_lp(y, &mut j, jacobian);
+                    *lp += j;
+                    x
+                }
+            };
+        }
         let mut x = 0.0;
         read_flat(theta, p, lp, jacobian, std::slice::from_mut(&mut x));
         x
@@ -125,6 +139,15 @@ impl Latent for f64 {
     }
     #[inline]
     fn grad_back(&self, theta: &[f64], p: &Param, grad: &mut [f64], jacobian: bool) {
+        if p.vector.is_none() {
+            // As `grad_flat` computes it, for one number.
+            let k = p.offset;
+            grad[k] = match p.transform {
+                Transform::Identity => *self,
+                t => t.grad_back(theta[k], *self, jacobian),
+            };
+            return;
+        }
         grad_flat(theta, p, std::slice::from_ref(self), grad, jacobian);
     }
 }
@@ -137,7 +160,13 @@ impl Latent for DVector<f64> {
     }
     #[inline]
     fn read(theta: &[f64], p: &Param, lp: &mut f64, jacobian: bool) -> Self {
-        let mut x = DVector::from_vec(crate::ad::pool::zeroed(p.size()));
+        // An elementwise transform writes every element: no zeros first.
+        let v = if p.vector.is_none() {
+            crate::ad::pool::scratch(p.size())
+        } else {
+            crate::ad::pool::zeroed(p.size())
+        };
+        let mut x = DVector::from_vec(v);
         read_flat(theta, p, lp, jacobian, x.as_mut_slice());
         x
     }

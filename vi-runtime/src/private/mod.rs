@@ -66,7 +66,9 @@ pub use dispatch::{
     SliceKernel3, SliceKernel4, SliceKernel5, SliceKernel6,
 };
 pub use errors::{at_statement, catch, index_at, shape, Fail};
-pub use gather::{gather_index, lane_check, lane_segment, lane_shift, range_len, shift_of};
+pub use gather::{
+    gather_index, gather_index_kept, lane_check, lane_segment, lane_shift, range_len, shift_of,
+};
 pub use glm::normal_id_glm;
 pub use inplace::{write_elem, ElemAt, Undo};
 pub use keep::Keep;
@@ -89,7 +91,9 @@ pub use fused::{
 };
 
 mod fused_normal;
-pub use fused_normal::{fused_normal_finish, fused_normal_prep, NormalLanes};
+pub use fused_normal::{
+    fused_add_scaled, fused_normal_finish, fused_normal_prep, fused_scratch, NormalLanes,
+};
 
 mod col_mul_add;
 pub use col_mul_add::ColMulAdd;
