@@ -179,27 +179,41 @@ impl States {
     /// State `i`'s `(q, p, grad, v)`, writable.
     #[inline]
     fn parts_mut(&mut self, i: usize) -> Parts<'_> {
-        let (a, w, d) = (self.at(i), self.w, self.d);
+        let ((w, d), a) = (self.wd(), self.at(i));
         split4(&mut self.data[a..a + 4 * w], w, d)
     }
 
-    /// State `from`'s `(q, p, grad)` to read and state `to`'s parts to write (`from != to`).
-    #[inline]
-    fn step_pair(&mut self, from: usize, to: usize) -> ([&[f64]; 3], Parts<'_>) {
+    /// `(w, d)`, with `d <= w` (always so) visible to the compiler: `[..d]` of a part `w`
+    /// long then needs no bounds check.
+    #[inline(always)]
+    fn wd(&self) -> (usize, usize) {
+        (self.w, self.d.min(self.w))
+    }
+
+    /// State `from`'s `(q, p, grad)` to read, state `to`'s parts to write and its log
+    /// density and Hamiltonian line (`from != to`). One bounds check per state; the parts
+    /// are cut from the two states' blocks with lengths the compiler can follow.
+    #[inline(always)]
+    fn step_pair(&mut self, from: usize, to: usize) -> ([&[f64]; 3], Parts<'_>, &mut [f64; 2]) {
         debug_assert_ne!(from, to);
-        let (w, d) = (self.w, self.d);
+        let (w, d) = self.wd();
+        let len = 4 * w + LINE;
         let (f, t) = (self.at(from), self.at(to));
         let (a, b) = if from < to {
             let (lo, hi) = self.data.split_at_mut(t);
-            (&lo[f..f + 4 * w], &mut hi[..4 * w])
+            (&lo[f..f + len], &mut hi[..len])
         } else {
             let (lo, hi) = self.data.split_at_mut(f);
-            (&hi[..4 * w], &mut lo[t..t + 4 * w])
+            (&hi[..len], &mut lo[t..t + len])
         };
-        (
-            [&a[..d], &a[w..w + d], &a[2 * w..2 * w + d]],
-            split4(b, w, d),
-        )
+        let (q0, a) = a.split_at(w);
+        let (p0, a) = a.split_at(w);
+        let g0 = &a[..w];
+        let (parts, tail) = b.split_at_mut(4 * w);
+        let tail: &mut [f64; 2] = (&mut tail[..2])
+            .try_into()
+            .expect("a line follows the parts");
+        ([&q0[..d], &p0[..d], &g0[..d]], split4(parts, w, d), tail)
     }
 }
 
@@ -372,7 +386,7 @@ fn criterion(p_sharp_minus: &[f64], p_sharp_plus: &[f64], a: &[f64], b: &[f64]) 
 /// The first half step and the drift of a leapfrog step with a diagonal metric, from
 /// `(q0, p0, g0)` into `(q, p)`: `p = p0 + eps/2 g0`, `q = q0 + eps M^-1 p`. (Separate
 /// arguments tell the compiler the slices do not overlap.)
-#[inline]
+#[inline(always)]
 fn drift_diag(q: &mut [f64], p: &mut [f64], [q0, p0, g0, inv]: [&[f64]; 4], eps: f64) {
     let n = q.len();
     // Slices of one length, so the loop has no bounds checks.
@@ -714,7 +728,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
     /// density or gradient sets the log density to -inf, so the energy error is infinite: a
     /// divergence.
     fn leapfrog(&mut self, st: &mut States, from: usize, to: usize, eps: f64) {
-        let ([q0, p0, g0], (q, p, g, v)) = st.step_pair(from, to);
+        let ([q0, p0, g0], (q, p, g, v), lp_h) = st.step_pair(from, to);
         match &mut self.metric {
             MetricState::Diag { inv, .. } => drift_diag(q, p, [q0, p0, g0, inv], eps),
             metric => {
@@ -737,7 +751,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             finite &= g.is_finite();
             *p += 0.5 * eps * g;
         }
-        st.set_lp(to, if finite { lp } else { f64::NEG_INFINITY });
+        lp_h[0] = if finite { lp } else { f64::NEG_INFINITY };
     }
 
     /// [`Self::leapfrog`] and [`Self::leaf`] for a diagonal metric: one leapfrog step from
@@ -757,9 +771,10 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         let MetricState::Diag { inv, .. } = &self.metric else {
             unreachable!("step_diag is called with a diagonal metric")
         };
-        let (d, a) = (ws.states.d, ws.slot(rho));
+        let a = ws.slot(rho);
+        let ([q0, p0, g0], (q, p, g, v), lp_h) = ws.states.step_pair(from, to);
+        let d = q.len();
         let rho = &mut ws.rho[a..a + d];
-        let ([q0, p0, g0], (q, p, g, v)) = ws.states.step_pair(from, to);
         drift_diag(q, p, [q0, p0, g0, inv], eps);
         let lp = self.model.log_density_grad(q, g);
         // The second half step, checking the gradient on the way; at a rejected point the
@@ -782,8 +797,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         let lp = if finite { lp } else { f64::NEG_INFINITY };
         let h = -lp + 0.5 * k;
         let h = if h.is_nan() { f64::INFINITY } else { h };
-        ws.states.set_lp(to, lp);
-        ws.states.set_h(to, h);
+        *lp_h = [lp, h];
         h
     }
 
