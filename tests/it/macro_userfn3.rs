@@ -18,14 +18,14 @@ use crate::macro_models::data::GARCH_Y;
 use crate::macro_userfn2::check_near;
 
 /// The garch11 returns five times over, shifted to a level near 100 (T = 1000).
-fn series() -> Vec<f64> {
+pub(crate) fn series() -> Vec<f64> {
     (0..5)
         .flat_map(|_| GARCH_Y.iter().map(|v| v + 95.0))
         .collect()
 }
 
 /// Mean and log standard deviation of a series: the centre of the checks.
-fn centre(y: &[f64]) -> (f64, f64) {
+pub(crate) fn centre(y: &[f64]) -> (f64, f64) {
     let n = y.len() as f64;
     let mean = y.iter().sum::<f64>() / n;
     let var = y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);

@@ -12,23 +12,9 @@ use vi::prelude::*;
 use vi::Model;
 
 use crate::helpers::*;
-use crate::macro_models::data::GARCH_Y;
 use crate::macro_userfn2::check_near;
-
-/// The garch11 returns five times over, shifted to a level near 100 (T = 1000).
-fn series() -> Vec<f64> {
-    (0..5)
-        .flat_map(|_| GARCH_Y.iter().map(|v| v + 95.0))
-        .collect()
-}
-
-/// Mean and log standard deviation of a series: the centre of the checks.
-fn centre(y: &[f64]) -> (f64, f64) {
-    let n = y.len() as f64;
-    let mean = y.iter().sum::<f64>() / n;
-    let var = y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, 0.5 * var.ln())
-}
+// The same series and centre as the conditional calls' tests (garch11 near 100, T = 1000).
+use crate::macro_userfn3::{centre, series};
 
 /// Regime codes: 0 every 50th step (the first included), 1 at odd steps, 2 otherwise. A
 /// regime other than 0 reads the lag, which does not exist at `t = 0`.
