@@ -376,32 +376,34 @@ fn nuts_rows(filter: &str) {
          /grad = per leapfrog step of the sampling phase"
     );
     let base = Nuts::default().seed(1).progress(false);
-    // The network with longer sampling, 4 x (1000 + 4000): R-hat over 151 parameters needs
-    // more effective draws per chain than 1000 draws give (issue 15). Only when the filter
-    // names it (`nuts/bnn/nutpie/diag/long`).
-    let long = "nuts/bnn/nutpie/diag/long-4000";
-    if filter.contains("long") && long.contains(filter) {
-        println!("(this row: 4 chains x (1000 + 4000))");
-        let nuts = base
-            .clone()
-            .adaptation(Adaptation::Nutpie)
-            .metric(Metric::Diag);
-        nuts_row(long, &net, &nuts.warmup(1000).draws(4000));
-        return;
-    }
-    // The network at the peers' 4 x (1000 + 1000) but with trees up to depth 12: at depth 10
-    // every draw hits the limit, and the summary's warning says to raise it. Only when the
-    // filter names it (`nuts/bnn/nutpie/diag/depth12`).
-    let deep = "nuts/bnn/nutpie/diag/depth12";
-    if filter.contains("depth") && deep.contains(filter) {
-        println!("(this row: max depth 12)");
-        let nuts = base
-            .clone()
-            .adaptation(Adaptation::Nutpie)
-            .metric(Metric::Diag)
-            .max_depth(12);
-        nuts_row(deep, &net, &nuts);
-        return;
+    // The network's rows beyond the peers' settings, each only when the filter names it
+    // past `diag/` (`nuts/bnn/nutpie/diag/long`, `.../depth12`):
+    // - 4 x (1000 + 4000): R-hat over 151 parameters needs more effective draws per chain
+    //   than 1000 draws give at depth 10 (issue 15);
+    // - the peers' 4 x (1000 + 1000) with trees up to depth 12: at depth 10 every draw hits
+    //   the limit, and the summary's warning says to raise it.
+    let net_diag = base
+        .clone()
+        .adaptation(Adaptation::Nutpie)
+        .metric(Metric::Diag);
+    let beyond = [
+        (
+            "nuts/bnn/nutpie/diag/long-4000",
+            "4 chains x (1000 + 4000)",
+            net_diag.clone().warmup(1000).draws(4000),
+        ),
+        (
+            "nuts/bnn/nutpie/diag/depth12",
+            "max depth 12",
+            net_diag.max_depth(12),
+        ),
+    ];
+    for (name, what, nuts) in &beyond {
+        if filter.len() > "nuts/bnn/nutpie/diag/".len() && name.contains(filter) {
+            println!("(this row: {what})");
+            nuts_row(name, &net, nuts);
+            return;
+        }
     }
     for (mname, model, metrics) in models {
         if mname == "bnn" && !filter.contains("bnn") {
