@@ -36,7 +36,8 @@
 //! cargo bench --bench methods -- nuts/bnn/nutpie/diag/depth12  # the network, max depth 12
 //! ```
 //!
-//! The network's rows run only when the filter names `bnn`. Without a filter the rows but
+//! `VI_BENCH_SEED=k` runs the rows with seed `k` instead of 1 (a figure's spread across
+//! seeds). The network's rows run only when the filter names `bnn`. Without a filter the rows but
 //! the network's run after the VI table. The sampler's own cost is `benches/nuts.rs`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -371,11 +372,16 @@ fn nuts_rows(filter: &str) {
         ("kilpisjarvi", &kilpis, &small),
         ("bnn", &net, &network),
     ];
+    // `VI_BENCH_SEED=k`: the rows with another seed, to see a figure's spread across seeds.
+    let seed: u64 = std::env::var("VI_BENCH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     println!(
-        "NUTS, 4 chains x (1000 + 1000), seed 1, target 0.8, depth 10; ESS = min bulk ESS; \
+        "NUTS, 4 chains x (1000 + 1000), seed {seed}, target 0.8, depth 10; ESS = min bulk ESS; \
          /grad = per leapfrog step of the sampling phase"
     );
-    let base = Nuts::default().seed(1).progress(false);
+    let base = Nuts::default().seed(seed).progress(false);
     // The network's rows beyond the peers' settings, each only when the filter names it
     // past `diag/` (`nuts/bnn/nutpie/diag/long`, `.../depth12`):
     // - 4 x (1000 + 4000): R-hat over 151 parameters needs more effective draws per chain
