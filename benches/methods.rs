@@ -37,7 +37,8 @@
 //! ```
 //!
 //! `VI_BENCH_SEED=k` runs the rows with seed `k` instead of 1 (a figure's spread across
-//! seeds). The network's rows run only when the filter names `bnn`. Without a filter the rows but
+//! seeds); `VI_BENCH_WORST=k` prints under each row the `k` parameters with the largest
+//! R-hat, with their posterior sd in each chain and the inverse metric each chain adapted. The network's rows run only when the filter names `bnn`. Without a filter the rows but
 //! the network's run after the VI table. The sampler's own cost is `benches/nuts.rs`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -328,6 +329,39 @@ fn nuts_row(name: &str, model: &dyn Model, nuts: &Nuts) {
         d.total_divergences(),
         used.join(",")
     );
+    // `VI_BENCH_WORST=k`: the k parameters with the largest R-hat, each with its posterior
+    // sd in every chain and the inverse metric every chain adapted for it.
+    let worst: usize = std::env::var("VI_BENCH_WORST")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut order: Vec<usize> = (0..d.params.len()).collect();
+    order.sort_by(|&a, &b| d.params[b].rhat.total_cmp(&d.params[a].rhat));
+    for &i in order.iter().take(worst) {
+        let sds: Vec<String> = post
+            .flat_draws_by_chain(i)
+            .iter()
+            .map(|c| {
+                let m = c.iter().sum::<f64>() / c.len() as f64;
+                let v = c.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (c.len() - 1) as f64;
+                format!("{:.3}", v.sqrt())
+            })
+            .collect();
+        let inv: Vec<String> = d
+            .chains
+            .iter()
+            .filter_map(|c| c.inv_metric.get(i))
+            .map(|m| format!("{m:.2e}"))
+            .collect();
+        println!(
+            "  {:<12} R-hat {:.3}  bulk ESS {:>6.0}  sd by chain {}  inverse metric by chain {}",
+            d.params[i].name,
+            d.params[i].rhat,
+            d.params[i].ess_bulk,
+            sds.join(", "),
+            inv.join(", ")
+        );
+    }
 }
 
 /// A model's row name, the model and the metrics to run it with.
