@@ -122,18 +122,33 @@ fn payload_message(payload: &(dyn Any + Send)) -> String {
 /// The panic's message, when `f` panicked.
 pub fn catch_silently<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     install_hook();
+    catch_hooked(f)
+}
+
+/// [`catch_silently`] once the hook is installed: what a [`Guarded`] model runs per call
+/// ([`Guarded::new`] installed the hook, and it is never removed), so the per-call cost is
+/// one thread-local counter up and down around [`panic::catch_unwind`], without the
+/// [`Once`] check, whose line the model's own data may have evicted from the cache.
+#[inline]
+fn catch_hooked<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     SILENT.with(|s| s.set(s.get() + 1));
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     SILENT.with(|s| s.set(s.get() - 1));
-    result.map_err(|payload| {
-        let message = payload_message(payload.as_ref());
-        // Dropping a payload can itself panic; forget it instead.
-        std::mem::forget(payload);
-        match LOCATION.with(|l| l.borrow_mut().take()) {
-            Some(at) => format!("{message} (at {at})"),
-            None => message,
-        }
-    })
+    result.map_err(panic_message)
+}
+
+/// The message of a caught panic with where it happened, [`catch_silently`]'s error (out of
+/// line: the path of every call that did not panic stays short).
+#[cold]
+#[inline(never)]
+fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    let message = payload_message(payload.as_ref());
+    // Dropping a payload can itself panic; forget it instead.
+    std::mem::forget(payload);
+    match LOCATION.with(|l| l.borrow_mut().take()) {
+        Some(at) => format!("{message} (at {at})"),
+        None => message,
+    }
 }
 
 /// The first fault a [`Guarded`] model saw.
@@ -233,8 +248,14 @@ impl<M: Model + ?Sized> Model for Guarded<'_, M> {
         self.model.layout()
     }
 
+    #[inline]
+    fn log_density_grad(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
+        self.log_density_grad_jac(theta, grad, true)
+    }
+
+    #[inline]
     fn log_density_grad_jac(&self, theta: &[f64], grad: &mut [f64], jacobian: bool) -> f64 {
-        match catch_silently(|| self.model.log_density_grad_jac(theta, grad, jacobian)) {
+        match catch_hooked(|| self.model.log_density_grad_jac(theta, grad, jacobian)) {
             Ok(v) => v,
             Err(message) => {
                 self.record(theta, message);
@@ -245,7 +266,7 @@ impl<M: Model + ?Sized> Model for Guarded<'_, M> {
     }
 
     fn log_density_jac(&self, theta: &[f64], jacobian: bool) -> f64 {
-        match catch_silently(|| self.model.log_density_jac(theta, jacobian)) {
+        match catch_hooked(|| self.model.log_density_jac(theta, jacobian)) {
             Ok(v) => v,
             Err(message) => {
                 self.record(theta, message);
@@ -263,7 +284,7 @@ impl<M: Model + ?Sized> Model for Guarded<'_, M> {
     }
 
     fn constrain(&self, theta: &[f64], out: &mut [f64]) {
-        if let Err(message) = catch_silently(|| self.model.constrain(theta, out)) {
+        if let Err(message) = catch_hooked(|| self.model.constrain(theta, out)) {
             self.record(theta, message);
             out.fill(f64::NAN);
         }

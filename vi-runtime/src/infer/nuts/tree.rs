@@ -12,7 +12,10 @@
 //!
 //! The states of a chain's trajectories live in one allocation ([`States`], nuts-rs's
 //! state pool): state `i` is its position, momentum, gradient and velocity `p# = M^-1 p`
-//! side by side, with its log density and Hamiltonian. A leapfrog step reads one state and
+//! side by side, with its log density and Hamiltonian (with a diagonal metric the velocity
+//! is not stored: the U-turn checks multiply the momenta by the diagonal as they sum,
+//! [`criterion_diag`], so a leapfrog step writes one cache line less and a check reads one
+//! state's momentum where it read its momentum and velocity). A leapfrog step reads one state and
 //! writes the next into a free one; a (sub)tree is a small value, [`Tree`], that names its
 //! first and last states and its proposal, and owns a slot of summed momenta `rho` (one per
 //! tree level, in one allocation too). Nothing is copied into a tree, and merging trees
@@ -22,8 +25,8 @@
 //! before: after the first deep trajectory, a transition allocates nothing. A subtree is
 //! built without recursion ([`Integrator::build_tree`]: leaf by leaf, the first halves
 //! waiting for their second by height, as in NumPyro's iterative NUTS and nuts-rs), and
-//! with a diagonal metric a leapfrog step writes the new state's velocity, `rho` and
-//! kinetic energy in its last pass ([`Integrator::step_diag`]). The arithmetic and the order
+//! with a diagonal metric a leapfrog step writes the new state's `rho` and kinetic energy in
+//! its last pass ([`Integrator::step_diag`]). The arithmetic and the order
 //! of random draws are those of Stan's recursion, so a seed gives the same draws.
 
 use rand::Rng as _;
@@ -383,6 +386,40 @@ fn criterion(p_sharp_minus: &[f64], p_sharp_plus: &[f64], a: &[f64], b: &[f64]) 
     plus > 0.0 && minus > 0.0
 }
 
+/// [`criterion`] with a diagonal metric, whose velocities `p# = inv * p` are formed as the
+/// sums go (each product rounded as a stored velocity would be, so the bits are the same):
+/// a state's velocity is never written, and a U-turn check reads the states' momenta only.
+#[inline]
+fn criterion_diag(p_minus: &[f64], p_plus: &[f64], inv: &[f64], a: &[f64], b: &[f64]) -> bool {
+    let d = p_minus.len();
+    let (p_minus, p_plus, inv, a, b) = (&p_minus[..d], &p_plus[..d], &inv[..d], &a[..d], &b[..d]);
+    let (mut minus, mut plus) = (-0.0, -0.0);
+    for j in 0..d {
+        let r = a[j] + b[j];
+        minus += p_minus[j] * inv[j] * r;
+        plus += p_plus[j] * inv[j] * r;
+    }
+    plus > 0.0 && minus > 0.0
+}
+
+/// Whether the trajectory from state `minus` to state `plus` with summed momenta `a + b`
+/// keeps going (the generalised no-U-turn criterion): with a diagonal metric from the
+/// states' momenta ([`criterion_diag`]), otherwise from their stored velocities.
+#[inline(always)]
+fn no_uturn(
+    metric: &MetricState,
+    st: &States,
+    minus: usize,
+    plus: usize,
+    a: &[f64],
+    b: &[f64],
+) -> bool {
+    match metric {
+        MetricState::Diag { inv, .. } => criterion_diag(st.p(minus), st.p(plus), inv, a, b),
+        _ => criterion(st.v(minus), st.v(plus), a, b),
+    }
+}
+
 /// The first half step and the drift of a leapfrog step with a diagonal metric, from
 /// `(q0, p0, g0)` into `(q, p)`: `p = p0 + eps/2 g0`, `q = q0 + eps M^-1 p`. (Separate
 /// arguments tell the compiler the slices do not overlap.)
@@ -599,22 +636,22 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             // Across the merged trajectory, then between the old trajectory and the
             // subtree extended by one state each. At the first doubling both are single
             // states (`p_beg = p_end = rho`, `p#_beg = p#_end`), so the three checks are one.
-            let st = &ws.states;
+            let (st, m) = (&ws.states, &int.metric);
             let (rt, rs) = (ws.rho(traj.rho), ws.rho(sub.rho));
             let persist = if depth == 1 {
                 if forward {
-                    criterion(st.v(traj.beg), st.v(sub.end), rt, rs)
+                    no_uturn(m, st, traj.beg, sub.end, rt, rs)
                 } else {
-                    criterion(st.v(sub.end), st.v(traj.end), rs, rt)
+                    no_uturn(m, st, sub.end, traj.end, rs, rt)
                 }
             } else if forward {
-                criterion(st.v(traj.beg), st.v(sub.end), rt, rs)
-                    && criterion(st.v(traj.beg), st.v(sub.beg), rt, st.p(sub.beg))
-                    && criterion(st.v(traj.end), st.v(sub.end), rs, st.p(traj.end))
+                no_uturn(m, st, traj.beg, sub.end, rt, rs)
+                    && no_uturn(m, st, traj.beg, sub.beg, rt, st.p(sub.beg))
+                    && no_uturn(m, st, traj.end, sub.end, rs, st.p(traj.end))
             } else {
-                criterion(st.v(sub.end), st.v(traj.end), rs, rt)
-                    && criterion(st.v(sub.end), st.v(traj.beg), rs, st.p(traj.beg))
-                    && criterion(st.v(sub.beg), st.v(traj.end), rt, st.p(sub.beg))
+                no_uturn(m, st, sub.end, traj.end, rs, rt)
+                    && no_uturn(m, st, sub.end, traj.beg, rs, st.p(traj.beg))
+                    && no_uturn(m, st, sub.beg, traj.end, rt, st.p(sub.beg))
             };
             ws.add_rho(traj.rho, sub.rho);
             let st = &mut ws.states;
@@ -664,19 +701,20 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
 
 impl<M: Model + ?Sized> Integrator<'_, M> {
     /// `H = -log p(q) + p' M^-1 p / 2` at state `i`, with its velocity `M^-1 p` written to
-    /// the state and `H` recorded there; NaN counts as infinite.
+    /// the state (except with a diagonal metric, see [`criterion_diag`]) and `H` recorded
+    /// there; NaN counts as infinite.
     fn hamiltonian(&mut self, st: &mut States, i: usize) -> f64 {
         let lp = st.lp(i);
         let (_, p, _, v) = st.parts_mut(i);
         let k: f64 = match &mut self.metric {
             MetricState::Diag { inv, .. } => {
-                // One pass, summed in index order from -0.0 as `Iterator::sum` does.
+                // Summed in index order from -0.0 as `Iterator::sum` does; the velocity is
+                // not stored ([`criterion_diag`]).
                 let d = p.len();
-                let (p, v, inv) = (&p[..d], &mut v[..d], &inv[..d]);
+                let (p, inv) = (&p[..d], &inv[..d]);
                 let mut k = -0.0;
                 for j in 0..d {
                     let (p, m) = (p[j], inv[j]);
-                    v[j] = p * m;
                     k += p * p * m;
                 }
                 k
@@ -702,13 +740,12 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             MetricState::Diag { inv, .. } => {
                 let st = &mut ws.states;
                 let lp = st.lp(i);
-                let (_, p, _, v) = st.parts_mut(i);
+                let p = st.p(i);
                 // Slices of one length, so the loop has no bounds checks.
-                let (p, v, inv, rho) = (&p[..d], &mut v[..d], &inv[..d], &mut rho[..d]);
+                let (p, inv, rho) = (&p[..d], &inv[..d], &mut rho[..d]);
                 let mut k = -0.0;
                 for j in 0..d {
                     let (p, m) = (p[j], inv[j]);
-                    v[j] = p * m;
                     k += p * p * m;
                     rho[j] = p;
                 }
@@ -755,8 +792,8 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
     }
 
     /// [`Self::leapfrog`] and [`Self::leaf`] for a diagonal metric: one leapfrog step from
-    /// state `from` into state `to`, whose second half step also writes the velocity, the
-    /// `rho = p` of slot `rho` and sums the kinetic energy, in one pass over the new
+    /// state `from` into state `to`, whose second half step also writes the `rho = p` of
+    /// slot `rho` and sums the kinetic energy, in one pass over the new
     /// momentum; returns the Hamiltonian. The arithmetic, and so every bit, is that of the
     /// two.
     #[inline(always)]
@@ -772,7 +809,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             unreachable!("step_diag is called with a diagonal metric")
         };
         let a = ws.slot(rho);
-        let ([q0, p0, g0], (q, p, g, v), lp_h) = ws.states.step_pair(from, to);
+        let ([q0, p0, g0], (q, p, g, _), lp_h) = ws.states.step_pair(from, to);
         let d = q.len();
         let rho = &mut ws.rho[a..a + d];
         drift_diag(q, p, [q0, p0, g0, inv], eps);
@@ -780,7 +817,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         // The second half step, checking the gradient on the way; at a rejected point the
         // momentum no longer matters (the energy is infinite). Slices of one length, so
         // the loop has no bounds checks.
-        let (p, g, v, inv, rho) = (&mut p[..d], &g[..d], &mut v[..d], &inv[..d], &mut rho[..d]);
+        let (p, g, inv, rho) = (&mut p[..d], &g[..d], &inv[..d], &mut rho[..d]);
         let mut finite = lp.is_finite();
         // Summed in index order from -0.0, as `Iterator::sum` does.
         let mut k = -0.0;
@@ -789,9 +826,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             finite &= gj.is_finite();
             let pj = p[j] + 0.5 * eps * gj;
             p[j] = pj;
-            let m = inv[j];
-            v[j] = pj * m;
-            k += pj * pj * m;
+            k += pj * pj * inv[j];
             rho[j] = pj;
         }
         let lp = if finite { lp } else { f64::NEG_INFINITY };
@@ -908,12 +943,12 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
 
         // Two leaves (height 1): `p_beg = p_end = rho` and `p#_beg = p#_end` in each, so
         // the three checks are the same sums (`a + b = b + a` exactly).
-        let st = &ws.states;
+        let (st, m) = (&ws.states, &self.metric);
         let (ro, rf) = (ws.rho(out.rho), ws.rho(fin.rho));
-        let persist = criterion(st.v(out.beg), st.v(fin.end), ro, rf)
+        let persist = no_uturn(m, st, out.beg, fin.end, ro, rf)
             && (height == 1
-                || (criterion(st.v(out.beg), st.v(fin.beg), ro, st.p(fin.beg))
-                    && criterion(st.v(out.end), st.v(fin.end), rf, st.p(out.end))));
+                || (no_uturn(m, st, out.beg, fin.beg, ro, st.p(fin.beg))
+                    && no_uturn(m, st, out.end, fin.end, rf, st.p(out.end))));
         ws.add_rho(out.rho, fin.rho);
         ws.states.release(out.end);
         ws.states.release(fin.beg);
