@@ -326,14 +326,37 @@ impl ParamLayout {
     }
 
     /// Maps an unconstrained vector to the constrained scale, element by element.
+    ///
+    /// Each parameter's block is cut once and its transform chosen once per parameter, not
+    /// per element (an unconstrained block is copied as it is); every element is
+    /// [`Transform::constrain`] of its value, so the numbers are those of an element-wise
+    /// loop to the bit. (NUTS constrains every draw it keeps.)
     pub fn constrain(&self, theta: &[f64], out: &mut [f64]) {
         for p in &self.params {
-            if let Some(t) = &p.vector {
-                p.constrain_blocks(t, &theta[p.range()], &mut out[p.range()]);
+            // `Param::size` without a loop over the shape for scalars and vectors.
+            let n = match p.shape.as_slice() {
+                [] => 1,
+                [n] => *n,
+                s => s.iter().product(),
+            };
+            let r = p.offset..p.offset + n;
+            if r.is_empty() {
                 continue;
             }
-            for i in p.range() {
-                out[i] = p.transform.constrain(theta[i]);
+            let (y, x) = (&theta[r.clone()], &mut out[r]);
+            if let Some(t) = &p.vector {
+                p.constrain_blocks(t, y, x);
+                continue;
+            }
+            let x = &mut x[..y.len()];
+            match p.transform {
+                // (A scalar goes through the loop: one move, not a `memcpy` call.)
+                Transform::Identity if y.len() > 1 => x.copy_from_slice(y),
+                t => {
+                    for (x, y) in x.iter_mut().zip(y) {
+                        *x = t.constrain(*y);
+                    }
+                }
             }
         }
     }

@@ -9,6 +9,7 @@ mod fast_rules;
 mod guard;
 mod laplace;
 mod laplace_hard;
+mod layout_constrain;
 mod lecture;
 mod matrix_rules;
 mod matrix_vocab3;
