@@ -411,10 +411,12 @@ fn nuts_rows(filter: &str) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
-    println!(
-        "NUTS, 4 chains x (1000 + 1000), seed {seed}, target 0.8, depth 10; ESS = min bulk ESS; \
-         /grad = per leapfrog step of the sampling phase"
-    );
+    let header = |setting: &str| {
+        println!(
+            "NUTS, {setting}, seed {seed}, target 0.8; ESS = min bulk ESS; /grad = per \
+             leapfrog step of the sampling phase"
+        )
+    };
     let base = Nuts::default().seed(seed).progress(false);
     // The network's rows beyond the peers' settings, each only when the filter names it
     // past `diag/` (`nuts/bnn/nutpie/diag/long`, `.../depth12`):
@@ -429,22 +431,23 @@ fn nuts_rows(filter: &str) {
     let beyond = [
         (
             "nuts/bnn/nutpie/diag/long-4000",
-            "4 chains x (1000 + 4000)",
+            "4 chains x (1000 + 4000), depth 10",
             net_diag.clone().warmup(1000).draws(4000),
         ),
         (
             "nuts/bnn/nutpie/diag/depth12",
-            "max depth 12",
+            "4 chains x (1000 + 1000), max depth 12",
             net_diag.max_depth(12),
         ),
     ];
     for (name, what, nuts) in &beyond {
         if filter.len() > "nuts/bnn/nutpie/diag/".len() && name.contains(filter) {
-            println!("(this row: {what})");
+            header(what);
             nuts_row(name, &net, nuts);
             return;
         }
     }
+    header("4 chains x (1000 + 1000), depth 10");
     for (mname, model, metrics) in models {
         if mname == "bnn" && !filter.contains("bnn") {
             continue;
