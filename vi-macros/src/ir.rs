@@ -401,16 +401,26 @@ pub fn bindings<'a>(stmts: &'a [Stmt], f: &mut impl FnMut(&'a Binding)) {
     });
 }
 
+/// Calls `f` on `e` and on every expression inside it, each before its operands, operands
+/// left to right.
+pub fn aexpr_nodes<'a>(e: &'a AExpr, f: &mut impl FnMut(&'a AExpr)) {
+    f(e);
+    match e {
+        AExpr::Var(_) | AExpr::Data(_) => {}
+        AExpr::Unary(_, x, _) | AExpr::WithData(_, x, _, _) => aexpr_nodes(x, f),
+        AExpr::Binary(_, a, b, _) | AExpr::Set(a, _, b, _) => {
+            aexpr_nodes(a, f);
+            aexpr_nodes(b, f);
+        }
+        AExpr::Nary(_, xs, _) => xs.iter().for_each(|x| aexpr_nodes(x, f)),
+    }
+}
+
 /// Calls `f` on every variable `e` reads.
 pub fn aexpr_vars<'a>(e: &'a AExpr, f: &mut impl FnMut(&'a Binding)) {
-    match e {
-        AExpr::Var(b) => f(b),
-        AExpr::Data(_) => {}
-        AExpr::Unary(_, x, _) | AExpr::WithData(_, x, _, _) => aexpr_vars(x, f),
-        AExpr::Binary(_, a, b, _) | AExpr::Set(a, _, b, _) => {
-            aexpr_vars(a, f);
-            aexpr_vars(b, f);
+    aexpr_nodes(e, &mut |x| {
+        if let AExpr::Var(b) = x {
+            f(b)
         }
-        AExpr::Nary(_, xs, _) => xs.iter().for_each(|x| aexpr_vars(x, f)),
-    }
+    });
 }

@@ -8,7 +8,7 @@
 
 use crate::catalogue::{Binary, Unary};
 use crate::ctxt::Ctxt;
-use crate::ir::{walk, AExpr, Model, Operand, Stmt};
+use crate::ir::{aexpr_nodes, walk, AExpr, Model, Operand, Stmt};
 use crate::shape::Ty;
 
 /// Reports the misuses of `m`'s expressions to `cx`.
@@ -33,7 +33,7 @@ pub fn check(cx: &Ctxt, m: &Model) {
         _ => {}
     });
     for e in exprs {
-        misuse(cx, m, e);
+        aexpr_nodes(e, &mut |x| misuse(cx, m, x));
     }
 }
 
@@ -49,6 +49,7 @@ fn called(e: &AExpr, position: &str) -> String {
     }
 }
 
+/// Reports `e` itself if it is a misuse (not the expressions inside it).
 fn misuse(cx: &Ctxt, m: &Model, e: &AExpr) {
     let scalar = |x: &AExpr| m.shapes.expr(x) == Some(Ty::Scalar);
     match e {
@@ -78,14 +79,5 @@ fn misuse(cx: &Ctxt, m: &Model, e: &AExpr) {
             ));
         }
         _ => {}
-    }
-    match e {
-        AExpr::Var(_) | AExpr::Data(_) => {}
-        AExpr::Unary(_, x, _) | AExpr::WithData(_, x, _, _) => misuse(cx, m, x),
-        AExpr::Binary(_, a, b, _) | AExpr::Set(a, _, b, _) => {
-            misuse(cx, m, a);
-            misuse(cx, m, b);
-        }
-        AExpr::Nary(_, xs, _) => xs.iter().for_each(|x| misuse(cx, m, x)),
     }
 }
