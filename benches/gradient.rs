@@ -610,6 +610,12 @@ impl Setup {
 /// One timed variant: its group, its name, and one gradient evaluation.
 pub(crate) type Variant<'a> = (&'static str, &'static str, Box<dyn FnMut() -> f64 + 'a>);
 
+/// A variant's gradient evaluation: `m`'s compiled gradient at `th`.
+fn compiled<'a, M: Model + ?Sized>(m: &'a M, th: &[f64]) -> Box<dyn FnMut() -> f64 + 'a> {
+    let (th, mut g) = (th.to_vec(), vec![0.0; th.len()]);
+    Box::new(move || m.log_density_grad(black_box(&th), &mut g))
+}
+
 /// Every variant, after checking each hand-written gradient against the compiled models
 /// (value and gradient to 1e-8).
 fn variants(s: &Setup) -> Vec<Variant<'_>> {
@@ -644,7 +650,7 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
     });
 
     let th = theta(s.lv.dim());
-    let mut g = vec![0.0; th.len()];
+    let g = vec![0.0; th.len()];
     let lin: Vec<Variant> = vec![
         (LIN, "hand-written fast", {
             let (th, mut g, mut r) = (th.clone(), g.clone(), vec![0.0; BLOCK]);
@@ -658,14 +664,8 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
             let (th, mut g) = (th.clone(), g.clone());
             Box::new(move || linreg_hand_loop(x, y, black_box(&th), &mut g))
         }),
-        (LIN, "compiled vectorised", {
-            let (th, mut g) = (th.clone(), g.clone());
-            Box::new(move || s.lv.log_density_grad(black_box(&th), &mut g))
-        }),
-        (LIN, "compiled loop", {
-            let th = th.clone();
-            Box::new(move || s.ll.log_density_grad(black_box(&th), &mut g))
-        }),
+        (LIN, "compiled vectorised", compiled(&s.lv, &th)),
+        (LIN, "compiled loop", compiled(&s.ll, &th)),
     ];
     let th = theta(s.bm.dim());
     let g = vec![0.0; th.len()];
@@ -688,18 +688,13 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
             let (th, mut g) = (th.clone(), g.clone());
             Box::new(move || bnn_hand(nx, ny, H, black_box(&th), &mut g))
         }),
-        (NET, "compiled matrix form", {
-            let (th, mut g) = (th.clone(), g.clone());
-            Box::new(move || s.bm.log_density_grad(black_box(&th), &mut g))
-        }),
-        (NET, "compiled matrix form, rules (`let mu`, not fused)", {
-            let (th, mut g) = (th.clone(), g.clone());
-            Box::new(move || s.br.log_density_grad(black_box(&th), &mut g))
-        }),
-        (NET, "compiled loop form", {
-            let (th, mut g) = (th.clone(), g);
-            Box::new(move || s.bl.log_density_grad(black_box(&th), &mut g))
-        }),
+        (NET, "compiled matrix form", compiled(&s.bm, &th)),
+        (
+            NET,
+            "compiled matrix form, rules (`let mu`, not fused)",
+            compiled(&s.br, &th),
+        ),
+        (NET, "compiled loop form", compiled(&s.bl, &th)),
     ];
     const WIDE: &str = "bnn N=200 D=13 H=50";
     let (wx, wy) = (&s.wide.0, &s.wide.1);
@@ -708,16 +703,13 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
         bnn_hand(wx, wy, H, t, g)
     });
     let th = theta(s.bw.dim());
-    let g = vec![0.0; th.len()];
     let wide: Vec<Variant> = vec![
-        (WIDE, "compiled matrix form", {
-            let (th, mut g) = (th.clone(), g.clone());
-            Box::new(move || s.bw.log_density_grad(black_box(&th), &mut g))
-        }),
-        (WIDE, "compiled matrix form, rules (`let mu`, not fused)", {
-            let (th, mut g) = (th.clone(), g);
-            Box::new(move || s.bwr.log_density_grad(black_box(&th), &mut g))
-        }),
+        (WIDE, "compiled matrix form", compiled(&s.bw, &th)),
+        (
+            WIDE,
+            "compiled matrix form, rules (`let mu`, not fused)",
+            compiled(&s.bwr, &th),
+        ),
     ];
     const COIN: &str = "coin N=100";
     let th = theta(s.cv.dim());
@@ -739,14 +731,16 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
             let (th, mut g) = (th.clone(), g.clone());
             Box::new(move || coin_hand(black_box(&th), &mut g))
         }),
-        (COIN, "compiled vectorised (sufficient statistics)", {
-            let (th, mut g) = (th.clone(), g.clone());
-            Box::new(move || s.cv.log_density_grad(black_box(&th), &mut g))
-        }),
-        (COIN, "compiled loop (per observation)", {
-            let (th, mut g) = (th.clone(), g);
-            Box::new(move || s.cl.log_density_grad(black_box(&th), &mut g))
-        }),
+        (
+            COIN,
+            "compiled vectorised (sufficient statistics)",
+            compiled(&s.cv, &th),
+        ),
+        (
+            COIN,
+            "compiled loop (per observation)",
+            compiled(&s.cl, &th),
+        ),
     ];
     const BIG: &str = "linreg N=10^6 D=5";
     let (bx, by) = (&s.big.0, &s.big.1);
@@ -760,10 +754,7 @@ fn variants(s: &Setup) -> Vec<Variant<'_>> {
         (BIG, "one streaming pass over x and y", {
             Box::new(move || sum(black_box(bx.as_slice())) + sum(black_box(by.as_slice())))
         }),
-        (BIG, "compiled vectorised", {
-            let (th, mut g) = (th.clone(), g.clone());
-            Box::new(move || s.bv.log_density_grad(black_box(&th), &mut g))
-        }),
+        (BIG, "compiled vectorised", compiled(&s.bv, &th)),
         // Issue 16's multi-core likelihood: the same gradient with the kernels' rows split
         // over 1 and 2 threads (bit-identical results), and the bandwidth floor on 2 threads.
         (BIG, "one streaming pass over x and y, 2 threads", {
