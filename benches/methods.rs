@@ -34,7 +34,12 @@
 //! cargo bench --bench methods -- nuts/bnn/nutpie/diag  # the network: minutes per row
 //! cargo bench --bench methods -- nuts/bnn/nutpie/diag/long  # the network, 4 x (1000 + 4000)
 //! cargo bench --bench methods -- nuts/bnn/nutpie/diag/depth12  # the network, max depth 12
+//! cargo bench --bench methods -- nuts/rhat_floor  # R-hat of converged draws, by ESS
 //! ```
+//!
+//! `nuts/rhat_floor` (also run by `nuts/`) is not a fit: it reads split R-hat off draws that
+//! have converged by construction (stationary AR(1) chains) with a given effective sample
+//! size, the floor under any sampler's R-hat at that ESS.
 //!
 //! `VI_BENCH_SEED=k` runs the rows with seed `k` instead of 1 (a figure's spread across
 //! seeds); `VI_BENCH_WORST=k` prints under each row the `k` parameters with the largest
@@ -463,10 +468,66 @@ fn nuts_rows(filter: &str) {
     }
 }
 
+/// What split R-hat reads from draws that have converged by construction, by their
+/// effective sample size (`cargo bench --bench methods -- nuts/rhat_floor`): 4 chains x
+/// 1000 draws of a stationary AR(1) process (each chain started from the stationary law, so
+/// every chain samples the same distribution from its first draw), its autocorrelation
+/// `phi` set so that the draws' effective size is about 270, 500, 1000 or 3400 (`(1 - phi) /
+/// (1 + phi) = ESS / 4000`), 4000 replications each. R-hat above 1.01 there is the noise
+/// of a finite effective sample, not a chain that has not mixed: the floor under any
+/// sampler's R-hat at that ESS.
+fn rhat_floor() {
+    use vi::infer::convergence::{ess_bulk, rhat};
+    let mut rng = rng_for(1, 0);
+    let reps = 4000;
+    println!(
+        "nuts/rhat_floor: split R-hat of 4 x 1000 stationary AR(1) draws, {reps} replications"
+    );
+    for target in [270.0, 500.0, 1000.0, 3400.0] {
+        let r: f64 = target / 4000.0;
+        let phi = (1.0 - r) / (1.0 + r);
+        let innovation = (1.0 - phi * phi).sqrt();
+        let (mut rhats, mut esses) = (Vec::with_capacity(reps), Vec::with_capacity(reps));
+        for _ in 0..reps {
+            let chains: Vec<Vec<f64>> = (0..4)
+                .map(|_| {
+                    let mut x = normal(&mut rng);
+                    (0..1000)
+                        .map(|_| {
+                            let v = x;
+                            x = phi * x + innovation * normal(&mut rng);
+                            v
+                        })
+                        .collect()
+                })
+                .collect();
+            rhats.push(rhat(&chains));
+            esses.push(ess_bulk(&chains));
+        }
+        rhats.sort_by(f64::total_cmp);
+        esses.sort_by(f64::total_cmp);
+        let q = |v: &[f64], p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        let above = rhats.iter().filter(|&&x| x >= 1.01).count() as f64 / reps as f64;
+        println!(
+            "  ESS {target:>4} (bulk ESS median {:.0}): R-hat median {:.4}, 90% {:.4}, 99% {:.4}; \
+             P(R-hat >= 1.01) = {:.3}; P(all of 10 such parameters < 1.01) = {:.3}",
+            q(&esses, 0.5),
+            q(&rhats, 0.5),
+            q(&rhats, 0.9),
+            q(&rhats, 0.99),
+            above,
+            (1.0 - above).powi(10),
+        );
+    }
+}
+
 fn bench(c: &mut Criterion) {
     // `-- nuts...`: the NUTS rows only (criterion's own filter then matches nothing).
     let filter = std::env::args().skip(1).find(|a| a.starts_with("nuts"));
     if let Some(f) = filter {
+        if "nuts/rhat_floor".contains(f.as_str()) {
+            rhat_floor();
+        }
         nuts_rows(&f);
         return;
     }

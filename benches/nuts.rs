@@ -7,10 +7,13 @@
 //! panic guard, a separate line); the sampler alone on a 7-D standard normal; and the
 //! sampler after a gradient that streams 48 KB through the L1 cache as linreg's does, on a
 //! 7-D standard normal that reads 48 KB of data per gradient (the sampler's in-chain cost
-//! with less noise than the linreg difference). The efficiency rows (ESS per second and per gradient by metric and
+//! with less noise than the linreg difference). Each round also splits one linreg chain's
+//! own time into inside and outside the model by the time-stamp counter read around each
+//! gradient: one run, no replay, so the machine's slow and fast moments fall on both parts
+//! alike. The efficiency rows (ESS per second and per gradient by metric and
 //! adaptation) are in `benches/methods.rs` (`cargo bench --bench methods -- nuts/`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use vi::infer::guard::Guarded;
@@ -110,16 +113,29 @@ fn thread_cpu_time() -> f64 {
     ts.tv_sec as f64 + 1e-9 * ts.tv_nsec as f64
 }
 
+/// The time-stamp counter: a cycle count at a constant rate, read in a few nanoseconds.
+fn tsc() -> u64 {
+    // SAFETY: `rdtsc` reads a counter; every x86-64 processor has it.
+    unsafe { std::arch::x86_64::_rdtsc() }
+}
+
 /// A model that counts its gradient calls, optionally records their points, and reads the
 /// thread's CPU clock just before call `from` and just before call `to`: the CPU time of
-/// the work between, `to - from` gradients and whatever the caller did besides.
+/// the work between, `to - from` gradients and whatever the caller did besides. It also
+/// reads the time-stamp counter at those two calls and around each gradient between them,
+/// so that one chain tells its time inside the model from its time outside.
 struct Timed<'a> {
     model: &'a dyn Model,
     calls: AtomicUsize,
     window: (usize, usize),
     record: bool,
+    split: bool,
     points: Mutex<Vec<f64>>,
     marks: Mutex<(f64, f64)>,
+    /// Counter readings at calls `from` and `to`, and the counts spent inside the model's
+    /// gradients `from..to`.
+    tsc_marks: Mutex<(u64, u64)>,
+    inside: AtomicU64,
 }
 
 impl<'a> Timed<'a> {
@@ -129,13 +145,31 @@ impl<'a> Timed<'a> {
             calls: AtomicUsize::new(0),
             window,
             record,
+            split: false,
             points: Mutex::new(Vec::new()),
             marks: Mutex::new((0.0, 0.0)),
+            tsc_marks: Mutex::new((0, 0)),
+            inside: AtomicU64::new(0),
         }
     }
     fn cpu(&self) -> f64 {
         let (a, b) = *self.marks.lock().expect("not poisoned");
         b - a
+    }
+    /// With the counter read around each gradient of the window.
+    fn split(mut self) -> Self {
+        self.split = true;
+        self
+    }
+    /// The share of the window's time spent outside the model's gradients, and the
+    /// window's counter ticks (split mode).
+    fn outside(&self) -> (f64, f64) {
+        let (a, b) = *self.tsc_marks.lock().expect("not poisoned");
+        let total = (b - a) as f64;
+        (
+            1.0 - self.inside.load(Ordering::Relaxed) as f64 / total,
+            total,
+        )
     }
 }
 
@@ -147,7 +181,9 @@ impl Model for Timed<'_> {
         let k = self.calls.fetch_add(1, Ordering::Relaxed);
         if k == self.window.0 {
             self.marks.lock().expect("not poisoned").0 = thread_cpu_time();
+            self.tsc_marks.lock().expect("not poisoned").0 = tsc();
         } else if k == self.window.1 {
+            self.tsc_marks.lock().expect("not poisoned").1 = tsc();
             self.marks.lock().expect("not poisoned").1 = thread_cpu_time();
         }
         if self.record {
@@ -156,7 +192,14 @@ impl Model for Timed<'_> {
                 .expect("not poisoned")
                 .extend_from_slice(theta);
         }
-        self.model.log_density_grad_jac(theta, grad, jac)
+        if self.split && k >= self.window.0 && k < self.window.1 {
+            let t0 = tsc();
+            let lp = self.model.log_density_grad_jac(theta, grad, jac);
+            self.inside.fetch_add(tsc() - t0, Ordering::Relaxed);
+            lp
+        } else {
+            self.model.log_density_grad_jac(theta, grad, jac)
+        }
     }
     fn constrain(&self, theta: &[f64], out: &mut [f64]) {
         self.model.constrain(theta, out)
@@ -170,12 +213,11 @@ impl Model for Timed<'_> {
 /// points, in the same order, through the same counting wrapper, without the sampler; and
 /// those gradients once more through the engine's panic guard ([`Guarded`], which every
 /// fit wraps the model in), so the guard's share of the difference shows apart.
-/// Returns (leapfrogs, sampling CPU s per round, gradients-alone CPU s per round, guarded
-/// gradients CPU s per round).
-fn sampling_vs_gradients(
-    model: &dyn Model,
-    rounds: usize,
-) -> (usize, Vec<f64>, Vec<f64>, Vec<f64>) {
+/// Each round also runs the chain once more with the time-stamp counter read around each of
+/// its sampling gradients ([`Timed::split`]): the share of that chain's time spent outside
+/// the model, measured within one run, so that a slower or faster moment of the machine
+/// moves both parts alike.
+fn sampling_vs_gradients(model: &dyn Model, rounds: usize) -> Rounds {
     let nuts = Nuts::default()
         .seed(1)
         .chains(1)
@@ -192,8 +234,12 @@ fn sampling_vs_gradients(
     let calls = recorder.calls.load(Ordering::Relaxed);
     let points = recorder.points.into_inner().expect("not poisoned");
     let points = &points[(calls - leapfrogs) * dim..];
-    let (mut samp, mut grad, mut guarded) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut samp, mut grad, mut guarded, mut outside) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
+        let split = Timed::new(model, (calls - leapfrogs, calls - 1), false).split();
+        nuts.fit(&split).expect("the model fits");
+        outside.push(split.outside());
         let timed = Timed::new(model, (calls - leapfrogs, calls - 1), false);
         nuts.fit(&timed).expect("the model fits");
         assert_eq!(
@@ -219,7 +265,46 @@ fn sampling_vs_gradients(
         std::hint::black_box(sink);
         guarded.push(inner.cpu());
     }
-    (leapfrogs, samp, grad, guarded)
+    Rounds {
+        leapfrogs,
+        samp,
+        grad,
+        guarded,
+        outside,
+    }
+}
+
+/// What [`sampling_vs_gradients`] measured, one entry per round.
+struct Rounds {
+    /// Leapfrog steps of the sampling phase (one gradient each).
+    leapfrogs: usize,
+    /// CPU seconds of the sampling phase.
+    samp: Vec<f64>,
+    /// CPU seconds of the same gradients replayed alone.
+    grad: Vec<f64>,
+    /// The same, through the engine's panic guard.
+    guarded: Vec<f64>,
+    /// The share of a split chain's sampling time spent outside the model's gradients, and
+    /// that chain's counter ticks.
+    outside: Vec<(f64, f64)>,
+}
+
+/// Counter ticks per gradient that [`Timed::split`]'s own bookkeeping adds outside the
+/// model: two readings, the subtraction and the atomic addition, around a call that does
+/// nothing (a minimum over 7 runs of 10^6).
+fn split_cost() -> f64 {
+    let inside = AtomicU64::new(0);
+    (0..7)
+        .map(|_| {
+            let start = tsc();
+            for _ in 0..1_000_000 {
+                let t0 = tsc();
+                std::hint::black_box(&inside);
+                inside.fetch_add(tsc() - t0, Ordering::Relaxed);
+            }
+            (tsc() - start) as f64 / 1e6
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// The sampler's own cost against a linreg chain's gradients (see [`sampling_vs_gradients`]),
@@ -238,16 +323,24 @@ fn overhead(model: &dyn Model) {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (leapfrogs, samp, grad, guarded) = sampling_vs_gradients(model, rounds);
+    let Rounds {
+        leapfrogs,
+        samp,
+        grad,
+        guarded,
+        outside,
+    } = sampling_vs_gradients(model, rounds);
     let mut layout = ParamLayout::new();
     layout.push("z", vec![model.dim()], Transform::Identity);
     let std_normal = StdNormal(layout);
-    let (n_own, own, _, _) = sampling_vs_gradients(&std_normal, rounds);
+    let own_rounds = sampling_vs_gradients(&std_normal, rounds);
+    let (n_own, own) = (own_rounds.leapfrogs, own_rounds.samp);
     let streaming = Streaming {
         layout: std_normal.0.clone(),
         data: vec![1.0; 6144],
     };
-    let (n_st, st_samp, st_grad, _) = sampling_vs_gradients(&streaming, rounds);
+    let st = sampling_vs_gradients(&streaming, rounds);
+    let (n_st, st_samp, st_grad) = (st.leapfrogs, st.samp, st.grad);
     let own_each = min(&own) / (n_own - 1) as f64;
     let grad_each = min(&grad) / (leapfrogs - 1) as f64;
     println!(
@@ -286,6 +379,18 @@ fn overhead(model: &dyn Model) {
         median(&guarded),
         100.0 * (min(&samp) - min(&guarded)) / min(&samp),
         100.0 * (median(&samp) - median(&guarded)) / median(&samp),
+    );
+    let shares: Vec<f64> = outside.iter().map(|o| o.0).collect();
+    let ticks: Vec<f64> = outside.iter().map(|o| o.1).collect();
+    let cost = split_cost() * (leapfrogs - 1) as f64 / median(&ticks);
+    println!(
+        "overhead linreg within one chain (time-stamp counter read around each gradient): \
+         outside the model {:.1}% of the sampling time (median; min {:.1}%, max {:.1}%; \
+         {rounds} chains), of which the counter's own bookkeeping is {:.1}%",
+        100.0 * median(&shares),
+        100.0 * min(&shares),
+        100.0 * shares.iter().copied().fold(0.0, f64::max),
+        100.0 * cost,
     );
 }
 
