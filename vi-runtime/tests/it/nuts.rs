@@ -112,6 +112,34 @@ fn correlated_posterior_is_sampled() {
     check_exact(&post, "z.2", 0.0, 1.0);
 }
 
+/// Trajectories cut short by the depth limit are counted per draw and the warning names the
+/// setting to raise: a correlation of 0.999 with a diagonal metric needs trajectories of
+/// about `sqrt(1 / (1 - 0.999^2)) ~ 22` steps per unit of the long axis, so at
+/// `max_depth(3)` (at most 7 steps) many draws hit the limit (1169 of 2000 with this seed).
+#[test]
+fn depth_limit_is_counted_and_the_warning_names_the_setting() {
+    let m = Correlated::new(0.999);
+    let post = nuts().metric(Metric::Diag).max_depth(3).fit(&m).unwrap();
+    let d = nuts_diag(&post);
+    let at_limit: usize = d
+        .chains
+        .iter()
+        .map(|c| c.sampler.iter().filter(|s| s.tree_depth == 3).count())
+        .sum();
+    assert_eq!(d.total_max_depth_hits(), at_limit);
+    assert!(at_limit > 500, "{at_limit} of 2000 draws at depth 3");
+    let w = d.warnings();
+    let depth = w
+        .iter()
+        .find(|w| w.contains("maximum tree depth 3"))
+        .unwrap_or_else(|| panic!("{w:?}"));
+    assert!(
+        depth.contains(&format!("{at_limit} of 2000 transitions")),
+        "{depth}"
+    );
+    assert!(depth.contains("`Nuts::max_depth(5)`"), "{depth}");
+}
+
 #[test]
 fn funnel_reports_divergences_and_warnings() {
     let m = Funnel::new(9);

@@ -194,15 +194,19 @@ impl NutsDiagnostics {
         }
         let hits = self.total_max_depth_hits();
         if hits > 0 {
+            let total: usize = self.chains.iter().map(|c| c.sampler.len()).sum();
             out.push(format!(
-                "{hits} transitions hit the maximum tree depth {} (per chain: {:?}): the \
-                 trajectories were cut short, which costs efficiency; raise max_depth or \
+                "{hits} of {total} transitions after warmup hit the maximum tree depth {} (per \
+                 chain: {:?}): the trajectories were cut short, so each draw moves less than \
+                 NUTS would take it and the draws are more correlated; raise it, e.g. \
+                 `Nuts::max_depth({})` (each level doubles the longest trajectory), or \
                  reparameterise",
                 self.max_depth,
                 self.chains
                     .iter()
                     .map(|c| c.max_depth_hits)
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<_>>(),
+                self.max_depth + 2,
             ));
         }
         let low: Vec<String> = self
