@@ -101,6 +101,12 @@ impl States {
     /// A state with one name: a free one, or a new one.
     #[inline]
     fn alloc(&mut self) -> usize {
+        self.alloc_named(1)
+    }
+
+    /// A state with `names` names: a free one, or a new one.
+    #[inline]
+    fn alloc_named(&mut self, names: u32) -> usize {
         let i = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -110,7 +116,7 @@ impl States {
                 n - 1
             }
         };
-        self.refs[i] = 1;
+        self.refs[i] = names;
         i
     }
 
@@ -599,7 +605,9 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             // The initial state's weight, exp(H0 - H0).
             weight: Weight { m: 0.0, s: 1.0 },
         };
-        self.moved = false;
+        // Kept here and stored at the end (the sampler's line is not fetched back after
+        // every gradient for it).
+        let mut moved = false;
         let mut depth = 0;
 
         while depth < self.max_depth {
@@ -627,7 +635,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             if take {
                 st.release(traj.propose);
                 traj.propose = sub.propose;
-                self.moved = true;
+                moved = true;
             } else {
                 st.release(sub.propose);
             }
@@ -681,6 +689,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         st.release(traj.end);
         st.release(self.cur);
         self.cur = traj.propose;
+        self.moved = moved;
         debug_assert!(
             st.refs
                 .iter()
@@ -860,7 +869,9 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
         let n = 1usize << depth;
         let mut last = from;
         for k in 0..n {
-            let i = ws.states.alloc();
+            // Named as both ends and the proposal of its one-leaf tree (counted before the
+            // gradient, while the line of counts is still in the cache).
+            let i = ws.states.alloc_named(3);
             let slot = SUB
                 + if k == 0 {
                     depth
@@ -875,8 +886,6 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             };
             last = i;
             tally.n_leapfrog += 1;
-            // Named as both ends and the proposal.
-            ws.states.retain(i, 2);
             if h - tally.h0 > self.max_energy_error {
                 tally.divergent = true;
             }
