@@ -867,6 +867,9 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
     ) -> (Tree, bool) {
         let eps = sign * self.eps_now;
         let n = 1usize << depth;
+        // The generator as a local for the subtree (put back before returning), so that
+        // its state is not stored back into the integrator after every draw.
+        let mut rng = self.rng.clone();
         let mut last = from;
         for k in 0..n {
             // Named as both ends and the proposal of its one-leaf tree (counted before the
@@ -904,11 +907,12 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             while valid && k >> height & 1 == 1 {
                 let mut out = ws.pending[height];
                 height += 1;
-                valid = self.merge(ws, &mut out, &tree, height);
+                valid = self.merge(ws, &mut rng, &mut out, &tree, height);
                 tree = out;
             }
             if valid {
                 if k + 1 == n {
+                    self.rng = rng;
                     return (tree, true);
                 }
                 ws.pending[height] = tree;
@@ -923,6 +927,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
                     ws.states.release_tree(&t);
                 }
             }
+            self.rng = rng;
             return (tree, false);
         }
         unreachable!("the last leaf of a subtree returns it")
@@ -934,12 +939,19 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
     /// from height 2, across each half extended by one state of the other. Returns whether
     /// the criterion holds; `fin`'s states that `out` does not name go back to the pool.
     #[inline(always)]
-    fn merge(&mut self, ws: &mut Workspace, out: &mut Tree, fin: &Tree, height: usize) -> bool {
+    fn merge(
+        &mut self,
+        ws: &mut Workspace,
+        rng: &mut Rng,
+        out: &mut Tree,
+        fin: &Tree,
+        height: usize,
+    ) -> bool {
         let st = &mut ws.states;
         let weight_subtree = out.weight.add(fin.weight);
         let r = fin.weight.ratio(weight_subtree);
         let take = r > 1.0 || {
-            let u = self.rng.random::<f64>();
+            let u = rng.random::<f64>();
             u < r
         };
         if take {
