@@ -101,6 +101,12 @@ impl States {
     /// A state with one name: a free one, or a new one.
     #[inline]
     fn alloc(&mut self) -> usize {
+        self.alloc_named(1)
+    }
+
+    /// A state with `names` names: a free one, or a new one.
+    #[inline]
+    fn alloc_named(&mut self, names: u32) -> usize {
         let i = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -110,7 +116,7 @@ impl States {
                 n - 1
             }
         };
-        self.refs[i] = 1;
+        self.refs[i] = names;
         i
     }
 
@@ -599,7 +605,9 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             // The initial state's weight, exp(H0 - H0).
             weight: Weight { m: 0.0, s: 1.0 },
         };
-        self.moved = false;
+        // Kept here and stored at the end (the sampler's line is not fetched back after
+        // every gradient for it).
+        let mut moved = false;
         let mut depth = 0;
 
         while depth < self.max_depth {
@@ -627,7 +635,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
             if take {
                 st.release(traj.propose);
                 traj.propose = sub.propose;
-                self.moved = true;
+                moved = true;
             } else {
                 st.release(sub.propose);
             }
@@ -681,6 +689,7 @@ impl<'m, M: Model + ?Sized> Sampler<'m, M> {
         st.release(traj.end);
         st.release(self.cur);
         self.cur = traj.propose;
+        self.moved = moved;
         debug_assert!(
             st.refs
                 .iter()
@@ -858,9 +867,14 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
     ) -> (Tree, bool) {
         let eps = sign * self.eps_now;
         let n = 1usize << depth;
+        // The generator as a local for the subtree (put back before returning), so that
+        // its state is not stored back into the integrator after every draw.
+        let mut rng = self.rng.clone();
         let mut last = from;
         for k in 0..n {
-            let i = ws.states.alloc();
+            // Named as both ends and the proposal of its one-leaf tree (counted before the
+            // gradient, while the line of counts is still in the cache).
+            let i = ws.states.alloc_named(3);
             let slot = SUB
                 + if k == 0 {
                     depth
@@ -875,8 +889,6 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             };
             last = i;
             tally.n_leapfrog += 1;
-            // Named as both ends and the proposal.
-            ws.states.retain(i, 2);
             if h - tally.h0 > self.max_energy_error {
                 tally.divergent = true;
             }
@@ -895,11 +907,12 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
             while valid && k >> height & 1 == 1 {
                 let mut out = ws.pending[height];
                 height += 1;
-                valid = self.merge(ws, &mut out, &tree, height);
+                valid = self.merge(ws, &mut rng, &mut out, &tree, height);
                 tree = out;
             }
             if valid {
                 if k + 1 == n {
+                    self.rng = rng;
                     return (tree, true);
                 }
                 ws.pending[height] = tree;
@@ -914,6 +927,7 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
                     ws.states.release_tree(&t);
                 }
             }
+            self.rng = rng;
             return (tree, false);
         }
         unreachable!("the last leaf of a subtree returns it")
@@ -925,12 +939,19 @@ impl<M: Model + ?Sized> Integrator<'_, M> {
     /// from height 2, across each half extended by one state of the other. Returns whether
     /// the criterion holds; `fin`'s states that `out` does not name go back to the pool.
     #[inline(always)]
-    fn merge(&mut self, ws: &mut Workspace, out: &mut Tree, fin: &Tree, height: usize) -> bool {
+    fn merge(
+        &mut self,
+        ws: &mut Workspace,
+        rng: &mut Rng,
+        out: &mut Tree,
+        fin: &Tree,
+        height: usize,
+    ) -> bool {
         let st = &mut ws.states;
         let weight_subtree = out.weight.add(fin.weight);
         let r = fin.weight.ratio(weight_subtree);
         let take = r > 1.0 || {
-            let u = self.rng.random::<f64>();
+            let u = rng.random::<f64>();
             u < r
         };
         if take {
