@@ -114,9 +114,21 @@ fn thread_cpu_time() -> f64 {
 }
 
 /// The time-stamp counter: a cycle count at a constant rate, read in a few nanoseconds.
+#[cfg(target_arch = "x86_64")]
 fn tsc() -> u64 {
     // SAFETY: `rdtsc` reads a counter; every x86-64 processor has it.
     unsafe { std::arch::x86_64::_rdtsc() }
+}
+
+/// Elsewhere, nanoseconds of the monotonic clock (slower to read, so the bookkeeping line
+/// reports a larger share).
+#[cfg(not(target_arch = "x86_64"))]
+fn tsc() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos() as u64
 }
 
 /// A model that counts its gradient calls, optionally records their points, and reads the
@@ -213,11 +225,11 @@ impl Model for Timed<'_> {
 /// points, in the same order, through the same counting wrapper, without the sampler; and
 /// those gradients once more through the engine's panic guard ([`Guarded`], which every
 /// fit wraps the model in), so the guard's share of the difference shows apart.
-/// Each round also runs the chain once more with the time-stamp counter read around each of
-/// its sampling gradients ([`Timed::split`]): the share of that chain's time spent outside
-/// the model, measured within one run, so that a slower or faster moment of the machine
-/// moves both parts alike.
-fn sampling_vs_gradients(model: &dyn Model, rounds: usize) -> Rounds {
+/// With `split`, each round also runs the chain once more with the time-stamp counter read
+/// around each of its sampling gradients ([`Timed::split`]): the share of that chain's time
+/// spent outside the model, measured within one run, so that a slower or faster moment of
+/// the machine moves both parts alike.
+fn sampling_vs_gradients(model: &dyn Model, rounds: usize, split: bool) -> Rounds {
     let nuts = Nuts::default()
         .seed(1)
         .chains(1)
@@ -237,9 +249,11 @@ fn sampling_vs_gradients(model: &dyn Model, rounds: usize) -> Rounds {
     let (mut samp, mut grad, mut guarded, mut outside) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let split = Timed::new(model, (calls - leapfrogs, calls - 1), false).split();
-        nuts.fit(&split).expect("the model fits");
-        outside.push(split.outside());
+        if split {
+            let split = Timed::new(model, (calls - leapfrogs, calls - 1), false).split();
+            nuts.fit(&split).expect("the model fits");
+            outside.push(split.outside());
+        }
         let timed = Timed::new(model, (calls - leapfrogs, calls - 1), false);
         nuts.fit(&timed).expect("the model fits");
         assert_eq!(
@@ -285,7 +299,7 @@ struct Rounds {
     /// The same, through the engine's panic guard.
     guarded: Vec<f64>,
     /// The share of a split chain's sampling time spent outside the model's gradients, and
-    /// that chain's counter ticks.
+    /// that chain's counter ticks (empty without `split`).
     outside: Vec<(f64, f64)>,
 }
 
@@ -329,17 +343,17 @@ fn overhead(model: &dyn Model) {
         grad,
         guarded,
         outside,
-    } = sampling_vs_gradients(model, rounds);
+    } = sampling_vs_gradients(model, rounds, true);
     let mut layout = ParamLayout::new();
     layout.push("z", vec![model.dim()], Transform::Identity);
     let std_normal = StdNormal(layout);
-    let own_rounds = sampling_vs_gradients(&std_normal, rounds);
+    let own_rounds = sampling_vs_gradients(&std_normal, rounds, false);
     let (n_own, own) = (own_rounds.leapfrogs, own_rounds.samp);
     let streaming = Streaming {
         layout: std_normal.0.clone(),
         data: vec![1.0; 6144],
     };
-    let st = sampling_vs_gradients(&streaming, rounds);
+    let st = sampling_vs_gradients(&streaming, rounds, false);
     let (n_st, st_samp, st_grad) = (st.leapfrogs, st.samp, st.grad);
     let own_each = min(&own) / (n_own - 1) as f64;
     let grad_each = min(&grad) / (leapfrogs - 1) as f64;

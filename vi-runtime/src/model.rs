@@ -24,7 +24,12 @@ pub struct Param {
 impl Param {
     /// The number of scalar elements.
     pub fn size(&self) -> usize {
-        self.shape.iter().product()
+        // Scalars and vectors without a loop over the shape (NUTS constrains every draw).
+        match self.shape.as_slice() {
+            [] => 1,
+            [n] => *n,
+            s => s.iter().product(),
+        }
     }
 
     /// The range of this parameter's elements in the flat vector.
@@ -333,13 +338,7 @@ impl ParamLayout {
     /// loop to the bit. (NUTS constrains every draw it keeps.)
     pub fn constrain(&self, theta: &[f64], out: &mut [f64]) {
         for p in &self.params {
-            // `Param::size` without a loop over the shape for scalars and vectors.
-            let n = match p.shape.as_slice() {
-                [] => 1,
-                [n] => *n,
-                s => s.iter().product(),
-            };
-            let r = p.offset..p.offset + n;
+            let r = p.range();
             if r.is_empty() {
                 continue;
             }
